@@ -1,0 +1,358 @@
+//! The command line: git's operations (`get`, `store`, `erase`, given as the last argument) and the
+//! human verbs (`login`, `logout`, `list`, `status`, `configure`, `unconfigure`).
+
+use std::ffi::OsString;
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Settings;
+use crate::error::Error;
+use crate::org::Org;
+use crate::protocol::Operation;
+use crate::secret::Secret;
+use crate::setup::{self, Scope};
+use crate::store::{self, Credential, Metadata, Origin};
+use crate::text::{now, printable, timestamp};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "git-credential-azdo",
+    version,
+    about = "A git credential helper for Azure DevOps: one PAT per organization, kept in the OS keyring.",
+    after_help = "git runs this program as a credential helper with get, store or erase as the last argument.\n\
+                  Set it up once with: git credential-azdo configure"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Store a PAT for an organization (typed at a hidden prompt, or read from stdin)
+    Login {
+        /// Organization name or URL (https://dev.azure.com/ORG/...)
+        org: String,
+        /// Read the PAT from standard input (for scripts)
+        #[arg(long)]
+        pat_stdin: bool,
+    },
+    /// Remove an organization's stored PAT
+    Logout {
+        /// Organization name or URL
+        org: String,
+    },
+    /// List organizations with a stored PAT and what is known about each (never the PAT)
+    List {
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the store, the git configuration and, for an organization, its stored PAT's state
+    Status {
+        /// Organization name or URL
+        org: Option<String>,
+    },
+    /// Register this helper for https://dev.azure.com and https://*.visualstudio.com in git config
+    Configure(ScopeArgs),
+    /// Remove what configure added
+    Unconfigure(ScopeArgs),
+}
+
+#[derive(Args, Debug)]
+#[group(multiple = false)]
+pub struct ScopeArgs {
+    /// The user's configuration (the default)
+    #[arg(long)]
+    global: bool,
+    /// The system configuration (needs write access to it)
+    #[arg(long)]
+    system: bool,
+    /// The current repository's configuration
+    #[arg(long)]
+    local: bool,
+    /// A given configuration file
+    #[arg(long, value_name = "FILE")]
+    file: Option<PathBuf>,
+}
+
+impl ScopeArgs {
+    fn scope(&self) -> Scope {
+        match self {
+            ScopeArgs { system: true, .. } => Scope::System,
+            ScopeArgs { local: true, .. } => Scope::Local,
+            ScopeArgs { file: Some(f), .. } => Scope::File(f.clone()),
+            _ => Scope::Global,
+        }
+    }
+}
+
+/// Entry point: decide between git's protocol and the human CLI.
+pub fn main() -> ExitCode {
+    crate::trace::init();
+    let args: Vec<OsString> = std::env::args_os().collect();
+    if let Some(op) = git_operation(&args) {
+        let result = crate::helper::run(op, std::io::stdin().lock(), &mut std::io::stdout().lock());
+        return finish(result);
+    }
+    if is_unknown_git_operation(&args) {
+        // gitcredentials(7): ignore operations we do not know, silently, so git can add new ones.
+        return ExitCode::SUCCESS;
+    }
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    finish(run(cli))
+}
+
+fn finish(result: Result<(), Error>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("git-credential-azdo: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+/// git appends the operation as the last argument, after any arguments of the helper string.
+fn git_operation(args: &[OsString]) -> Option<Operation> {
+    let (last, before) = args.get(1..)?.split_last()?;
+    let op = Operation::parse(last.to_str()?)?;
+    before
+        .iter()
+        .all(|a| a.to_string_lossy().starts_with('-'))
+        .then_some(op)
+}
+
+/// A single word that is no verb of ours, with stdin not a terminal: git's future operations.
+fn is_unknown_git_operation(args: &[OsString]) -> bool {
+    let [_, word] = args else { return false };
+    let word = word.to_string_lossy();
+    let known = [
+        "login",
+        "logout",
+        "list",
+        "status",
+        "configure",
+        "unconfigure",
+        "help",
+    ];
+    !word.starts_with('-') && !known.contains(&word.as_ref()) && !std::io::stdin().is_terminal()
+}
+
+/// Run a human verb.
+pub fn run(cli: Cli) -> Result<(), Error> {
+    match cli.command {
+        Command::Login { org, pat_stdin } => login(&Org::from_arg(&org)?, pat_stdin),
+        Command::Logout { org } => logout(&Org::from_arg(&org)?),
+        Command::List { json } => list(json),
+        Command::Status { org } => status(org.as_deref().map(Org::from_arg).transpose()?.as_ref()),
+        Command::Configure(scope) => {
+            let helper = setup::helper_value(&setup::current_exe()?);
+            report(setup::configure(&scope.scope(), &helper)?);
+            Ok(())
+        }
+        Command::Unconfigure(scope) => {
+            report(setup::unconfigure(&scope.scope())?);
+            Ok(())
+        }
+    }
+}
+
+fn report(lines: Vec<String>) {
+    for line in lines {
+        eprintln!("{line}");
+    }
+}
+
+fn login(org: &Org, pat_stdin: bool) -> Result<(), Error> {
+    let settings = Settings::load(Some(&org.url()))?;
+    let typed = if pat_stdin {
+        let mut input = String::new();
+        std::io::stdin()
+            .take(64 * 1024)
+            .read_to_string(&mut input)
+            .map_err(|e| Error::User(format!("cannot read the PAT from stdin: {e}")))?;
+        Secret::from(input)
+    } else if std::io::stdin().is_terminal() {
+        let answer = gix_prompt::securely(crate::prompt::pat_prompt(org))
+            .map_err(|_| Error::User("cannot prompt on this terminal: use --pat-stdin".into()))?;
+        Secret::from(answer)
+    } else {
+        return Err(Error::User(
+            "no terminal to prompt on: pipe the PAT in with --pat-stdin".into(),
+        ));
+    };
+    let pat = crate::prompt::clean(typed.expose())
+        .map(Secret::new)
+        .ok_or_else(|| {
+            Error::User("no PAT given (empty, or it contains control characters)".into())
+        })?;
+    let store = store::open(&settings);
+    let meta = Metadata {
+        origin: Origin::Login,
+        stored_at: now(),
+        ..Metadata::default()
+    };
+    store.put(org, &Credential { pat, meta })?;
+    eprintln!("Stored a PAT for {org} in the {} store.", store.kind());
+    Ok(())
+}
+
+fn logout(org: &Org) -> Result<(), Error> {
+    let settings = Settings::load(Some(&org.url()))?;
+    let store = store::open(&settings);
+    if store.delete(org)? {
+        eprintln!("Removed the PAT for {org} from the {} store.", store.kind());
+        Ok(())
+    } else {
+        Err(Error::User(format!(
+            "no PAT stored for {org} in the {} store",
+            store.kind()
+        )))
+    }
+}
+
+#[derive(serde::Serialize)]
+struct ListedOrg<'a> {
+    organization: &'a str,
+    url: String,
+    store: &'static str,
+    #[serde(flatten)]
+    meta: &'a Metadata,
+}
+
+#[allow(clippy::print_stdout)] // `list` prints its result for the person or script that asked.
+fn list(json: bool) -> Result<(), Error> {
+    let settings = Settings::load(None)?;
+    let store = store::open(&settings);
+    let entries = store.list()?;
+    if json {
+        let listed: Vec<ListedOrg> = entries
+            .iter()
+            .map(|(org, meta)| ListedOrg {
+                organization: org.name(),
+                url: org.url(),
+                store: store.kind(),
+                meta,
+            })
+            .collect();
+        let text = serde_json::to_string_pretty(&listed).map_err(|e| Error::User(e.to_string()))?;
+        println!("{text}");
+        return Ok(());
+    }
+    if entries.is_empty() {
+        eprintln!("No PATs stored in the {} store.", store.kind());
+        return Ok(());
+    }
+    println!(
+        "{:<24} {:<8} {:<7} {:<20} {:<20}",
+        "ORGANIZATION", "STORE", "ORIGIN", "STORED", "EXPIRES"
+    );
+    for (org, meta) in &entries {
+        println!(
+            "{:<24} {:<8} {:<7} {:<20} {:<20}",
+            org.name(),
+            store.kind(),
+            meta.origin.as_str(),
+            timestamp(meta.stored_at),
+            meta.expires_at
+                .map(timestamp)
+                .unwrap_or_else(|| "unknown".into())
+        );
+    }
+    Ok(())
+}
+
+#[allow(clippy::print_stdout)] // `status` prints its result for the person who asked.
+fn status(org: Option<&Org>) -> Result<(), Error> {
+    let settings = Settings::load(org.map(|o| o.url()).as_deref())?;
+    let store = store::open(&settings);
+    let mut out = std::io::stdout().lock();
+    let mut line = |s: String| {
+        let _ = writeln!(out, "{s}");
+    };
+    line(format!(
+        "store: {}{}",
+        store.kind(),
+        match settings.store {
+            crate::config::StoreKind::File =>
+                format!(" ({})", printable(&settings.store_file.to_string_lossy())),
+            crate::config::StoreKind::Keyring => String::new(),
+        }
+    ));
+    if settings.env_pat.is_some() {
+        line(format!(
+            "{} is set: it answers for every organization",
+            crate::config::PAT_ENV
+        ));
+    }
+    line(format!(
+        "prompts: {}",
+        if settings.interactive {
+            "allowed"
+        } else {
+            "off"
+        }
+    ));
+    let Some(org) = org else {
+        let entries = store.list()?;
+        line(format!("organizations stored: {}", entries.len()));
+        return Ok(());
+    };
+    match store.get(org)? {
+        None => Err(Error::User(format!("no PAT stored for {org}"))),
+        Some(Credential { meta, .. }) => {
+            line(format!(
+                "{org}: PAT stored ({}, origin {})",
+                timestamp(meta.stored_at),
+                meta.origin.as_str()
+            ));
+            match meta.expires_at {
+                Some(t) if t <= now() => {
+                    line(format!("{org}: expired at {}", timestamp(t)));
+                    return Err(Error::User(format!("the PAT stored for {org} has expired")));
+                }
+                Some(t) => line(format!("{org}: expires {}", timestamp(t))),
+                None => line(format!("{org}: expiry unknown")),
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn operation_is_the_last_argument() {
+        let args = |a: &[&str]| a.iter().map(OsString::from).collect::<Vec<_>>();
+        assert_eq!(git_operation(&args(&["x", "get"])), Some(Operation::Get));
+        assert_eq!(
+            git_operation(&args(&["x", "--opt", "store"])),
+            Some(Operation::Store)
+        );
+        assert_eq!(git_operation(&args(&["x", "logout", "erase"])), None);
+        assert_eq!(git_operation(&args(&["x"])), None);
+        assert_eq!(git_operation(&args(&["x", "capability"])), None);
+    }
+}

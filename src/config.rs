@@ -1,0 +1,507 @@
+//! Settings: git config keys under `azdo.` (URL-scoped with git's urlmatch rules where it makes
+//! sense), each overridable by `GIT_CREDENTIAL_AZDO_<KEY>`. All of git's configuration is read with a
+//! single `git config --list` process per invocation; nothing else spawns git for settings.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::secret::Secret;
+use crate::text::printable;
+
+/// Every setting this helper reads: git config key, environment variable, default, meaning.
+/// docs/configuration.md and the README list exactly these.
+pub const SETTINGS: &[Setting] = &[
+    Setting { key: "azdo.store", env: "GIT_CREDENTIAL_AZDO_STORE", default: "keyring", url_scoped: false,
+        help: "where PATs are kept: keyring (the OS store) or file" },
+    Setting { key: "azdo.storeFile", env: "GIT_CREDENTIAL_AZDO_STORE_FILE", default: "<data dir>/git-credential-azdo/credentials.json", url_scoped: false,
+        help: "the file of the file store" },
+    Setting { key: "azdo.interactive", env: "GIT_CREDENTIAL_AZDO_INTERACTIVE", default: "true", url_scoped: true,
+        help: "whether the helper may prompt (false in scripts; GIT_TERMINAL_PROMPT=0 and credential.interactive=false also turn prompts off)" },
+    Setting { key: "azdo.keyringTimeout", env: "GIT_CREDENTIAL_AZDO_KEYRING_TIMEOUT", default: "10", url_scoped: false,
+        help: "seconds one keyring call may take before the helper gives up" },
+];
+
+/// Also read: `AZURE_DEVOPS_EXT_PAT` (a PAT for every org), `GIT_CREDENTIAL_AZDO_TRACE` (see
+/// `trace`), `GIT_ASKPASS`, `SSH_ASKPASS`, `GIT_TERMINAL_PROMPT`; git config `core.askPass` and
+/// `credential.interactive`.
+pub const PAT_ENV: &str = "AZURE_DEVOPS_EXT_PAT";
+
+pub struct Setting {
+    pub key: &'static str,
+    pub env: &'static str,
+    pub default: &'static str,
+    pub url_scoped: bool,
+    pub help: &'static str,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid value '{value}' for {key}: expected {expected}")]
+    Invalid {
+        key: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+    #[error("cannot find a data directory for the file store: set azdo.storeFile")]
+    NoDataDir,
+}
+
+/// Where PATs are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    Keyring,
+    File,
+}
+
+impl StoreKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreKind::Keyring => "keyring",
+            StoreKind::File => "file",
+        }
+    }
+}
+
+/// The settings of one invocation.
+#[derive(Debug)]
+pub struct Settings {
+    pub store: StoreKind,
+    pub store_file: PathBuf,
+    pub interactive: bool,
+    /// `GIT_ASKPASS`, else `core.askPass`, else `SSH_ASKPASS`: git's own order.
+    pub askpass: Option<PathBuf>,
+    pub keyring_timeout: Duration,
+    /// `AZURE_DEVOPS_EXT_PAT`, the Azure CLI's variable.
+    pub env_pat: Option<Secret>,
+}
+
+impl Settings {
+    /// Read settings for `url` (an org URL), or the unscoped ones when `url` is `None`.
+    pub fn load(url: Option<&str>) -> Result<Settings, Error> {
+        Settings::from_sources(&GitConfig::load(), url, &|name| std::env::var_os(name))
+    }
+
+    pub fn from_sources(
+        config: &GitConfig,
+        url: Option<&str>,
+        env: &dyn Fn(&str) -> Option<OsString>,
+    ) -> Result<Settings, Error> {
+        let get = |key: &'static str| -> Option<String> {
+            let setting = SETTINGS.iter().find(|s| s.key == key);
+            if let Some(value) = setting.and_then(|s| env(s.env)) {
+                return Some(value.to_string_lossy().into_owned());
+            }
+            match (url, setting.is_some_and(|s| s.url_scoped)) {
+                (Some(url), true) => config.get_urlmatch(key, url),
+                _ => config.get(key),
+            }
+            .map(|v| v.unwrap_or("true").to_owned())
+        };
+        let store = match get("azdo.store").as_deref().map(str::trim) {
+            None | Some("keyring") => StoreKind::Keyring,
+            Some("file") => StoreKind::File,
+            Some(other) => {
+                return Err(Error::Invalid {
+                    key: "azdo.store",
+                    value: printable(other),
+                    expected: "keyring or file",
+                })
+            }
+        };
+        let store_file = match get("azdo.storeFile") {
+            Some(path) => expand_home(&path),
+            None => dirs::data_dir()
+                .ok_or(Error::NoDataDir)?
+                .join("git-credential-azdo")
+                .join("credentials.json"),
+        };
+        let mut interactive =
+            parse_bool("azdo.interactive", get("azdo.interactive").as_deref())?.unwrap_or(true);
+        if let Some(v) = env("GIT_TERMINAL_PROMPT") {
+            interactive &= bool_value(&v.to_string_lossy()).unwrap_or(true);
+        }
+        if let Some(v) = config
+            .get_urlmatch("credential.interactive", url.unwrap_or(""))
+            .flatten()
+        {
+            interactive &= !matches!(v.to_ascii_lowercase().as_str(), "never")
+                && bool_value(v).unwrap_or(true);
+        }
+        let askpass = [
+            env("GIT_ASKPASS"),
+            config.get("core.askpass").flatten().map(OsString::from),
+            env("SSH_ASKPASS"),
+        ]
+        .into_iter()
+        .flatten()
+        .find(|v| !v.is_empty())
+        .map(PathBuf::from);
+        let keyring_timeout = match get("azdo.keyringTimeout") {
+            None => Duration::from_secs(10),
+            Some(v) => v
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite() && *s > 0.0 && *s <= 3600.0)
+                .map(Duration::from_secs_f64)
+                .ok_or(Error::Invalid {
+                    key: "azdo.keyringTimeout",
+                    value: printable(&v),
+                    expected: "a number of seconds",
+                })?,
+        };
+        let env_pat = env(PAT_ENV)
+            .map(|v| v.to_string_lossy().trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .map(Secret::from);
+        Ok(Settings {
+            store,
+            store_file,
+            interactive,
+            askpass,
+            keyring_timeout,
+            env_pat,
+        })
+    }
+}
+
+fn expand_home(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), dirs::home_dir()) {
+        (Some(rest), Some(home)) => home.join(rest),
+        _ => PathBuf::from(path),
+    }
+}
+
+/// git's boolean spellings.
+pub fn bool_value(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" | "1" => Some(true),
+        "false" | "no" | "off" | "0" | "" => Some(false),
+        _ => None,
+    }
+}
+
+fn parse_bool(key: &'static str, v: Option<&str>) -> Result<Option<bool>, Error> {
+    v.map(|v| {
+        bool_value(v).ok_or(Error::Invalid {
+            key,
+            value: printable(v),
+            expected: "true or false",
+        })
+    })
+    .transpose()
+}
+
+/// A snapshot of git's configuration (all scopes, includes resolved by git), in git's order.
+#[derive(Debug, Default)]
+pub struct GitConfig {
+    /// (key with section and name lower-cased, value; `None` for a bare boolean key).
+    entries: Vec<(String, Option<String>)>,
+}
+
+impl GitConfig {
+    /// One `git config -z --list` in the current directory. A missing git or a broken config
+    /// yields an empty snapshot (git itself reports broken config to the user).
+    pub fn load() -> GitConfig {
+        let output = Command::new("git")
+            .args(["config", "-z", "--list"])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output();
+        match output {
+            Ok(out) if out.status.success() => GitConfig::parse_z(&out.stdout),
+            Ok(_) | Err(_) => {
+                tracing::debug!("git config --list gave nothing; using defaults");
+                GitConfig::default()
+            }
+        }
+    }
+
+    /// Parse `git config -z --list` output: `key\nvalue\0`, or `key\0` for a bare key.
+    pub fn parse_z(bytes: &[u8]) -> GitConfig {
+        let entries = bytes
+            .split(|b| *b == 0)
+            .filter(|e| !e.is_empty())
+            .map(|entry| {
+                let entry = String::from_utf8_lossy(entry);
+                match entry.split_once('\n') {
+                    Some((key, value)) => (key.to_owned(), Some(value.to_owned())),
+                    None => (entry.into_owned(), None),
+                }
+            })
+            .collect();
+        GitConfig { entries }
+    }
+
+    /// The last value of a plain `section.name` key (`Some(None)` for a bare boolean key).
+    pub fn get(&self, key: &str) -> Option<Option<&str>> {
+        self.entries
+            .iter()
+            .rev()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_deref())
+    }
+
+    /// The value of `section.name` for `url` under git's urlmatch rules: `section.<url>.name`
+    /// entries that match `url` beat the plain key; a longer host or path match wins, then a
+    /// matching user, then the later entry.
+    pub fn get_urlmatch(&self, key: &str, url: &str) -> Option<Option<&str>> {
+        let (section, name) = key.split_once('.')?;
+        let target = UrlParts::parse(url);
+        let mut best: Option<(MatchScore, Option<&str>)> = None;
+        for (k, v) in &self.entries {
+            let Some((k_section, rest)) = k.split_once('.') else {
+                continue;
+            };
+            let Some((subsection, k_name)) = rest.rsplit_once('.').map_or(Some(("", rest)), Some)
+            else {
+                continue;
+            };
+            if !k_section.eq_ignore_ascii_case(section) || !k_name.eq_ignore_ascii_case(name) {
+                continue;
+            }
+            let score = if subsection.is_empty() {
+                Some(MatchScore::default())
+            } else {
+                target.as_ref().and_then(|t| {
+                    UrlParts::parse(subsection).and_then(|pattern| pattern.matches(t))
+                })
+            };
+            if let Some(score) = score {
+                if best.as_ref().is_none_or(|(b, _)| score >= *b) {
+                    best = Some((score, v.as_deref()));
+                }
+            }
+        }
+        best.map(|(_, v)| v)
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct MatchScore {
+    url: bool,
+    host_len: usize,
+    path_len: usize,
+    user: bool,
+}
+
+#[derive(Debug)]
+struct UrlParts {
+    scheme: String,
+    user: Option<String>,
+    host: String,
+    port: Option<String>,
+    path: String,
+}
+
+impl UrlParts {
+    fn parse(url: &str) -> Option<UrlParts> {
+        let (scheme, rest) = url.split_once("://")?;
+        let scheme = scheme.to_ascii_lowercase();
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        };
+        let (user, hostport) = match authority.rsplit_once('@') {
+            Some((u, h)) => (Some(u.split(':').next().unwrap_or(u).to_owned()), h),
+            None => (None, authority),
+        };
+        let (host, port) = match hostport.rsplit_once(':') {
+            Some((h, p)) if !h.ends_with(']') || hostport.starts_with('[') => (h, Some(p)),
+            _ => (hostport, None),
+        };
+        let default_port = match scheme.as_str() {
+            "https" => Some("443"),
+            "http" => Some("80"),
+            _ => None,
+        };
+        let port = port
+            .filter(|p| Some(*p) != default_port && !p.is_empty())
+            .map(str::to_owned);
+        let path = path.trim_end_matches('/').to_owned();
+        Some(UrlParts {
+            scheme,
+            user,
+            host: host.to_ascii_lowercase(),
+            port,
+            path,
+        })
+    }
+
+    /// How well this config pattern matches `url`, or `None` if it does not.
+    fn matches(&self, url: &UrlParts) -> Option<MatchScore> {
+        if self.scheme != url.scheme || self.port != url.port {
+            return None;
+        }
+        let user = match &self.user {
+            Some(u) if Some(u) != url.user.as_ref() => return None,
+            Some(_) => true,
+            None => false,
+        };
+        let (pattern_labels, host_labels): (Vec<_>, Vec<_>) = (
+            self.host.split('.').collect(),
+            url.host.split('.').collect(),
+        );
+        if pattern_labels.len() != host_labels.len()
+            || !pattern_labels
+                .iter()
+                .zip(&host_labels)
+                .all(|(p, h)| *p == "*" || p == h)
+        {
+            return None;
+        }
+        let host_len = self.host.len() - self.host.matches('*').count();
+        let path_ok = self.path.is_empty()
+            || url.path == self.path
+            || (url.path.starts_with(&self.path) && url.path[self.path.len()..].starts_with('/'));
+        path_ok.then_some(MatchScore {
+            url: true,
+            host_len,
+            path_len: self.path.len(),
+            user,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> GitConfig {
+        GitConfig {
+            entries: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), Some(v.to_string())))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn parses_list_z_output() {
+        let c = GitConfig::parse_z(b"core.askpass\n/bin/ask\0azdo.interactive\0user.name\nA\nB\0");
+        assert_eq!(c.get("core.askPass"), Some(Some("/bin/ask")));
+        assert_eq!(c.get("azdo.interactive"), Some(None));
+        assert_eq!(c.get("user.name"), Some(Some("A\nB")));
+        assert_eq!(c.get("missing.key"), None);
+    }
+
+    #[test]
+    fn urlmatch_prefers_the_most_specific_entry() {
+        let c = config(&[
+            ("azdo.https://dev.azure.com/contoso.interactive", "false"),
+            ("azdo.interactive", "true"),
+            ("azdo.https://dev.azure.com.interactive", "yes"),
+            ("azdo.https://*.visualstudio.com.interactive", "wild"),
+            (
+                "azdo.https://fabrikam.visualstudio.com.interactive",
+                "exact",
+            ),
+            (
+                "azdo.https://fabrikam.visualstudio.com.interactive",
+                "exact-later",
+            ),
+        ]);
+        let get = |url| c.get_urlmatch("azdo.interactive", url).flatten();
+        assert_eq!(get("https://dev.azure.com/contoso"), Some("false"));
+        assert_eq!(
+            get("https://dev.azure.com/contoso/proj/_git/r"),
+            Some("false")
+        );
+        assert_eq!(get("https://dev.azure.com/contosox"), Some("yes"));
+        assert_eq!(get("https://dev.azure.com:443/other"), Some("yes"));
+        assert_eq!(get("https://other.visualstudio.com"), Some("wild"));
+        assert_eq!(
+            get("https://fabrikam.visualstudio.com"),
+            Some("exact-later")
+        );
+        assert_eq!(get("https://example.com"), Some("true"));
+        assert_eq!(get("http://dev.azure.com/contoso"), Some("true"));
+    }
+
+    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<OsString> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| OsString::from(v))
+        }
+    }
+
+    #[test]
+    fn environment_overrides_git_config() {
+        let c = config(&[("azdo.store", "keyring"), ("azdo.storefile", "/tmp/a.json")]);
+        let s = Settings::from_sources(&c, None, &env_of(&[("GIT_CREDENTIAL_AZDO_STORE", "file")]))
+            .expect("valid");
+        assert_eq!(s.store, StoreKind::File);
+        assert_eq!(s.store_file, PathBuf::from("/tmp/a.json"));
+        assert!(s.interactive);
+    }
+
+    #[test]
+    fn prompts_are_off_when_any_switch_says_so() {
+        fn interactive(c: &GitConfig, env: &'static [(&'static str, &'static str)]) -> bool {
+            Settings::from_sources(c, Some("https://dev.azure.com/x"), &env_of(env))
+                .expect("valid")
+                .interactive
+        }
+        let none = config(&[]);
+        assert!(!interactive(&none, &[("GIT_TERMINAL_PROMPT", "0")]));
+        assert!(!interactive(
+            &none,
+            &[("GIT_CREDENTIAL_AZDO_INTERACTIVE", "false")]
+        ));
+        assert!(!interactive(&config(&[("azdo.interactive", "no")]), &[]));
+        assert!(!interactive(
+            &config(&[("credential.interactive", "never")]),
+            &[]
+        ));
+        assert!(interactive(&none, &[]));
+    }
+
+    #[test]
+    fn askpass_follows_gits_order() {
+        let c = config(&[("core.askpass", "/cfg/askpass")]);
+        let s = Settings::from_sources(&c, None, &env_of(&[("SSH_ASKPASS", "/ssh")])).expect("ok");
+        assert_eq!(s.askpass, Some(PathBuf::from("/cfg/askpass")));
+        let s = Settings::from_sources(&c, None, &env_of(&[("GIT_ASKPASS", "/git")])).expect("ok");
+        assert_eq!(s.askpass, Some(PathBuf::from("/git")));
+        let s = Settings::from_sources(&config(&[]), None, &env_of(&[("SSH_ASKPASS", "/ssh")]))
+            .expect("ok");
+        assert_eq!(s.askpass, Some(PathBuf::from("/ssh")));
+    }
+
+    #[test]
+    fn bad_values_are_named_and_sanitised() {
+        let err = Settings::from_sources(
+            &config(&[("azdo.store", "vault\u{1b}[2J")]),
+            None,
+            &env_of(&[]),
+        )
+        .expect_err("invalid");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("azdo.store") && !msg.contains('\u{1b}'),
+            "{msg}"
+        );
+        assert!(Settings::from_sources(
+            &config(&[("azdo.keyringtimeout", "soon")]),
+            None,
+            &env_of(&[])
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn env_pat_is_trimmed_and_kept_secret() {
+        let s = Settings::from_sources(
+            &config(&[]),
+            None,
+            &env_of(&[("AZURE_DEVOPS_EXT_PAT", " abc \n")]),
+        )
+        .expect("ok");
+        assert_eq!(s.env_pat, Some(Secret::new("abc")));
+        assert!(!format!("{s:?}").contains("abc"));
+    }
+}

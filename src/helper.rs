@@ -1,0 +1,295 @@
+//! The three operations git runs: `get`, `store`, `erase`.
+//!
+//! `get` is a pipeline of sources tried in order: the `AZURE_DEVOPS_EXT_PAT` variable, the stored
+//! PAT (the place where validation will plug in), then obtaining a new one (a prompt today; minting
+//! will plug in before it). Nothing to offer means no output at all.
+
+use std::io::{Read, Write};
+
+use crate::config::Settings;
+use crate::error::Error;
+use crate::org::{self, Org, Resolution};
+use crate::protocol::{self, Answer, Operation, Request};
+use crate::secret::Secret;
+use crate::store::{self, Credential, Metadata, Origin, Store};
+use crate::text::{now, printable};
+
+/// Run one operation: read the request from `input`, answer on `out` (for `get`).
+pub fn run(op: Operation, input: impl Read, out: &mut impl Write) -> Result<(), Error> {
+    let request = protocol::read_request(input)?;
+    let Some(org) = organization(op, &request) else {
+        return Ok(());
+    };
+    let settings = Settings::load(Some(&org.url()))?;
+    let store = store::open(&settings);
+    tracing::info!(op = ?op, %org, store = store.kind(), "request");
+    match op {
+        Operation::Get => get(&request, &org, &settings, store.as_ref(), out),
+        Operation::Store => store_op(&request, &org, &settings, store.as_ref()),
+        Operation::Erase => erase(&request, &org, store.as_ref()),
+    }
+}
+
+/// The request's organization, or `None` (with a one-line hint on `get` where one helps).
+fn organization(op: Operation, request: &Request) -> Option<Org> {
+    let warn = |msg: String| {
+        if op == Operation::Get {
+            eprintln!("git-credential-azdo: {msg}");
+        }
+    };
+    match org::resolve(request) {
+        Resolution::Org(org) => return Some(org),
+        Resolution::NotOurs => tracing::debug!(host = %printable(&request.host), "not an Azure DevOps host"),
+        Resolution::Insecure => warn(format!(
+            "refusing to send a PAT to {} over plain http: use an https:// remote",
+            printable(&request.host)
+        )),
+        Resolution::NeedsOrganization => warn(
+            "cannot tell the Azure DevOps organization from this URL: run 'git credential-azdo configure' \
+             (it sets credential.useHttpPath for dev.azure.com), or use https://ORG@dev.azure.com/..."
+                .into(),
+        ),
+        Resolution::Refused(e) => warn(e.to_string()),
+    }
+    None
+}
+
+fn get(
+    request: &Request,
+    org: &Org,
+    settings: &Settings,
+    store: &dyn Store,
+    out: &mut impl Write,
+) -> Result<(), Error> {
+    let answer = |password: Secret, expiry: Option<i64>, stored_user: Option<&str>| Answer {
+        username: request
+            .username
+            .clone()
+            .or(stored_user.map(str::to_owned))
+            .unwrap_or_else(|| org.name().to_owned()),
+        password,
+        password_expiry_utc: expiry,
+    };
+    if let Some(pat) = &settings.env_pat {
+        tracing::info!(%org, source = crate::config::PAT_ENV, "answering from the environment");
+        return write(&answer(pat.clone(), None, None), out);
+    }
+    match store.get(org)? {
+        Some(credential) if is_expired(&credential.meta) => {
+            tracing::info!(%org, "stored PAT has expired; not offering it");
+        }
+        Some(Credential { pat, meta }) => {
+            tracing::info!(%org, store = store.kind(), "answering with the stored PAT");
+            return write(&answer(pat, meta.expires_at, meta.username.as_deref()), out);
+        }
+        None => tracing::info!(%org, store = store.kind(), "no stored PAT"),
+    }
+    // Obtain a new one. It is returned to git but stored only when git confirms it with `store`.
+    if let Some(pat) = crate::prompt::ask_pat(org, settings) {
+        return write(&answer(pat, None, None), out);
+    }
+    tracing::info!(%org, "nothing to offer");
+    Ok(())
+}
+
+fn is_expired(meta: &Metadata) -> bool {
+    meta.expires_at.is_some_and(|t| t <= now())
+}
+
+fn write(answer: &Answer, out: &mut impl Write) -> Result<(), Error> {
+    protocol::write_answer(answer, out).map_err(Error::Output)
+}
+
+fn store_op(
+    request: &Request,
+    org: &Org,
+    settings: &Settings,
+    store: &dyn Store,
+) -> Result<(), Error> {
+    let Some(password) = &request.password else {
+        tracing::info!(%org, "store without a password; ignored");
+        return Ok(());
+    };
+    if settings.env_pat.as_ref() == Some(password) {
+        tracing::info!(%org, "the PAT came from the environment; not storing it");
+        return Ok(());
+    }
+    if let Some(existing) = store.get(org)? {
+        if &existing.pat == password {
+            if request.password_expiry_utc.is_some()
+                && request.password_expiry_utc != existing.meta.expires_at
+            {
+                let meta = Metadata {
+                    expires_at: request.password_expiry_utc,
+                    ..existing.meta
+                };
+                store.set_metadata(org, &meta)?;
+            }
+            tracing::info!(%org, "already stored");
+            return Ok(());
+        }
+    }
+    let meta = Metadata {
+        origin: Origin::Git,
+        stored_at: now(),
+        username: request.username.clone(),
+        expires_at: request.password_expiry_utc,
+        ..Metadata::default()
+    };
+    store.put(
+        org,
+        &Credential {
+            pat: password.clone(),
+            meta,
+        },
+    )?;
+    tracing::info!(%org, store = store.kind(), "stored the PAT git confirmed");
+    Ok(())
+}
+
+fn erase(request: &Request, org: &Org, store: &dyn Store) -> Result<(), Error> {
+    let Some(existing) = store.get(org)? else {
+        tracing::info!(%org, "nothing stored to erase");
+        return Ok(());
+    };
+    match &request.password {
+        Some(password) if *password != existing.pat => {
+            tracing::info!(%org, "erase for a different PAT; keeping the stored one");
+        }
+        _ => {
+            store.delete(org)?;
+            tracing::info!(%org, store = store.kind(), "erased the stored PAT");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+
+    fn settings() -> Settings {
+        Settings::from_sources(&crate::config::GitConfig::default(), None, &|name| {
+            (name == "GIT_TERMINAL_PROMPT").then(|| "0".into())
+        })
+        .expect("valid")
+    }
+
+    fn request(extra: &str) -> Request {
+        protocol::parse_request(
+            format!("protocol=https\nhost=dev.azure.com\npath=contoso/p/_git/r\n{extra}")
+                .as_bytes(),
+        )
+        .expect("valid")
+    }
+
+    fn contoso() -> Org {
+        Org::new("contoso").expect("valid")
+    }
+
+    fn stored(store: &MemoryStore, pat: &str, expires_at: Option<i64>) {
+        let meta = Metadata {
+            expires_at,
+            ..Metadata::default()
+        };
+        store
+            .put(
+                &contoso(),
+                &Credential {
+                    pat: Secret::new(pat),
+                    meta,
+                },
+            )
+            .expect("put");
+    }
+
+    fn get_output(store: &MemoryStore, extra: &str) -> String {
+        let mut out = Vec::new();
+        get(&request(extra), &contoso(), &settings(), store, &mut out).expect("get");
+        String::from_utf8(out).expect("utf8")
+    }
+
+    #[test]
+    fn get_answers_with_stored_pat_and_expiry() {
+        let store = MemoryStore::new();
+        stored(&store, "pat-1", Some(now() + 3600));
+        let out = get_output(&store, "");
+        assert!(
+            out.starts_with("username=contoso\npassword=pat-1\npassword_expiry_utc="),
+            "{out}"
+        );
+        assert_eq!(
+            get_output(&store, "username=me\n").lines().next(),
+            Some("username=me")
+        );
+    }
+
+    #[test]
+    fn get_skips_an_expired_pat_and_prints_nothing_without_prompts() {
+        let store = MemoryStore::new();
+        stored(&store, "old", Some(now() - 1));
+        assert_eq!(get_output(&store, ""), "");
+        assert!(
+            store.get(&contoso()).expect("get").is_some(),
+            "get must not delete"
+        );
+    }
+
+    #[test]
+    fn store_replaces_and_erase_matches_the_password() {
+        let store = MemoryStore::new();
+        let s = settings();
+        store_op(
+            &request("username=u\npassword=new\npassword_expiry_utc=1900000000\n"),
+            &contoso(),
+            &s,
+            &store,
+        )
+        .expect("store");
+        let c = store.get(&contoso()).expect("get").expect("stored");
+        assert_eq!(c.pat, Secret::new("new"));
+        assert_eq!(c.meta.expires_at, Some(1_900_000_000));
+        assert_eq!(c.meta.origin, Origin::Git);
+
+        erase(&request("password=other\n"), &contoso(), &store).expect("erase");
+        assert!(
+            store.get(&contoso()).expect("get").is_some(),
+            "a different password erases nothing"
+        );
+        erase(&request("password=new\n"), &contoso(), &store).expect("erase");
+        assert!(store.get(&contoso()).expect("get").is_none());
+
+        stored(&store, "p", None);
+        erase(&request(""), &contoso(), &store).expect("erase");
+        assert!(
+            store.get(&contoso()).expect("get").is_none(),
+            "no password given erases"
+        );
+    }
+
+    #[test]
+    fn storing_the_same_pat_keeps_its_metadata() {
+        let store = MemoryStore::new();
+        let meta = Metadata {
+            origin: Origin::Login,
+            stored_at: 5,
+            authorization_id: Some("id".into()),
+            ..Metadata::default()
+        };
+        store
+            .put(
+                &contoso(),
+                &Credential {
+                    pat: Secret::new("p"),
+                    meta: meta.clone(),
+                },
+            )
+            .expect("put");
+        store_op(&request("password=p\n"), &contoso(), &settings(), &store).expect("store");
+        assert_eq!(
+            store.get(&contoso()).expect("get").expect("some").meta,
+            meta
+        );
+    }
+}

@@ -1,0 +1,414 @@
+//! Which Azure DevOps organization a request is for: from the URL path, the URL's username or the
+//! legacy `{org}.visualstudio.com` host. Hosts are matched exactly; org names are validated and
+//! compared case-insensitively (stored lower-case).
+
+use std::fmt;
+
+use crate::protocol::Request;
+use crate::text::printable;
+
+/// The Azure DevOps Services host.
+pub const SERVICES_HOST: &str = "dev.azure.com";
+const LEGACY_SUFFIX: &str = ".visualstudio.com";
+
+/// A validated organization name, lower-case.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Org(String);
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Error {
+    #[error(
+        "'{0}' is not a valid Azure DevOps organization name (letters, digits and '-', at most 50)"
+    )]
+    InvalidName(String),
+    #[error("'{0}' is not an Azure DevOps URL (expected https://dev.azure.com/ORG or https://ORG.visualstudio.com)")]
+    NotAzureDevOps(String),
+    #[error("the URL '{0}' does not name an organization: use https://dev.azure.com/ORG")]
+    NoOrganization(String),
+}
+
+impl Org {
+    /// Validate a name: ASCII letters, digits, '-' and '_', not starting or ending with '-', 1 to 50 long.
+    pub fn new(name: &str) -> Result<Org, Error> {
+        let ok = !name.is_empty()
+            && name.len() <= 50
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            && !name.starts_with('-')
+            && !name.ends_with('-');
+        if ok {
+            Ok(Org(name.to_ascii_lowercase()))
+        } else {
+            Err(Error::InvalidName(printable(name)))
+        }
+    }
+
+    /// An org name or any Azure DevOps URL naming one, as a person types it on the command line.
+    pub fn from_arg(arg: &str) -> Result<Org, Error> {
+        let Some((scheme, rest)) = arg.split_once("://") else {
+            return Org::new(arg);
+        };
+        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let (user, host) = match authority.rsplit_once('@') {
+            Some((user, host)) => (Some(user), host),
+            None => (None, authority),
+        };
+        let request = Request {
+            protocol: scheme.to_ascii_lowercase(),
+            host: host.to_owned(),
+            path: Some(path.as_bytes().to_vec()).filter(|p| !p.is_empty()),
+            username: user.map(str::to_owned),
+            password: None,
+            password_expiry_utc: None,
+        };
+        match resolve(&request) {
+            Resolution::Org(org) => Ok(org),
+            Resolution::NeedsOrganization => Err(Error::NoOrganization(printable(arg))),
+            Resolution::Refused(err) => Err(err),
+            Resolution::NotOurs | Resolution::Insecure => {
+                Err(Error::NotAzureDevOps(printable(arg)))
+            }
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.0
+    }
+
+    /// The organization's URL on Azure DevOps Services.
+    pub fn url(&self) -> String {
+        format!("https://{SERVICES_HOST}/{}", self.0)
+    }
+
+    /// Where a person creates a PAT for this organization.
+    pub fn tokens_url(&self) -> String {
+        format!("{}/_usersSettings/tokens", self.url())
+    }
+}
+
+impl fmt::Display for Org {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What a request means for this helper.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Resolution {
+    /// Not an Azure DevOps host: print nothing, touch nothing.
+    NotOurs,
+    /// An Azure DevOps host over plain http: never send a PAT there.
+    Insecure,
+    /// dev.azure.com without a path or username: the user needs `configure` (useHttpPath).
+    NeedsOrganization,
+    /// The URL names something that is not a valid organization.
+    Refused(Error),
+    Org(Org),
+}
+
+/// Resolve a request to an organization.
+pub fn resolve(req: &Request) -> Resolution {
+    let protocol = req.protocol.to_ascii_lowercase();
+    let host = normalize_host(&req.host, &protocol);
+    let is_services = host == SERVICES_HOST;
+    let legacy_org = host
+        .strip_suffix(LEGACY_SUFFIX)
+        .filter(|label| !label.is_empty() && !label.contains('.'));
+    if !is_services && legacy_org.is_none() {
+        return Resolution::NotOurs;
+    }
+    match protocol.as_str() {
+        "https" => {}
+        "http" => return Resolution::Insecure,
+        _ => return Resolution::NotOurs,
+    }
+    if let Some(label) = legacy_org {
+        return match Org::new(label) {
+            Ok(org) => Resolution::Org(org),
+            Err(err) => Resolution::Refused(err),
+        };
+    }
+    // dev.azure.com: the first path segment names the org, else the URL's username does.
+    let first_segment = req
+        .path
+        .as_deref()
+        .and_then(|p| p.split(|b| *b == b'/').find(|s| !s.is_empty()));
+    if let Some(segment) = first_segment {
+        return match std::str::from_utf8(segment)
+            .map_err(|_| ())
+            .and_then(|s| Org::new(s).map_err(|_| ()))
+        {
+            Ok(org) => Resolution::Org(org),
+            Err(()) => {
+                Resolution::Refused(Error::InvalidName(crate::text::printable_bytes(segment)))
+            }
+        };
+    }
+    match req.username.as_deref().map(Org::new) {
+        Some(Ok(org)) => Resolution::Org(org),
+        _ => Resolution::NeedsOrganization,
+    }
+}
+
+/// Lower-case the host and drop the protocol's default port.
+fn normalize_host(host: &str, protocol: &str) -> String {
+    let host = host.to_ascii_lowercase();
+    let default_port = match protocol {
+        "https" => ":443",
+        "http" => ":80",
+        _ => return host,
+    };
+    match host.strip_suffix(default_port) {
+        Some(bare) => bare.to_owned(),
+        None => host,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(protocol: &str, host: &str, path: Option<&str>, user: Option<&str>) -> Request {
+        Request {
+            protocol: protocol.into(),
+            host: host.into(),
+            path: path.map(|p| p.as_bytes().to_vec()),
+            username: user.map(Into::into),
+            password: None,
+            password_expiry_utc: None,
+        }
+    }
+
+    fn org(name: &str) -> Resolution {
+        Resolution::Org(Org::new(name).expect("valid"))
+    }
+
+    /// protocol, host, path, username → expected.
+    type Case = (
+        &'static str,
+        &'static str,
+        Option<&'static str>,
+        Option<&'static str>,
+        Resolution,
+    );
+
+    #[test]
+    fn resolution_table() {
+        let cases: &[Case] = &[
+            (
+                "https",
+                "dev.azure.com",
+                Some("contoso/proj/_git/repo"),
+                None,
+                org("contoso"),
+            ),
+            (
+                "https",
+                "dev.azure.com",
+                Some("Contoso/proj/_git/repo"),
+                None,
+                org("contoso"),
+            ),
+            (
+                "https",
+                "DEV.AZURE.COM:443",
+                Some("contoso/p/_git/r"),
+                None,
+                org("contoso"),
+            ),
+            (
+                "https",
+                "dev.azure.com",
+                None,
+                Some("contoso"),
+                org("contoso"),
+            ),
+            (
+                "https",
+                "dev.azure.com",
+                Some("fabrikam/p/_git/r"),
+                Some("contoso"),
+                org("fabrikam"),
+            ),
+            (
+                "https",
+                "dev.azure.com",
+                None,
+                Some("alice@example.com"),
+                Resolution::NeedsOrganization,
+            ),
+            (
+                "https",
+                "dev.azure.com",
+                None,
+                None,
+                Resolution::NeedsOrganization,
+            ),
+            (
+                "https",
+                "contoso.visualstudio.com",
+                Some("proj/_git/repo"),
+                None,
+                org("contoso"),
+            ),
+            (
+                "https",
+                "contoso.visualstudio.com",
+                Some("DefaultCollection/proj/_git/repo"),
+                None,
+                org("contoso"),
+            ),
+            (
+                "https",
+                "Contoso.VisualStudio.com:443",
+                None,
+                None,
+                org("contoso"),
+            ),
+            (
+                "https",
+                "contoso.visualstudio.com",
+                None,
+                Some("someone"),
+                org("contoso"),
+            ),
+            (
+                "http",
+                "dev.azure.com",
+                Some("contoso"),
+                None,
+                Resolution::Insecure,
+            ),
+            (
+                "http",
+                "contoso.visualstudio.com",
+                None,
+                None,
+                Resolution::Insecure,
+            ),
+            (
+                "https",
+                "github.com",
+                Some("contoso/x"),
+                None,
+                Resolution::NotOurs,
+            ),
+            (
+                "https",
+                "dev.azure.com.evil.example",
+                Some("contoso"),
+                None,
+                Resolution::NotOurs,
+            ),
+            (
+                "https",
+                "evil-dev.azure.com",
+                Some("contoso"),
+                None,
+                Resolution::NotOurs,
+            ),
+            (
+                "https",
+                "test.dev.azure.com",
+                Some("contoso"),
+                None,
+                Resolution::NotOurs,
+            ),
+            ("https", "visualstudio.com", None, None, Resolution::NotOurs),
+            (
+                "https",
+                "a.b.visualstudio.com",
+                None,
+                None,
+                Resolution::NotOurs,
+            ),
+            (
+                "https",
+                "dev.azure.com:8443",
+                Some("contoso"),
+                None,
+                Resolution::NotOurs,
+            ),
+            (
+                "https",
+                "dev.azure.com.",
+                Some("contoso"),
+                None,
+                Resolution::NotOurs,
+            ),
+            (
+                "ssh",
+                "dev.azure.com",
+                Some("contoso"),
+                None,
+                Resolution::NotOurs,
+            ),
+        ];
+        for (protocol, host, path, user, expected) in cases {
+            assert_eq!(
+                &resolve(&req(protocol, host, *path, *user)),
+                expected,
+                "{protocol}://{host} {path:?} {user:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn hostile_path_segments_are_refused() {
+        for path in [
+            "con\u{1b}[31mtoso/x",
+            "../x",
+            "a b/x",
+            "-lead/x",
+            "x".repeat(51).as_str(),
+        ] {
+            assert!(
+                matches!(
+                    resolve(&req("https", "dev.azure.com", Some(path), None)),
+                    Resolution::Refused(_)
+                ),
+                "{path}"
+            );
+        }
+        let Resolution::Refused(err) =
+            resolve(&req("https", "dev.azure.com", Some("a\u{1b}b"), None))
+        else {
+            panic!("expected refusal")
+        };
+        assert!(!err.to_string().contains('\u{1b}'));
+    }
+
+    #[test]
+    fn from_arg_accepts_names_and_urls() {
+        for arg in [
+            "contoso",
+            "Contoso",
+            "https://dev.azure.com/contoso",
+            "https://dev.azure.com/Contoso/proj/_git/repo",
+            "https://contoso@dev.azure.com/contoso/proj/_git/repo",
+            "https://contoso@dev.azure.com",
+            "https://contoso.visualstudio.com/DefaultCollection",
+        ] {
+            assert_eq!(
+                Org::from_arg(arg),
+                Ok(Org::new("contoso").expect("valid")),
+                "{arg}"
+            );
+        }
+        assert!(Org::from_arg("https://github.com/contoso").is_err());
+        assert!(Org::from_arg("http://dev.azure.com/contoso").is_err());
+        assert!(Org::from_arg("https://dev.azure.com").is_err());
+        assert!(Org::from_arg("bad/name").is_err());
+    }
+
+    #[test]
+    fn urls() {
+        let org = Org::new("Contoso").expect("valid");
+        assert_eq!(org.url(), "https://dev.azure.com/contoso");
+        assert_eq!(
+            org.tokens_url(),
+            "https://dev.azure.com/contoso/_usersSettings/tokens"
+        );
+    }
+}

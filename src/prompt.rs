@@ -1,0 +1,69 @@
+//! Asking a person for a PAT: through `GIT_ASKPASS` / `core.askPass` / `SSH_ASKPASS` when set, else
+//! on the terminal (`/dev/tty`) with input hidden. Never on stdout, never when prompts are off.
+
+use crate::config::Settings;
+use crate::org::Org;
+use crate::secret::Secret;
+
+/// The text shown to the person: which org, and where to create a PAT.
+pub fn pat_prompt(org: &Org) -> String {
+    format!(
+        "Personal access token for Azure DevOps organization '{org}' (create one at {}): ",
+        org.tokens_url()
+    )
+}
+
+/// Ask for a PAT for `org`. `None` when prompts are off, nobody can be asked, or nothing was typed.
+pub fn ask_pat(org: &Org, settings: &Settings) -> Option<Secret> {
+    if !settings.interactive {
+        tracing::info!(%org, "prompts are off; not asking");
+        return None;
+    }
+    let options = gix_prompt::Options {
+        askpass: settings.askpass.clone(),
+        mode: gix_prompt::Mode::Hidden,
+    };
+    tracing::info!(%org, askpass = settings.askpass.is_some(), "asking for a PAT");
+    match gix_prompt::ask(&pat_prompt(org), &options) {
+        Ok(answer) => {
+            let pat = Secret::from(answer);
+            let pat = clean(pat.expose()).map(Secret::new);
+            if pat.is_none() {
+                tracing::info!(%org, "no usable PAT was entered");
+            }
+            pat
+        }
+        Err(_) => {
+            tracing::info!(%org, "no terminal or askpass to ask on");
+            None
+        }
+    }
+}
+
+/// A typed PAT without surrounding whitespace; `None` if empty or if it has control characters.
+pub fn clean(typed: &str) -> Option<String> {
+    let trimmed = typed.trim();
+    if trimmed.is_empty() || trimmed.chars().any(char::is_control) {
+        return None;
+    }
+    Some(trimmed.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prompt_names_org_and_token_page() {
+        let text = pat_prompt(&Org::new("Contoso").expect("valid"));
+        assert!(text.contains("'contoso'"));
+        assert!(text.contains("https://dev.azure.com/contoso/_usersSettings/tokens"));
+    }
+
+    #[test]
+    fn typed_pats_are_trimmed_and_checked() {
+        assert_eq!(clean("  abc \n").as_deref(), Some("abc"));
+        assert_eq!(clean("   "), None);
+        assert_eq!(clean("ab\u{1b}c"), None);
+    }
+}

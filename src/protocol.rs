@@ -1,0 +1,314 @@
+//! The git credential-helper protocol: bytes in, [`Request`] out; [`Answer`] in, bytes out.
+//!
+//! Parsing goes through gix-credentials, behind a stricter first pass that names the offending key
+//! (never its value) and bounds the input. This is the only module that writes protocol output.
+
+use std::io::{Read, Write};
+
+use gix_credentials::protocol::{Context, ContextOptions};
+
+use crate::secret::Secret;
+
+/// git documents 65535 bytes per line; a request is a handful of lines.
+const MAX_LINE: usize = 65_535;
+const MAX_INPUT: usize = 256 * 1024;
+
+/// The operation git asks for; git appends it as the last argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Get,
+    Store,
+    Erase,
+}
+
+impl Operation {
+    pub fn parse(s: &str) -> Option<Operation> {
+        match s {
+            "get" => Some(Operation::Get),
+            "store" => Some(Operation::Store),
+            "erase" => Some(Operation::Erase),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("credential request is larger than {MAX_INPUT} bytes")]
+    TooLarge,
+    #[error("credential request line {line} is longer than {MAX_LINE} bytes")]
+    LineTooLong { line: usize },
+    #[error("credential request line {line} is not 'key=value'")]
+    NotKeyValue { line: usize },
+    #[error("credential request: the value of '{key}' contains {what}; refusing it")]
+    BadValue { key: String, what: &'static str },
+    #[error("credential request: the value of '{key}' is not valid UTF-8")]
+    NotUtf8 { key: String },
+    #[error("credential request has no '{0}' attribute")]
+    Missing(&'static str),
+    #[error("could not read the credential request: {0}")]
+    Read(#[source] std::io::Error),
+    #[error("malformed credential request")]
+    Malformed,
+}
+
+/// What git asked about. Only what this helper uses is kept; everything else git sends
+/// (`capability[]`, `wwwauth[]`, `state[]`, …) is accepted and ignored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub protocol: String,
+    /// Host as git sends it, with a port when the URL had one.
+    pub host: String,
+    /// Sent only with `credential.useHttpPath`; may hold any bytes.
+    pub path: Option<Vec<u8>>,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub password_expiry_utc: Option<i64>,
+}
+
+/// What this helper tells git on a `get`: never `url=`, never anything git did not ask for.
+#[derive(Debug)]
+pub struct Answer {
+    pub username: String,
+    pub password: Secret,
+    pub password_expiry_utc: Option<i64>,
+}
+
+/// Read a request from `input` (to EOF or a blank line), validating every line.
+pub fn read_request(input: impl Read) -> Result<Request, Error> {
+    let mut buf = Vec::new();
+    input
+        .take(MAX_INPUT as u64 + 1)
+        .read_to_end(&mut buf)
+        .map_err(Error::Read)?;
+    if buf.len() > MAX_INPUT {
+        return Err(Error::TooLarge);
+    }
+    parse_request(&buf)
+}
+
+/// Parse request bytes. Pure: no I/O.
+pub fn parse_request(buf: &[u8]) -> Result<Request, Error> {
+    let end = validate(buf)?;
+    let ctx = Context::from_bytes(
+        &buf[..end],
+        ContextOptions {
+            protect_protocol: true,
+        },
+    )
+    .map_err(|_| Error::Malformed)?;
+    let Context {
+        options: _,
+        protocol,
+        host,
+        path,
+        username,
+        password,
+        oauth_refresh_token: _,
+        password_expiry_utc,
+        www_authenticate: _,
+        url: _,
+        quit: _,
+    } = ctx;
+    Ok(Request {
+        protocol: protocol.ok_or(Error::Missing("protocol"))?,
+        host: host.ok_or(Error::Missing("host"))?,
+        path: path.map(|p| p.to_vec()).filter(|p| !p.is_empty()),
+        username: username.filter(|u| !u.is_empty()),
+        password: password.map(Secret::from).filter(|p| !p.is_empty()),
+        // git treats 0 as "no expiry".
+        password_expiry_utc: password_expiry_utc.filter(|t| *t > 0),
+    })
+}
+
+/// Check every line up to the first blank one; returns where the request ends.
+fn validate(buf: &[u8]) -> Result<usize, Error> {
+    let mut pos = 0;
+    for (n, raw) in buf.split_inclusive(|b| *b == b'\n').enumerate() {
+        let line_no = n + 1;
+        let start = pos;
+        pos += raw.len();
+        let mut line = raw.strip_suffix(b"\n").unwrap_or(raw);
+        // git's reader strips one trailing CR (CRLF input); so does gix.
+        line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            return Ok(start);
+        }
+        if line.len() > MAX_LINE {
+            return Err(Error::LineTooLong { line: line_no });
+        }
+        let Some(eq) = line.iter().position(|b| *b == b'=') else {
+            return Err(Error::NotKeyValue { line: line_no });
+        };
+        let (key, value) = (&line[..eq], &line[eq + 1..]);
+        let key_text = crate::text::printable_bytes(key);
+        if key.is_empty() || key.iter().any(|b| *b == 0 || *b == b'\r') {
+            return Err(Error::NotKeyValue { line: line_no });
+        }
+        if value.contains(&0) {
+            return Err(Error::BadValue {
+                key: key_text,
+                what: "a NUL byte",
+            });
+        }
+        if value.contains(&b'\r') {
+            return Err(Error::BadValue {
+                key: key_text,
+                what: "a carriage return",
+            });
+        }
+        let must_be_utf8 = matches!(
+            key,
+            b"protocol" | b"host" | b"username" | b"password" | b"oauth_refresh_token"
+        );
+        if must_be_utf8 && std::str::from_utf8(value).is_err() {
+            return Err(Error::NotUtf8 { key: key_text });
+        }
+    }
+    Ok(buf.len())
+}
+
+/// Write a `get` answer. Values are checked again: a PAT with a line break never reaches git.
+pub fn write_answer(answer: &Answer, out: &mut impl Write) -> std::io::Result<()> {
+    let ctx = Context {
+        username: Some(answer.username.clone()),
+        password: Some(answer.password.expose().to_owned()),
+        password_expiry_utc: answer.password_expiry_utc,
+        ..Context::default()
+    };
+    let mut buf = Vec::new();
+    // gix refuses NUL, LF and CR in values; its error text would carry the value, so drop it.
+    ctx.write_to(&mut buf).map_err(|_| {
+        std::io::Error::other("refusing to write a credential with a line break in it")
+    })?;
+    let result = out.write_all(&buf).and_then(|()| out.flush());
+    zeroize::Zeroize::zeroize(&mut buf);
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Request, Error> {
+        parse_request(s.as_bytes())
+    }
+
+    #[test]
+    fn parses_what_git_2_47_sends_on_get() {
+        let req = parse(
+            "capability[]=authtype\ncapability[]=state\nprotocol=https\nhost=dev.azure.com\n\
+             path=contoso/proj/_git/repo\nusername=contoso\nwwwauth[]=Basic realm=\"x\"\n\
+             wwwauth[]=Bearer authorization_uri=https://login.example/\nstate[]=other:1\n\
+             password_expiry_utc=1900000000\nsome_future_key=1\n",
+        )
+        .expect("valid request");
+        assert_eq!(req.protocol, "https");
+        assert_eq!(req.host, "dev.azure.com");
+        assert_eq!(req.path.as_deref(), Some(&b"contoso/proj/_git/repo"[..]));
+        assert_eq!(req.username.as_deref(), Some("contoso"));
+        assert_eq!(req.password_expiry_utc, Some(1_900_000_000));
+    }
+
+    #[test]
+    fn stops_at_blank_line_and_accepts_crlf() {
+        let req = parse("protocol=https\r\nhost=dev.azure.com\r\n\r\nhost=evil.example\n")
+            .expect("valid");
+        assert_eq!(req.host, "dev.azure.com");
+    }
+
+    #[test]
+    fn refuses_control_characters_without_echoing_the_value() {
+        for (input, key) in [
+            (
+                "protocol=https\nhost=dev.azure.com\npassword=se\rcret\n",
+                "password",
+            ),
+            (
+                "protocol=https\nhost=dev.azure.com\npassword=se\0cret\n",
+                "password",
+            ),
+            ("protocol=https\nhost=dev.az\rure.com\n", "host"),
+        ] {
+            let err = parse(input).expect_err("must refuse").to_string();
+            assert!(err.contains(key), "{err}");
+            assert!(
+                !err.contains("cret") && !err.contains("ure.com"),
+                "value leaked: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_lines_without_equals_and_non_utf8() {
+        assert!(matches!(
+            parse("protocol=https\nhost\n"),
+            Err(Error::NotKeyValue { line: 2 })
+        ));
+        let err = parse_request(b"protocol=https\nhost=dev.azure.com\nusername=\xff\xfe\n")
+            .expect_err("refuse");
+        assert!(matches!(err, Error::NotUtf8 { .. }));
+        // Paths may hold any bytes.
+        assert!(parse_request(b"protocol=https\nhost=dev.azure.com\npath=\xff/x\n").is_ok());
+    }
+
+    #[test]
+    fn requires_protocol_and_host() {
+        assert!(matches!(
+            parse("protocol=https\n"),
+            Err(Error::Missing("host"))
+        ));
+        assert!(matches!(
+            parse("host=dev.azure.com\n"),
+            Err(Error::Missing("protocol"))
+        ));
+    }
+
+    #[test]
+    fn bounds_the_input() {
+        let big = format!(
+            "protocol=https\nhost=dev.azure.com\npath={}\n",
+            "a".repeat(MAX_LINE + 1)
+        );
+        assert!(matches!(parse(&big), Err(Error::LineTooLong { line: 3 })));
+        let huge = "x=y\n".repeat(MAX_INPUT);
+        assert!(matches!(
+            read_request(huge.as_bytes()),
+            Err(Error::TooLarge)
+        ));
+    }
+
+    #[test]
+    fn zero_expiry_means_none() {
+        let req = parse("protocol=https\nhost=h\npassword_expiry_utc=0\n").expect("valid");
+        assert_eq!(req.password_expiry_utc, None);
+    }
+
+    #[test]
+    fn answer_has_only_username_password_and_expiry() {
+        let mut out = Vec::new();
+        let answer = Answer {
+            username: "contoso".into(),
+            password: Secret::new("pat123"),
+            password_expiry_utc: Some(1_900_000_000),
+        };
+        write_answer(&answer, &mut out).expect("write");
+        assert_eq!(
+            String::from_utf8(out).expect("utf8"),
+            "username=contoso\npassword=pat123\npassword_expiry_utc=1900000000\n"
+        );
+    }
+
+    #[test]
+    fn answer_with_newline_is_refused() {
+        let answer = Answer {
+            username: "u".into(),
+            password: Secret::new("a\nb"),
+            password_expiry_utc: None,
+        };
+        let mut out = Vec::new();
+        let err = write_answer(&answer, &mut out).expect_err("refuse");
+        assert!(!err.to_string().contains("a\nb"));
+        assert!(out.is_empty());
+    }
+}

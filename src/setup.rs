@@ -1,0 +1,242 @@
+//! `configure` and `unconfigure`: register this helper in git's configuration through `git config`
+//! (never by editing files). `configure` is idempotent; `unconfigure` removes exactly what it added.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The URLs this helper serves, and the per-URL helper keys it sets.
+pub const HELPER_KEYS: [&str; 2] = [
+    "credential.https://dev.azure.com.helper",
+    "credential.https://*.visualstudio.com.helper",
+];
+pub const USE_HTTP_PATH_KEY: &str = "credential.https://dev.azure.com.useHttpPath";
+/// Set by `configure` only when it turned `useHttpPath` on itself, so `unconfigure` knows to undo it.
+pub const MARKER_KEY: &str = "azdo.configuredUseHttpPath";
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot run git: {0}")]
+    Spawn(#[source] std::io::Error),
+    #[error("git config {args} failed: {stderr}")]
+    Git { args: String, stderr: String },
+    #[error("cannot find this program's own path: {0}")]
+    NoExe(#[source] std::io::Error),
+}
+
+/// Which configuration file `git config` writes.
+#[derive(Debug, Clone)]
+pub enum Scope {
+    Global,
+    System,
+    Local,
+    File(PathBuf),
+}
+
+impl Scope {
+    fn args(&self) -> Vec<String> {
+        match self {
+            Scope::Global => vec!["--global".into()],
+            Scope::System => vec!["--system".into()],
+            Scope::Local => vec!["--local".into()],
+            Scope::File(path) => vec!["--file".into(), path.to_string_lossy().into_owned()],
+        }
+    }
+}
+
+fn git_config(scope: &Scope, args: &[&str]) -> Result<(bool, String), Error> {
+    let mut all = scope.args();
+    all.extend(args.iter().map(|s| s.to_string()));
+    let out = Command::new("git")
+        .arg("config")
+        .args(&all)
+        .output()
+        .map_err(Error::Spawn)?;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    match out.status.code() {
+        Some(0) => Ok((true, stdout)),
+        // 1: key not found (get) or nothing to unset; 5: nothing to unset.
+        Some(1) | Some(5) => Ok((false, stdout)),
+        _ => Err(Error::Git {
+            args: all.join(" "),
+            stderr: crate::text::printable(String::from_utf8_lossy(&out.stderr).trim()),
+        }),
+    }
+}
+
+fn get_all(scope: &Scope, key: &str) -> Result<Vec<String>, Error> {
+    let (found, out) = git_config(scope, &["-z", "--get-all", key])?;
+    if !found {
+        return Ok(Vec::new());
+    }
+    // -z ends every value with NUL.
+    Ok(out
+        .strip_suffix('\0')
+        .unwrap_or(&out)
+        .split('\0')
+        .map(str::to_owned)
+        .collect())
+}
+
+/// The helper string git should run: an absolute path, quoted through `!` when it needs quoting.
+pub fn helper_value(exe: &Path) -> String {
+    let path = exe.to_string_lossy();
+    if path
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+:@".contains(c))
+    {
+        path.into_owned()
+    } else {
+        format!("!'{}'", path.replace('\'', "'\\''"))
+    }
+}
+
+/// Whether a configured helper value is this helper (any install location).
+pub fn is_our_helper(value: &str) -> bool {
+    let v = value
+        .trim()
+        .trim_start_matches('!')
+        .trim()
+        .trim_matches('\'');
+    let first = v.split_whitespace().next().unwrap_or("");
+    v == "azdo"
+        || first == "azdo"
+        || Path::new(v)
+            .file_name()
+            .is_some_and(|n| n == "git-credential-azdo")
+        || Path::new(first)
+            .file_name()
+            .is_some_and(|n| n == "git-credential-azdo")
+}
+
+/// Register `helper` in `scope`. Returns what was done, one line each.
+pub fn configure(scope: &Scope, helper: &str) -> Result<Vec<String>, Error> {
+    let mut done = Vec::new();
+    for key in HELPER_KEYS {
+        let current = get_all(scope, key)?;
+        if current == ["", helper] {
+            done.push(format!("{key} already set"));
+            continue;
+        }
+        git_config(scope, &["--unset-all", key])?;
+        git_config(scope, &["--add", key, ""])?;
+        git_config(scope, &["--add", key, helper])?;
+        let previous: Vec<_> = current
+            .iter()
+            .filter(|v| !v.is_empty() && !is_our_helper(v))
+            .collect();
+        if previous.is_empty() {
+            done.push(format!(
+                "set {key} = {helper} (after an empty value that resets inherited helpers)"
+            ));
+        } else {
+            done.push(format!("set {key} = {helper}, replacing {previous:?}"));
+        }
+    }
+    let (_, value) = git_config(scope, &["--type=bool", "--get", USE_HTTP_PATH_KEY])?;
+    if value.trim() == "true" {
+        done.push(format!("{USE_HTTP_PATH_KEY} already true"));
+    } else {
+        git_config(scope, &["--replace-all", USE_HTTP_PATH_KEY, "true"])?;
+        git_config(scope, &["--replace-all", MARKER_KEY, "true"])?;
+        done.push(format!("set {USE_HTTP_PATH_KEY} = true"));
+    }
+    Ok(done)
+}
+
+/// Remove what [`configure`] added to `scope`. Returns what was done, one line each.
+pub fn unconfigure(scope: &Scope) -> Result<Vec<String>, Error> {
+    let mut done = Vec::new();
+    for key in HELPER_KEYS {
+        let current = get_all(scope, key)?;
+        if !current.iter().any(|v| is_our_helper(v)) {
+            continue;
+        }
+        let keep: Vec<&String> = current
+            .iter()
+            .filter(|v| !v.is_empty() && !is_our_helper(v))
+            .collect();
+        git_config(scope, &["--unset-all", key])?;
+        for value in &keep {
+            git_config(scope, &["--add", key, value])?;
+        }
+        done.push(format!("removed this helper from {key}"));
+    }
+    let (marked, _) = git_config(scope, &["--get", MARKER_KEY])?;
+    if marked {
+        git_config(scope, &["--unset-all", USE_HTTP_PATH_KEY])?;
+        git_config(scope, &["--unset-all", MARKER_KEY])?;
+        done.push(format!("removed {USE_HTTP_PATH_KEY}"));
+    }
+    for section in [
+        "credential.https://dev.azure.com",
+        "credential.https://*.visualstudio.com",
+        "azdo",
+    ] {
+        // Drop sections left empty; fails harmlessly when they still hold something.
+        if get_section_is_empty(scope, section)? {
+            let _ = git_config(scope, &["--remove-section", section]);
+        }
+    }
+    if done.is_empty() {
+        done.push("nothing to remove: this helper was not configured there".into());
+    }
+    Ok(done)
+}
+
+fn get_section_is_empty(scope: &Scope, section: &str) -> Result<bool, Error> {
+    let (_, list) = git_config(scope, &["-z", "--list"])?;
+    let prefix = format!("{section}.");
+    Ok(!list.split('\0').any(|entry| {
+        let key = entry.split('\n').next().unwrap_or("");
+        // Keys directly in this section have no further dot after the prefix.
+        key.strip_prefix(&prefix)
+            .is_some_and(|name| !name.contains('.'))
+    }))
+}
+
+/// This program's absolute path.
+pub fn current_exe() -> Result<PathBuf, Error> {
+    std::env::current_exe().map_err(Error::NoExe)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helper_values_are_absolute_and_quoted_when_needed() {
+        assert_eq!(
+            helper_value(Path::new("/usr/local/bin/git-credential-azdo")),
+            "/usr/local/bin/git-credential-azdo"
+        );
+        assert_eq!(
+            helper_value(Path::new("/opt/my tools/git-credential-azdo")),
+            "!'/opt/my tools/git-credential-azdo'"
+        );
+        assert_eq!(
+            helper_value(Path::new("/o'k/git-credential-azdo")),
+            "!'/o'\\''k/git-credential-azdo'"
+        );
+    }
+
+    #[test]
+    fn recognises_its_own_helper_strings() {
+        for v in [
+            "azdo",
+            "/x/y/git-credential-azdo",
+            "!'/opt/my tools/git-credential-azdo'",
+            "/x/git-credential-azdo --flag",
+        ] {
+            assert!(is_our_helper(v), "{v}");
+        }
+        for v in [
+            "",
+            "store",
+            "manager",
+            "/usr/bin/git-credential-manager",
+            "cache --timeout 900",
+        ] {
+            assert!(!is_our_helper(v), "{v}");
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! The file store (opt-in, for headless machines): every org's PAT and metadata in one JSON file
+//! with mode 0600, written atomically under a lock.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::{jsonfile, Credential, Error, Metadata, Store};
+use crate::org::Org;
+use crate::secret::Secret;
+
+pub struct FileStore {
+    path: PathBuf,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Document {
+    version: u32,
+    #[serde(default)]
+    organizations: BTreeMap<String, Entry>,
+}
+
+impl Default for Document {
+    fn default() -> Self {
+        Document {
+            version: 1,
+            organizations: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Entry {
+    pat: Secret,
+    #[serde(flatten)]
+    meta: Metadata,
+}
+
+impl FileStore {
+    pub fn new(path: PathBuf) -> Self {
+        FileStore { path }
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    fn read(&self) -> Result<Document, Error> {
+        let doc: Document = jsonfile::read(&self.path)?;
+        if doc.version != 1 {
+            return Err(Error::Corrupt {
+                path: self.path.clone(),
+                detail: format!("unknown version {}", doc.version),
+            });
+        }
+        Ok(doc)
+    }
+
+    fn update<R>(&self, change: impl FnOnce(&mut Document) -> R) -> Result<R, Error> {
+        let path = self.path.clone();
+        jsonfile::update(&self.path, |doc: &mut Document| {
+            if doc.version != 1 {
+                return Err(Error::Corrupt {
+                    path,
+                    detail: format!("unknown version {}", doc.version),
+                });
+            }
+            Ok(change(doc))
+        })?
+    }
+}
+
+impl Store for FileStore {
+    fn kind(&self) -> &'static str {
+        "file"
+    }
+
+    fn get(&self, org: &Org) -> Result<Option<Credential>, Error> {
+        Ok(self
+            .read()?
+            .organizations
+            .remove(org.name())
+            .map(|e| Credential {
+                pat: e.pat,
+                meta: e.meta,
+            }))
+    }
+
+    fn put(&self, org: &Org, credential: &Credential) -> Result<(), Error> {
+        let entry = Entry {
+            pat: credential.pat.clone(),
+            meta: credential.meta.clone(),
+        };
+        self.update(|doc| {
+            doc.organizations.insert(org.name().to_owned(), entry);
+        })
+    }
+
+    fn set_metadata(&self, org: &Org, meta: &Metadata) -> Result<bool, Error> {
+        self.update(|doc| {
+            doc.organizations
+                .get_mut(org.name())
+                .map(|e| e.meta = meta.clone())
+                .is_some()
+        })
+    }
+
+    fn delete(&self, org: &Org) -> Result<bool, Error> {
+        if !self.path.exists() {
+            return Ok(false);
+        }
+        self.update(|doc| doc.organizations.remove(org.name()).is_some())
+    }
+
+    fn list(&self) -> Result<Vec<(Org, Metadata)>, Error> {
+        Ok(self
+            .read()?
+            .organizations
+            .into_iter()
+            .filter_map(|(name, e)| Org::new(&name).ok().map(|org| (org, e.meta)))
+            .collect())
+    }
+}

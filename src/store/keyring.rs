@@ -1,0 +1,177 @@
+//! The OS keyring store (default): the PAT goes into the platform's secret store through the
+//! `keyring` crate (Secret Service on Linux, Keychain on macOS, Credential Manager on Windows),
+//! one item per organization. Non-secret metadata goes to a small JSON index beside the file
+//! store's default location, never beside the PAT in plain text. Every keyring call is bounded in
+//! time: a hung daemon must not hang git.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::{jsonfile, Credential, Error, Metadata, Store};
+use crate::org::Org;
+use crate::secret::Secret;
+use crate::text::printable;
+
+/// The keyring "service" of every item starts with this, so a person can find them.
+pub const SERVICE_PREFIX: &str = "git-credential-azdo";
+
+pub struct KeyringStore {
+    index: PathBuf,
+    timeout: Duration,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Index {
+    version: u32,
+    #[serde(default)]
+    organizations: BTreeMap<String, Metadata>,
+}
+
+impl Default for Index {
+    fn default() -> Self {
+        Index {
+            version: 1,
+            organizations: BTreeMap::new(),
+        }
+    }
+}
+
+impl KeyringStore {
+    /// `index` is the metadata file; `timeout` bounds each keyring call.
+    pub fn new(index: PathBuf, timeout: Duration) -> Self {
+        KeyringStore { index, timeout }
+    }
+
+    /// Run one keyring call on a worker thread and give up after the timeout. A call that hangs is
+    /// abandoned; the process exits soon after, which ends it.
+    fn bounded<T: Send + 'static>(
+        &self,
+        org: &Org,
+        call: impl FnOnce(keyring::Entry) -> keyring::Result<T> + Send + 'static,
+    ) -> Result<T, Error> {
+        let (service, user) = (
+            format!("{SERVICE_PREFIX}:{}", org.url()),
+            org.name().to_owned(),
+        );
+        let (tx, rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("keyring".into())
+            .spawn(move || {
+                let result = entry(&service, &user).and_then(call);
+                // The receiver may have given up; nothing to do then.
+                let _ = tx.send(result);
+            })
+            .map_err(|e| Error::Keyring(e.to_string()))?;
+        match rx.recv_timeout(self.timeout) {
+            Ok(result) => result.map_err(map_error),
+            Err(_) => Err(Error::KeyringTimeout(self.timeout)),
+        }
+    }
+
+    fn metadata(&self, org: &Org) -> Option<Metadata> {
+        match jsonfile::read::<Index>(&self.index) {
+            Ok(mut index) => index.organizations.remove(org.name()),
+            Err(e) => {
+                tracing::warn!(error = %e, "keyring metadata unreadable; using none");
+                None
+            }
+        }
+    }
+
+    fn update_index<R>(&self, change: impl FnOnce(&mut Index) -> R) -> Result<R, Error> {
+        jsonfile::update(&self.index, change)
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn entry(service: &str, user: &str) -> keyring::Result<keyring::Entry> {
+    // A label a person recognises in Seahorse; attributes stay service/username for lookup.
+    let mut credential =
+        keyring::secret_service::SsCredential::new_with_target(None, service, user)?;
+    credential.label = format!("Azure DevOps PAT for {user} (git-credential-azdo)");
+    Ok(keyring::Entry::new_with_credential(Box::new(credential)))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn entry(service: &str, user: &str) -> keyring::Result<keyring::Entry> {
+    keyring::Entry::new(service, user)
+}
+
+fn map_error(e: keyring::Error) -> Error {
+    match e {
+        keyring::Error::NoStorageAccess(inner) => Error::KeyringLocked {
+            detail: printable(&inner.to_string()),
+        },
+        keyring::Error::PlatformFailure(inner) => Error::KeyringUnavailable {
+            detail: printable(&inner.to_string()),
+        },
+        keyring::Error::BadEncoding(_) => {
+            Error::Keyring("the stored item is not valid UTF-8".into())
+        }
+        other => Error::Keyring(printable(&other.to_string())),
+    }
+}
+
+impl Store for KeyringStore {
+    fn kind(&self) -> &'static str {
+        "keyring"
+    }
+
+    fn get(&self, org: &Org) -> Result<Option<Credential>, Error> {
+        let pat = self.bounded(org, |e| match e.get_password() {
+            Ok(pat) => Ok(Some(Secret::from(pat))),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(other) => Err(other),
+        })?;
+        Ok(pat.map(|pat| Credential {
+            pat,
+            meta: self.metadata(org).unwrap_or_default(),
+        }))
+    }
+
+    fn put(&self, org: &Org, credential: &Credential) -> Result<(), Error> {
+        let pat = credential.pat.clone();
+        self.bounded(org, move |e| e.set_password(pat.expose()))?;
+        self.update_index(|index| {
+            index
+                .organizations
+                .insert(org.name().to_owned(), credential.meta.clone());
+        })
+    }
+
+    fn set_metadata(&self, org: &Org, meta: &Metadata) -> Result<bool, Error> {
+        if self.get(org)?.is_none() {
+            return Ok(false);
+        }
+        self.update_index(|index| {
+            index
+                .organizations
+                .insert(org.name().to_owned(), meta.clone());
+        })?;
+        Ok(true)
+    }
+
+    fn delete(&self, org: &Org) -> Result<bool, Error> {
+        let deleted = self.bounded(org, |e| match e.delete_credential() {
+            Ok(()) => Ok(true),
+            Err(keyring::Error::NoEntry) => Ok(false),
+            Err(other) => Err(other),
+        })?;
+        if self.index.exists() {
+            self.update_index(|index| index.organizations.remove(org.name()))?;
+        }
+        Ok(deleted)
+    }
+
+    fn list(&self) -> Result<Vec<(Org, Metadata)>, Error> {
+        Ok(jsonfile::read::<Index>(&self.index)?
+            .organizations
+            .into_iter()
+            .filter_map(|(name, meta)| Org::new(&name).ok().map(|org| (org, meta)))
+            .collect())
+    }
+}

@@ -1,0 +1,117 @@
+//! Where PATs live. One [`Store`] trait; backends: the OS keyring (default), a 0600 file (opt-in,
+//! for headless machines) and memory (unit tests). Every backend passes the same contract suite
+//! (`tests/store_contract.rs`).
+
+mod file;
+mod jsonfile;
+mod keyring;
+mod memory;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::org::Org;
+use crate::secret::Secret;
+
+pub use self::file::FileStore;
+pub use self::keyring::KeyringStore;
+pub use self::memory::MemoryStore;
+
+/// How a PAT came to be stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// git reported it working (`store`), e.g. after a prompt.
+    #[default]
+    Git,
+    /// `git credential-azdo login`.
+    Login,
+    /// Minted by this helper.
+    Minted,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Git => "git",
+            Origin::Login => "login",
+            Origin::Minted => "minted",
+        }
+    }
+}
+
+/// Non-secret facts about a stored PAT. Kept apart from the PAT in the keyring store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Metadata {
+    #[serde(default)]
+    pub origin: Origin,
+    /// Unix seconds.
+    pub stored_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_validated: Option<i64>,
+    /// The PAT's authorization id on Azure DevOps, when it was minted here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_id: Option<String>,
+}
+
+/// A stored PAT and what is known about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credential {
+    pub pat: Secret,
+    pub meta: Metadata,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("the OS keyring is unreachable ({detail}); start a Secret Service (e.g. gnome-keyring) in this session, or opt in to the file store: git config --global azdo.store file")]
+    KeyringUnavailable { detail: String },
+    #[error("the OS keyring refused access ({detail}): it is locked or has no default collection; unlock it (log in to the desktop, or run gnome-keyring-daemon --unlock), or opt in to the file store: git config --global azdo.store file")]
+    KeyringLocked { detail: String },
+    #[error("the OS keyring did not answer within {0:?}; is the keyring daemon hung? (azdo.keyringTimeout sets the limit)")]
+    KeyringTimeout(Duration),
+    #[error("the OS keyring failed: {0}")]
+    Keyring(String),
+    #[error(
+        "{path} is not a valid credential file ({detail}); it was left untouched: fix or move it"
+    )]
+    Corrupt { path: PathBuf, detail: String },
+    #[error("{path} is readable by other users (mode {mode:o}); refusing to use it: run chmod 600 on it")]
+    LoosePermissions { path: PathBuf, mode: u32 },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// A place that keeps one PAT per organization.
+pub trait Store: Send + Sync {
+    /// A short name for messages and `list`: `keyring`, `file`, `memory`.
+    fn kind(&self) -> &'static str;
+    fn get(&self, org: &Org) -> Result<Option<Credential>, Error>;
+    /// Store or replace the org's entry; other orgs are untouched.
+    fn put(&self, org: &Org, credential: &Credential) -> Result<(), Error>;
+    /// Replace only the metadata of an existing entry; `false` if there is none.
+    fn set_metadata(&self, org: &Org, meta: &Metadata) -> Result<bool, Error>;
+    /// Remove the org's entry; `false` if there was none.
+    fn delete(&self, org: &Org) -> Result<bool, Error>;
+    /// Every stored org with its metadata, sorted by org; never a secret.
+    fn list(&self) -> Result<Vec<(Org, Metadata)>, Error>;
+}
+
+/// Open the store the settings name.
+pub fn open(settings: &crate::config::Settings) -> Box<dyn Store> {
+    match settings.store {
+        crate::config::StoreKind::File => Box::new(FileStore::new(settings.store_file.clone())),
+        crate::config::StoreKind::Keyring => Box::new(KeyringStore::new(
+            settings.store_file.with_file_name("keyring-metadata.json"),
+            settings.keyring_timeout,
+        )),
+    }
+}
