@@ -1,0 +1,296 @@
+//! Shared test environment for binary and end-to-end tests: a throwaway HOME and git config, a
+//! scrubbed environment, the helper binary, real git, and (on demand) a real Secret Service:
+//! gnome-keyring on a private D-Bus session bus, started here and torn down on drop.
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_git-credential-azdo");
+
+/// One isolated world for a test.
+pub struct TestEnv {
+    pub root: tempfile::TempDir,
+    pub home: PathBuf,
+    env: Vec<(String, OsString)>,
+    pub secret_service: Option<SecretService>,
+}
+
+/// What a process printed and how it ended.
+pub struct Run {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Run {
+            status: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {}\n--- stdout\n{}--- stderr\n{}---", self.status, self.stdout, self.stderr)
+    }
+}
+
+impl TestEnv {
+    /// A world using the file store, prompts off.
+    pub fn new() -> TestEnv {
+        let root = tempfile::tempdir().expect("temp dir");
+        let home = root.path().join("home");
+        std::fs::create_dir_all(&home).expect("home");
+        let mut env = TestEnv { home: home.clone(), root, env: Vec::new(), secret_service: None };
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        env.set("PATH", path);
+        env.set("HOME", &home);
+        env.set("XDG_CONFIG_HOME", home.join(".config"));
+        env.set("XDG_DATA_HOME", home.join(".local/share"));
+        env.set("GIT_CONFIG_GLOBAL", home.join(".gitconfig"));
+        env.set("GIT_CONFIG_NOSYSTEM", "1");
+        env.set("GIT_TERMINAL_PROMPT", "0");
+        env.set("LC_ALL", "C");
+        env.set("GIT_CREDENTIAL_AZDO_STORE", "file");
+        env
+    }
+
+    /// A world using the keyring store on a fresh, unlocked Secret Service. `None` (skip) when
+    /// gnome-keyring is not installed, except under CI, where that fails the test.
+    pub fn with_keyring() -> Option<TestEnv> {
+        let mut env = TestEnv::new();
+        env.unset("GIT_CREDENTIAL_AZDO_STORE");
+        let ss = SecretService::start(&env.root.path().join("ss"), Some("test-password"))?;
+        env.use_secret_service(ss);
+        Some(env)
+    }
+
+    pub fn use_secret_service(&mut self, ss: SecretService) {
+        self.set("DBUS_SESSION_BUS_ADDRESS", &ss.bus_address);
+        self.secret_service = Some(ss);
+    }
+
+    pub fn set(&mut self, key: &str, value: impl Into<OsString>) {
+        self.unset(key);
+        self.env.push((key.to_owned(), value.into()));
+    }
+
+    pub fn unset(&mut self, key: &str) {
+        self.env.retain(|(k, _)| k != key);
+    }
+
+    pub fn store_file(&self) -> PathBuf {
+        self.home.join(".local/share/git-credential-azdo/credentials.json")
+    }
+
+    pub fn gitconfig(&self) -> PathBuf {
+        self.home.join(".gitconfig")
+    }
+
+    /// A command with this world's environment and nothing else.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.env_clear().current_dir(&self.home);
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Run the helper binary with `args`, feeding `stdin`.
+    pub fn helper(&self, args: &[&str], stdin: &[u8]) -> Run {
+        run_with_input(self.command(BIN).args(args), stdin)
+    }
+
+    /// Run real git with `args`, feeding `stdin`.
+    pub fn git(&self, args: &[&str], stdin: &[u8]) -> Run {
+        run_with_input(self.command("git").args(args), stdin)
+    }
+
+    /// `git credential fill` for `url`, with the helper configured the way `configure` writes it.
+    pub fn fill(&self, url: &str) -> Run {
+        self.git(&["credential", "fill"], format!("url={url}\n\n").as_bytes())
+    }
+
+    pub fn approve(&self, url: &str, username: &str, password: &str) -> Run {
+        let input = format!("url={url}\nusername={username}\npassword={password}\n\n");
+        self.git(&["credential", "approve"], input.as_bytes())
+    }
+
+    pub fn reject(&self, url: &str, extra: &str) -> Run {
+        self.git(&["credential", "reject"], format!("url={url}\n{extra}\n").as_bytes())
+    }
+
+    /// Store a PAT for `org` through `login --pat-stdin`.
+    pub fn login(&self, org: &str, pat: &str) {
+        let run = self.helper(&["login", org, "--pat-stdin"], pat.as_bytes());
+        assert_eq!(run.status, 0, "login failed: {run:?}");
+    }
+
+    /// `configure --global` (into this world's GIT_CONFIG_GLOBAL).
+    pub fn configure(&self) {
+        let run = self.helper(&["configure", "--global"], b"");
+        assert_eq!(run.status, 0, "configure failed: {run:?}");
+    }
+
+    /// Write an executable shell script into the world and return its path.
+    pub fn script(&self, name: &str, body: &str) -> PathBuf {
+        let path = self.root.path().join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("write script");
+        set_mode(&path, 0o755);
+        path
+    }
+}
+
+pub fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+pub fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).expect("stat").permissions().mode() & 0o777
+}
+
+fn run_with_input(cmd: &mut Command, stdin: &[u8]) -> Run {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut pipe = child.stdin.take().expect("stdin");
+    let input = stdin.to_vec();
+    // Write on a thread: a child that stops reading early must not deadlock the test.
+    let writer = std::thread::spawn(move || {
+        let _ = pipe.write_all(&input);
+    });
+    let output = child.wait_with_output().expect("wait");
+    let _ = writer.join();
+    output.into()
+}
+
+/// Whether a test that needs `tool` must fail (under CI) rather than be skipped.
+pub fn require(tools: &[&str]) -> bool {
+    let missing: Vec<_> = tools.iter().filter(|t| which(t).is_none()).collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let msg = format!("missing {missing:?}: install gnome-keyring and dbus (see .ci/run)");
+    if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+        panic!("{msg}");
+    }
+    eprintln!("SKIPPED: {msg}");
+    false
+}
+
+pub fn which(tool: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(tool)).find(|p| p.is_file())
+}
+
+/// A private D-Bus session bus with gnome-keyring's Secret Service on it. Dropping it stops both.
+pub struct SecretService {
+    pub dir: PathBuf,
+    pub bus_address: String,
+    dbus_pid: u32,
+}
+
+impl SecretService {
+    /// Start a bus and a keyring daemon keeping its files under `dir`. With `unlock`, the login
+    /// keyring is created (or unlocked) with that password; a wrong password leaves it locked.
+    pub fn start(dir: &Path, unlock: Option<&str>) -> Option<SecretService> {
+        if !require(&["dbus-daemon", "gnome-keyring-daemon", "dbus-send"]) {
+            return None;
+        }
+        let run_dir = dir.join("run");
+        std::fs::create_dir_all(&run_dir).expect("runtime dir");
+        std::fs::create_dir_all(dir.join("data")).expect("data dir");
+        set_mode(&run_dir, 0o700);
+        let bus_path = run_dir.join(format!("bus-{}", std::process::id()));
+        let out = Command::new("dbus-daemon")
+            .args(["--session", "--fork", "--nopidfile", "--print-address=1", "--print-pid=1"])
+            .arg(format!("--address=unix:path={}", bus_path.display()))
+            .stderr(Stdio::null())
+            .output()
+            .expect("start dbus-daemon");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let mut lines = text.lines();
+        let bus_address = lines.next().expect("bus address").to_owned();
+        let dbus_pid = lines.next().and_then(|p| p.trim().parse().ok()).expect("dbus pid");
+        let ss = SecretService { dir: dir.to_owned(), bus_address, dbus_pid };
+
+        let mut gkd = ss.env_command("gnome-keyring-daemon");
+        gkd.args(["--daemonize", "--components=secrets"]);
+        if unlock.is_some() {
+            gkd.arg("--unlock");
+        }
+        let mut child = gkd.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("gkd");
+        if let Some(password) = unlock {
+            child.stdin.take().expect("stdin").write_all(password.as_bytes()).expect("password");
+        }
+        child.wait().expect("gkd start");
+        ss.wait_for_name("org.freedesktop.secrets");
+        Some(ss)
+    }
+
+    /// A command that talks to this bus, with the daemon's private directories.
+    pub fn env_command(&self, program: &str) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.env("DBUS_SESSION_BUS_ADDRESS", &self.bus_address)
+            .env("XDG_RUNTIME_DIR", self.dir.join("run"))
+            .env("XDG_DATA_HOME", self.dir.join("data"))
+            .env("HOME", &self.dir)
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY");
+        cmd
+    }
+
+    /// Wait (bounded) until `name` is owned on the bus: the daemon returns before it is.
+    fn wait_for_name(&self, name: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let out = self
+                .env_command("dbus-send")
+                .args(["--session", "--print-reply", "--dest=org.freedesktop.DBus", "/org/freedesktop/DBus"])
+                .args(["org.freedesktop.DBus.NameHasOwner", &format!("string:{name}")])
+                .output()
+                .expect("dbus-send");
+            if String::from_utf8_lossy(&out.stdout).contains("boolean true") {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{name} did not appear on the test bus");
+            std::thread::yield_now();
+        }
+    }
+
+    /// Run `secret-tool` against this Secret Service.
+    pub fn secret_tool(&self, args: &[&str]) -> Run {
+        self.env_command("secret-tool").args(args).stdin(Stdio::null()).output().expect("secret-tool").into()
+    }
+
+    fn owner_pid(&self, name: &str) -> Option<u32> {
+        let out = self
+            .env_command("dbus-send")
+            .args(["--session", "--print-reply", "--dest=org.freedesktop.DBus", "/org/freedesktop/DBus"])
+            .args(["org.freedesktop.DBus.GetConnectionUnixProcessID", &format!("string:{name}")])
+            .output()
+            .ok()?;
+        String::from_utf8_lossy(&out.stdout).split_whitespace().last()?.parse().ok()
+    }
+}
+
+impl Drop for SecretService {
+    fn drop(&mut self) {
+        if let Some(pid) = self.owner_pid("org.freedesktop.secrets") {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+        }
+        let _ = Command::new("kill").arg(self.dbus_pid.to_string()).status();
+    }
+}
