@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod contract;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_git-credential-azdo");
 
 /// One isolated world for a test.

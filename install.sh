@@ -1,0 +1,118 @@
+#!/bin/sh
+# Build git-credential-azdo from this checkout, install it and register it with git.
+# Run ./install.sh --help for usage.
+set -eu
+
+NAME=git-credential-azdo
+PREFIX=${PREFIX:-$HOME/.local}
+BIN_DIR=$PREFIX/bin
+TARGET=$BIN_DIR/$NAME
+
+say() { printf 'install.sh: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+usage() {
+    cat <<EOF
+Usage: ./install.sh [--uninstall | --help]
+
+Without options:
+  builds the release binary (cargo build --release --locked),
+  installs it as \$PREFIX/bin/$NAME (mode 0755; PREFIX defaults to \$HOME/.local),
+  and runs '$NAME configure --global' to register it with git.
+
+--uninstall
+  runs '$NAME unconfigure --global', then removes \$PREFIX/bin/$NAME.
+  Stored PATs are kept: run '$NAME logout ORG' first to remove them.
+
+Now: PREFIX=$PREFIX
+EOF
+}
+
+# The package that provides a C compiler, for the message when `cc` is missing.
+cc_hint() {
+    if [ "$(uname -s)" = Darwin ]; then
+        echo "the Xcode command line tools: xcode-select --install"
+        return
+    fi
+    id=
+    if [ -r /etc/os-release ]; then
+        id=$(. /etc/os-release && echo "${ID:-} ${ID_LIKE:-}")
+    fi
+    case " $id " in
+    *" debian "* | *" ubuntu "*) echo "package gcc (apt-get install gcc), or build-essential" ;;
+    *" fedora "* | *" rhel "* | *" centos "*) echo "package gcc (dnf install gcc)" ;;
+    *" arch "*) echo "package gcc (pacman -S gcc)" ;;
+    *" alpine "*) echo "package build-base (apk add build-base)" ;;
+    *" opensuse"* | *" suse "*) echo "package gcc (zypper install gcc)" ;;
+    *) echo "your distribution's gcc package" ;;
+    esac
+}
+
+install_helper() {
+    command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust (rustup) first"
+    command -v git >/dev/null 2>&1 || die "git not found: install git first"
+    # Rust links through cc; on Linux the keyring crate also compiles libdbus from source
+    # (vendored), so no libdbus development package is needed, but a C compiler is.
+    command -v cc >/dev/null 2>&1 || die "no C compiler ('cc') found: install $(cc_hint)"
+
+    cd "$(dirname "$0")"
+    say "building: cargo build --release --locked"
+    # The JSON messages name the built executable wherever the target directory is.
+    messages=$(cargo build --release --locked --message-format=json-render-diagnostics) ||
+        die "the build failed (see cargo's messages above)"
+    built=$(printf '%s\n' "$messages" |
+        sed -n 's/.*"executable":"\([^"]*\/'"$NAME"'\)".*/\1/p' | tail -n 1)
+    [ -n "$built" ] && [ -x "$built" ] || die "cargo did not report the built $NAME binary"
+
+    mkdir -p "$BIN_DIR"
+    # Copy next to the target and rename: a git process running the old binary is not disturbed.
+    tmp=$BIN_DIR/.$NAME.tmp.$$
+    trap 'rm -f "$tmp"' EXIT
+    cp "$built" "$tmp"
+    chmod 0755 "$tmp"
+    mv -f "$tmp" "$TARGET"
+    trap - EXIT
+    say "installed $TARGET"
+
+    say "running: $TARGET configure --global"
+    "$TARGET" configure --global
+
+    case ":${PATH:-}:" in
+    *":$BIN_DIR:"*) ;;
+    *)
+        say "warning: $BIN_DIR is not on PATH."
+        say "  git works anyway (its config names $TARGET by absolute path),"
+        say "  but 'git credential-azdo login ...' needs it on PATH; until then run $TARGET login ..."
+        ;;
+    esac
+    if [ "$(uname -s)" = Linux ] && [ -z "${DBUS_SESSION_BUS_ADDRESS:-}" ] &&
+        [ ! -S "${XDG_RUNTIME_DIR:-/nonexistent}/bus" ]; then
+        say "note: no D-Bus session bus here, so the default keyring store has no Secret Service."
+        say "  Start one (e.g. gnome-keyring), or opt in to the file store: git config --global azdo.store file"
+    fi
+    say "done. Check with: $TARGET status"
+}
+
+uninstall_helper() {
+    if [ ! -x "$TARGET" ]; then
+        say "nothing installed at $TARGET (set PREFIX if it was installed elsewhere)"
+        say "  to remove a configuration left behind, run from a checkout: cargo run -- unconfigure --global"
+        exit 1
+    fi
+    say "running: $TARGET unconfigure --global"
+    "$TARGET" unconfigure --global
+    rm -f "$TARGET"
+    say "removed $TARGET"
+    say "stored PATs were left in place (keyring items, or the file store if you chose it)"
+}
+
+[ $# -le 1 ] || { usage >&2; exit 2; }
+case "${1:-}" in
+"") install_helper ;;
+--uninstall) uninstall_helper ;;
+-h | --help) usage ;;
+*)
+    usage >&2
+    exit 2
+    ;;
+esac
