@@ -1,0 +1,92 @@
+//! Tracing on, every verb run, and the PAT found nowhere it should not be.
+
+mod common;
+
+use common::TestEnv;
+
+const PAT: &str = "SECRETPAT0123456789abcdefSECRET";
+const PAT2: &str = "OTHERSECRET9876543210zyxwOTHER";
+
+fn every_verb(env: &TestEnv) -> Vec<(String, common::Run)> {
+    let q = "protocol=https\nhost=dev.azure.com\npath=contoso/proj/_git/repo\n";
+    let cfg = env.root.path().join("cfg").to_string_lossy().into_owned();
+    let steps: Vec<(&str, Vec<&str>, String)> = vec![
+        ("login", vec!["login", "contoso", "--pat-stdin"], PAT.to_owned()),
+        ("get", vec!["get"], q.to_owned()),
+        ("store", vec!["store"], format!("{q}username=u\npassword={PAT2}\n")),
+        ("store-same", vec!["store"], format!("{q}username=u\npassword={PAT2}\npassword_expiry_utc=4000000000\n")),
+        ("get2", vec!["get"], q.to_owned()),
+        ("erase-other", vec!["erase"], format!("{q}password={PAT}\n")),
+        ("bad-input", vec!["get"], format!("{q}password={PAT}\r\n\rx\n")),
+        ("list", vec!["list"], String::new()),
+        ("list-json", vec!["list", "--json"], String::new()),
+        ("status", vec!["status"], String::new()),
+        ("status-org", vec!["status", "contoso"], String::new()),
+        ("configure", vec!["configure", "--file", &cfg], String::new()),
+        ("unconfigure", vec!["unconfigure", "--file", &cfg], String::new()),
+        ("erase", vec!["erase"], format!("{q}password={PAT2}\n")),
+        ("login2", vec!["login", "https://dev.azure.com/contoso", "--pat-stdin"], PAT.to_owned()),
+        ("logout", vec!["logout", "contoso"], String::new()),
+    ];
+    steps
+        .into_iter()
+        .map(|(name, args, stdin)| (name.to_owned(), env.helper(&args, stdin.as_bytes())))
+        .collect()
+}
+
+fn assert_no_leak(runs: &[(String, common::Run)]) {
+    for (name, run) in runs {
+        for secret in [PAT, PAT2] {
+            assert!(!run.stderr.contains(secret), "{name}: secret on stderr: {run:?}");
+            let allowed = name.starts_with("get") && run.stdout.contains(&format!("password={secret}\n"));
+            assert!(allowed || !run.stdout.contains(secret), "{name}: secret on stdout: {run:?}");
+        }
+    }
+    let gets: Vec<_> = runs.iter().filter(|(n, _)| n.starts_with("get")).map(|(_, r)| r.stdout.as_str()).collect();
+    assert_eq!(gets, [format!("username=contoso\npassword={PAT}\n"), format!("username=u\npassword={PAT2}\npassword_expiry_utc=4000000000\n")]);
+}
+
+#[test]
+fn trace_file_has_decisions_and_no_secret() {
+    let mut env = TestEnv::new();
+    let trace = env.root.path().join("trace.log");
+    env.set("GIT_CREDENTIAL_AZDO_TRACE", &trace);
+    let runs = every_verb(&env);
+    assert_no_leak(&runs);
+    let text = std::fs::read_to_string(&trace).expect("trace written");
+    assert!(!text.contains(PAT) && !text.contains(PAT2), "secret in trace file");
+    assert!(text.contains("contoso") && text.contains("answering with the stored PAT"), "{text}");
+    assert_eq!(common::mode(&trace), 0o600);
+}
+
+#[test]
+fn trace_on_stderr_has_decisions_and_no_secret() {
+    let mut env = TestEnv::new();
+    env.set("GIT_CREDENTIAL_AZDO_TRACE", "1");
+    let runs = every_verb(&env);
+    assert_no_leak(&runs);
+    let get = &runs.iter().find(|(n, _)| n == "get").expect("get").1;
+    assert!(get.stderr.contains("answering with the stored PAT"), "{get:?}");
+}
+
+#[test]
+fn trace_through_real_git_and_a_prompt_leaks_nothing() {
+    let Some(mut env) = TestEnv::with_keyring() else { return };
+    env.configure();
+    let trace = env.root.path().join("trace.log");
+    env.set("GIT_CREDENTIAL_AZDO_TRACE", &trace);
+    env.set("GIT_ASKPASS", env.script("askpass", &format!("echo {PAT}")));
+    env.unset("GIT_TERMINAL_PROMPT");
+    let url = "https://dev.azure.com/contoso/proj/_git/repo";
+    let fill = env.fill(url);
+    assert!(fill.stdout.contains(&format!("password={PAT}")), "{fill:?}");
+    let approve = env.approve(url, "contoso", PAT);
+    let reject = env.reject(url, &format!("username=contoso\npassword={PAT}\n"));
+    for run in [&fill, &approve, &reject] {
+        assert!(!run.stderr.contains(PAT), "{run:?}");
+    }
+    assert!(approve.stdout.is_empty() && reject.stdout.is_empty());
+    let text = std::fs::read_to_string(&trace).expect("trace");
+    assert!(!text.contains(PAT), "secret in trace");
+    assert!(text.contains("keyring"), "{text}");
+}
