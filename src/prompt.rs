@@ -26,6 +26,9 @@ pub fn ask_pat(org: &Org, settings: &Settings) -> Option<Secret> {
     tracing::info!(%org, askpass = settings.askpass.is_some(), "asking for a PAT");
     match gix_prompt::ask(&pat_prompt(org), &options) {
         Ok(answer) => {
+            if settings.askpass.is_none() {
+                end_terminal_line();
+            }
             let pat = Secret::from(answer);
             let pat = clean(pat.expose()).map(Secret::new);
             if pat.is_none() {
@@ -37,6 +40,14 @@ pub fn ask_pat(org: &Org, settings: &Settings) -> Option<Secret> {
             tracing::info!(%org, "no terminal or askpass to ask on");
             None
         }
+    }
+}
+
+/// Hidden input leaves the cursor on the prompt line: move on, as git does.
+fn end_terminal_line() {
+    #[cfg(unix)]
+    if let Ok(mut tty) = std::fs::OpenOptions::new().write(true).open(gix_prompt::unix::TTY_PATH) {
+        let _ = std::io::Write::write_all(&mut tty, b"\n");
     }
 }
 
