@@ -280,6 +280,11 @@ fn list(json: bool) -> Result<(), Error> {
 fn status(org: Option<&Org>) -> Result<(), Error> {
     let settings = Settings::load(org.map(|o| o.url()).as_deref())?;
     let store = store::open(&settings);
+    // Ask the store before printing anything: when it fails, stdout stays empty.
+    let (count, found) = match org {
+        None => (store.list()?.len(), None),
+        Some(org) => (0, store.get(org)?),
+    };
     let mut out = std::io::stdout().lock();
     let mut line = |s: String| {
         let _ = writeln!(out, "{s}");
@@ -308,11 +313,10 @@ fn status(org: Option<&Org>) -> Result<(), Error> {
         }
     ));
     let Some(org) = org else {
-        let entries = store.list()?;
-        line(format!("organizations stored: {}", entries.len()));
+        line(format!("organizations stored: {count}"));
         return Ok(());
     };
-    match store.get(org)? {
+    match found {
         None => Err(Error::User(format!("no PAT stored for {org}"))),
         Some(Credential { meta, .. }) => {
             line(format!(

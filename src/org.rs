@@ -18,7 +18,7 @@ pub struct Org(String);
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum Error {
     #[error(
-        "'{0}' is not a valid Azure DevOps organization name (letters, digits and '-', at most 50)"
+        "'{0}' is not a valid Azure DevOps organization name (letters, digits, '-' and '_', at most 50)"
     )]
     InvalidName(String),
     #[error("'{0}' is not an Azure DevOps URL (expected https://dev.azure.com/ORG or https://ORG.visualstudio.com)")]

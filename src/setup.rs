@@ -136,7 +136,8 @@ pub fn configure(scope: &Scope, helper: &str) -> Result<Vec<String>, Error> {
     if value.trim() == "true" {
         done.push(format!("{USE_HTTP_PATH_KEY} already true"));
     } else {
-        git_config(scope, &["--replace-all", USE_HTTP_PATH_KEY, "true"])?;
+        // Added after any value the user set (the last one wins), so unconfigure can uncover it.
+        git_config(scope, &["--add", USE_HTTP_PATH_KEY, "true"])?;
         git_config(scope, &["--replace-all", MARKER_KEY, "true"])?;
         done.push(format!("set {USE_HTTP_PATH_KEY} = true"));
     }
@@ -163,9 +164,16 @@ pub fn unconfigure(scope: &Scope) -> Result<Vec<String>, Error> {
     }
     let (marked, _) = git_config(scope, &["--get", MARKER_KEY])?;
     if marked {
-        git_config(scope, &["--unset-all", USE_HTTP_PATH_KEY])?;
+        // Only the value configure added: a `false` the user set before stays.
+        git_config(scope, &["--unset-all", USE_HTTP_PATH_KEY, "^true$"])?;
         git_config(scope, &["--unset-all", MARKER_KEY])?;
         done.push(format!("removed {USE_HTTP_PATH_KEY}"));
+    }
+    if done.is_empty() {
+        // Nothing of ours was there (the file may not even exist): leave it alone.
+        return Ok(vec![
+            "nothing to remove: this helper was not configured there".into(),
+        ]);
     }
     for section in [
         "credential.https://dev.azure.com",
@@ -176,9 +184,6 @@ pub fn unconfigure(scope: &Scope) -> Result<Vec<String>, Error> {
         if get_section_is_empty(scope, section)? {
             let _ = git_config(scope, &["--remove-section", section]);
         }
-    }
-    if done.is_empty() {
-        done.push("nothing to remove: this helper was not configured there".into());
     }
     Ok(done)
 }

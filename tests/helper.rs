@@ -100,7 +100,7 @@ fn username_in_url_names_the_org_and_names_are_case_insensitive() {
 fn expiry_is_returned_and_an_expired_pat_is_not_offered() {
     let env = TestEnv::new();
     let future = 4_000_000_000i64;
-    let run = env.helper(&["store"], &query(&format!("username=u\npassword=fresh\npassword_expiry_utc={future}\n")));
+    let run = env.helper(&["store"], &query(format!("username=u\npassword=fresh\npassword_expiry_utc={future}\n")));
     assert_eq!(run.status, 0, "{run:?}");
     let run = env.helper(&["get"], CONTOSO);
     assert_eq!(run.stdout, format!("username=u\npassword=fresh\npassword_expiry_utc={future}\n"));
