@@ -10,6 +10,17 @@ use std::time::Duration;
 use crate::secret::Secret;
 use crate::text::printable;
 
+mod cache;
+
+/// Whether this helper reads `key`: only these are kept (and cached), so no other config value,
+/// secret or not, is copied anywhere.
+pub fn is_relevant(key: &str) -> bool {
+    let lower = key.to_ascii_lowercase();
+    lower.starts_with("azdo.")
+        || lower == "core.askpass"
+        || (lower.starts_with("credential.") && lower.ends_with(".interactive"))
+}
+
 /// Every setting this helper reads: git config key, environment variable, default, meaning.
 /// docs/configuration.md and the README list exactly these.
 pub const SETTINGS: &[Setting] = &[
@@ -202,21 +213,61 @@ pub struct GitConfig {
 }
 
 impl GitConfig {
-    /// One `git config -z --list` in the current directory. A missing git or a broken config
+    /// The configuration for this directory: from the cache when nothing changed (no process at
+    /// all), else from one `git config --list --show-origin`. A missing git or a broken config
     /// yields an empty snapshot (git itself reports broken config to the user).
     pub fn load() -> GitConfig {
+        let key = cache::current_key();
+        let now = crate::text::now();
+        if let Some(hit) = key.as_deref().and_then(|k| cache::lookup(k, now)) {
+            tracing::debug!("git config from the cache");
+            return hit;
+        }
         let output = Command::new("git")
-            .args(["config", "-z", "--list"])
+            .args(["config", "-z", "--list", "--show-origin"])
             .stdin(Stdio::null())
             .stderr(Stdio::null())
             .output();
-        match output {
-            Ok(out) if out.status.success() => GitConfig::parse_z(&out.stdout),
+        let out = match output {
+            Ok(out) if out.status.success() => out.stdout,
             Ok(_) | Err(_) => {
                 tracing::debug!("git config --list gave nothing; using defaults");
-                GitConfig::default()
+                return GitConfig::default();
             }
+        };
+        let (config, origins) = GitConfig::parse_z_with_origins(&out);
+        let relevant = GitConfig {
+            entries: config
+                .entries
+                .into_iter()
+                .filter(|(k, _)| is_relevant(k))
+                .collect(),
+        };
+        // Only file-based config can be checked for changes later.
+        let files: Option<Vec<PathBuf>> = origins
+            .iter()
+            .map(|o| o.strip_prefix("file:").map(PathBuf::from))
+            .collect();
+        if let (Some(key), Some(files)) = (key, files) {
+            cache::save(key, now, &relevant, &files);
         }
+        relevant
+    }
+
+    /// Parse `git config -z --list --show-origin`: `origin\0key\nvalue\0` (or `origin\0key\0`).
+    pub fn parse_z_with_origins(bytes: &[u8]) -> (GitConfig, Vec<String>) {
+        let mut fields = bytes.split(|b| *b == 0);
+        let mut lines = Vec::new();
+        let mut origins = Vec::new();
+        while let (Some(origin), Some(entry)) = (fields.next(), fields.next()) {
+            let origin = String::from_utf8_lossy(origin).into_owned();
+            if !origins.contains(&origin) {
+                origins.push(origin);
+            }
+            lines.extend_from_slice(entry);
+            lines.push(0);
+        }
+        (GitConfig::parse_z(&lines), origins)
     }
 
     /// Parse `git config -z --list` output: `key\nvalue\0`, or `key\0` for a bare key.
@@ -375,6 +426,41 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), Some(v.to_string())))
                 .collect(),
+        }
+    }
+
+    #[test]
+    fn parses_show_origin_output_and_keeps_order() {
+        let raw = b"file:/etc/gitconfig\0azdo.store\nfile\0command line:\0azdo.interactive\0file:/h/.gitconfig\0core.askpass\n/a\0";
+        let (c, origins) = GitConfig::parse_z_with_origins(raw);
+        assert_eq!(
+            origins,
+            ["file:/etc/gitconfig", "command line:", "file:/h/.gitconfig"]
+        );
+        assert_eq!(c.get("azdo.store"), Some(Some("file")));
+        assert_eq!(c.get("azdo.interactive"), Some(None));
+        assert_eq!(c.get("core.askPass"), Some(Some("/a")));
+    }
+
+    #[test]
+    fn only_settings_of_this_helper_are_relevant() {
+        for key in [
+            "azdo.store",
+            "azdo.https://dev.azure.com/x.interactive",
+            "core.askpass",
+            "credential.interactive",
+            "credential.https://x.interactive",
+        ] {
+            assert!(is_relevant(key), "{key}");
+        }
+        for key in [
+            "http.extraheader",
+            "user.name",
+            "credential.helper",
+            "remote.origin.url",
+            "core.editor",
+        ] {
+            assert!(!is_relevant(key), "{key}");
         }
     }
 
