@@ -137,7 +137,7 @@ pub fn lookup(key: &str, now: i64) -> Option<GitConfig> {
     let entry = cache.entries.into_iter().find(|e| e.key == key)?;
     let fresh = now >= entry.created && now - entry.created <= MAX_AGE;
     let unchanged = entry.files.iter().all(|f| stamp(&f.path) == f.stamp);
-    (fresh && unchanged).then(|| GitConfig {
+    (fresh && unchanged).then_some(GitConfig {
         entries: entry.config,
     })
 }
