@@ -46,7 +46,10 @@ pub fn ask_pat(org: &Org, settings: &Settings) -> Option<Secret> {
 /// Hidden input leaves the cursor on the prompt line: move on, as git does.
 fn end_terminal_line() {
     #[cfg(unix)]
-    if let Ok(mut tty) = std::fs::OpenOptions::new().write(true).open(gix_prompt::unix::TTY_PATH) {
+    if let Ok(mut tty) = std::fs::OpenOptions::new()
+        .write(true)
+        .open(gix_prompt::unix::TTY_PATH)
+    {
         let _ = std::io::Write::write_all(&mut tty, b"\n");
     }
 }

@@ -55,7 +55,7 @@ pub enum Error {
         value: String,
         expected: &'static str,
     },
-    #[error("cannot find a data directory for the file store: set azdo.storeFile")]
+    #[error("cannot find the user's data directory (is HOME set?)")]
     NoDataDir,
 }
 
@@ -80,6 +80,8 @@ impl StoreKind {
 pub struct Settings {
     pub store: StoreKind,
     pub store_file: PathBuf,
+    /// This helper's directory under the user's data directory (the keyring store's metadata).
+    pub data_dir: PathBuf,
     pub interactive: bool,
     /// `GIT_ASKPASS`, else `core.askPass`, else `SSH_ASKPASS`: git's own order.
     pub askpass: Option<PathBuf>,
@@ -121,12 +123,12 @@ impl Settings {
                 })
             }
         };
+        let data_dir = dirs::data_dir()
+            .ok_or(Error::NoDataDir)?
+            .join("git-credential-azdo");
         let store_file = match get("azdo.storeFile") {
             Some(path) => expand_home(&path),
-            None => dirs::data_dir()
-                .ok_or(Error::NoDataDir)?
-                .join("git-credential-azdo")
-                .join("credentials.json"),
+            None => data_dir.join("credentials.json"),
         };
         let mut interactive =
             parse_bool("azdo.interactive", get("azdo.interactive").as_deref())?.unwrap_or(true);
@@ -170,6 +172,7 @@ impl Settings {
         Ok(Settings {
             store,
             store_file,
+            data_dir,
             interactive,
             askpass,
             keyring_timeout,

@@ -104,7 +104,9 @@ fn entry(service: &str, user: &str) -> keyring::Result<keyring::Entry> {
 /// Elsewhere the keyring crate would fall back to a store that keeps nothing: refuse instead.
 #[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "windows")))]
 fn entry(_service: &str, _user: &str) -> keyring::Result<keyring::Entry> {
-    Err(keyring::Error::PlatformFailure("this platform has no supported OS keyring".into()))
+    Err(keyring::Error::PlatformFailure(
+        "this platform has no supported OS keyring".into(),
+    ))
 }
 
 fn map_error(e: keyring::Error) -> Error {

@@ -110,7 +110,7 @@ pub fn open(settings: &crate::config::Settings) -> Box<dyn Store> {
     match settings.store {
         crate::config::StoreKind::File => Box::new(FileStore::new(settings.store_file.clone())),
         crate::config::StoreKind::Keyring => Box::new(KeyringStore::new(
-            settings.store_file.with_file_name("keyring-metadata.json"),
+            settings.data_dir.join("keyring-metadata.json"),
             settings.keyring_timeout,
         )),
     }
