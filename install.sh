@@ -36,6 +36,7 @@ cc_hint() {
     fi
     id=
     if [ -r /etc/os-release ]; then
+        # shellcheck disable=SC1091
         id=$(. /etc/os-release && echo "${ID:-} ${ID_LIKE:-}")
     fi
     case " $id " in
@@ -62,7 +63,9 @@ install_helper() {
         die "the build failed (see cargo's messages above)"
     built=$(printf '%s\n' "$messages" |
         sed -n 's/.*"executable":"\([^"]*\/'"$NAME"'\)".*/\1/p' | tail -n 1)
-    [ -n "$built" ] && [ -x "$built" ] || die "cargo did not report the built $NAME binary"
+    if [ -z "$built" ] || [ ! -x "$built" ]; then
+        die "cargo did not report the built $NAME binary"
+    fi
 
     mkdir -p "$BIN_DIR"
     # Copy next to the target and rename: a git process running the old binary is not disturbed.
