@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::azure::Verdict;
 use crate::config::Settings;
 use crate::error::Error;
 use crate::org::Org;
@@ -51,11 +52,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Show the store, the git configuration and, for an organization, its stored PAT's state
+    /// Show the store and, for an organization, check its stored PAT with Azure DevOps (exit 0 valid, 1 invalid, 3 unknown)
     Status {
         /// Organization name or URL
         org: Option<String>,
     },
+    /// Check git, the configuration, the store, the endpoints and every stored PAT, and say what to fix
+    Doctor,
     /// Register this helper for https://dev.azure.com and https://*.visualstudio.com in git config
     Configure(ScopeArgs),
     /// Remove what configure added
@@ -106,11 +109,7 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
         }
     };
     finish(run(cli))
@@ -119,6 +118,7 @@ pub fn main() -> ExitCode {
 fn finish(result: Result<(), Error>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(Error::Quiet(code)) => ExitCode::from(code),
         Err(e) => {
             eprintln!("git-credential-azdo: {e}");
             e.exit_code()
@@ -130,25 +130,14 @@ fn finish(result: Result<(), Error>) -> ExitCode {
 fn git_operation(args: &[OsString]) -> Option<Operation> {
     let (last, before) = args.get(1..)?.split_last()?;
     let op = Operation::parse(last.to_str()?)?;
-    before
-        .iter()
-        .all(|a| a.to_string_lossy().starts_with('-'))
-        .then_some(op)
+    before.iter().all(|a| a.to_string_lossy().starts_with('-')).then_some(op)
 }
 
 /// A single word that is no verb of ours, with stdin not a terminal: git's future operations.
 fn is_unknown_git_operation(args: &[OsString]) -> bool {
     let [_, word] = args else { return false };
     let word = word.to_string_lossy();
-    let known = [
-        "login",
-        "logout",
-        "list",
-        "status",
-        "configure",
-        "unconfigure",
-        "help",
-    ];
+    let known = ["login", "logout", "list", "status", "doctor", "configure", "unconfigure", "help"];
     !word.starts_with('-') && !known.contains(&word.as_ref()) && !std::io::stdin().is_terminal()
 }
 
@@ -159,6 +148,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Logout { org } => logout(&Org::from_arg(&org)?),
         Command::List { json } => list(json),
         Command::Status { org } => status(org.as_deref().map(Org::from_arg).transpose()?.as_ref()),
+        Command::Doctor => crate::doctor::run(),
         Command::Configure(scope) => {
             let helper = setup::helper_value(&setup::current_exe()?);
             report(setup::configure(&scope.scope(), &helper)?);
@@ -191,21 +181,26 @@ fn login(org: &Org, pat_stdin: bool) -> Result<(), Error> {
             .map_err(|_| Error::User("cannot prompt on this terminal: use --pat-stdin".into()))?;
         Secret::from(answer)
     } else {
-        return Err(Error::User(
-            "no terminal to prompt on: pipe the PAT in with --pat-stdin".into(),
-        ));
+        return Err(Error::User("no terminal to prompt on: pipe the PAT in with --pat-stdin".into()));
     };
     let pat = crate::prompt::clean(typed.expose())
         .map(Secret::new)
-        .ok_or_else(|| {
-            Error::User("no PAT given (empty, or it contains control characters)".into())
-        })?;
+        .ok_or_else(|| Error::User("no PAT given (empty, or it contains control characters)".into()))?;
+    let mut meta = Metadata { origin: Origin::Login, stored_at: now(), ..Metadata::default() };
+    if settings.validate_interval.is_some() {
+        meta.last_checked = Some(now());
+        match crate::helper::validate(org, &pat, &settings) {
+            Verdict::Valid { user } => {
+                eprintln!("Azure DevOps accepts this PAT (signed in as {user}).");
+                meta.last_validated = Some(now());
+            }
+            Verdict::Invalid { reason } => {
+                return Err(Error::User(format!("Azure DevOps refused this PAT ({reason}); nothing was stored")));
+            }
+            Verdict::Unknown { reason } => eprintln!("Could not check this PAT now ({reason}); storing it anyway."),
+        }
+    }
     let store = store::open(&settings);
-    let meta = Metadata {
-        origin: Origin::Login,
-        stored_at: now(),
-        ..Metadata::default()
-    };
     store.put(org, &Credential { pat, meta })?;
     eprintln!("Stored a PAT for {org} in the {} store.", store.kind());
     Ok(())
@@ -218,10 +213,7 @@ fn logout(org: &Org) -> Result<(), Error> {
         eprintln!("Removed the PAT for {org} from the {} store.", store.kind());
         Ok(())
     } else {
-        Err(Error::User(format!(
-            "no PAT stored for {org} in the {} store",
-            store.kind()
-        )))
+        Err(Error::User(format!("no PAT stored for {org} in the {} store", store.kind())))
     }
 }
 
@@ -242,12 +234,7 @@ fn list(json: bool) -> Result<(), Error> {
     if json {
         let listed: Vec<ListedOrg> = entries
             .iter()
-            .map(|(org, meta)| ListedOrg {
-                organization: org.name(),
-                url: org.url(),
-                store: store.kind(),
-                meta,
-            })
+            .map(|(org, meta)| ListedOrg { organization: org.name(), url: org.url(), store: store.kind(), meta })
             .collect();
         let text = serde_json::to_string_pretty(&listed).map_err(|e| Error::User(e.to_string()))?;
         println!("{text}");
@@ -257,10 +244,7 @@ fn list(json: bool) -> Result<(), Error> {
         eprintln!("No PATs stored in the {} store.", store.kind());
         return Ok(());
     }
-    println!(
-        "{:<24} {:<8} {:<7} {:<20} {:<20}",
-        "ORGANIZATION", "STORE", "ORIGIN", "STORED", "EXPIRES"
-    );
+    println!("{:<24} {:<8} {:<7} {:<20} {:<20}", "ORGANIZATION", "STORE", "ORIGIN", "STORED", "EXPIRES");
     for (org, meta) in &entries {
         println!(
             "{:<24} {:<8} {:<7} {:<20} {:<20}",
@@ -268,9 +252,7 @@ fn list(json: bool) -> Result<(), Error> {
             store.kind(),
             meta.origin.as_str(),
             timestamp(meta.stored_at),
-            meta.expires_at
-                .map(timestamp)
-                .unwrap_or_else(|| "unknown".into())
+            meta.expires_at.map(timestamp).unwrap_or_else(|| "unknown".into())
         );
     }
     Ok(())
@@ -293,46 +275,51 @@ fn status(org: Option<&Org>) -> Result<(), Error> {
         "store: {}{}",
         store.kind(),
         match settings.store {
-            crate::config::StoreKind::File =>
-                format!(" ({})", printable(&settings.store_file.to_string_lossy())),
+            crate::config::StoreKind::File => format!(" ({})", printable(&settings.store_file.to_string_lossy())),
             crate::config::StoreKind::Keyring => String::new(),
         }
     ));
     if settings.env_pat.is_some() {
-        line(format!(
-            "{} is set: it answers for every organization",
-            crate::config::PAT_ENV
-        ));
+        line(format!("{} is set: it answers for every organization", crate::config::PAT_ENV));
     }
-    line(format!(
-        "prompts: {}",
-        if settings.interactive {
-            "allowed"
-        } else {
-            "off"
-        }
-    ));
+    line(format!("prompts: {}", if settings.interactive { "allowed" } else { "off" }));
     let Some(org) = org else {
         line(format!("organizations stored: {count}"));
         return Ok(());
     };
-    match found {
-        None => Err(Error::User(format!("no PAT stored for {org}"))),
-        Some(Credential { meta, .. }) => {
-            line(format!(
-                "{org}: PAT stored ({}, origin {})",
-                timestamp(meta.stored_at),
-                meta.origin.as_str()
-            ));
-            match meta.expires_at {
-                Some(t) if t <= now() => {
-                    line(format!("{org}: expired at {}", timestamp(t)));
-                    return Err(Error::User(format!("the PAT stored for {org} has expired")));
-                }
-                Some(t) => line(format!("{org}: expires {}", timestamp(t))),
-                None => line(format!("{org}: expiry unknown")),
+    let Some(Credential { pat, meta }) = found else {
+        return Err(Error::User(format!("no PAT stored for {org}")));
+    };
+    line(format!("{org}: PAT stored {} (origin {})", timestamp(meta.stored_at), meta.origin.as_str()));
+    match meta.expires_at {
+        Some(t) if t <= now() => {
+            line(format!("{org}: invalid: it expired at {}", timestamp(t)));
+            return Err(Error::Quiet(1));
+        }
+        Some(t) => line(format!("{org}: expires {}", timestamp(t))),
+        None => line(format!("{org}: expiry unknown")),
+    }
+    if settings.validate_interval.is_none() {
+        line(format!("{org}: not checked: checks are off (azdo.validateInterval=never)"));
+        return Ok(());
+    }
+    // A live check, whatever the interval says; it is recorded like any other.
+    match crate::helper::validate(org, &pat, &settings) {
+        Verdict::Valid { user } => {
+            line(format!("{org}: valid: Azure DevOps accepts it (signed in as {user})"));
+            let meta = Metadata { last_validated: Some(now()), last_checked: Some(now()), ..meta };
+            if let Err(e) = store.set_metadata(org, &meta) {
+                tracing::warn!(error = %e, "could not record the check");
             }
             Ok(())
+        }
+        Verdict::Invalid { reason } => {
+            line(format!("{org}: invalid: {reason}"));
+            Err(Error::Quiet(1))
+        }
+        Verdict::Unknown { reason } => {
+            line(format!("{org}: unknown: {reason}"));
+            Err(Error::Quiet(3))
         }
     }
 }
@@ -351,10 +338,7 @@ mod tests {
     fn operation_is_the_last_argument() {
         let args = |a: &[&str]| a.iter().map(OsString::from).collect::<Vec<_>>();
         assert_eq!(git_operation(&args(&["x", "get"])), Some(Operation::Get));
-        assert_eq!(
-            git_operation(&args(&["x", "--opt", "store"])),
-            Some(Operation::Store)
-        );
+        assert_eq!(git_operation(&args(&["x", "--opt", "store"])), Some(Operation::Store));
         assert_eq!(git_operation(&args(&["x", "logout", "erase"])), None);
         assert_eq!(git_operation(&args(&["x"])), None);
         assert_eq!(git_operation(&args(&["x", "capability"])), None);

@@ -1,26 +1,41 @@
 //! The three operations git runs: `get`, `store`, `erase`.
 //!
-//! `get` is a pipeline of sources tried in order: the `AZURE_DEVOPS_EXT_PAT` variable, the stored
-//! PAT (the place where validation will plug in), then obtaining a new one (a prompt today; minting
-//! will plug in before it). Nothing to offer means no output at all.
+//! `get` is a pipeline of sources tried in order: the `AZURE_DEVOPS_EXT_PAT` variable; the stored
+//! PAT, checked against Azure DevOps when a check is due ([`check`]); then obtaining a new one (a
+//! prompt today; minting will plug in before it). A dead PAT is removed and replaced within the same
+//! `get`, so git's command succeeds instead of failing once. Nothing to offer means no output.
 
 use std::io::{Read, Write};
 
-use crate::config::Settings;
+use crate::azure::{self, Verdict};
+use crate::config::{GitConfig, Settings};
 use crate::error::Error;
-use crate::org::{self, Org, Resolution};
+use crate::org::{self, Org, Resolution, ServiceUrl};
 use crate::protocol::{self, Answer, Operation, Request};
 use crate::secret::Secret;
 use crate::store::{self, Credential, Metadata, Origin, Store};
-use crate::text::{now, printable};
+use crate::text::{now, printable, timestamp};
 
 /// Run one operation: read the request from `input`, answer on `out` (for `get`).
 pub fn run(op: Operation, input: impl Read, out: &mut impl Write) -> Result<(), Error> {
     let request = protocol::read_request(input)?;
-    let Some(org) = organization(op, &request) else {
+    let env = |name: &str| std::env::var_os(name);
+    let mut config = None;
+    let mut resolution = org::resolve(&request, &ServiceUrl::default());
+    if resolution == Resolution::NotOurs {
+        // `azdo.url` may name another origin (a loopback fake) that plays dev.azure.com's role.
+        let loaded = GitConfig::load();
+        match Settings::services_url(&loaded, &env) {
+            Ok(services) if services != ServiceUrl::default() => resolution = org::resolve(&request, &services),
+            Ok(_) => {}
+            Err(e) => tracing::debug!(error = %e, "azdo.url unusable"),
+        }
+        config = Some(loaded);
+    }
+    let Some(org) = organization(op, &request, resolution) else {
         return Ok(());
     };
-    let settings = Settings::load(Some(&org.url()))?;
+    let settings = Settings::from_sources(config.unwrap_or_else(GitConfig::load), Some(&org.url()), &env)?;
     let store = store::open(&settings);
     tracing::info!(op = ?op, %org, store = store.kind(), "request");
     match op {
@@ -31,13 +46,13 @@ pub fn run(op: Operation, input: impl Read, out: &mut impl Write) -> Result<(), 
 }
 
 /// The request's organization, or `None` (with a one-line hint on `get` where one helps).
-fn organization(op: Operation, request: &Request) -> Option<Org> {
+fn organization(op: Operation, request: &Request, resolution: Resolution) -> Option<Org> {
     let warn = |msg: String| {
         if op == Operation::Get {
             eprintln!("git-credential-azdo: {msg}");
         }
     };
-    match org::resolve(request) {
+    match resolution {
         Resolution::Org(org) => return Some(org),
         Resolution::NotOurs => tracing::debug!(host = %printable(&request.host), "not an Azure DevOps host"),
         Resolution::Insecure => warn(format!(
@@ -62,11 +77,7 @@ fn get(
     out: &mut impl Write,
 ) -> Result<(), Error> {
     let answer = |password: Secret, expiry: Option<i64>, stored_user: Option<&str>| Answer {
-        username: request
-            .username
-            .clone()
-            .or(stored_user.map(str::to_owned))
-            .unwrap_or_else(|| org.name().to_owned()),
+        username: request.username.clone().or(stored_user.map(str::to_owned)).unwrap_or_else(|| org.name().to_owned()),
         password,
         password_expiry_utc: expiry,
     };
@@ -75,13 +86,18 @@ fn get(
         return write(&answer(pat.clone(), None, None), out);
     }
     match store.get(org)? {
-        Some(credential) if is_expired(&credential.meta) => {
-            tracing::info!(%org, "stored PAT has expired; not offering it");
-        }
-        Some(Credential { pat, meta }) => {
-            tracing::info!(%org, store = store.kind(), "answering with the stored PAT");
-            return write(&answer(pat, meta.expires_at, meta.username.as_deref()), out);
-        }
+        Some(credential) => match check(org, &credential, settings, store) {
+            Ok(()) => {
+                tracing::info!(%org, store = store.kind(), "answering with the stored PAT");
+                let Credential { pat, meta } = credential;
+                return write(&answer(pat, meta.expires_at, meta.username.as_deref()), out);
+            }
+            Err(reason) => {
+                store.delete(org)?;
+                eprintln!("git-credential-azdo: the stored PAT for {org} is no longer valid ({reason}); removed it");
+                tracing::info!(%org, "removed a dead PAT; obtaining a new one");
+            }
+        },
         None => tracing::info!(%org, store = store.kind(), "no stored PAT"),
     }
     // Obtain a new one. It is returned to git but stored only when git confirms it with `store`.
@@ -92,20 +108,65 @@ fn get(
     Ok(())
 }
 
-fn is_expired(meta: &Metadata) -> bool {
-    meta.expires_at.is_some_and(|t| t <= now())
+/// Whether a stored PAT may be offered: `Err(reason)` when it is known to be dead. A PAT past its
+/// known expiry is dead without a request; otherwise Azure DevOps is asked once per
+/// `azdo.validateInterval`. When nobody can tell (throttling, outage, timeout), the PAT is kept.
+pub fn check(org: &Org, credential: &Credential, settings: &Settings, store: &dyn Store) -> Result<(), String> {
+    let now = now();
+    let meta = &credential.meta;
+    if let Some(t) = meta.expires_at.filter(|t| *t <= now) {
+        return Err(format!("it expired at {}", timestamp(t)));
+    }
+    let Some(interval) = settings.validate_interval.map(|d| d.as_secs() as i64) else {
+        tracing::debug!(%org, "checks are off (azdo.validateInterval=never)");
+        return Ok(());
+    };
+    let last = meta.last_validated.max(meta.last_checked);
+    if interval > 0 && last.is_some_and(|t| now >= t && now - t < interval) {
+        tracing::debug!(%org, "checked recently; no request");
+        return Ok(());
+    }
+    let verdict = validate(org, &credential.pat, settings);
+    let mut updated = Metadata { last_checked: Some(now), ..meta.clone() };
+    let result = match verdict {
+        Verdict::Valid { user } => {
+            tracing::info!(%org, %user, "Azure DevOps accepted the stored PAT");
+            updated.last_validated = Some(now);
+            Ok(())
+        }
+        Verdict::Invalid { reason } => return Err(reason),
+        Verdict::Unknown { reason } => {
+            eprintln!("git-credential-azdo: could not check the stored PAT for {org} ({reason}); using it");
+            Ok(())
+        }
+    };
+    if let Err(e) = store.set_metadata(org, &updated) {
+        tracing::warn!(%org, error = %e, "could not record the check");
+    }
+    result
+}
+
+/// One validation request, with the network settings git users already have.
+pub fn validate(org: &Org, pat: &Secret, settings: &Settings) -> Verdict {
+    let network = settings.network();
+    if !network.verify_tls {
+        eprintln!(
+            "git-credential-azdo: WARNING: TLS certificate checks are off (http.sslVerify=false or GIT_SSL_NO_VERIFY)"
+        );
+    }
+    let url = settings.services.org_url(org);
+    tracing::info!(%org, %url, "checking the PAT with Azure DevOps");
+    match azure::Client::new(&network) {
+        Ok(client) => client.validate(&url, pat),
+        Err(e) => Verdict::Unknown { reason: e.to_string() },
+    }
 }
 
 fn write(answer: &Answer, out: &mut impl Write) -> Result<(), Error> {
     protocol::write_answer(answer, out).map_err(Error::Output)
 }
 
-fn store_op(
-    request: &Request,
-    org: &Org,
-    settings: &Settings,
-    store: &dyn Store,
-) -> Result<(), Error> {
+fn store_op(request: &Request, org: &Org, settings: &Settings, store: &dyn Store) -> Result<(), Error> {
     let Some(password) = &request.password else {
         tracing::info!(%org, "store without a password; ignored");
         return Ok(());
@@ -114,13 +175,18 @@ fn store_op(
         tracing::info!(%org, "the PAT came from the environment; not storing it");
         return Ok(());
     }
+    let now = now();
     if let Some(existing) = store.get(org)? {
         if &existing.pat == password {
-            if request.password_expiry_utc.is_some()
-                && request.password_expiry_utc != existing.meta.expires_at
-            {
+            // git just used it successfully: as good as a check. Recorded at most once a minute,
+            // so bursts of git commands do not all write.
+            let stale = existing.meta.last_validated.is_none_or(|t| now - t >= 60);
+            let new_expiry =
+                request.password_expiry_utc.is_some() && request.password_expiry_utc != existing.meta.expires_at;
+            if stale || new_expiry {
                 let meta = Metadata {
-                    expires_at: request.password_expiry_utc,
+                    expires_at: request.password_expiry_utc.or(existing.meta.expires_at),
+                    last_validated: Some(now),
                     ..existing.meta
                 };
                 store.set_metadata(org, &meta)?;
@@ -131,18 +197,13 @@ fn store_op(
     }
     let meta = Metadata {
         origin: Origin::Git,
-        stored_at: now(),
+        stored_at: now,
         username: request.username.clone(),
         expires_at: request.password_expiry_utc,
+        last_validated: Some(now),
         ..Metadata::default()
     };
-    store.put(
-        org,
-        &Credential {
-            pat: password.clone(),
-            meta,
-        },
-    )?;
+    store.put(org, &Credential { pat: password.clone(), meta })?;
     tracing::info!(%org, store = store.kind(), "stored the PAT git confirmed");
     Ok(())
 }
@@ -170,7 +231,7 @@ mod tests {
     use crate::store::MemoryStore;
 
     fn settings() -> Settings {
-        Settings::from_sources(&crate::config::GitConfig::default(), None, &|name| {
+        Settings::from_sources(crate::config::GitConfig::default(), None, &|name| {
             (name == "GIT_TERMINAL_PROMPT").then(|| "0".into())
         })
         .expect("valid")
@@ -178,8 +239,7 @@ mod tests {
 
     fn request(extra: &str) -> Request {
         protocol::parse_request(
-            format!("protocol=https\nhost=dev.azure.com\npath=contoso/p/_git/r\n{extra}")
-                .as_bytes(),
+            format!("protocol=https\nhost=dev.azure.com\npath=contoso/p/_git/r\n{extra}").as_bytes(),
         )
         .expect("valid")
     }
@@ -189,19 +249,8 @@ mod tests {
     }
 
     fn stored(store: &MemoryStore, pat: &str, expires_at: Option<i64>) {
-        let meta = Metadata {
-            expires_at,
-            ..Metadata::default()
-        };
-        store
-            .put(
-                &contoso(),
-                &Credential {
-                    pat: Secret::new(pat),
-                    meta,
-                },
-            )
-            .expect("put");
+        let meta = Metadata { expires_at, ..Metadata::default() };
+        store.put(&contoso(), &Credential { pat: Secret::new(pat), meta }).expect("put");
     }
 
     fn get_output(store: &MemoryStore, extra: &str) -> String {
@@ -215,57 +264,37 @@ mod tests {
         let store = MemoryStore::new();
         stored(&store, "pat-1", Some(now() + 3600));
         let out = get_output(&store, "");
-        assert!(
-            out.starts_with("username=contoso\npassword=pat-1\npassword_expiry_utc="),
-            "{out}"
-        );
-        assert_eq!(
-            get_output(&store, "username=me\n").lines().next(),
-            Some("username=me")
-        );
+        assert!(out.starts_with("username=contoso\npassword=pat-1\npassword_expiry_utc="), "{out}");
+        assert_eq!(get_output(&store, "username=me\n").lines().next(), Some("username=me"));
     }
 
     #[test]
-    fn get_skips_an_expired_pat_and_prints_nothing_without_prompts() {
+    fn get_removes_an_expired_pat_and_prints_nothing_without_prompts() {
         let store = MemoryStore::new();
         stored(&store, "old", Some(now() - 1));
         assert_eq!(get_output(&store, ""), "");
-        assert!(
-            store.get(&contoso()).expect("get").is_some(),
-            "get must not delete"
-        );
+        assert!(store.get(&contoso()).expect("get").is_none(), "an expired PAT must be removed");
     }
 
     #[test]
     fn store_replaces_and_erase_matches_the_password() {
         let store = MemoryStore::new();
         let s = settings();
-        store_op(
-            &request("username=u\npassword=new\npassword_expiry_utc=1900000000\n"),
-            &contoso(),
-            &s,
-            &store,
-        )
-        .expect("store");
+        store_op(&request("username=u\npassword=new\npassword_expiry_utc=1900000000\n"), &contoso(), &s, &store)
+            .expect("store");
         let c = store.get(&contoso()).expect("get").expect("stored");
         assert_eq!(c.pat, Secret::new("new"));
         assert_eq!(c.meta.expires_at, Some(1_900_000_000));
         assert_eq!(c.meta.origin, Origin::Git);
 
         erase(&request("password=other\n"), &contoso(), &store).expect("erase");
-        assert!(
-            store.get(&contoso()).expect("get").is_some(),
-            "a different password erases nothing"
-        );
+        assert!(store.get(&contoso()).expect("get").is_some(), "a different password erases nothing");
         erase(&request("password=new\n"), &contoso(), &store).expect("erase");
         assert!(store.get(&contoso()).expect("get").is_none());
 
         stored(&store, "p", None);
         erase(&request(""), &contoso(), &store).expect("erase");
-        assert!(
-            store.get(&contoso()).expect("get").is_none(),
-            "no password given erases"
-        );
+        assert!(store.get(&contoso()).expect("get").is_none(), "no password given erases");
     }
 
     #[test]
@@ -277,19 +306,10 @@ mod tests {
             authorization_id: Some("id".into()),
             ..Metadata::default()
         };
-        store
-            .put(
-                &contoso(),
-                &Credential {
-                    pat: Secret::new("p"),
-                    meta: meta.clone(),
-                },
-            )
-            .expect("put");
+        store.put(&contoso(), &Credential { pat: Secret::new("p"), meta: meta.clone() }).expect("put");
         store_op(&request("password=p\n"), &contoso(), &settings(), &store).expect("store");
-        assert_eq!(
-            store.get(&contoso()).expect("get").expect("some").meta,
-            meta
-        );
+        let after = store.get(&contoso()).expect("get").expect("some").meta;
+        assert!(after.last_validated.is_some_and(|t| t >= now() - 5), "git's success counts as a check");
+        assert_eq!(Metadata { last_validated: None, ..after }, meta, "everything else is kept");
     }
 }

@@ -1,8 +1,10 @@
 //! git-credential-azdo: a git credential helper for Azure DevOps. See README.md for what it does
 //! and docs/ for how. `main.rs` only calls [`cli::main`].
 
+pub mod azure;
 pub mod cli;
 pub mod config;
+pub mod doctor;
 pub mod error;
 pub mod helper;
 pub mod org;

@@ -17,9 +17,7 @@ pub struct Org(String);
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum Error {
-    #[error(
-        "'{0}' is not a valid Azure DevOps organization name (letters, digits, '-' and '_', at most 50)"
-    )]
+    #[error("'{0}' is not a valid Azure DevOps organization name (letters, digits, '-' and '_', at most 50)")]
     InvalidName(String),
     #[error("'{0}' is not an Azure DevOps URL (expected https://dev.azure.com/ORG or https://ORG.visualstudio.com)")]
     NotAzureDevOps(String),
@@ -32,9 +30,7 @@ impl Org {
     pub fn new(name: &str) -> Result<Org, Error> {
         let ok = !name.is_empty()
             && name.len() <= 50
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
             && !name.starts_with('-')
             && !name.ends_with('-');
         if ok {
@@ -62,13 +58,11 @@ impl Org {
             password: None,
             password_expiry_utc: None,
         };
-        match resolve(&request) {
+        match resolve(&request, &ServiceUrl::default()) {
             Resolution::Org(org) => Ok(org),
             Resolution::NeedsOrganization => Err(Error::NoOrganization(printable(arg))),
             Resolution::Refused(err) => Err(err),
-            Resolution::NotOurs | Resolution::Insecure => {
-                Err(Error::NotAzureDevOps(printable(arg)))
-            }
+            Resolution::NotOurs | Resolution::Insecure => Err(Error::NotAzureDevOps(printable(arg))),
         }
     }
 
@@ -107,19 +101,72 @@ pub enum Resolution {
     Org(Org),
 }
 
-/// Resolve a request to an organization.
-pub fn resolve(req: &Request) -> Resolution {
+/// The Azure DevOps Services origin: `https://dev.azure.com` unless `azdo.url` names another
+/// (a loopback fake, in tests and the demo). Requests to it are read exactly as for dev.azure.com.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceUrl {
+    scheme: String,
+    /// Lower-case host, with a port only when it is not the scheme's default.
+    host: String,
+}
+
+impl Default for ServiceUrl {
+    fn default() -> Self {
+        ServiceUrl { scheme: "https".into(), host: SERVICES_HOST.into() }
+    }
+}
+
+impl ServiceUrl {
+    /// Parse `scheme://host[:port]` (a trailing `/` is fine). Plain http only for loopback hosts.
+    pub fn parse(url: &str) -> Result<ServiceUrl, String> {
+        let (scheme, rest) = url.split_once("://").ok_or("not a URL")?;
+        let scheme = scheme.to_ascii_lowercase();
+        let host = rest.trim_end_matches('/');
+        if host.is_empty() || host.contains(['/', '@', '?', '#']) || host.chars().any(|c| c.is_control() || c == ' ') {
+            return Err("expected scheme://host[:port] without a path".into());
+        }
+        match scheme.as_str() {
+            "https" => {}
+            "http" if is_loopback(host) => {}
+            "http" => return Err("plain http is allowed only for loopback hosts".into()),
+            _ => return Err("expected an https:// URL".into()),
+        }
+        Ok(ServiceUrl { host: normalize_host(host, &scheme), scheme })
+    }
+
+    /// The base URL, e.g. `https://dev.azure.com`.
+    pub fn base(&self) -> String {
+        format!("{}://{}", self.scheme, self.host)
+    }
+
+    /// The organization's URL on this service, for API calls.
+    pub fn org_url(&self, org: &Org) -> String {
+        format!("{}/{}", self.base(), org.name())
+    }
+}
+
+/// Whether `host` (with or without a port) is this machine.
+pub fn is_loopback(host: &str) -> bool {
+    let bare = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        host.rsplit_once(':').map_or(host, |(h, p)| if p.chars().all(|c| c.is_ascii_digit()) { h } else { host })
+    };
+    bare.eq_ignore_ascii_case("localhost") || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Resolve a request to an organization, with `services` playing dev.azure.com's role.
+pub fn resolve(req: &Request, services: &ServiceUrl) -> Resolution {
     let protocol = req.protocol.to_ascii_lowercase();
     let host = normalize_host(&req.host, &protocol);
-    let is_services = host == SERVICES_HOST;
-    let legacy_org = host
-        .strip_suffix(LEGACY_SUFFIX)
-        .filter(|label| !label.is_empty() && !label.contains('.'));
+    let is_services = host == services.host;
+    let legacy_org = host.strip_suffix(LEGACY_SUFFIX).filter(|label| !label.is_empty() && !label.contains('.'));
     if !is_services && legacy_org.is_none() {
         return Resolution::NotOurs;
     }
+    let expected = if is_services { services.scheme.as_str() } else { "https" };
     match protocol.as_str() {
-        "https" => {}
+        p if p == expected => {}
         "http" => return Resolution::Insecure,
         _ => return Resolution::NotOurs,
     }
@@ -130,19 +177,11 @@ pub fn resolve(req: &Request) -> Resolution {
         };
     }
     // dev.azure.com: the first path segment names the org, else the URL's username does.
-    let first_segment = req
-        .path
-        .as_deref()
-        .and_then(|p| p.split(|b| *b == b'/').find(|s| !s.is_empty()));
+    let first_segment = req.path.as_deref().and_then(|p| p.split(|b| *b == b'/').find(|s| !s.is_empty()));
     if let Some(segment) = first_segment {
-        return match std::str::from_utf8(segment)
-            .map_err(|_| ())
-            .and_then(|s| Org::new(s).map_err(|_| ()))
-        {
+        return match std::str::from_utf8(segment).map_err(|_| ()).and_then(|s| Org::new(s).map_err(|_| ())) {
             Ok(org) => Resolution::Org(org),
-            Err(()) => {
-                Resolution::Refused(Error::InvalidName(crate::text::printable_bytes(segment)))
-            }
+            Err(()) => Resolution::Refused(Error::InvalidName(crate::text::printable_bytes(segment))),
         };
     }
     match req.username.as_deref().map(Org::new) {
@@ -185,169 +224,37 @@ mod tests {
     }
 
     /// protocol, host, path, username → expected.
-    type Case = (
-        &'static str,
-        &'static str,
-        Option<&'static str>,
-        Option<&'static str>,
-        Resolution,
-    );
+    type Case = (&'static str, &'static str, Option<&'static str>, Option<&'static str>, Resolution);
 
     #[test]
     fn resolution_table() {
         let cases: &[Case] = &[
-            (
-                "https",
-                "dev.azure.com",
-                Some("contoso/proj/_git/repo"),
-                None,
-                org("contoso"),
-            ),
-            (
-                "https",
-                "dev.azure.com",
-                Some("Contoso/proj/_git/repo"),
-                None,
-                org("contoso"),
-            ),
-            (
-                "https",
-                "DEV.AZURE.COM:443",
-                Some("contoso/p/_git/r"),
-                None,
-                org("contoso"),
-            ),
-            (
-                "https",
-                "dev.azure.com",
-                None,
-                Some("contoso"),
-                org("contoso"),
-            ),
-            (
-                "https",
-                "dev.azure.com",
-                Some("fabrikam/p/_git/r"),
-                Some("contoso"),
-                org("fabrikam"),
-            ),
-            (
-                "https",
-                "dev.azure.com",
-                None,
-                Some("alice@example.com"),
-                Resolution::NeedsOrganization,
-            ),
-            (
-                "https",
-                "dev.azure.com",
-                None,
-                None,
-                Resolution::NeedsOrganization,
-            ),
-            (
-                "https",
-                "contoso.visualstudio.com",
-                Some("proj/_git/repo"),
-                None,
-                org("contoso"),
-            ),
-            (
-                "https",
-                "contoso.visualstudio.com",
-                Some("DefaultCollection/proj/_git/repo"),
-                None,
-                org("contoso"),
-            ),
-            (
-                "https",
-                "Contoso.VisualStudio.com:443",
-                None,
-                None,
-                org("contoso"),
-            ),
-            (
-                "https",
-                "contoso.visualstudio.com",
-                None,
-                Some("someone"),
-                org("contoso"),
-            ),
-            (
-                "http",
-                "dev.azure.com",
-                Some("contoso"),
-                None,
-                Resolution::Insecure,
-            ),
-            (
-                "http",
-                "contoso.visualstudio.com",
-                None,
-                None,
-                Resolution::Insecure,
-            ),
-            (
-                "https",
-                "github.com",
-                Some("contoso/x"),
-                None,
-                Resolution::NotOurs,
-            ),
-            (
-                "https",
-                "dev.azure.com.evil.example",
-                Some("contoso"),
-                None,
-                Resolution::NotOurs,
-            ),
-            (
-                "https",
-                "evil-dev.azure.com",
-                Some("contoso"),
-                None,
-                Resolution::NotOurs,
-            ),
-            (
-                "https",
-                "test.dev.azure.com",
-                Some("contoso"),
-                None,
-                Resolution::NotOurs,
-            ),
+            ("https", "dev.azure.com", Some("contoso/proj/_git/repo"), None, org("contoso")),
+            ("https", "dev.azure.com", Some("Contoso/proj/_git/repo"), None, org("contoso")),
+            ("https", "DEV.AZURE.COM:443", Some("contoso/p/_git/r"), None, org("contoso")),
+            ("https", "dev.azure.com", None, Some("contoso"), org("contoso")),
+            ("https", "dev.azure.com", Some("fabrikam/p/_git/r"), Some("contoso"), org("fabrikam")),
+            ("https", "dev.azure.com", None, Some("alice@example.com"), Resolution::NeedsOrganization),
+            ("https", "dev.azure.com", None, None, Resolution::NeedsOrganization),
+            ("https", "contoso.visualstudio.com", Some("proj/_git/repo"), None, org("contoso")),
+            ("https", "contoso.visualstudio.com", Some("DefaultCollection/proj/_git/repo"), None, org("contoso")),
+            ("https", "Contoso.VisualStudio.com:443", None, None, org("contoso")),
+            ("https", "contoso.visualstudio.com", None, Some("someone"), org("contoso")),
+            ("http", "dev.azure.com", Some("contoso"), None, Resolution::Insecure),
+            ("http", "contoso.visualstudio.com", None, None, Resolution::Insecure),
+            ("https", "github.com", Some("contoso/x"), None, Resolution::NotOurs),
+            ("https", "dev.azure.com.evil.example", Some("contoso"), None, Resolution::NotOurs),
+            ("https", "evil-dev.azure.com", Some("contoso"), None, Resolution::NotOurs),
+            ("https", "test.dev.azure.com", Some("contoso"), None, Resolution::NotOurs),
             ("https", "visualstudio.com", None, None, Resolution::NotOurs),
-            (
-                "https",
-                "a.b.visualstudio.com",
-                None,
-                None,
-                Resolution::NotOurs,
-            ),
-            (
-                "https",
-                "dev.azure.com:8443",
-                Some("contoso"),
-                None,
-                Resolution::NotOurs,
-            ),
-            (
-                "https",
-                "dev.azure.com.",
-                Some("contoso"),
-                None,
-                Resolution::NotOurs,
-            ),
-            (
-                "ssh",
-                "dev.azure.com",
-                Some("contoso"),
-                None,
-                Resolution::NotOurs,
-            ),
+            ("https", "a.b.visualstudio.com", None, None, Resolution::NotOurs),
+            ("https", "dev.azure.com:8443", Some("contoso"), None, Resolution::NotOurs),
+            ("https", "dev.azure.com.", Some("contoso"), None, Resolution::NotOurs),
+            ("ssh", "dev.azure.com", Some("contoso"), None, Resolution::NotOurs),
         ];
         for (protocol, host, path, user, expected) in cases {
             assert_eq!(
-                &resolve(&req(protocol, host, *path, *user)),
+                &resolve(&req(protocol, host, *path, *user), &ServiceUrl::default()),
                 expected,
                 "{protocol}://{host} {path:?} {user:?}"
             );
@@ -356,23 +263,17 @@ mod tests {
 
     #[test]
     fn hostile_path_segments_are_refused() {
-        for path in [
-            "con\u{1b}[31mtoso/x",
-            "../x",
-            "a b/x",
-            "-lead/x",
-            "x".repeat(51).as_str(),
-        ] {
+        for path in ["con\u{1b}[31mtoso/x", "../x", "a b/x", "-lead/x", "x".repeat(51).as_str()] {
             assert!(
                 matches!(
-                    resolve(&req("https", "dev.azure.com", Some(path), None)),
+                    resolve(&req("https", "dev.azure.com", Some(path), None), &ServiceUrl::default()),
                     Resolution::Refused(_)
                 ),
                 "{path}"
             );
         }
         let Resolution::Refused(err) =
-            resolve(&req("https", "dev.azure.com", Some("a\u{1b}b"), None))
+            resolve(&req("https", "dev.azure.com", Some("a\u{1b}b"), None), &ServiceUrl::default())
         else {
             panic!("expected refusal")
         };
@@ -390,11 +291,7 @@ mod tests {
             "https://contoso@dev.azure.com",
             "https://contoso.visualstudio.com/DefaultCollection",
         ] {
-            assert_eq!(
-                Org::from_arg(arg),
-                Ok(Org::new("contoso").expect("valid")),
-                "{arg}"
-            );
+            assert_eq!(Org::from_arg(arg), Ok(Org::new("contoso").expect("valid")), "{arg}");
         }
         assert!(Org::from_arg("https://github.com/contoso").is_err());
         assert!(Org::from_arg("http://dev.azure.com/contoso").is_err());
@@ -403,12 +300,47 @@ mod tests {
     }
 
     #[test]
+    fn a_loopback_service_url_plays_dev_azure_com() {
+        let fake = ServiceUrl::parse("http://127.0.0.1:8123/").expect("loopback http");
+        assert_eq!(fake.base(), "http://127.0.0.1:8123");
+        assert_eq!(resolve(&req("http", "127.0.0.1:8123", Some("Contoso/p/_git/r"), None), &fake), org("contoso"));
+        assert_eq!(resolve(&req("http", "127.0.0.1:8123", None, Some("contoso")), &fake), org("contoso"));
+        assert_eq!(resolve(&req("http", "127.0.0.1:9999", Some("contoso"), None), &fake), Resolution::NotOurs);
+        assert_eq!(resolve(&req("https", "dev.azure.com", Some("contoso"), None), &fake), Resolution::NotOurs);
+        // The legacy host form keeps working, and still needs https.
+        assert_eq!(resolve(&req("https", "contoso.visualstudio.com", None, None), &fake), org("contoso"));
+        assert_eq!(fake.org_url(&Org::new("Contoso").expect("org")), "http://127.0.0.1:8123/contoso");
+    }
+
+    #[test]
+    fn service_urls_must_be_https_unless_loopback() {
+        for ok in [
+            "https://dev.azure.com",
+            "https://azdo.example:8443",
+            "http://localhost:1",
+            "http://[::1]:80",
+            "http://127.0.0.2",
+        ] {
+            assert!(ServiceUrl::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://dev.azure.com",
+            "http://10.0.0.1:80",
+            "ftp://x",
+            "dev.azure.com",
+            "https://x/y",
+            "https://u@x",
+            "http://127.0.0.1.evil.example",
+        ] {
+            assert!(ServiceUrl::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(ServiceUrl::parse("https://DEV.azure.com:443").expect("ok"), ServiceUrl::default());
+    }
+
+    #[test]
     fn urls() {
         let org = Org::new("Contoso").expect("valid");
         assert_eq!(org.url(), "https://dev.azure.com/contoso");
-        assert_eq!(
-            org.tokens_url(),
-            "https://dev.azure.com/contoso/_usersSettings/tokens"
-        );
+        assert_eq!(org.tokens_url(), "https://dev.azure.com/contoso/_usersSettings/tokens");
     }
 }

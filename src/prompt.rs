@@ -7,10 +7,7 @@ use crate::secret::Secret;
 
 /// The text shown to the person: which org, and where to create a PAT.
 pub fn pat_prompt(org: &Org) -> String {
-    format!(
-        "Personal access token for Azure DevOps organization '{org}' (create one at {}): ",
-        org.tokens_url()
-    )
+    format!("Personal access token for Azure DevOps organization '{org}' (create one at {}): ", org.tokens_url())
 }
 
 /// Ask for a PAT for `org`. `None` when prompts are off, nobody can be asked, or nothing was typed.
@@ -19,10 +16,7 @@ pub fn ask_pat(org: &Org, settings: &Settings) -> Option<Secret> {
         tracing::info!(%org, "prompts are off; not asking");
         return None;
     }
-    let options = gix_prompt::Options {
-        askpass: settings.askpass.clone(),
-        mode: gix_prompt::Mode::Hidden,
-    };
+    let options = gix_prompt::Options { askpass: settings.askpass.clone(), mode: gix_prompt::Mode::Hidden };
     tracing::info!(%org, askpass = settings.askpass.is_some(), "asking for a PAT");
     match gix_prompt::ask(&pat_prompt(org), &options) {
         Ok(answer) => {
@@ -46,10 +40,7 @@ pub fn ask_pat(org: &Org, settings: &Settings) -> Option<Secret> {
 /// Hidden input leaves the cursor on the prompt line: move on, as git does.
 fn end_terminal_line() {
     #[cfg(unix)]
-    if let Ok(mut tty) = std::fs::OpenOptions::new()
-        .write(true)
-        .open(gix_prompt::unix::TTY_PATH)
-    {
+    if let Ok(mut tty) = std::fs::OpenOptions::new().write(true).open(gix_prompt::unix::TTY_PATH) {
         let _ = std::io::Write::write_all(&mut tty, b"\n");
     }
 }

@@ -77,10 +77,7 @@ pub struct Answer {
 /// Read a request from `input` (to EOF or a blank line), validating every line.
 pub fn read_request(input: impl Read) -> Result<Request, Error> {
     let mut buf = Vec::new();
-    input
-        .take(MAX_INPUT as u64 + 1)
-        .read_to_end(&mut buf)
-        .map_err(Error::Read)?;
+    input.take(MAX_INPUT as u64 + 1).read_to_end(&mut buf).map_err(Error::Read)?;
     if buf.len() > MAX_INPUT {
         return Err(Error::TooLarge);
     }
@@ -90,13 +87,8 @@ pub fn read_request(input: impl Read) -> Result<Request, Error> {
 /// Parse request bytes. Pure: no I/O.
 pub fn parse_request(buf: &[u8]) -> Result<Request, Error> {
     let end = validate(buf)?;
-    let ctx = Context::from_bytes(
-        &buf[..end],
-        ContextOptions {
-            protect_protocol: true,
-        },
-    )
-    .map_err(|_| Error::Malformed)?;
+    let ctx =
+        Context::from_bytes(&buf[..end], ContextOptions { protect_protocol: true }).map_err(|_| Error::Malformed)?;
     let Context {
         options: _,
         protocol,
@@ -146,21 +138,12 @@ fn validate(buf: &[u8]) -> Result<usize, Error> {
             return Err(Error::NotKeyValue { line: line_no });
         }
         if value.contains(&0) {
-            return Err(Error::BadValue {
-                key: key_text,
-                what: "a NUL byte",
-            });
+            return Err(Error::BadValue { key: key_text, what: "a NUL byte" });
         }
         if value.contains(&b'\r') {
-            return Err(Error::BadValue {
-                key: key_text,
-                what: "a carriage return",
-            });
+            return Err(Error::BadValue { key: key_text, what: "a carriage return" });
         }
-        let must_be_utf8 = matches!(
-            key,
-            b"protocol" | b"host" | b"username" | b"password" | b"oauth_refresh_token"
-        );
+        let must_be_utf8 = matches!(key, b"protocol" | b"host" | b"username" | b"password" | b"oauth_refresh_token");
         if must_be_utf8 && std::str::from_utf8(value).is_err() {
             return Err(Error::NotUtf8 { key: key_text });
         }
@@ -178,9 +161,8 @@ pub fn write_answer(answer: &Answer, out: &mut impl Write) -> std::io::Result<()
     };
     let mut buf = Vec::new();
     // gix refuses NUL, LF and CR in values; its error text would carry the value, so drop it.
-    ctx.write_to(&mut buf).map_err(|_| {
-        std::io::Error::other("refusing to write a credential with a line break in it")
-    })?;
+    ctx.write_to(&mut buf)
+        .map_err(|_| std::io::Error::other("refusing to write a credential with a line break in it"))?;
     let result = out.write_all(&buf).and_then(|()| out.flush());
     zeroize::Zeroize::zeroize(&mut buf);
     result
@@ -212,41 +194,27 @@ mod tests {
 
     #[test]
     fn stops_at_blank_line_and_accepts_crlf() {
-        let req = parse("protocol=https\r\nhost=dev.azure.com\r\n\r\nhost=evil.example\n")
-            .expect("valid");
+        let req = parse("protocol=https\r\nhost=dev.azure.com\r\n\r\nhost=evil.example\n").expect("valid");
         assert_eq!(req.host, "dev.azure.com");
     }
 
     #[test]
     fn refuses_control_characters_without_echoing_the_value() {
         for (input, key) in [
-            (
-                "protocol=https\nhost=dev.azure.com\npassword=se\rcret\n",
-                "password",
-            ),
-            (
-                "protocol=https\nhost=dev.azure.com\npassword=se\0cret\n",
-                "password",
-            ),
+            ("protocol=https\nhost=dev.azure.com\npassword=se\rcret\n", "password"),
+            ("protocol=https\nhost=dev.azure.com\npassword=se\0cret\n", "password"),
             ("protocol=https\nhost=dev.az\rure.com\n", "host"),
         ] {
             let err = parse(input).expect_err("must refuse").to_string();
             assert!(err.contains(key), "{err}");
-            assert!(
-                !err.contains("cret") && !err.contains("ure.com"),
-                "value leaked: {err}"
-            );
+            assert!(!err.contains("cret") && !err.contains("ure.com"), "value leaked: {err}");
         }
     }
 
     #[test]
     fn refuses_lines_without_equals_and_non_utf8() {
-        assert!(matches!(
-            parse("protocol=https\nhost\n"),
-            Err(Error::NotKeyValue { line: 2 })
-        ));
-        let err = parse_request(b"protocol=https\nhost=dev.azure.com\nusername=\xff\xfe\n")
-            .expect_err("refuse");
+        assert!(matches!(parse("protocol=https\nhost\n"), Err(Error::NotKeyValue { line: 2 })));
+        let err = parse_request(b"protocol=https\nhost=dev.azure.com\nusername=\xff\xfe\n").expect_err("refuse");
         assert!(matches!(err, Error::NotUtf8 { .. }));
         // Paths may hold any bytes.
         assert!(parse_request(b"protocol=https\nhost=dev.azure.com\npath=\xff/x\n").is_ok());
@@ -254,28 +222,16 @@ mod tests {
 
     #[test]
     fn requires_protocol_and_host() {
-        assert!(matches!(
-            parse("protocol=https\n"),
-            Err(Error::Missing("host"))
-        ));
-        assert!(matches!(
-            parse("host=dev.azure.com\n"),
-            Err(Error::Missing("protocol"))
-        ));
+        assert!(matches!(parse("protocol=https\n"), Err(Error::Missing("host"))));
+        assert!(matches!(parse("host=dev.azure.com\n"), Err(Error::Missing("protocol"))));
     }
 
     #[test]
     fn bounds_the_input() {
-        let big = format!(
-            "protocol=https\nhost=dev.azure.com\npath={}\n",
-            "a".repeat(MAX_LINE + 1)
-        );
+        let big = format!("protocol=https\nhost=dev.azure.com\npath={}\n", "a".repeat(MAX_LINE + 1));
         assert!(matches!(parse(&big), Err(Error::LineTooLong { line: 3 })));
         let huge = "x=y\n".repeat(MAX_INPUT);
-        assert!(matches!(
-            read_request(huge.as_bytes()),
-            Err(Error::TooLarge)
-        ));
+        assert!(matches!(read_request(huge.as_bytes()), Err(Error::TooLarge)));
     }
 
     #[test]
@@ -301,11 +257,7 @@ mod tests {
 
     #[test]
     fn answer_with_newline_is_refused() {
-        let answer = Answer {
-            username: "u".into(),
-            password: Secret::new("a\nb"),
-            password_expiry_utc: None,
-        };
+        let answer = Answer { username: "u".into(), password: Secret::new("a\nb"), password_expiry_utc: None };
         let mut out = Vec::new();
         let err = write_answer(&answer, &mut out).expect_err("refuse");
         assert!(!err.to_string().contains("a\nb"));

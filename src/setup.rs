@@ -5,10 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The URLs this helper serves, and the per-URL helper keys it sets.
-pub const HELPER_KEYS: [&str; 2] = [
-    "credential.https://dev.azure.com.helper",
-    "credential.https://*.visualstudio.com.helper",
-];
+pub const HELPER_KEYS: [&str; 2] =
+    ["credential.https://dev.azure.com.helper", "credential.https://*.visualstudio.com.helper"];
 pub const USE_HTTP_PATH_KEY: &str = "credential.https://dev.azure.com.useHttpPath";
 /// Set by `configure` only when it turned `useHttpPath` on itself, so `unconfigure` knows to undo it.
 pub const MARKER_KEY: &str = "azdo.configuredUseHttpPath";
@@ -46,11 +44,7 @@ impl Scope {
 fn git_config(scope: &Scope, args: &[&str]) -> Result<(bool, String), Error> {
     let mut all = scope.args();
     all.extend(args.iter().map(|s| s.to_string()));
-    let out = Command::new("git")
-        .arg("config")
-        .args(&all)
-        .output()
-        .map_err(Error::Spawn)?;
+    let out = Command::new("git").arg("config").args(&all).output().map_err(Error::Spawn)?;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     match out.status.code() {
         Some(0) => Ok((true, stdout)),
@@ -69,21 +63,13 @@ fn get_all(scope: &Scope, key: &str) -> Result<Vec<String>, Error> {
         return Ok(Vec::new());
     }
     // -z ends every value with NUL.
-    Ok(out
-        .strip_suffix('\0')
-        .unwrap_or(&out)
-        .split('\0')
-        .map(str::to_owned)
-        .collect())
+    Ok(out.strip_suffix('\0').unwrap_or(&out).split('\0').map(str::to_owned).collect())
 }
 
 /// The helper string git should run: an absolute path, quoted through `!` when it needs quoting.
 pub fn helper_value(exe: &Path) -> String {
     let path = exe.to_string_lossy();
-    if path
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/._-+:@".contains(c))
-    {
+    if path.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+:@".contains(c)) {
         path.into_owned()
     } else {
         format!("!'{}'", path.replace('\'', "'\\''"))
@@ -92,20 +78,12 @@ pub fn helper_value(exe: &Path) -> String {
 
 /// Whether a configured helper value is this helper (any install location).
 pub fn is_our_helper(value: &str) -> bool {
-    let v = value
-        .trim()
-        .trim_start_matches('!')
-        .trim()
-        .trim_matches('\'');
+    let v = value.trim().trim_start_matches('!').trim().trim_matches('\'');
     let first = v.split_whitespace().next().unwrap_or("");
     v == "azdo"
         || first == "azdo"
-        || Path::new(v)
-            .file_name()
-            .is_some_and(|n| n == "git-credential-azdo")
-        || Path::new(first)
-            .file_name()
-            .is_some_and(|n| n == "git-credential-azdo")
+        || Path::new(v).file_name().is_some_and(|n| n == "git-credential-azdo")
+        || Path::new(first).file_name().is_some_and(|n| n == "git-credential-azdo")
 }
 
 /// Register `helper` in `scope`. Returns what was done, one line each.
@@ -120,14 +98,9 @@ pub fn configure(scope: &Scope, helper: &str) -> Result<Vec<String>, Error> {
         git_config(scope, &["--unset-all", key])?;
         git_config(scope, &["--add", key, ""])?;
         git_config(scope, &["--add", key, helper])?;
-        let previous: Vec<_> = current
-            .iter()
-            .filter(|v| !v.is_empty() && !is_our_helper(v))
-            .collect();
+        let previous: Vec<_> = current.iter().filter(|v| !v.is_empty() && !is_our_helper(v)).collect();
         if previous.is_empty() {
-            done.push(format!(
-                "set {key} = {helper} (after an empty value that resets inherited helpers)"
-            ));
+            done.push(format!("set {key} = {helper} (after an empty value that resets inherited helpers)"));
         } else {
             done.push(format!("set {key} = {helper}, replacing {previous:?}"));
         }
@@ -152,10 +125,7 @@ pub fn unconfigure(scope: &Scope) -> Result<Vec<String>, Error> {
         if !current.iter().any(|v| is_our_helper(v)) {
             continue;
         }
-        let keep: Vec<&String> = current
-            .iter()
-            .filter(|v| !v.is_empty() && !is_our_helper(v))
-            .collect();
+        let keep: Vec<&String> = current.iter().filter(|v| !v.is_empty() && !is_our_helper(v)).collect();
         git_config(scope, &["--unset-all", key])?;
         for value in &keep {
             git_config(scope, &["--add", key, value])?;
@@ -171,15 +141,9 @@ pub fn unconfigure(scope: &Scope) -> Result<Vec<String>, Error> {
     }
     if done.is_empty() {
         // Nothing of ours was there (the file may not even exist): leave it alone.
-        return Ok(vec![
-            "nothing to remove: this helper was not configured there".into(),
-        ]);
+        return Ok(vec!["nothing to remove: this helper was not configured there".into()]);
     }
-    for section in [
-        "credential.https://dev.azure.com",
-        "credential.https://*.visualstudio.com",
-        "azdo",
-    ] {
+    for section in ["credential.https://dev.azure.com", "credential.https://*.visualstudio.com", "azdo"] {
         // Drop sections left empty; fails harmlessly when they still hold something.
         if get_section_is_empty(scope, section)? {
             let _ = git_config(scope, &["--remove-section", section]);
@@ -194,8 +158,7 @@ fn get_section_is_empty(scope: &Scope, section: &str) -> Result<bool, Error> {
     Ok(!list.split('\0').any(|entry| {
         let key = entry.split('\n').next().unwrap_or("");
         // Keys directly in this section have no further dot after the prefix.
-        key.strip_prefix(&prefix)
-            .is_some_and(|name| !name.contains('.'))
+        key.strip_prefix(&prefix).is_some_and(|name| !name.contains('.'))
     }))
 }
 
@@ -210,18 +173,12 @@ mod tests {
 
     #[test]
     fn helper_values_are_absolute_and_quoted_when_needed() {
-        assert_eq!(
-            helper_value(Path::new("/usr/local/bin/git-credential-azdo")),
-            "/usr/local/bin/git-credential-azdo"
-        );
+        assert_eq!(helper_value(Path::new("/usr/local/bin/git-credential-azdo")), "/usr/local/bin/git-credential-azdo");
         assert_eq!(
             helper_value(Path::new("/opt/my tools/git-credential-azdo")),
             "!'/opt/my tools/git-credential-azdo'"
         );
-        assert_eq!(
-            helper_value(Path::new("/o'k/git-credential-azdo")),
-            "!'/o'\\''k/git-credential-azdo'"
-        );
+        assert_eq!(helper_value(Path::new("/o'k/git-credential-azdo")), "!'/o'\\''k/git-credential-azdo'");
     }
 
     #[test]
@@ -234,13 +191,7 @@ mod tests {
         ] {
             assert!(is_our_helper(v), "{v}");
         }
-        for v in [
-            "",
-            "store",
-            "manager",
-            "/usr/bin/git-credential-manager",
-            "cache --timeout 900",
-        ] {
+        for v in ["", "store", "manager", "/usr/bin/git-credential-manager", "cache --timeout 900"] {
             assert!(!is_our_helper(v), "{v}");
         }
     }

@@ -14,9 +14,7 @@ pub fn init() {
         return;
     };
     let value = value.to_string_lossy().into_owned();
-    let builder = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_target(false);
+    let builder = tracing_subscriber::fmt().with_max_level(tracing::Level::DEBUG).with_target(false);
     match value.trim() {
         "" | "0" | "false" | "off" | "no" => {}
         "1" | "true" | "on" | "yes" | "2" => builder.with_writer(std::io::stderr).init(),
@@ -27,10 +25,9 @@ pub fn init() {
             std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
             match options.open(path) {
                 Ok(file) => builder.with_writer(Mutex::new(file)).init(),
-                Err(e) => eprintln!(
-                    "git-credential-azdo: cannot open trace file {}: {e}",
-                    crate::text::printable(path)
-                ),
+                Err(e) => {
+                    eprintln!("git-credential-azdo: cannot open trace file {}: {e}", crate::text::printable(path))
+                }
             }
         }
         other => eprintln!(

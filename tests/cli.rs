@@ -28,10 +28,7 @@ fn expected_helper() -> String {
 #[track_caller]
 fn assert_one_line_error(run: &Run, code: i32) {
     assert_eq!(run.status, code, "{run:?}");
-    assert!(
-        run.stdout.is_empty(),
-        "stdout must stay empty on error: {run:?}"
-    );
+    assert!(run.stdout.is_empty(), "stdout must stay empty on error: {run:?}");
     let lines: Vec<&str> = run.stderr.lines().collect();
     assert_eq!(lines.len(), 1, "one line on stderr: {run:?}");
     assert!(lines[0].starts_with("git-credential-azdo: "), "{run:?}");
@@ -96,10 +93,7 @@ fn list_json(env: &TestEnv) -> Vec<Value> {
 
 fn no_pat_in(run: &Run) {
     for pat in [PAT, OTHER_PAT] {
-        assert!(
-            !run.stdout.contains(pat) && !run.stderr.contains(pat),
-            "PAT leaked: {run:?}"
-        );
+        assert!(!run.stdout.contains(pat) && !run.stderr.contains(pat), "PAT leaked: {run:?}");
     }
 }
 
@@ -109,32 +103,14 @@ fn no_pat_in(run: &Run) {
 fn help_works_for_the_top_level_and_every_verb() {
     let env = TestEnv::new();
     let top = ok(env.helper(&["--help"], b""));
-    for verb in [
-        "login",
-        "logout",
-        "list",
-        "status",
-        "configure",
-        "unconfigure",
-    ] {
-        assert!(
-            top.stdout.contains(verb),
-            "top-level help names {verb}: {top:?}"
-        );
+    for verb in ["login", "logout", "list", "status", "configure", "unconfigure"] {
+        assert!(top.stdout.contains(verb), "top-level help names {verb}: {top:?}");
         for flag in ["--help", "-h"] {
             let run = ok(env.helper(&[verb, flag], b""));
-            assert!(
-                run.stdout
-                    .contains(&format!("Usage: git-credential-azdo {verb}")),
-                "{verb} {flag}: {run:?}"
-            );
+            assert!(run.stdout.contains(&format!("Usage: git-credential-azdo {verb}")), "{verb} {flag}: {run:?}");
         }
         let run = ok(env.helper(&["help", verb], b""));
-        assert!(
-            run.stdout
-                .contains(&format!("Usage: git-credential-azdo {verb}")),
-            "{run:?}"
-        );
+        assert!(run.stdout.contains(&format!("Usage: git-credential-azdo {verb}")), "{run:?}");
     }
     ok(env.helper(&["-h"], b""));
     ok(env.helper(&["help"], b""));
@@ -145,10 +121,7 @@ fn version_prints_the_crate_version() {
     let env = TestEnv::new();
     for flag in ["--version", "-V"] {
         let run = ok(env.helper(&[flag], b""));
-        assert_eq!(
-            run.stdout.trim(),
-            format!("git-credential-azdo {}", env!("CARGO_PKG_VERSION"))
-        );
+        assert_eq!(run.stdout.trim(), format!("git-credential-azdo {}", env!("CARGO_PKG_VERSION")));
     }
 }
 
@@ -179,10 +152,7 @@ fn usage_errors_exit_2() {
         assert_usage_error(&run);
     }
     let run = env.helper(&["frobnicate", "contoso"], b"");
-    assert!(
-        run.stderr.contains("unrecognized subcommand 'frobnicate'"),
-        "{run:?}"
-    );
+    assert!(run.stderr.contains("unrecognized subcommand 'frobnicate'"), "{run:?}");
     // A usage error changes nothing.
     assert!(!env.gitconfig().exists());
     assert!(!env.store_file().exists());
@@ -201,31 +171,20 @@ fn unknown_verb_typed_at_a_terminal_is_a_usage_error() {
         return;
     };
     let env = TestEnv::new();
-    let version = env
-        .command(&script)
-        .arg("--version")
-        .output()
-        .expect("script --version");
+    let version = env.command(&script).arg("--version").output().expect("script --version");
     if !String::from_utf8_lossy(&version.stdout).contains("util-linux") {
         eprintln!("SKIPPED: script(1) is not util-linux's");
         return;
     }
     let out = env
         .command(&script)
-        .args([
-            "-qec",
-            &format!("{} frobnicate", sh_quote(BIN)),
-            "/dev/null",
-        ])
+        .args(["-qec", &format!("{} frobnicate", sh_quote(BIN)), "/dev/null"])
         .stdin(Stdio::null())
         .output()
         .expect("script");
     let run = Run::from(out);
     assert_eq!(run.status, 2, "{run:?}");
-    assert!(
-        run.stdout.contains("unrecognized subcommand 'frobnicate'"),
-        "{run:?}"
-    );
+    assert!(run.stdout.contains("unrecognized subcommand 'frobnicate'"), "{run:?}");
 }
 
 // --- configure / unconfigure --------------------------------------------------------------------
@@ -235,10 +194,7 @@ fn configure_global_writes_exactly_the_helper_keys() {
     let env = seeded_env();
     let before = global_list(&env);
     let run = ok(env.helper(&["configure", "--global"], b""));
-    assert!(
-        run.stdout.is_empty(),
-        "configure reports on stderr: {run:?}"
-    );
+    assert!(run.stdout.is_empty(), "configure reports on stderr: {run:?}");
     let helper = expected_helper();
     let g = ["--global"];
     assert_eq!(get_all(&env, &g, DEV_HELPER), ["", helper.as_str()]);
@@ -249,10 +205,7 @@ fn configure_global_writes_exactly_the_helper_keys() {
     assert_eq!(get_all(&env, &g, "user.name"), ["Test Person"]);
     // Nothing else changed but those keys (and unconfigure's marker for useHttpPath).
     let after = global_list(&env);
-    let added: Vec<&str> = after
-        .lines()
-        .filter(|l| !before.lines().any(|b| b == *l))
-        .collect();
+    let added: Vec<&str> = after.lines().filter(|l| !before.lines().any(|b| b == *l)).collect();
     for line in &added {
         assert!(
             line.starts_with("credential.https://dev.azure.com.")
@@ -261,10 +214,7 @@ fn configure_global_writes_exactly_the_helper_keys() {
             "unexpected key written: {line}"
         );
     }
-    assert!(
-        before.lines().all(|b| after.lines().any(|l| l == b)),
-        "{before}\n---\n{after}"
-    );
+    assert!(before.lines().all(|b| after.lines().any(|l| l == b)), "{before}\n---\n{after}");
 }
 
 #[test]
@@ -274,11 +224,7 @@ fn configure_is_idempotent_and_unconfigure_restores_the_config() {
     ok(env.helper(&["configure", "--global"], b""));
     let once = global_list(&env);
     let run = ok(env.helper(&["configure", "--global"], b""));
-    assert_eq!(
-        global_list(&env),
-        once,
-        "configure twice changes nothing: {run:?}"
-    );
+    assert_eq!(global_list(&env), once, "configure twice changes nothing: {run:?}");
     assert_ne!(once, before);
 
     let run = ok(env.helper(&["unconfigure", "--global"], b""));
@@ -287,10 +233,7 @@ fn configure_is_idempotent_and_unconfigure_restores_the_config() {
     assert_eq!(get_all(&env, &["--global"], "credential.helper"), ["cache"]);
     // No empty sections are left behind.
     let text = std::fs::read_to_string(env.gitconfig()).expect("gitconfig");
-    assert!(
-        !text.contains("dev.azure.com") && !text.contains("[azdo]"),
-        "{text}"
-    );
+    assert!(!text.contains("dev.azure.com") && !text.contains("[azdo]"), "{text}");
 
     // Unconfiguring again is harmless.
     let run = ok(env.helper(&["unconfigure", "--global"], b""));
@@ -302,32 +245,14 @@ fn configure_is_idempotent_and_unconfigure_restores_the_config() {
 fn unconfigure_leaves_a_use_http_path_the_user_set() {
     for value in ["true", "false"] {
         let env = seeded_env();
-        git_set(
-            &env,
-            &[
-                "--global",
-                "credential.https://dev.azure.com.useHttpPath",
-                value,
-            ],
-        );
+        git_set(&env, &["--global", "credential.https://dev.azure.com.useHttpPath", value]);
         let before = global_list(&env);
         ok(env.helper(&["configure", "--global"], b""));
-        let run = env.git(
-            &["config", "--global", "--type=bool", "--get", USE_HTTP_PATH],
-            b"",
-        );
-        assert_eq!(
-            run.stdout.trim(),
-            "true",
-            "configure turns useHttpPath on: {run:?}"
-        );
+        let run = env.git(&["config", "--global", "--type=bool", "--get", USE_HTTP_PATH], b"");
+        assert_eq!(run.stdout.trim(), "true", "configure turns useHttpPath on: {run:?}");
         ok(env.helper(&["configure", "--global"], b""));
         ok(env.helper(&["unconfigure", "--global"], b""));
-        assert_eq!(
-            get_all(&env, &["--global"], USE_HTTP_PATH),
-            [value],
-            "user's {value}"
-        );
+        assert_eq!(get_all(&env, &["--global"], USE_HTTP_PATH), [value], "user's {value}");
         assert_eq!(global_list(&env), before, "user's {value}");
     }
 }
@@ -340,10 +265,7 @@ fn unconfigure_without_a_config_file_has_nothing_to_remove() {
     assert!(run.stderr.contains("nothing to remove"), "{run:?}");
     assert!(!env.gitconfig().exists());
     let file = env.root.path().join("absent.cfg");
-    let run = ok(env.helper(
-        &["unconfigure", "--file", file.to_str().expect("utf-8")],
-        b"",
-    ));
+    let run = ok(env.helper(&["unconfigure", "--file", file.to_str().expect("utf-8")], b""));
     assert!(run.stderr.contains("nothing to remove"), "{run:?}");
     assert!(!file.exists());
 }
@@ -374,20 +296,12 @@ fn configure_local_writes_the_repository_config() {
     let repo = env.home.join("repo");
     ok(env.git(&["init", "-q", repo.to_str().expect("utf-8")], b""));
     let before = global_list(&env);
-    let out = env
-        .command(BIN)
-        .args(["configure", "--local"])
-        .current_dir(&repo)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run");
+    let out =
+        env.command(BIN).args(["configure", "--local"]).current_dir(&repo).stdin(Stdio::null()).output().expect("run");
     ok(Run::from(out));
     let local = repo.join(".git/config");
     let l = local.to_str().expect("utf-8");
-    assert_eq!(
-        get_all(&env, &["--file", l], DEV_HELPER),
-        ["", expected_helper().as_str()]
-    );
+    assert_eq!(get_all(&env, &["--file", l], DEV_HELPER), ["", expected_helper().as_str()]);
     assert_eq!(global_list(&env), before);
 
     // Outside a repository --local is an error, on one line.
@@ -398,20 +312,9 @@ fn configure_local_writes_the_repository_config() {
 #[test]
 fn configure_replaces_an_older_install_of_this_helper() {
     let env = seeded_env();
-    git_set(
-        &env,
-        &[
-            "--global",
-            "--add",
-            DEV_HELPER,
-            "/old/place/git-credential-azdo",
-        ],
-    );
+    git_set(&env, &["--global", "--add", DEV_HELPER, "/old/place/git-credential-azdo"]);
     ok(env.helper(&["configure", "--global"], b""));
-    assert_eq!(
-        get_all(&env, &["--global"], DEV_HELPER),
-        ["", expected_helper().as_str()]
-    );
+    assert_eq!(get_all(&env, &["--global"], DEV_HELPER), ["", expected_helper().as_str()]);
 }
 
 #[test]
@@ -420,20 +323,14 @@ fn configure_then_git_credential_fill_finds_the_helper() {
     env.configure();
     env.login("contoso", PAT);
     let run = ok(env.fill("https://dev.azure.com/contoso/proj/_git/repo"));
-    assert!(
-        run.stdout.lines().any(|l| l == format!("password={PAT}")),
-        "{run:?}"
-    );
+    assert!(run.stdout.lines().any(|l| l == format!("password={PAT}")), "{run:?}");
     // Another org has nothing stored: git gets nothing (prompts are off), no PAT leaks across.
     let run = env.fill("https://dev.azure.com/fabrikam/proj/_git/repo");
     assert_ne!(run.status, 0, "{run:?}");
     assert!(!run.stdout.contains(PAT), "{run:?}");
     // The legacy host is covered too.
     let run = ok(env.fill("https://contoso.visualstudio.com/proj/_git/repo"));
-    assert!(
-        run.stdout.lines().any(|l| l == format!("password={PAT}")),
-        "{run:?}"
-    );
+    assert!(run.stdout.lines().any(|l| l == format!("password={PAT}")), "{run:?}");
 
     // After unconfigure git no longer asks this helper.
     ok(env.helper(&["unconfigure", "--global"], b""));
@@ -449,21 +346,11 @@ fn configure_from_a_path_with_spaces_quotes_it_for_git() {
     let exe = dir.join("git-credential-azdo");
     std::fs::copy(BIN, &exe).expect("copy binary");
     common::set_mode(&exe, 0o755);
-    let run = env
-        .command(&exe)
-        .args(["configure", "--global"])
-        .stdin(Stdio::null())
-        .output();
+    let run = env.command(&exe).args(["configure", "--global"]).stdin(Stdio::null()).output();
     ok(Run::from(run.expect("run copy")));
     let value = get_all(&env, &["--global"], DEV_HELPER);
     let exe = std::fs::canonicalize(&exe).expect("canonical");
-    assert_eq!(
-        value,
-        [
-            "".to_owned(),
-            format!("!{}", sh_quote(exe.to_str().expect("utf-8")))
-        ]
-    );
+    assert_eq!(value, ["".to_owned(), format!("!{}", sh_quote(exe.to_str().expect("utf-8")))]);
     env.login("contoso", PAT);
     let run = ok(env.fill("https://dev.azure.com/contoso/proj/_git/repo"));
     assert!(run.stdout.contains(&format!("password={PAT}")), "{run:?}");
@@ -481,14 +368,8 @@ fn git_runs_the_verbs_as_git_credential_azdo() {
     dirs.extend(std::env::split_paths(&path));
     env.set("PATH", std::env::join_paths(dirs).expect("PATH"));
     ok(env.git(&["credential-azdo", "configure"], b""));
-    assert_eq!(
-        get_all(&env, &["--global"], DEV_HELPER),
-        ["", expected_helper().as_str()]
-    );
-    let run = env.git(
-        &["credential-azdo", "login", "contoso", "--pat-stdin"],
-        PAT.as_bytes(),
-    );
+    assert_eq!(get_all(&env, &["--global"], DEV_HELPER), ["", expected_helper().as_str()]);
+    let run = env.git(&["credential-azdo", "login", "contoso", "--pat-stdin"], PAT.as_bytes());
     ok(run);
     let run = ok(env.git(&["credential-azdo", "list"], b""));
     assert!(run.stdout.contains("contoso"), "{run:?}");
@@ -499,49 +380,30 @@ fn git_runs_the_verbs_as_git_credential_azdo() {
 #[test]
 fn login_stores_a_pat_that_get_returns() {
     let env = TestEnv::new();
-    let run = ok(env.helper(
-        &["login", "contoso", "--pat-stdin"],
-        format!("{PAT}\n").as_bytes(),
-    ));
+    let run = ok(env.helper(&["login", "contoso", "--pat-stdin"], format!("{PAT}\n").as_bytes()));
     assert!(run.stdout.is_empty(), "{run:?}");
     assert!(run.stderr.contains("contoso"), "{run:?}");
     no_pat_in(&run);
     let run = ok(get(&env, "contoso"));
-    assert!(
-        run.stdout.lines().any(|l| l == format!("password={PAT}")),
-        "{run:?}"
-    );
+    assert!(run.stdout.lines().any(|l| l == format!("password={PAT}")), "{run:?}");
     // login again replaces it.
     env.login("contoso", OTHER_PAT);
     let run = ok(get(&env, "contoso"));
-    assert!(
-        run.stdout
-            .lines()
-            .any(|l| l == format!("password={OTHER_PAT}")),
-        "{run:?}"
-    );
+    assert!(run.stdout.lines().any(|l| l == format!("password={OTHER_PAT}")), "{run:?}");
 }
 
 #[test]
 fn login_accepts_urls_and_stores_the_org_lower_case() {
     let env = TestEnv::new();
     env.login("https://dev.azure.com/Contoso/p/_git/r", PAT);
-    env.login(
-        "https://Fabrikam.visualstudio.com/DefaultCollection",
-        OTHER_PAT,
-    );
-    let orgs: Vec<String> = list_json(&env)
-        .iter()
-        .map(|o| o["organization"].as_str().expect("name").to_owned())
-        .collect();
+    env.login("https://Fabrikam.visualstudio.com/DefaultCollection", OTHER_PAT);
+    let orgs: Vec<String> =
+        list_json(&env).iter().map(|o| o["organization"].as_str().expect("name").to_owned()).collect();
     assert_eq!(orgs, ["contoso", "fabrikam"]);
     let run = ok(get(&env, "contoso"));
     assert!(run.stdout.contains(&format!("password={PAT}")), "{run:?}");
     let run = ok(get(&env, "fabrikam"));
-    assert!(
-        run.stdout.contains(&format!("password={OTHER_PAT}")),
-        "{run:?}"
-    );
+    assert!(run.stdout.contains(&format!("password={OTHER_PAT}")), "{run:?}");
 }
 
 #[test]
@@ -590,10 +452,7 @@ fn logout_removes_only_that_org() {
     let run = ok(get(&env, "contoso"));
     assert!(run.stdout.is_empty(), "nothing stored any more: {run:?}");
     let run = ok(get(&env, "fabrikam"));
-    assert!(
-        run.stdout.contains(&format!("password={OTHER_PAT}")),
-        "{run:?}"
-    );
+    assert!(run.stdout.contains(&format!("password={OTHER_PAT}")), "{run:?}");
 
     // Nothing stored: exit 1 with a clear line; the other org is still untouched.
     let run = env.helper(&["logout", "contoso"], b"");
@@ -604,10 +463,7 @@ fn logout_removes_only_that_org() {
     let run = env.helper(&["logout", "bad/name"], b"");
     assert_one_line_error(&run, 2);
     let run = ok(get(&env, "fabrikam"));
-    assert!(
-        run.stdout.contains(&format!("password={OTHER_PAT}")),
-        "{run:?}"
-    );
+    assert!(run.stdout.contains(&format!("password={OTHER_PAT}")), "{run:?}");
 
     // Logout by URL works too.
     ok(env.helper(&["logout", "https://Fabrikam.visualstudio.com"], b""));
@@ -620,10 +476,7 @@ fn logout_removes_only_that_org() {
 fn list_shows_orgs_and_metadata_never_the_pat() {
     let env = TestEnv::new();
     let run = ok(env.helper(&["list"], b""));
-    assert!(
-        run.stdout.is_empty() && run.stderr.contains("No PATs stored"),
-        "{run:?}"
-    );
+    assert!(run.stdout.is_empty() && run.stderr.contains("No PATs stored"), "{run:?}");
     assert!(list_json(&env).is_empty());
 
     env.login("contoso", PAT);
@@ -633,10 +486,7 @@ fn list_shows_orgs_and_metadata_never_the_pat() {
     let rows: Vec<&str> = run.stdout.lines().collect();
     assert_eq!(rows.len(), 3, "header and one row per org: {run:?}");
     assert!(rows[0].starts_with("ORGANIZATION"), "{run:?}");
-    assert!(
-        rows[1].starts_with("contoso ") && rows[1].contains("login"),
-        "{run:?}"
-    );
+    assert!(rows[1].starts_with("contoso ") && rows[1].contains("login"), "{run:?}");
     assert!(rows[2].starts_with("fabrikam "), "{run:?}");
 
     let run = ok(env.helper(&["list", "--json"], b""));
@@ -651,10 +501,7 @@ fn list_shows_orgs_and_metadata_never_the_pat() {
         assert!(item["stored_at"].as_i64().is_some_and(|t| t > 0), "{item}");
         let text = item.to_string();
         assert!(!text.contains(PAT) && !text.contains(OTHER_PAT), "{text}");
-        assert!(
-            item.get("pat").is_none() && item.get("password").is_none(),
-            "{text}"
-        );
+        assert!(item.get("pat").is_none() && item.get("password").is_none(), "{text}");
     }
 }
 
@@ -685,10 +532,7 @@ fn status_reports_without_the_pat() {
     // A PAT in the environment is mentioned, never shown.
     env.set("AZURE_DEVOPS_EXT_PAT", OTHER_PAT);
     let run = ok(env.helper(&["status"], b""));
-    assert!(
-        run.stdout.contains("AZURE_DEVOPS_EXT_PAT is set"),
-        "{run:?}"
-    );
+    assert!(run.stdout.contains("AZURE_DEVOPS_EXT_PAT is set"), "{run:?}");
     no_pat_in(&run);
 }
 
@@ -700,34 +544,18 @@ fn store_and_config_errors_are_one_line() {
     env.login("contoso", PAT);
     let file = env.store_file();
     std::fs::write(&file, "{ not json\n").expect("corrupt");
-    for args in [
-        &["list"][..],
-        &["list", "--json"],
-        &["status", "contoso"],
-        &["logout", "contoso"],
-    ] {
+    for args in [&["list"][..], &["list", "--json"], &["status", "contoso"], &["logout", "contoso"]] {
         let run = env.helper(args, b"");
         assert_one_line_error(&run, 1);
-        assert!(
-            run.stderr.contains("not a valid credential file"),
-            "{args:?}: {run:?}"
-        );
+        assert!(run.stderr.contains("not a valid credential file"), "{args:?}: {run:?}");
     }
     let run = env.helper(&["login", "contoso", "--pat-stdin"], PAT.as_bytes());
     assert_one_line_error(&run, 1);
     no_pat_in(&run);
-    assert_eq!(
-        std::fs::read_to_string(&file).expect("read"),
-        "{ not json\n",
-        "left untouched"
-    );
+    assert_eq!(std::fs::read_to_string(&file).expect("read"), "{ not json\n", "left untouched");
 
     env.set("GIT_CREDENTIAL_AZDO_STORE", "vault\nx");
-    for args in [
-        &["list"][..],
-        &["status"],
-        &["login", "contoso", "--pat-stdin"],
-    ] {
+    for args in [&["list"][..], &["status"], &["login", "contoso", "--pat-stdin"]] {
         let run = env.helper(args, PAT.as_bytes());
         assert_one_line_error(&run, 2);
         assert!(run.stderr.contains("azdo.store"), "{run:?}");
@@ -744,10 +572,7 @@ fn login_list_logout_through_the_keyring() {
     env.login("contoso", PAT);
     env.login("fabrikam", OTHER_PAT);
     let items = list_json(&env);
-    let orgs: Vec<&str> = items
-        .iter()
-        .filter_map(|o| o["organization"].as_str())
-        .collect();
+    let orgs: Vec<&str> = items.iter().filter_map(|o| o["organization"].as_str()).collect();
     assert_eq!(orgs, ["contoso", "fabrikam"]);
     assert!(items.iter().all(|o| o["store"] == "keyring"));
     no_pat_in(&ok(env.helper(&["list", "--json"], b"")));
@@ -757,9 +582,6 @@ fn login_list_logout_through_the_keyring() {
     ok(env.helper(&["logout", "contoso"], b""));
     assert!(ok(get(&env, "contoso")).stdout.is_empty());
     let run = ok(get(&env, "fabrikam"));
-    assert!(
-        run.stdout.contains(&format!("password={OTHER_PAT}")),
-        "{run:?}"
-    );
+    assert!(run.stdout.contains(&format!("password={OTHER_PAT}")), "{run:?}");
     assert_one_line_error(&env.helper(&["logout", "contoso"], b""), 1);
 }

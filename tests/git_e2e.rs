@@ -35,11 +35,7 @@ fn every_url_form_finds_the_one_entry_of_its_org() {
         for fill_form in FORMS {
             let run = env.fill(fill_form);
             assert_eq!(run.status, 0, "{approve_form} → {fill_form}: {run:?}");
-            assert_eq!(
-                password(&run),
-                Some("pat-of-contoso"),
-                "{approve_form} → {fill_form}: {run:?}"
-            );
+            assert_eq!(password(&run), Some("pat-of-contoso"), "{approve_form} → {fill_form}: {run:?}");
         }
     }
 }
@@ -57,10 +53,7 @@ fn username_only_form_works_without_use_http_path() {
     // Without the username, the helper says how to fix it and git goes on to its own prompt.
     let run = env.fill("https://dev.azure.com/contoso/proj/_git/repo");
     assert_ne!(run.status, 0, "{run:?}");
-    assert!(
-        run.stderr.contains("git credential-azdo configure"),
-        "{run:?}"
-    );
+    assert!(run.stderr.contains("git credential-azdo configure"), "{run:?}");
 }
 
 #[test]
@@ -69,15 +62,14 @@ fn helper_found_by_name_on_path() {
     let bin_dir = env.root.path().join("bin");
     std::fs::create_dir_all(&bin_dir).expect("bin dir");
     std::os::unix::fs::symlink(common::BIN, bin_dir.join("git-credential-azdo")).expect("symlink");
-    let path = std::env::join_paths(std::iter::once(bin_dir).chain(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    )))
+    let path = std::env::join_paths(
+        std::iter::once(bin_dir).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )
     .expect("PATH");
     env.set("PATH", path);
-    for (key, value) in [
-        ("credential.https://dev.azure.com.helper", "azdo"),
-        ("credential.https://dev.azure.com.useHttpPath", "true"),
-    ] {
+    for (key, value) in
+        [("credential.https://dev.azure.com.helper", "azdo"), ("credential.https://dev.azure.com.useHttpPath", "true")]
+    {
         assert_eq!(env.git(&["config", "--global", key, value], b"").status, 0);
     }
     env.login("contoso", "pat-by-name");
@@ -88,40 +80,13 @@ fn helper_found_by_name_on_path() {
 #[test]
 fn orgs_are_kept_apart() {
     let env = configured();
-    assert_eq!(
-        env.approve("https://dev.azure.com/contoso/p/_git/r", "u", "pat-c")
-            .status,
-        0
-    );
-    assert_eq!(
-        env.approve("https://dev.azure.com/fabrikam/p/_git/r", "u", "pat-f")
-            .status,
-        0
-    );
-    assert_eq!(
-        password(&env.fill("https://dev.azure.com/contoso/x/_git/y")),
-        Some("pat-c")
-    );
-    assert_eq!(
-        password(&env.fill("https://fabrikam.visualstudio.com/x/_git/y")),
-        Some("pat-f")
-    );
-    assert_eq!(
-        env.reject(
-            "https://dev.azure.com/fabrikam/p/_git/r",
-            "username=u\npassword=pat-f\n"
-        )
-        .status,
-        0
-    );
-    assert_eq!(
-        password(&env.fill("https://dev.azure.com/contoso/x/_git/y")),
-        Some("pat-c")
-    );
-    assert_eq!(
-        password(&env.fill("https://dev.azure.com/fabrikam/x/_git/y")),
-        None
-    );
+    assert_eq!(env.approve("https://dev.azure.com/contoso/p/_git/r", "u", "pat-c").status, 0);
+    assert_eq!(env.approve("https://dev.azure.com/fabrikam/p/_git/r", "u", "pat-f").status, 0);
+    assert_eq!(password(&env.fill("https://dev.azure.com/contoso/x/_git/y")), Some("pat-c"));
+    assert_eq!(password(&env.fill("https://fabrikam.visualstudio.com/x/_git/y")), Some("pat-f"));
+    assert_eq!(env.reject("https://dev.azure.com/fabrikam/p/_git/r", "username=u\npassword=pat-f\n").status, 0);
+    assert_eq!(password(&env.fill("https://dev.azure.com/contoso/x/_git/y")), Some("pat-c"));
+    assert_eq!(password(&env.fill("https://dev.azure.com/fabrikam/x/_git/y")), None);
 }
 
 #[test]
@@ -129,16 +94,8 @@ fn reject_erases_only_the_rejected_pat() {
     let env = configured();
     let url = "https://dev.azure.com/contoso/proj/_git/repo";
     assert_eq!(env.approve(url, "u", "current").status, 0);
-    assert_eq!(
-        env.reject(url, "username=u\npassword=some-older-pat\n")
-            .status,
-        0
-    );
-    assert_eq!(
-        password(&env.fill(url)),
-        Some("current"),
-        "rejecting another PAT erased the stored one"
-    );
+    assert_eq!(env.reject(url, "username=u\npassword=some-older-pat\n").status, 0);
+    assert_eq!(password(&env.fill(url)), Some("current"), "rejecting another PAT erased the stored one");
     assert_eq!(env.reject(url, "username=u\npassword=current\n").status, 0);
     assert_eq!(password(&env.fill(url)), None);
 }
@@ -157,14 +114,7 @@ fn a_miss_leaves_git_to_its_own_prompt_with_nothing_from_the_helper() {
 fn other_hosts_never_reach_the_store() {
     let env = TestEnv::new();
     // Even as a global helper for every host.
-    assert_eq!(
-        env.git(
-            &["config", "--global", "credential.helper", common::BIN],
-            b""
-        )
-        .status,
-        0
-    );
+    assert_eq!(env.git(&["config", "--global", "credential.helper", common::BIN], b"").status, 0);
     let run = env.approve("https://github.com/contoso/repo", "u", "gh-token");
     assert_eq!(run.status, 0, "{run:?}");
     let run = env.fill("https://github.com/contoso/repo");
@@ -197,14 +147,7 @@ fn keyring_store_end_to_end() {
     env.configure();
     let url = "https://contoso@dev.azure.com/contoso/proj/_git/repo";
     assert_eq!(env.approve(url, "contoso", "kr-e2e").status, 0);
-    assert_eq!(
-        password(&env.fill("https://contoso.visualstudio.com/proj/_git/repo")),
-        Some("kr-e2e")
-    );
-    assert_eq!(
-        env.reject(url, "username=contoso\npassword=kr-e2e\n")
-            .status,
-        0
-    );
+    assert_eq!(password(&env.fill("https://contoso.visualstudio.com/proj/_git/repo")), Some("kr-e2e"));
+    assert_eq!(env.reject(url, "username=contoso\npassword=kr-e2e\n").status, 0);
     assert_eq!(password(&env.fill(url)), None);
 }

@@ -13,11 +13,7 @@ fn query(extra: impl AsRef<[u8]>) -> Vec<u8> {
 }
 
 fn assert_silent_miss(run: &Run) {
-    assert_eq!(
-        (run.status, run.stdout.as_str(), run.stderr.as_str()),
-        (0, "", ""),
-        "{run:?}"
-    );
+    assert_eq!((run.status, run.stdout.as_str(), run.stderr.as_str()), (0, "", ""), "{run:?}");
 }
 
 fn stored_bytes(env: &TestEnv) -> Option<Vec<u8>> {
@@ -38,10 +34,7 @@ fn get_returns_the_stored_pat() {
 fn get_with_nothing_stored_prints_nothing_at_all() {
     let env = TestEnv::new();
     assert_silent_miss(&env.helper(&["get"], CONTOSO));
-    assert!(
-        stored_bytes(&env).is_none(),
-        "a miss must not create the store"
-    );
+    assert!(stored_bytes(&env).is_none(), "a miss must not create the store");
 }
 
 #[test]
@@ -49,10 +42,7 @@ fn operation_is_taken_from_the_last_argument() {
     let env = TestEnv::new();
     env.login("contoso", "pat-123");
     let run = env.helper(&["--some-option", "get"], CONTOSO);
-    assert_eq!(
-        run.stdout, "username=contoso\npassword=pat-123\n",
-        "{run:?}"
-    );
+    assert_eq!(run.stdout, "username=contoso\npassword=pat-123\n", "{run:?}");
 }
 
 #[test]
@@ -62,31 +52,19 @@ fn unknown_operations_are_ignored_silently() {
     for op in ["capability", "list-all", "frobnicate"] {
         assert_silent_miss(&env.helper(&[op], &query("password=pat-123\n")));
     }
-    assert_eq!(
-        env.helper(&["get"], CONTOSO).stdout,
-        "username=contoso\npassword=pat-123\n"
-    );
+    assert_eq!(env.helper(&["get"], CONTOSO).stdout, "username=contoso\npassword=pat-123\n");
 }
 
 #[test]
 fn other_hosts_are_passed_through_untouched() {
     let env = TestEnv::new();
-    for host in [
-        "github.com",
-        "dev.azure.com.evil.example",
-        "evildev.azure.com",
-        "visualstudio.com",
-    ] {
-        let q =
-            format!("protocol=https\nhost={host}\npath=contoso/x\nusername=contoso\npassword=p\n");
+    for host in ["github.com", "dev.azure.com.evil.example", "evildev.azure.com", "visualstudio.com"] {
+        let q = format!("protocol=https\nhost={host}\npath=contoso/x\nusername=contoso\npassword=p\n");
         for op in ["get", "store", "erase"] {
             assert_silent_miss(&env.helper(&[op], q.as_bytes()));
         }
     }
-    assert!(
-        stored_bytes(&env).is_none(),
-        "nothing may be stored for other hosts"
-    );
+    assert!(stored_bytes(&env).is_none(), "nothing may be stored for other hosts");
 }
 
 #[test]
@@ -95,20 +73,14 @@ fn without_path_or_username_it_says_to_configure() {
     let run = env.helper(&["get"], b"protocol=https\nhost=dev.azure.com\n");
     assert_eq!((run.status, run.stdout.as_str()), (0, ""), "{run:?}");
     assert_eq!(run.stderr.lines().count(), 1, "{run:?}");
-    assert!(
-        run.stderr.contains("git credential-azdo configure"),
-        "{run:?}"
-    );
+    assert!(run.stderr.contains("git credential-azdo configure"), "{run:?}");
 }
 
 #[test]
 fn plain_http_never_gets_a_pat() {
     let env = TestEnv::new();
     env.login("contoso", "pat-123");
-    let run = env.helper(
-        &["get"],
-        b"protocol=http\nhost=dev.azure.com\npath=contoso/p/_git/r\n",
-    );
+    let run = env.helper(&["get"], b"protocol=http\nhost=dev.azure.com\npath=contoso/p/_git/r\n");
     assert_eq!(run.stdout, "", "{run:?}");
     assert!(run.stderr.contains("plain http"), "{run:?}");
     assert!(!run.stderr.contains("pat-123"));
@@ -118,46 +90,28 @@ fn plain_http_never_gets_a_pat() {
 fn username_in_url_names_the_org_and_names_are_case_insensitive() {
     let env = TestEnv::new();
     env.login("Contoso", "pat-123");
-    let run = env.helper(
-        &["get"],
-        b"protocol=https\nhost=dev.azure.com\nusername=CONTOSO\n",
-    );
-    assert_eq!(
-        run.stdout, "username=CONTOSO\npassword=pat-123\n",
-        "{run:?}"
-    );
-    let run = env.helper(
-        &["get"],
-        b"protocol=https\nhost=contoso.visualstudio.com:443\npath=DefaultCollection/p/_git/r\n",
-    );
-    assert_eq!(
-        run.stdout, "username=contoso\npassword=pat-123\n",
-        "{run:?}"
-    );
+    let run = env.helper(&["get"], b"protocol=https\nhost=dev.azure.com\nusername=CONTOSO\n");
+    assert_eq!(run.stdout, "username=CONTOSO\npassword=pat-123\n", "{run:?}");
+    let run =
+        env.helper(&["get"], b"protocol=https\nhost=contoso.visualstudio.com:443\npath=DefaultCollection/p/_git/r\n");
+    assert_eq!(run.stdout, "username=contoso\npassword=pat-123\n", "{run:?}");
 }
 
 #[test]
-fn expiry_is_returned_and_an_expired_pat_is_not_offered() {
+fn expiry_is_returned_and_an_expired_pat_is_removed() {
     let env = TestEnv::new();
     let future = 4_000_000_000i64;
-    let run = env.helper(
-        &["store"],
-        &query(format!(
-            "username=u\npassword=fresh\npassword_expiry_utc={future}\n"
-        )),
-    );
+    let run = env.helper(&["store"], &query(format!("username=u\npassword=fresh\npassword_expiry_utc={future}\n")));
     assert_eq!(run.status, 0, "{run:?}");
     let run = env.helper(&["get"], CONTOSO);
-    assert_eq!(
-        run.stdout,
-        format!("username=u\npassword=fresh\npassword_expiry_utc={future}\n")
-    );
+    assert_eq!(run.stdout, format!("username=u\npassword=fresh\npassword_expiry_utc={future}\n"));
 
-    let run = env.helper(
-        &["store"],
-        &query("username=u\npassword=stale\npassword_expiry_utc=1000\n"),
-    );
+    let run = env.helper(&["store"], &query("username=u\npassword=stale\npassword_expiry_utc=1000\n"));
     assert_eq!(run.status, 0, "{run:?}");
+    // Known to be dead without asking anyone: removed, said once, and nothing offered.
+    let run = env.helper(&["get"], CONTOSO);
+    assert_eq!((run.status, run.stdout.as_str()), (0, ""), "{run:?}");
+    assert!(run.stderr.contains("expired at 1970-01-01T00:16:40Z") && run.stderr.contains("removed"), "{run:?}");
     assert_silent_miss(&env.helper(&["get"], CONTOSO));
 }
 
@@ -166,17 +120,11 @@ fn store_keeps_what_git_confirmed() {
     let env = TestEnv::new();
     let run = env.helper(&["store"], &query("username=contoso\npassword=typed-pat\n"));
     assert_eq!((run.status, run.stderr.as_str()), (0, ""), "{run:?}");
-    assert_eq!(
-        env.helper(&["get"], CONTOSO).stdout,
-        "username=contoso\npassword=typed-pat\n"
-    );
+    assert_eq!(env.helper(&["get"], CONTOSO).stdout, "username=contoso\npassword=typed-pat\n");
     // A store without a password stores nothing new.
     let run = env.helper(&["store"], &query("username=contoso\n"));
     assert_eq!(run.status, 0, "{run:?}");
-    assert_eq!(
-        env.helper(&["get"], CONTOSO).stdout,
-        "username=contoso\npassword=typed-pat\n"
-    );
+    assert_eq!(env.helper(&["get"], CONTOSO).stdout, "username=contoso\npassword=typed-pat\n");
 }
 
 #[test]
@@ -185,21 +133,13 @@ fn erase_needs_a_matching_password_or_none() {
     env.login("contoso", "right");
     env.login("fabrikam", "other-org");
     assert_eq!(env.helper(&["erase"], &query("password=wrong\n")).status, 0);
-    assert_eq!(
-        env.helper(&["get"], CONTOSO).stdout,
-        "username=contoso\npassword=right\n",
-        "wrong password erased"
-    );
+    assert_eq!(env.helper(&["get"], CONTOSO).stdout, "username=contoso\npassword=right\n", "wrong password erased");
 
     assert_eq!(env.helper(&["erase"], &query("password=right\n")).status, 0);
     assert_silent_miss(&env.helper(&["get"], CONTOSO));
 
     let fabrikam = b"protocol=https\nhost=dev.azure.com\npath=fabrikam/p/_git/r\n";
-    assert_eq!(
-        env.helper(&["get"], fabrikam).stdout,
-        "username=fabrikam\npassword=other-org\n",
-        "other org touched"
-    );
+    assert_eq!(env.helper(&["get"], fabrikam).stdout, "username=fabrikam\npassword=other-org\n", "other org touched");
 
     env.login("contoso", "again");
     assert_eq!(env.helper(&["erase"], CONTOSO).status, 0);
@@ -215,10 +155,7 @@ fn erase_without_an_org_erases_nothing() {
     assert_eq!(run.status, 0, "{run:?}");
     let run = env.helper(&["erase"], b"protocol=https\n");
     assert_ne!(run.status, 0, "missing host must be refused: {run:?}");
-    assert_eq!(
-        env.helper(&["get"], CONTOSO).stdout,
-        "username=contoso\npassword=keep-me\n"
-    );
+    assert_eq!(env.helper(&["get"], CONTOSO).stdout, "username=contoso\npassword=keep-me\n");
 }
 
 #[test]
@@ -230,32 +167,12 @@ fn bad_input_is_refused_clearly_and_changes_nothing() {
     megabyte.extend(std::iter::repeat_n(b'a', 1024 * 1024));
     megabyte.push(b'\n');
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        (
-            "CR in a value",
-            query("password=new\rpat\n"),
-            "carriage return",
-        ),
+        ("CR in a value", query("password=new\rpat\n"), "carriage return"),
         ("NUL in a value", query("password=new\0pat\n"), "NUL"),
-        (
-            "LF splitting a value",
-            b"protocol=https\nhost=dev.azure.com\npath=con\ntoso\n".to_vec(),
-            "not 'key=value'",
-        ),
-        (
-            "CR in the host",
-            b"protocol=https\nhost=dev.azure.com\rx\npath=contoso\n".to_vec(),
-            "carriage return",
-        ),
-        (
-            "missing host",
-            b"protocol=https\npath=contoso\npassword=x\n".to_vec(),
-            "no 'host'",
-        ),
-        (
-            "missing protocol",
-            b"host=dev.azure.com\npath=contoso\npassword=x\n".to_vec(),
-            "no 'protocol'",
-        ),
+        ("LF splitting a value", b"protocol=https\nhost=dev.azure.com\npath=con\ntoso\n".to_vec(), "not 'key=value'"),
+        ("CR in the host", b"protocol=https\nhost=dev.azure.com\rx\npath=contoso\n".to_vec(), "carriage return"),
+        ("missing host", b"protocol=https\npath=contoso\npassword=x\n".to_vec(), "no 'host'"),
+        ("missing protocol", b"host=dev.azure.com\npath=contoso\npassword=x\n".to_vec(), "no 'protocol'"),
         ("non-UTF-8 password", query(b"password=\xff\xfe\n"), "UTF-8"),
         ("1 MB of input", megabyte, "larger than"),
     ];
@@ -266,22 +183,12 @@ fn bad_input_is_refused_clearly_and_changes_nothing() {
             assert_eq!(run.stdout, "", "{what} / {op}");
             assert_eq!(run.stderr.lines().count(), 1, "{what} / {op}: {run:?}");
             assert!(run.stderr.contains(expected), "{what} / {op}: {run:?}");
-            assert!(
-                !run.stderr.contains("new"),
-                "{what} / {op} echoed the value: {run:?}"
-            );
+            assert!(!run.stderr.contains("new"), "{what} / {op} echoed the value: {run:?}");
         }
     }
-    assert_eq!(
-        stored_bytes(&env).expect("stored"),
-        before,
-        "bad input changed the store"
-    );
+    assert_eq!(stored_bytes(&env).expect("stored"), before, "bad input changed the store");
     // Non-UTF-8 in a path is no valid org: refused for get, nothing touched.
-    let run = env.helper(
-        &["erase"],
-        b"protocol=https\nhost=dev.azure.com\npath=\xffcontoso/p\n",
-    );
+    let run = env.helper(&["erase"], b"protocol=https\nhost=dev.azure.com\npath=\xffcontoso/p\n");
     assert_eq!(run.status, 0, "{run:?}");
     assert_eq!(stored_bytes(&env).expect("stored"), before);
 }
@@ -289,16 +196,9 @@ fn bad_input_is_refused_clearly_and_changes_nothing() {
 #[test]
 fn hostile_org_names_are_refused_without_raw_control_characters() {
     let env = TestEnv::new();
-    let run = env.helper(
-        &["get"],
-        b"protocol=https\nhost=dev.azure.com\npath=con\x1b[2Jtoso/p/_git/r\n",
-    );
+    let run = env.helper(&["get"], b"protocol=https\nhost=dev.azure.com\npath=con\x1b[2Jtoso/p/_git/r\n");
     assert_eq!(run.stdout, "", "{run:?}");
-    assert!(
-        run.stderr
-            .contains("not a valid Azure DevOps organization name"),
-        "{run:?}"
-    );
+    assert!(run.stderr.contains("not a valid Azure DevOps organization name"), "{run:?}");
     assert!(!run.stderr.contains('\x1b'), "raw escape printed: {run:?}");
 }
 
@@ -306,41 +206,23 @@ fn hostile_org_names_are_refused_without_raw_control_characters() {
 fn azure_cli_variable_answers_for_any_org_without_touching_a_store() {
     let mut env = TestEnv::new();
     env.set("AZURE_DEVOPS_EXT_PAT", "env-pat");
-    let run = env.helper(
-        &["get"],
-        b"protocol=https\nhost=dev.azure.com\npath=anyorg/p/_git/r\n",
-    );
+    let run = env.helper(&["get"], b"protocol=https\nhost=dev.azure.com\npath=anyorg/p/_git/r\n");
     assert_eq!(run.stdout, "username=anyorg\npassword=env-pat\n", "{run:?}");
     // git confirms it: it is not copied into the store.
-    assert_eq!(
-        env.helper(&["store"], &query("username=contoso\npassword=env-pat\n"))
-            .status,
-        0
-    );
-    assert!(
-        stored_bytes(&env).is_none(),
-        "the environment's PAT was stored"
-    );
+    assert_eq!(env.helper(&["store"], &query("username=contoso\npassword=env-pat\n")).status, 0);
+    assert!(stored_bytes(&env).is_none(), "the environment's PAT was stored");
     // Even with a store that cannot be read, the variable answers.
     env.set("GIT_CREDENTIAL_AZDO_STORE", "keyring");
     env.unset("DBUS_SESSION_BUS_ADDRESS");
     let run = env.helper(&["get"], CONTOSO);
-    assert_eq!(
-        run.stdout, "username=contoso\npassword=env-pat\n",
-        "{run:?}"
-    );
+    assert_eq!(run.stdout, "username=contoso\npassword=env-pat\n", "{run:?}");
 }
 
 /// An askpass program that records its prompt and answers with `answer`.
 fn askpass(env: &TestEnv, answer: &str) -> (std::path::PathBuf, std::path::PathBuf) {
     let log = env.root.path().join("askpass.log");
-    let script = env.script(
-        "askpass",
-        &format!(
-            "printf '%s\\n' \"$1\" >> '{}'\nprintf '%s\\n' '{answer}'",
-            log.display()
-        ),
-    );
+    let script =
+        env.script("askpass", &format!("printf '%s\\n' \"$1\" >> '{}'\nprintf '%s\\n' '{answer}'", log.display()));
     (script, log)
 }
 
@@ -351,32 +233,16 @@ fn prompts_through_git_askpass_and_stores_only_after_git_confirms() {
     env.set("GIT_ASKPASS", &script);
     env.unset("GIT_TERMINAL_PROMPT");
     let run = env.helper(&["get"], CONTOSO);
-    assert_eq!(
-        run.stdout, "username=contoso\npassword=typed-pat\n",
-        "{run:?}"
-    );
+    assert_eq!(run.stdout, "username=contoso\npassword=typed-pat\n", "{run:?}");
     let prompt = std::fs::read_to_string(&log).expect("askpass ran");
     assert!(prompt.contains("'contoso'"), "{prompt}");
-    assert!(
-        prompt.contains("https://dev.azure.com/contoso/_usersSettings/tokens"),
-        "{prompt}"
-    );
-    assert!(
-        stored_bytes(&env).is_none(),
-        "a typed PAT is stored before git confirms it"
-    );
+    assert!(prompt.contains("https://dev.azure.com/contoso/_usersSettings/tokens"), "{prompt}");
+    assert!(stored_bytes(&env).is_none(), "a typed PAT is stored before git confirms it");
 
-    assert_eq!(
-        env.helper(&["store"], &query("username=contoso\npassword=typed-pat\n"))
-            .status,
-        0
-    );
+    assert_eq!(env.helper(&["store"], &query("username=contoso\npassword=typed-pat\n")).status, 0);
     std::fs::remove_file(&log).expect("rm log");
     let run = env.helper(&["get"], CONTOSO);
-    assert_eq!(
-        run.stdout, "username=contoso\npassword=typed-pat\n",
-        "{run:?}"
-    );
+    assert_eq!(run.stdout, "username=contoso\npassword=typed-pat\n", "{run:?}");
     assert!(!log.exists(), "asked again although a PAT is stored");
 }
 
@@ -385,21 +251,10 @@ fn core_askpass_from_git_config_is_used() {
     let mut env = TestEnv::new();
     let (script, log) = askpass(&env, "from-core-askpass");
     env.unset("GIT_TERMINAL_PROMPT");
-    let run = env.git(
-        &[
-            "config",
-            "--global",
-            "core.askPass",
-            &script.to_string_lossy(),
-        ],
-        b"",
-    );
+    let run = env.git(&["config", "--global", "core.askPass", &script.to_string_lossy()], b"");
     assert_eq!(run.status, 0, "{run:?}");
     let run = env.helper(&["get"], CONTOSO);
-    assert_eq!(
-        run.stdout, "username=contoso\npassword=from-core-askpass\n",
-        "{run:?}"
-    );
+    assert_eq!(run.stdout, "username=contoso\npassword=from-core-askpass\n", "{run:?}");
     assert!(log.exists());
 }
 
@@ -418,10 +273,7 @@ fn prompts_are_off_with_git_terminal_prompt_0_or_azdo_interactive_false() {
 
     env.set("GIT_CREDENTIAL_AZDO_INTERACTIVE", "true");
     let run = env.helper(&["get"], CONTOSO);
-    assert_eq!(
-        run.stdout, "username=contoso\npassword=should-not-be-asked\n",
-        "env must override config: {run:?}"
-    );
+    assert_eq!(run.stdout, "username=contoso\npassword=should-not-be-asked\n", "env must override config: {run:?}");
     std::fs::remove_file(&log).expect("rm");
 
     env.set("GIT_CREDENTIAL_AZDO_INTERACTIVE", "false");
@@ -444,10 +296,7 @@ fn invalid_settings_are_named() {
     env.set("GIT_CREDENTIAL_AZDO_STORE", "vault");
     let run = env.helper(&["get"], CONTOSO);
     assert_eq!(run.stdout, "");
-    assert!(
-        run.stderr.contains("GIT_CREDENTIAL_AZDO_STORE") || run.stderr.contains("azdo.store"),
-        "{run:?}"
-    );
+    assert!(run.stderr.contains("GIT_CREDENTIAL_AZDO_STORE") || run.stderr.contains("azdo.store"), "{run:?}");
 }
 
 #[test]
@@ -462,18 +311,12 @@ fn file_store_problems_are_one_clear_line_and_nothing_is_overwritten() {
         let run = env.helper(&[op], &query("password=new-one\n"));
         assert_eq!(run.stdout, "", "{run:?}");
         assert_eq!(run.stderr.lines().count(), 1, "{run:?}");
-        assert!(
-            run.stderr.contains("not a valid credential file"),
-            "{run:?}"
-        );
+        assert!(run.stderr.contains("not a valid credential file"), "{run:?}");
     }
     assert_eq!(std::fs::read(&path).expect("read"), b"{ not json");
 
     let run = env.helper(&["login", "fabrikam", "--pat-stdin"], b"x");
-    assert_eq!(
-        run.status, 1,
-        "login into a corrupt file must fail: {run:?}"
-    );
+    assert_eq!(run.status, 1, "login into a corrupt file must fail: {run:?}");
     assert_eq!(std::fs::read(&path).expect("read"), b"{ not json");
 
     std::fs::remove_file(&path).expect("rm");
@@ -491,7 +334,8 @@ fn parallel_stores_for_many_orgs_lose_nothing() {
         .map(|i| {
             let env = std::sync::Arc::clone(&env);
             std::thread::spawn(move || {
-                let q = format!("protocol=https\nhost=dev.azure.com\npath=org{i}/p/_git/r\nusername=u\npassword=pat-{i}\n");
+                let q =
+                    format!("protocol=https\nhost=dev.azure.com\npath=org{i}/p/_git/r\nusername=u\npassword=pat-{i}\n");
                 env.helper(&["store"], q.as_bytes())
             })
         })
@@ -502,9 +346,6 @@ fn parallel_stores_for_many_orgs_lose_nothing() {
     }
     for i in 0..10 {
         let q = format!("protocol=https\nhost=dev.azure.com\npath=org{i}/p/_git/r\n");
-        assert_eq!(
-            env.helper(&["get"], q.as_bytes()).stdout,
-            format!("username=u\npassword=pat-{i}\n")
-        );
+        assert_eq!(env.helper(&["get"], q.as_bytes()).stdout, format!("username=u\npassword=pat-{i}\n"));
     }
 }

@@ -14,17 +14,12 @@ fn store_get_erase_on_a_real_secret_service() {
     let Some(env) = TestEnv::with_keyring() else {
         return;
     };
-    let run = env.helper(
-        &["store"],
-        b"protocol=https\nhost=dev.azure.com\npath=contoso/p\nusername=contoso\npassword=kr-pat\n",
-    );
+    let run = env
+        .helper(&["store"], b"protocol=https\nhost=dev.azure.com\npath=contoso/p\nusername=contoso\npassword=kr-pat\n");
     assert_eq!((run.status, run.stderr.as_str()), (0, ""), "{run:?}");
     let run = env.helper(&["get"], CONTOSO);
     assert_eq!(run.stdout, "username=contoso\npassword=kr-pat\n", "{run:?}");
-    assert!(
-        !env.store_file().exists(),
-        "the keyring store must not write the credentials file"
-    );
+    assert!(!env.store_file().exists(), "the keyring store must not write the credentials file");
 
     let ss = env.secret_service.as_ref().expect("secret service");
     let looked_up = ss.secret_tool(&[
@@ -36,17 +31,9 @@ fn store_get_erase_on_a_real_secret_service() {
     ]);
     assert_eq!(looked_up.stdout, "kr-pat", "{looked_up:?}");
 
-    assert_eq!(
-        env.helper(&["erase"], &[CONTOSO, b"password=kr-pat\n"].concat())
-            .status,
-        0
-    );
+    assert_eq!(env.helper(&["erase"], &[CONTOSO, b"password=kr-pat\n"].concat()).status, 0);
     let run = env.helper(&["get"], CONTOSO);
-    assert_eq!(
-        (run.stdout.as_str(), run.stderr.as_str()),
-        ("", ""),
-        "{run:?}"
-    );
+    assert_eq!((run.stdout.as_str(), run.stderr.as_str()), ("", ""), "{run:?}");
     let looked_up = ss.secret_tool(&[
         "lookup",
         "service",
@@ -68,10 +55,7 @@ fn locked_keyring_is_one_clear_line_and_no_plaintext_fallback() {
     };
     env.use_secret_service(first);
     env.login("contoso", "locked-away");
-    assert!(
-        dir.join("data/keyrings/login.keyring").exists(),
-        "login keyring not written"
-    );
+    assert!(dir.join("data/keyrings/login.keyring").exists(), "login keyring not written");
     env.secret_service = None; // stops the first daemon
     let Some(ss) = SecretService::start(&dir, Some("wrong")) else {
         return;
@@ -81,15 +65,9 @@ fn locked_keyring_is_one_clear_line_and_no_plaintext_fallback() {
     let run = env.helper(&["get"], CONTOSO);
     assert_eq!(run.stdout, "", "{run:?}");
     assert_eq!(run.stderr.lines().count(), 1, "{run:?}");
-    assert!(
-        run.stderr.contains("locked") && run.stderr.contains("azdo.store file"),
-        "{run:?}"
-    );
+    assert!(run.stderr.contains("locked") && run.stderr.contains("azdo.store file"), "{run:?}");
 
-    let run = env.helper(
-        &["store"],
-        &[CONTOSO, b"username=u\npassword=locked-pat\n"].concat(),
-    );
+    let run = env.helper(&["store"], &[CONTOSO, b"username=u\npassword=locked-pat\n"].concat());
     assert_ne!(run.status, 0, "{run:?}");
     assert!(run.stderr.contains("locked"), "{run:?}");
     assert!(!env.store_file().exists(), "fell back to a plaintext file");
@@ -104,10 +82,7 @@ fn absent_keyring_is_one_clear_line() {
     let run = env.helper(&["get"], CONTOSO);
     assert_eq!(run.stdout, "", "{run:?}");
     assert_eq!(run.stderr.lines().count(), 1, "{run:?}");
-    assert!(
-        run.stderr.contains("unreachable") && run.stderr.contains("azdo.store file"),
-        "{run:?}"
-    );
+    assert!(run.stderr.contains("unreachable") && run.stderr.contains("azdo.store file"), "{run:?}");
     let run = env.helper(&["login", "contoso", "--pat-stdin"], b"p");
     assert_eq!(run.status, 1, "{run:?}");
     assert!(!env.store_file().exists(), "fell back to a plaintext file");
@@ -126,10 +101,7 @@ fn hung_keyring_daemon_cannot_hang_git() {
             held.push(conn);
         }
     });
-    env.set(
-        "DBUS_SESSION_BUS_ADDRESS",
-        format!("unix:path={}", socket.display()),
-    );
+    env.set("DBUS_SESSION_BUS_ADDRESS", format!("unix:path={}", socket.display()));
     env.set("GIT_CREDENTIAL_AZDO_KEYRING_TIMEOUT", "0.5");
     let started = Instant::now();
     let run = env.helper(&["get"], CONTOSO);

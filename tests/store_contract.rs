@@ -20,10 +20,7 @@ fn file_store_meets_the_contract() {
 }
 
 fn put(store: &FileStore, org: &str, pat: &str) {
-    let c = Credential {
-        pat: Secret::new(pat),
-        meta: Metadata::default(),
-    };
+    let c = Credential { pat: Secret::new(pat), meta: Metadata::default() };
     store.put(&Org::new(org).expect("org"), &c).expect("put");
 }
 
@@ -40,12 +37,7 @@ fn file_store_is_private_from_the_start() {
         .expect("ls")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
-    assert!(
-        names
-            .iter()
-            .all(|n| n == "credentials.json" || n == "credentials.json.lock"),
-        "{names:?}"
-    );
+    assert!(names.iter().all(|n| n == "credentials.json" || n == "credentials.json.lock"), "{names:?}");
 }
 
 #[test]
@@ -59,21 +51,11 @@ fn corrupt_file_is_an_error_and_is_never_overwritten() {
     let org = Org::new("fabrikam").expect("org");
     let err = store.get(&org).expect_err("corrupt").to_string();
     assert!(err.contains("not a valid credential file"), "{err}");
-    assert!(
-        !err.contains("secret-in-garbage"),
-        "error quotes file content: {err}"
-    );
-    let c = Credential {
-        pat: Secret::new("p"),
-        meta: Metadata::default(),
-    };
+    assert!(!err.contains("secret-in-garbage"), "error quotes file content: {err}");
+    let c = Credential { pat: Secret::new("p"), meta: Metadata::default() };
     assert!(store.put(&org, &c).is_err());
     assert!(store.delete(&org).is_err());
-    assert_eq!(
-        std::fs::read(&path).expect("read"),
-        garbage,
-        "the corrupt file was changed"
-    );
+    assert_eq!(std::fs::read(&path).expect("read"), garbage, "the corrupt file was changed");
 }
 
 #[test]
@@ -86,25 +68,10 @@ fn loosely_permissioned_file_is_refused() {
     let before = std::fs::read(&path).expect("read");
     let org = Org::new("contoso").expect("org");
     let err = store.get(&org).expect_err("loose").to_string();
-    assert!(
-        err.contains("readable by other users") && err.contains("chmod 600"),
-        "{err}"
-    );
-    assert!(store
-        .put(
-            &org,
-            &Credential {
-                pat: Secret::new("q"),
-                meta: Metadata::default()
-            }
-        )
-        .is_err());
+    assert!(err.contains("readable by other users") && err.contains("chmod 600"), "{err}");
+    assert!(store.put(&org, &Credential { pat: Secret::new("q"), meta: Metadata::default() }).is_err());
     assert_eq!(std::fs::read(&path).expect("read"), before);
-    assert_eq!(
-        common::mode(&path),
-        0o644,
-        "permissions must be left for the user to fix"
-    );
+    assert_eq!(common::mode(&path), 0o644, "permissions must be left for the user to fix");
 }
 
 #[test]
@@ -128,10 +95,7 @@ fn concurrent_puts_for_different_orgs_lose_nothing() {
     let listed = store.list().expect("list");
     assert_eq!(listed.len(), 16);
     for i in 0..16 {
-        let got = store
-            .get(&Org::new(&format!("org{i}")).expect("org"))
-            .expect("get")
-            .expect("present");
+        let got = store.get(&Org::new(&format!("org{i}")).expect("org")).expect("get").expect("present");
         assert_eq!(got.pat, Secret::new(format!("pat-{i}-4")));
     }
 }

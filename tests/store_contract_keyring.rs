@@ -15,10 +15,7 @@ fn keyring_store_meets_the_contract_on_a_real_secret_service() {
     };
     // The only test in this binary, so nothing else reads the environment concurrently.
     std::env::set_var("DBUS_SESSION_BUS_ADDRESS", &ss.bus_address);
-    let store = KeyringStore::new(
-        dir.path().join("data/keyring-metadata.json"),
-        Duration::from_secs(10),
-    );
+    let store = KeyringStore::new(dir.path().join("data/keyring-metadata.json"), Duration::from_secs(10));
     common::contract::run(&store);
 
     // Items are findable the way a person (or secret-tool) would look for them.
@@ -28,26 +25,12 @@ fn keyring_store_meets_the_contract_on_a_real_secret_service() {
         meta: Default::default(),
     };
     store.put(&org, &c).expect("put");
-    let found = ss.secret_tool(&[
-        "search",
-        "--all",
-        "service",
-        "git-credential-azdo:https://dev.azure.com/contoso",
-    ]);
+    let found = ss.secret_tool(&["search", "--all", "service", "git-credential-azdo:https://dev.azure.com/contoso"]);
     // secret-tool prints the label on stdout and the attributes on stderr.
-    assert!(
-        found
-            .stdout
-            .contains("label = Azure DevOps PAT for contoso (git-credential-azdo)"),
-        "{found:?}"
-    );
-    assert!(
-        found.stderr.contains("attribute.username = contoso"),
-        "{found:?}"
-    );
+    assert!(found.stdout.contains("label = Azure DevOps PAT for contoso (git-credential-azdo)"), "{found:?}");
+    assert!(found.stderr.contains("attribute.username = contoso"), "{found:?}");
     // The metadata file beside it never holds the PAT.
-    let meta =
-        std::fs::read_to_string(dir.path().join("data/keyring-metadata.json")).expect("metadata");
+    let meta = std::fs::read_to_string(dir.path().join("data/keyring-metadata.json")).expect("metadata");
     assert!(!meta.contains("findable-pat"), "{meta}");
     assert!(meta.contains("contoso"));
 }

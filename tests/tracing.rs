@@ -11,77 +11,35 @@ fn every_verb(env: &TestEnv) -> Vec<(String, common::Run)> {
     let q = "protocol=https\nhost=dev.azure.com\npath=contoso/proj/_git/repo\n";
     let cfg = env.root.path().join("cfg").to_string_lossy().into_owned();
     let steps: Vec<(&str, Vec<&str>, String)> = vec![
-        (
-            "login",
-            vec!["login", "contoso", "--pat-stdin"],
-            PAT.to_owned(),
-        ),
+        ("login", vec!["login", "contoso", "--pat-stdin"], PAT.to_owned()),
         ("get", vec!["get"], q.to_owned()),
-        (
-            "store",
-            vec!["store"],
-            format!("{q}username=u\npassword={PAT2}\n"),
-        ),
-        (
-            "store-same",
-            vec!["store"],
-            format!("{q}username=u\npassword={PAT2}\npassword_expiry_utc=4000000000\n"),
-        ),
+        ("store", vec!["store"], format!("{q}username=u\npassword={PAT2}\n")),
+        ("store-same", vec!["store"], format!("{q}username=u\npassword={PAT2}\npassword_expiry_utc=4000000000\n")),
         ("get2", vec!["get"], q.to_owned()),
         ("erase-other", vec!["erase"], format!("{q}password={PAT}\n")),
-        (
-            "bad-input",
-            vec!["get"],
-            format!("{q}password={PAT}\r\n\rx\n"),
-        ),
+        ("bad-input", vec!["get"], format!("{q}password={PAT}\r\n\rx\n")),
         ("list", vec!["list"], String::new()),
         ("list-json", vec!["list", "--json"], String::new()),
         ("status", vec!["status"], String::new()),
         ("status-org", vec!["status", "contoso"], String::new()),
-        (
-            "configure",
-            vec!["configure", "--file", &cfg],
-            String::new(),
-        ),
-        (
-            "unconfigure",
-            vec!["unconfigure", "--file", &cfg],
-            String::new(),
-        ),
+        ("configure", vec!["configure", "--file", &cfg], String::new()),
+        ("unconfigure", vec!["unconfigure", "--file", &cfg], String::new()),
         ("erase", vec!["erase"], format!("{q}password={PAT2}\n")),
-        (
-            "login2",
-            vec!["login", "https://dev.azure.com/contoso", "--pat-stdin"],
-            PAT.to_owned(),
-        ),
+        ("login2", vec!["login", "https://dev.azure.com/contoso", "--pat-stdin"], PAT.to_owned()),
         ("logout", vec!["logout", "contoso"], String::new()),
     ];
-    steps
-        .into_iter()
-        .map(|(name, args, stdin)| (name.to_owned(), env.helper(&args, stdin.as_bytes())))
-        .collect()
+    steps.into_iter().map(|(name, args, stdin)| (name.to_owned(), env.helper(&args, stdin.as_bytes()))).collect()
 }
 
 fn assert_no_leak(runs: &[(String, common::Run)]) {
     for (name, run) in runs {
         for secret in [PAT, PAT2] {
-            assert!(
-                !run.stderr.contains(secret),
-                "{name}: secret on stderr: {run:?}"
-            );
-            let allowed =
-                name.starts_with("get") && run.stdout.contains(&format!("password={secret}\n"));
-            assert!(
-                allowed || !run.stdout.contains(secret),
-                "{name}: secret on stdout: {run:?}"
-            );
+            assert!(!run.stderr.contains(secret), "{name}: secret on stderr: {run:?}");
+            let allowed = name.starts_with("get") && run.stdout.contains(&format!("password={secret}\n"));
+            assert!(allowed || !run.stdout.contains(secret), "{name}: secret on stdout: {run:?}");
         }
     }
-    let gets: Vec<_> = runs
-        .iter()
-        .filter(|(n, _)| n.starts_with("get"))
-        .map(|(_, r)| r.stdout.as_str())
-        .collect();
+    let gets: Vec<_> = runs.iter().filter(|(n, _)| n.starts_with("get")).map(|(_, r)| r.stdout.as_str()).collect();
     assert_eq!(
         gets,
         [
@@ -99,14 +57,8 @@ fn trace_file_has_decisions_and_no_secret() {
     let runs = every_verb(&env);
     assert_no_leak(&runs);
     let text = std::fs::read_to_string(&trace).expect("trace written");
-    assert!(
-        !text.contains(PAT) && !text.contains(PAT2),
-        "secret in trace file"
-    );
-    assert!(
-        text.contains("contoso") && text.contains("answering with the stored PAT"),
-        "{text}"
-    );
+    assert!(!text.contains(PAT) && !text.contains(PAT2), "secret in trace file");
+    assert!(text.contains("contoso") && text.contains("answering with the stored PAT"), "{text}");
     assert_eq!(common::mode(&trace), 0o600);
 }
 
@@ -117,10 +69,7 @@ fn trace_on_stderr_has_decisions_and_no_secret() {
     let runs = every_verb(&env);
     assert_no_leak(&runs);
     let get = &runs.iter().find(|(n, _)| n == "get").expect("get").1;
-    assert!(
-        get.stderr.contains("answering with the stored PAT"),
-        "{get:?}"
-    );
+    assert!(get.stderr.contains("answering with the stored PAT"), "{get:?}");
 }
 
 #[test]

@@ -41,11 +41,7 @@ fn prompts_on_the_terminal_with_input_hidden() {
     let mut env = TestEnv::new();
     env.unset("GIT_TERMINAL_PROMPT");
     let query = env.root.path().join("query");
-    std::fs::write(
-        &query,
-        "protocol=https\nhost=dev.azure.com\npath=contoso/proj/_git/repo\n",
-    )
-    .expect("query");
+    std::fs::write(&query, "protocol=https\nhost=dev.azure.com\npath=contoso/proj/_git/repo\n").expect("query");
     let out = env.root.path().join("out");
     let run = env
         .command("python3")
@@ -57,20 +53,12 @@ fn prompts_on_the_terminal_with_input_hidden() {
         .output()
         .expect("python3");
     let screen = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "driver failed: {}", String::from_utf8_lossy(&run.stderr));
     assert!(
-        run.status.success(),
-        "driver failed: {}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    assert!(
-        screen.contains("'contoso'")
-            && screen.contains("https://dev.azure.com/contoso/_usersSettings/tokens"),
+        screen.contains("'contoso'") && screen.contains("https://dev.azure.com/contoso/_usersSettings/tokens"),
         "{screen}"
     );
-    assert!(
-        !screen.contains("tty-typed-pat"),
-        "the PAT was echoed: {screen}"
-    );
+    assert!(!screen.contains("tty-typed-pat"), "the PAT was echoed: {screen}");
     let answer = std::fs::read_to_string(&out).expect("helper output");
     assert_eq!(answer, "username=contoso\npassword=tty-typed-pat\n");
     assert!(!env.store_file().exists(), "stored before git confirmed it");

@@ -62,10 +62,7 @@ struct CacheFile {
 
 /// What identifies one configuration context; `None` when config comes from the command line.
 pub fn current_key() -> Option<String> {
-    if UNCACHEABLE_VARS
-        .iter()
-        .any(|v| std::env::var_os(v).is_some())
-    {
+    if UNCACHEABLE_VARS.iter().any(|v| std::env::var_os(v).is_some()) {
         return None;
     }
     let mut key = std::env::current_dir().ok()?.to_string_lossy().into_owned();
@@ -81,11 +78,7 @@ pub fn current_key() -> Option<String> {
 }
 
 fn cache_path() -> Option<PathBuf> {
-    Some(
-        dirs::cache_dir()?
-            .join("git-credential-azdo")
-            .join("config-cache.json"),
-    )
+    Some(dirs::cache_dir()?.join("git-credential-azdo").join("config-cache.json"))
 }
 
 pub fn stamp(path: &Path) -> Option<Stamp> {
@@ -99,11 +92,7 @@ pub fn stamp(path: &Path) -> Option<Stamp> {
     let inode = std::os::unix::fs::MetadataExt::ino(&meta);
     #[cfg(not(unix))]
     let inode = 0;
-    Some(Stamp {
-        size: meta.len(),
-        mtime_ns,
-        inode,
-    })
+    Some(Stamp { size: meta.len(), mtime_ns, inode })
 }
 
 /// The user-level files git would read even when they do not exist yet.
@@ -112,9 +101,8 @@ fn candidates() -> Vec<PathBuf> {
         return vec![PathBuf::from(global)];
     }
     let mut files = Vec::new();
-    let xdg = std::env::var_os("XDG_CONFIG_HOME")
-        .map(PathBuf::from)
-        .or_else(|| dirs::home_dir().map(|h| h.join(".config")));
+    let xdg =
+        std::env::var_os("XDG_CONFIG_HOME").map(PathBuf::from).or_else(|| dirs::home_dir().map(|h| h.join(".config")));
     if let Some(xdg) = xdg {
         files.push(xdg.join("git").join("config"));
     }
@@ -126,9 +114,7 @@ fn candidates() -> Vec<PathBuf> {
 
 fn read() -> Option<CacheFile> {
     let bytes = std::fs::read(cache_path()?).ok()?;
-    serde_json::from_slice::<CacheFile>(&bytes)
-        .ok()
-        .filter(|c| c.version == 1)
+    serde_json::from_slice::<CacheFile>(&bytes).ok().filter(|c| c.version == 1)
 }
 
 /// The cached config for `key`, if every recorded file is unchanged and the entry is young enough.
@@ -137,9 +123,7 @@ pub fn lookup(key: &str, now: i64) -> Option<GitConfig> {
     let entry = cache.entries.into_iter().find(|e| e.key == key)?;
     let fresh = now >= entry.created && now - entry.created <= MAX_AGE;
     let unchanged = entry.files.iter().all(|f| stamp(&f.path) == f.stamp);
-    (fresh && unchanged).then_some(GitConfig {
-        entries: entry.config,
-    })
+    (fresh && unchanged).then_some(GitConfig { complete: false, entries: entry.config })
 }
 
 /// Remember `config` (already reduced to the relevant keys) for `key`, given the files it came from.
@@ -148,27 +132,10 @@ pub fn save(key: String, now: i64, config: &GitConfig, origins: &[PathBuf]) {
     paths.extend(candidates());
     paths.sort();
     paths.dedup();
-    let files = paths
-        .into_iter()
-        .map(|path| FileState {
-            stamp: stamp(&path),
-            path,
-        })
-        .collect();
-    let mut cache = read().unwrap_or(CacheFile {
-        version: 1,
-        entries: Vec::new(),
-    });
+    let files = paths.into_iter().map(|path| FileState { stamp: stamp(&path), path }).collect();
+    let mut cache = read().unwrap_or(CacheFile { version: 1, entries: Vec::new() });
     cache.entries.retain(|e| e.key != key);
-    cache.entries.insert(
-        0,
-        Entry {
-            key,
-            created: now,
-            files,
-            config: config.entries.clone(),
-        },
-    );
+    cache.entries.insert(0, Entry { key, created: now, files, config: config.entries.clone() });
     cache.entries.truncate(MAX_ENTRIES);
     if let Err(e) = write(&cache) {
         tracing::debug!(error = %e, "could not write the config cache");
@@ -177,17 +144,13 @@ pub fn save(key: String, now: i64, config: &GitConfig, origins: &[PathBuf]) {
 
 fn write(cache: &CacheFile) -> std::io::Result<()> {
     let path = cache_path().ok_or_else(|| std::io::Error::other("no cache directory"))?;
-    let dir = path
-        .parent()
-        .ok_or_else(|| std::io::Error::other("no parent"))?;
+    let dir = path.parent().ok_or_else(|| std::io::Error::other("no parent"))?;
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder.create(dir)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-config-cache-")
-        .tempfile_in(dir)?;
+    let mut tmp = tempfile::Builder::new().prefix(".tmp-config-cache-").tempfile_in(dir)?;
     serde_json::to_writer(&mut tmp, cache).map_err(std::io::Error::other)?;
     tmp.persist(&path).map_err(|e| e.error)?;
     Ok(())

@@ -21,6 +21,14 @@ pub fn is_relevant(key: &str) -> bool {
         || (lower.starts_with("credential.") && lower.ends_with(".interactive"))
 }
 
+/// git's network settings this helper honours. Read only when a request is to be made, never
+/// cached (a proxy URL may carry a password).
+pub fn is_network(key: &str) -> bool {
+    let lower = key.to_ascii_lowercase();
+    lower.starts_with("http.")
+        && (lower.ends_with(".proxy") || lower.ends_with(".sslcainfo") || lower.ends_with(".sslverify"))
+}
+
 /// Every setting this helper reads: git config key, environment variable, default, meaning.
 /// docs/configuration.md and the README list exactly these.
 pub const SETTINGS: &[Setting] = &[
@@ -32,11 +40,24 @@ pub const SETTINGS: &[Setting] = &[
         help: "whether the helper may prompt (false in scripts; GIT_TERMINAL_PROMPT=0 and credential.interactive=false also turn prompts off)" },
     Setting { key: "azdo.keyringTimeout", env: "GIT_CREDENTIAL_AZDO_KEYRING_TIMEOUT", default: "10", url_scoped: false,
         help: "seconds one keyring call may take before the helper gives up" },
+    Setting { key: "azdo.validateInterval", env: "GIT_CREDENTIAL_AZDO_VALIDATE_INTERVAL", default: "3600", url_scoped: true,
+        help: "seconds between checks of a stored PAT against Azure DevOps (0: on every get; never: no checks, known expiry still applies)" },
+    Setting { key: "azdo.timeout", env: "GIT_CREDENTIAL_AZDO_TIMEOUT", default: "5", url_scoped: false,
+        help: "seconds one request to Azure DevOps may take in total, waiting on Retry-After included" },
+    Setting { key: "azdo.connectTimeout", env: "GIT_CREDENTIAL_AZDO_CONNECT_TIMEOUT", default: "2", url_scoped: false,
+        help: "seconds to wait for a connection to Azure DevOps" },
+    Setting { key: "azdo.url", env: "GIT_CREDENTIAL_AZDO_URL", default: "https://dev.azure.com", url_scoped: false,
+        help: "the Azure DevOps Services origin, read like dev.azure.com (https, or http on loopback)" },
+    Setting { key: "azdo.vsspsUrl", env: "GIT_CREDENTIAL_AZDO_VSSPS_URL", default: "https://vssps.dev.azure.com", url_scoped: false,
+        help: "the Azure DevOps identity service origin (PAT lifecycle API)" },
+    Setting { key: "azdo.authority", env: "GIT_CREDENTIAL_AZDO_AUTHORITY", default: "https://login.microsoftonline.com", url_scoped: false,
+        help: "the Microsoft Entra ID authority" },
 ];
 
 /// Also read: `AZURE_DEVOPS_EXT_PAT` (a PAT for every org), `GIT_CREDENTIAL_AZDO_TRACE` (see
-/// `trace`), `GIT_ASKPASS`, `SSH_ASKPASS`, `GIT_TERMINAL_PROMPT`; git config `core.askPass` and
-/// `credential.interactive`.
+/// `trace`), `GIT_ASKPASS`, `SSH_ASKPASS`, `GIT_TERMINAL_PROMPT`, `GIT_SSL_CAINFO`,
+/// `GIT_SSL_NO_VERIFY`, `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`/`NO_PROXY`; git config
+/// `core.askPass`, `credential.interactive`, `http.proxy`, `http.sslCAInfo`, `http.sslVerify`.
 pub const PAT_ENV: &str = "AZURE_DEVOPS_EXT_PAT";
 
 pub struct Setting {
@@ -50,13 +71,11 @@ pub struct Setting {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("invalid value '{value}' for {key}: expected {expected}")]
-    Invalid {
-        key: &'static str,
-        value: String,
-        expected: &'static str,
-    },
+    Invalid { key: &'static str, value: String, expected: &'static str },
     #[error("cannot find the user's data directory (is HOME set?)")]
     NoDataDir,
+    #[error("invalid value '{value}' for {key}: {why}")]
+    BadUrl { key: &'static str, value: String, why: String },
 }
 
 /// Where PATs are kept.
@@ -88,16 +107,71 @@ pub struct Settings {
     pub keyring_timeout: Duration,
     /// `AZURE_DEVOPS_EXT_PAT`, the Azure CLI's variable.
     pub env_pat: Option<Secret>,
+    /// How long a check of a stored PAT holds (zero: check on every get; `None`: never check).
+    pub validate_interval: Option<Duration>,
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+    pub services: crate::org::ServiceUrl,
+    pub vssps_url: String,
+    pub authority: String,
+    /// The snapshot the settings came from, and the URL they were read for (for `network`).
+    config: GitConfig,
+    url: Option<String>,
+    ssl_cainfo_env: Option<PathBuf>,
+    ssl_no_verify_env: bool,
 }
 
 impl Settings {
     /// Read settings for `url` (an org URL), or the unscoped ones when `url` is `None`.
     pub fn load(url: Option<&str>) -> Result<Settings, Error> {
-        Settings::from_sources(&GitConfig::load(), url, &|name| std::env::var_os(name))
+        Settings::from_sources(GitConfig::load(), url, &|name| std::env::var_os(name))
+    }
+
+    /// The Services origin alone (`azdo.url`), before the organization is known.
+    pub fn services_url(
+        config: &GitConfig,
+        env: &dyn Fn(&str) -> Option<OsString>,
+    ) -> Result<crate::org::ServiceUrl, Error> {
+        let value = env("GIT_CREDENTIAL_AZDO_URL")
+            .map(|v| v.to_string_lossy().into_owned())
+            .or_else(|| config.get("azdo.url").flatten().map(str::to_owned));
+        match value {
+            None => Ok(crate::org::ServiceUrl::default()),
+            Some(v) => crate::org::ServiceUrl::parse(v.trim()).map_err(|why| Error::BadUrl {
+                key: "azdo.url",
+                value: printable(&v),
+                why,
+            }),
+        }
+    }
+
+    /// git's network settings for this invocation's URL: `http.proxy`, `http.sslCAInfo`,
+    /// `http.sslVerify` (URL-matched), `GIT_SSL_CAINFO`, `GIT_SSL_NO_VERIFY`. A cached snapshot
+    /// lacks them, so this reads git config afresh then (a request is about to be made anyway).
+    pub fn network(&self) -> crate::azure::Network {
+        let fresh;
+        let config = if self.config.complete {
+            &self.config
+        } else {
+            fresh = GitConfig::load_fresh();
+            &fresh
+        };
+        let url = self.url.clone().unwrap_or_else(|| self.services.base());
+        let value = |key: &str| config.get_urlmatch(key, &url).flatten().map(str::trim).filter(|v| !v.is_empty());
+        let proxy = value("http.proxy").map(str::to_owned);
+        let ca_file = self.ssl_cainfo_env.clone().or_else(|| value("http.sslcainfo").map(expand_home));
+        let verify_tls = !self.ssl_no_verify_env && value("http.sslverify").and_then(bool_value).unwrap_or(true);
+        crate::azure::Network {
+            connect_timeout: self.connect_timeout,
+            timeout: self.timeout,
+            proxy,
+            ca_file,
+            verify_tls,
+        }
     }
 
     pub fn from_sources(
-        config: &GitConfig,
+        config: GitConfig,
         url: Option<&str>,
         env: &dyn Fn(&str) -> Option<OsString>,
     ) -> Result<Settings, Error> {
@@ -116,59 +190,59 @@ impl Settings {
             None | Some("keyring") => StoreKind::Keyring,
             Some("file") => StoreKind::File,
             Some(other) => {
-                return Err(Error::Invalid {
-                    key: "azdo.store",
-                    value: printable(other),
-                    expected: "keyring or file",
-                })
+                return Err(Error::Invalid { key: "azdo.store", value: printable(other), expected: "keyring or file" })
             }
         };
-        let data_dir = dirs::data_dir()
-            .ok_or(Error::NoDataDir)?
-            .join("git-credential-azdo");
+        let data_dir = dirs::data_dir().ok_or(Error::NoDataDir)?.join("git-credential-azdo");
         let store_file = match get("azdo.storeFile") {
             Some(path) => expand_home(&path),
             None => data_dir.join("credentials.json"),
         };
-        let mut interactive =
-            parse_bool("azdo.interactive", get("azdo.interactive").as_deref())?.unwrap_or(true);
+        let mut interactive = parse_bool("azdo.interactive", get("azdo.interactive").as_deref())?.unwrap_or(true);
         if let Some(v) = env("GIT_TERMINAL_PROMPT") {
             interactive &= bool_value(&v.to_string_lossy()).unwrap_or(true);
         }
-        if let Some(v) = config
-            .get_urlmatch("credential.interactive", url.unwrap_or(""))
-            .flatten()
-        {
-            interactive &= !matches!(v.to_ascii_lowercase().as_str(), "never")
-                && bool_value(v).unwrap_or(true);
+        if let Some(v) = config.get_urlmatch("credential.interactive", url.unwrap_or("")).flatten() {
+            interactive &= !matches!(v.to_ascii_lowercase().as_str(), "never") && bool_value(v).unwrap_or(true);
         }
-        let askpass = [
-            env("GIT_ASKPASS"),
-            config.get("core.askpass").flatten().map(OsString::from),
-            env("SSH_ASKPASS"),
-        ]
-        .into_iter()
-        .flatten()
-        .find(|v| !v.is_empty())
-        .map(PathBuf::from);
-        let keyring_timeout = match get("azdo.keyringTimeout") {
-            None => Duration::from_secs(10),
-            Some(v) => v
-                .trim()
+        let askpass =
+            [env("GIT_ASKPASS"), config.get("core.askpass").flatten().map(OsString::from), env("SSH_ASKPASS")]
+                .into_iter()
+                .flatten()
+                .find(|v| !v.is_empty())
+                .map(PathBuf::from);
+        let seconds = |key: &'static str, default: f64, zero_ok: bool| -> Result<Duration, Error> {
+            let Some(v) = get(key) else { return Ok(Duration::from_secs_f64(default)) };
+            v.trim()
                 .parse::<f64>()
                 .ok()
-                .filter(|s| s.is_finite() && *s > 0.0 && *s <= 3600.0)
+                .filter(|s| s.is_finite() && (*s > 0.0 || (zero_ok && *s == 0.0)) && *s <= 31_536_000.0)
                 .map(Duration::from_secs_f64)
-                .ok_or(Error::Invalid {
-                    key: "azdo.keyringTimeout",
-                    value: printable(&v),
-                    expected: "a number of seconds",
-                })?,
+                .ok_or(Error::Invalid { key, value: printable(&v), expected: "a number of seconds" })
         };
-        let env_pat = env(PAT_ENV)
-            .map(|v| v.to_string_lossy().trim().to_owned())
-            .filter(|v| !v.is_empty())
-            .map(Secret::from);
+        let keyring_timeout = seconds("azdo.keyringTimeout", 10.0, false)?;
+        let validate_interval = match get("azdo.validateInterval").as_deref().map(str::trim) {
+            Some("never") | Some("off") => None,
+            _ => Some(seconds("azdo.validateInterval", 3600.0, true)?),
+        };
+        let timeout = seconds("azdo.timeout", 5.0, false)?;
+        let connect_timeout = seconds("azdo.connectTimeout", 2.0, false)?.min(timeout);
+        let services = Settings::services_url(&config, env)?;
+        let origin = |key: &'static str, default: &str| -> Result<String, Error> {
+            let v = get(key).unwrap_or_else(|| default.to_owned());
+            crate::org::ServiceUrl::parse(v.trim()).map(|u| u.base()).map_err(|why| Error::BadUrl {
+                key,
+                value: printable(&v),
+                why,
+            })
+        };
+        let vssps_url = origin("azdo.vsspsUrl", "https://vssps.dev.azure.com")?;
+        let authority = origin("azdo.authority", "https://login.microsoftonline.com")?;
+        let ssl_cainfo_env = env("GIT_SSL_CAINFO").filter(|v| !v.is_empty()).map(PathBuf::from);
+        let ssl_no_verify_env =
+            env("GIT_SSL_NO_VERIFY").is_some_and(|v| !v.is_empty() && bool_value(&v.to_string_lossy()) != Some(false));
+        let env_pat =
+            env(PAT_ENV).map(|v| v.to_string_lossy().trim().to_owned()).filter(|v| !v.is_empty()).map(Secret::from);
         Ok(Settings {
             store,
             store_file,
@@ -177,6 +251,16 @@ impl Settings {
             askpass,
             keyring_timeout,
             env_pat,
+            validate_interval,
+            connect_timeout,
+            timeout,
+            services,
+            vssps_url,
+            authority,
+            url: url.map(str::to_owned),
+            config,
+            ssl_cainfo_env,
+            ssl_no_verify_env,
         })
     }
 }
@@ -198,21 +282,44 @@ pub fn bool_value(v: &str) -> Option<bool> {
 }
 
 fn parse_bool(key: &'static str, v: Option<&str>) -> Result<Option<bool>, Error> {
-    v.map(|v| {
-        bool_value(v).ok_or(Error::Invalid {
-            key,
-            value: printable(v),
-            expected: "true or false",
-        })
-    })
-    .transpose()
+    v.map(|v| bool_value(v).ok_or(Error::Invalid { key, value: printable(v), expected: "true or false" })).transpose()
+}
+
+/// All of git's `credential.*` configuration, unfiltered and uncached (for `doctor`).
+pub fn credential_config() -> GitConfig {
+    let output =
+        Command::new("git").args(["config", "-z", "--list"]).stdin(Stdio::null()).stderr(Stdio::null()).output();
+    let mut config = match output {
+        Ok(out) if out.status.success() => GitConfig::parse_z(&out.stdout),
+        _ => GitConfig::default(),
+    };
+    config.entries.retain(|(k, _)| k.to_ascii_lowercase().starts_with("credential."));
+    config
+}
+
+/// The helper list git builds for `url` from `credential[.<url>].helper` entries: every matching
+/// entry in config order, an empty value resetting the list.
+pub fn helpers_for(config: &GitConfig, url: &str) -> Vec<String> {
+    let mut helpers = Vec::new();
+    for (key, value) in &config.entries {
+        let one = GitConfig { entries: vec![(key.clone(), value.clone())], complete: true };
+        let Some(Some(value)) = one.get_urlmatch("credential.helper", url) else { continue };
+        if value.is_empty() {
+            helpers.clear();
+        } else {
+            helpers.push(value.to_owned());
+        }
+    }
+    helpers
 }
 
 /// A snapshot of git's configuration (all scopes, includes resolved by git), in git's order.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct GitConfig {
     /// (key with section and name lower-cased, value; `None` for a bare boolean key).
     entries: Vec<(String, Option<String>)>,
+    /// Whether the network keys are in it (not when it came from the cache).
+    complete: bool,
 }
 
 impl GitConfig {
@@ -226,6 +333,26 @@ impl GitConfig {
             tracing::debug!("git config from the cache");
             return hit;
         }
+        let (config, files) = GitConfig::read_from_git();
+        // Only file-based config can be checked for changes later.
+        if let (Some(key), Some(files)) = (key, files) {
+            let cacheable = GitConfig {
+                entries: config.entries.iter().filter(|(k, _)| is_relevant(k)).cloned().collect(),
+                complete: false,
+            };
+            cache::save(key, now, &cacheable, &files);
+        }
+        config
+    }
+
+    /// The configuration straight from git, never from the cache.
+    pub fn load_fresh() -> GitConfig {
+        GitConfig::read_from_git().0
+    }
+
+    /// One `git config --list --show-origin`, reduced to what this helper reads; with the files
+    /// the entries came from (`None` if any came from elsewhere, like `git -c`).
+    fn read_from_git() -> (GitConfig, Option<Vec<PathBuf>>) {
         let output = Command::new("git")
             .args(["config", "-z", "--list", "--show-origin"])
             .stdin(Stdio::null())
@@ -235,26 +362,13 @@ impl GitConfig {
             Ok(out) if out.status.success() => out.stdout,
             Ok(_) | Err(_) => {
                 tracing::debug!("git config --list gave nothing; using defaults");
-                return GitConfig::default();
+                return (GitConfig { entries: Vec::new(), complete: true }, None);
             }
         };
         let (config, origins) = GitConfig::parse_z_with_origins(&out);
-        let relevant = GitConfig {
-            entries: config
-                .entries
-                .into_iter()
-                .filter(|(k, _)| is_relevant(k))
-                .collect(),
-        };
-        // Only file-based config can be checked for changes later.
-        let files: Option<Vec<PathBuf>> = origins
-            .iter()
-            .map(|o| o.strip_prefix("file:").map(PathBuf::from))
-            .collect();
-        if let (Some(key), Some(files)) = (key, files) {
-            cache::save(key, now, &relevant, &files);
-        }
-        relevant
+        let entries = config.entries.into_iter().filter(|(k, _)| is_relevant(k) || is_network(k)).collect();
+        let files = origins.iter().map(|o| o.strip_prefix("file:").map(PathBuf::from)).collect();
+        (GitConfig { entries, complete: true }, files)
     }
 
     /// Parse `git config -z --list --show-origin`: `origin\0key\nvalue\0` (or `origin\0key\0`).
@@ -286,16 +400,12 @@ impl GitConfig {
                 }
             })
             .collect();
-        GitConfig { entries }
+        GitConfig { entries, complete: true }
     }
 
     /// The last value of a plain `section.name` key (`Some(None)` for a bare boolean key).
     pub fn get(&self, key: &str) -> Option<Option<&str>> {
-        self.entries
-            .iter()
-            .rev()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v.as_deref())
+        self.entries.iter().rev().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.as_deref())
     }
 
     /// The value of `section.name` for `url` under git's urlmatch rules: `section.<url>.name`
@@ -309,8 +419,7 @@ impl GitConfig {
             let Some((k_section, rest)) = k.split_once('.') else {
                 continue;
             };
-            let Some((subsection, k_name)) = rest.rsplit_once('.').map_or(Some(("", rest)), Some)
-            else {
+            let Some((subsection, k_name)) = rest.rsplit_once('.').map_or(Some(("", rest)), Some) else {
                 continue;
             };
             if !k_section.eq_ignore_ascii_case(section) || !k_name.eq_ignore_ascii_case(name) {
@@ -319,9 +428,7 @@ impl GitConfig {
             let score = if subsection.is_empty() {
                 Some(MatchScore::default())
             } else {
-                target.as_ref().and_then(|t| {
-                    UrlParts::parse(subsection).and_then(|pattern| pattern.matches(t))
-                })
+                target.as_ref().and_then(|t| UrlParts::parse(subsection).and_then(|pattern| pattern.matches(t)))
             };
             if let Some(score) = score {
                 if best.as_ref().is_none_or(|(b, _)| score >= *b) {
@@ -371,17 +478,9 @@ impl UrlParts {
             "http" => Some("80"),
             _ => None,
         };
-        let port = port
-            .filter(|p| Some(*p) != default_port && !p.is_empty())
-            .map(str::to_owned);
+        let port = port.filter(|p| Some(*p) != default_port && !p.is_empty()).map(str::to_owned);
         let path = path.trim_end_matches('/').to_owned();
-        Some(UrlParts {
-            scheme,
-            user,
-            host: host.to_ascii_lowercase(),
-            port,
-            path,
-        })
+        Some(UrlParts { scheme, user, host: host.to_ascii_lowercase(), port, path })
     }
 
     /// How well this config pattern matches `url`, or `None` if it does not.
@@ -394,15 +493,10 @@ impl UrlParts {
             Some(_) => true,
             None => false,
         };
-        let (pattern_labels, host_labels): (Vec<_>, Vec<_>) = (
-            self.host.split('.').collect(),
-            url.host.split('.').collect(),
-        );
+        let (pattern_labels, host_labels): (Vec<_>, Vec<_>) =
+            (self.host.split('.').collect(), url.host.split('.').collect());
         if pattern_labels.len() != host_labels.len()
-            || !pattern_labels
-                .iter()
-                .zip(&host_labels)
-                .all(|(p, h)| *p == "*" || p == h)
+            || !pattern_labels.iter().zip(&host_labels).all(|(p, h)| *p == "*" || p == h)
         {
             return None;
         }
@@ -410,12 +504,7 @@ impl UrlParts {
         let path_ok = self.path.is_empty()
             || url.path == self.path
             || (url.path.starts_with(&self.path) && url.path[self.path.len()..].starts_with('/'));
-        path_ok.then_some(MatchScore {
-            url: true,
-            host_len,
-            path_len: self.path.len(),
-            user,
-        })
+        path_ok.then_some(MatchScore { url: true, host_len, path_len: self.path.len(), user })
     }
 }
 
@@ -424,22 +513,14 @@ mod tests {
     use super::*;
 
     fn config(pairs: &[(&str, &str)]) -> GitConfig {
-        GitConfig {
-            entries: pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), Some(v.to_string())))
-                .collect(),
-        }
+        GitConfig { complete: true, entries: pairs.iter().map(|(k, v)| (k.to_string(), Some(v.to_string()))).collect() }
     }
 
     #[test]
     fn parses_show_origin_output_and_keeps_order() {
         let raw = b"file:/etc/gitconfig\0azdo.store\nfile\0command line:\0azdo.interactive\0file:/h/.gitconfig\0core.askpass\n/a\0";
         let (c, origins) = GitConfig::parse_z_with_origins(raw);
-        assert_eq!(
-            origins,
-            ["file:/etc/gitconfig", "command line:", "file:/h/.gitconfig"]
-        );
+        assert_eq!(origins, ["file:/etc/gitconfig", "command line:", "file:/h/.gitconfig"]);
         assert_eq!(c.get("azdo.store"), Some(Some("file")));
         assert_eq!(c.get("azdo.interactive"), Some(None));
         assert_eq!(c.get("core.askPass"), Some(Some("/a")));
@@ -456,13 +537,7 @@ mod tests {
         ] {
             assert!(is_relevant(key), "{key}");
         }
-        for key in [
-            "http.extraheader",
-            "user.name",
-            "credential.helper",
-            "remote.origin.url",
-            "core.editor",
-        ] {
+        for key in ["http.extraheader", "user.name", "credential.helper", "remote.origin.url", "core.editor"] {
             assert!(!is_relevant(key), "{key}");
         }
     }
@@ -483,46 +558,29 @@ mod tests {
             ("azdo.interactive", "true"),
             ("azdo.https://dev.azure.com.interactive", "yes"),
             ("azdo.https://*.visualstudio.com.interactive", "wild"),
-            (
-                "azdo.https://fabrikam.visualstudio.com.interactive",
-                "exact",
-            ),
-            (
-                "azdo.https://fabrikam.visualstudio.com.interactive",
-                "exact-later",
-            ),
+            ("azdo.https://fabrikam.visualstudio.com.interactive", "exact"),
+            ("azdo.https://fabrikam.visualstudio.com.interactive", "exact-later"),
         ]);
         let get = |url| c.get_urlmatch("azdo.interactive", url).flatten();
         assert_eq!(get("https://dev.azure.com/contoso"), Some("false"));
-        assert_eq!(
-            get("https://dev.azure.com/contoso/proj/_git/r"),
-            Some("false")
-        );
+        assert_eq!(get("https://dev.azure.com/contoso/proj/_git/r"), Some("false"));
         assert_eq!(get("https://dev.azure.com/contosox"), Some("yes"));
         assert_eq!(get("https://dev.azure.com:443/other"), Some("yes"));
         assert_eq!(get("https://other.visualstudio.com"), Some("wild"));
-        assert_eq!(
-            get("https://fabrikam.visualstudio.com"),
-            Some("exact-later")
-        );
+        assert_eq!(get("https://fabrikam.visualstudio.com"), Some("exact-later"));
         assert_eq!(get("https://example.com"), Some("true"));
         assert_eq!(get("http://dev.azure.com/contoso"), Some("true"));
     }
 
     fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<OsString> {
-        move |name| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| OsString::from(v))
-        }
+        move |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| OsString::from(v))
     }
 
     #[test]
     fn environment_overrides_git_config() {
         let c = config(&[("azdo.store", "keyring"), ("azdo.storefile", "/tmp/a.json")]);
-        let s = Settings::from_sources(&c, None, &env_of(&[("GIT_CREDENTIAL_AZDO_STORE", "file")]))
-            .expect("valid");
+        let s =
+            Settings::from_sources(c.clone(), None, &env_of(&[("GIT_CREDENTIAL_AZDO_STORE", "file")])).expect("valid");
         assert_eq!(s.store, StoreKind::File);
         assert_eq!(s.store_file, PathBuf::from("/tmp/a.json"));
         assert!(s.interactive);
@@ -531,65 +589,39 @@ mod tests {
     #[test]
     fn prompts_are_off_when_any_switch_says_so() {
         fn interactive(c: &GitConfig, env: &'static [(&'static str, &'static str)]) -> bool {
-            Settings::from_sources(c, Some("https://dev.azure.com/x"), &env_of(env))
-                .expect("valid")
-                .interactive
+            Settings::from_sources(c.clone(), Some("https://dev.azure.com/x"), &env_of(env)).expect("valid").interactive
         }
         let none = config(&[]);
         assert!(!interactive(&none, &[("GIT_TERMINAL_PROMPT", "0")]));
-        assert!(!interactive(
-            &none,
-            &[("GIT_CREDENTIAL_AZDO_INTERACTIVE", "false")]
-        ));
+        assert!(!interactive(&none, &[("GIT_CREDENTIAL_AZDO_INTERACTIVE", "false")]));
         assert!(!interactive(&config(&[("azdo.interactive", "no")]), &[]));
-        assert!(!interactive(
-            &config(&[("credential.interactive", "never")]),
-            &[]
-        ));
+        assert!(!interactive(&config(&[("credential.interactive", "never")]), &[]));
         assert!(interactive(&none, &[]));
     }
 
     #[test]
     fn askpass_follows_gits_order() {
         let c = config(&[("core.askpass", "/cfg/askpass")]);
-        let s = Settings::from_sources(&c, None, &env_of(&[("SSH_ASKPASS", "/ssh")])).expect("ok");
+        let s = Settings::from_sources(c.clone(), None, &env_of(&[("SSH_ASKPASS", "/ssh")])).expect("ok");
         assert_eq!(s.askpass, Some(PathBuf::from("/cfg/askpass")));
-        let s = Settings::from_sources(&c, None, &env_of(&[("GIT_ASKPASS", "/git")])).expect("ok");
+        let s = Settings::from_sources(c.clone(), None, &env_of(&[("GIT_ASKPASS", "/git")])).expect("ok");
         assert_eq!(s.askpass, Some(PathBuf::from("/git")));
-        let s = Settings::from_sources(&config(&[]), None, &env_of(&[("SSH_ASKPASS", "/ssh")]))
-            .expect("ok");
+        let s = Settings::from_sources(config(&[]), None, &env_of(&[("SSH_ASKPASS", "/ssh")])).expect("ok");
         assert_eq!(s.askpass, Some(PathBuf::from("/ssh")));
     }
 
     #[test]
     fn bad_values_are_named_and_sanitised() {
-        let err = Settings::from_sources(
-            &config(&[("azdo.store", "vault\u{1b}[2J")]),
-            None,
-            &env_of(&[]),
-        )
-        .expect_err("invalid");
+        let err = Settings::from_sources(config(&[("azdo.store", "vault\u{1b}[2J")]), None, &env_of(&[]))
+            .expect_err("invalid");
         let msg = err.to_string();
-        assert!(
-            msg.contains("azdo.store") && !msg.contains('\u{1b}'),
-            "{msg}"
-        );
-        assert!(Settings::from_sources(
-            &config(&[("azdo.keyringtimeout", "soon")]),
-            None,
-            &env_of(&[])
-        )
-        .is_err());
+        assert!(msg.contains("azdo.store") && !msg.contains('\u{1b}'), "{msg}");
+        assert!(Settings::from_sources(config(&[("azdo.keyringtimeout", "soon")]), None, &env_of(&[])).is_err());
     }
 
     #[test]
     fn env_pat_is_trimmed_and_kept_secret() {
-        let s = Settings::from_sources(
-            &config(&[]),
-            None,
-            &env_of(&[("AZURE_DEVOPS_EXT_PAT", " abc \n")]),
-        )
-        .expect("ok");
+        let s = Settings::from_sources(config(&[]), None, &env_of(&[("AZURE_DEVOPS_EXT_PAT", " abc \n")])).expect("ok");
         assert_eq!(s.env_pat, Some(Secret::new("abc")));
         assert!(!format!("{s:?}").contains("abc"));
     }

@@ -23,10 +23,7 @@ struct Document {
 
 impl Default for Document {
     fn default() -> Self {
-        Document {
-            version: 1,
-            organizations: BTreeMap::new(),
-        }
+        Document { version: 1, organizations: BTreeMap::new() }
     }
 }
 
@@ -49,10 +46,7 @@ impl FileStore {
     fn read(&self) -> Result<Document, Error> {
         let doc: Document = jsonfile::read(&self.path)?;
         if doc.version != 1 {
-            return Err(Error::Corrupt {
-                path: self.path.clone(),
-                detail: format!("unknown version {}", doc.version),
-            });
+            return Err(Error::Corrupt { path: self.path.clone(), detail: format!("unknown version {}", doc.version) });
         }
         Ok(doc)
     }
@@ -61,10 +55,7 @@ impl FileStore {
         let path = self.path.clone();
         jsonfile::update(&self.path, |doc: &mut Document| {
             if doc.version != 1 {
-                return Err(Error::Corrupt {
-                    path,
-                    detail: format!("unknown version {}", doc.version),
-                });
+                return Err(Error::Corrupt { path, detail: format!("unknown version {}", doc.version) });
             }
             Ok(change(doc))
         })?
@@ -77,33 +68,18 @@ impl Store for FileStore {
     }
 
     fn get(&self, org: &Org) -> Result<Option<Credential>, Error> {
-        Ok(self
-            .read()?
-            .organizations
-            .remove(org.name())
-            .map(|e| Credential {
-                pat: e.pat,
-                meta: e.meta,
-            }))
+        Ok(self.read()?.organizations.remove(org.name()).map(|e| Credential { pat: e.pat, meta: e.meta }))
     }
 
     fn put(&self, org: &Org, credential: &Credential) -> Result<(), Error> {
-        let entry = Entry {
-            pat: credential.pat.clone(),
-            meta: credential.meta.clone(),
-        };
+        let entry = Entry { pat: credential.pat.clone(), meta: credential.meta.clone() };
         self.update(|doc| {
             doc.organizations.insert(org.name().to_owned(), entry);
         })
     }
 
     fn set_metadata(&self, org: &Org, meta: &Metadata) -> Result<bool, Error> {
-        self.update(|doc| {
-            doc.organizations
-                .get_mut(org.name())
-                .map(|e| e.meta = meta.clone())
-                .is_some()
-        })
+        self.update(|doc| doc.organizations.get_mut(org.name()).map(|e| e.meta = meta.clone()).is_some())
     }
 
     fn delete(&self, org: &Org) -> Result<bool, Error> {

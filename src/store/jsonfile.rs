@@ -13,10 +13,7 @@ use zeroize::Zeroize;
 use super::Error;
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
-        path: path.to_owned(),
-        source,
-    }
+    move |source| Error::Io { path: path.to_owned(), source }
 }
 
 /// Read the document, or its default when the file does not exist.
@@ -38,12 +35,7 @@ fn parse<T: DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<T, Error> {
     // serde_json's message may quote file content (a PAT): report only where and what kind.
     serde_json::from_slice(bytes).map_err(|e| Error::Corrupt {
         path: path.to_owned(),
-        detail: format!(
-            "{:?} error at line {} column {}",
-            e.classify(),
-            e.line(),
-            e.column()
-        ),
+        detail: format!("{:?} error at line {} column {}", e.classify(), e.line(), e.column()),
     })
 }
 
@@ -52,10 +44,7 @@ fn check_private(path: &Path, file: &File) -> Result<(), Error> {
     use std::os::unix::fs::PermissionsExt;
     let mode = file.metadata().map_err(io(path))?.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
-        return Err(Error::LoosePermissions {
-            path: path.to_owned(),
-            mode,
-        });
+        return Err(Error::LoosePermissions { path: path.to_owned(), mode });
     }
     Ok(())
 }
@@ -70,10 +59,7 @@ pub fn update<T, R>(path: &Path, change: impl FnOnce(&mut T) -> R) -> Result<R, 
 where
     T: DeserializeOwned + Serialize + Default,
 {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     create_private_dir(dir)?;
     let lock_path = lock_path(path);
     let lock = open_private(&lock_path)?;
@@ -95,27 +81,19 @@ where
 }
 
 fn lock_path(path: &Path) -> PathBuf {
-    let mut name = path
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
+    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
     name.push(".lock");
     path.with_file_name(name)
 }
 
 fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), Error> {
     // tempfile creates the file with mode 0600 from the start: no window with looser permissions.
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-credentials-")
-        .tempfile_in(dir)
-        .map_err(io(dir))?;
+    let mut tmp = tempfile::Builder::new().prefix(".tmp-credentials-").tempfile_in(dir).map_err(io(dir))?;
     tmp.write_all(bytes).map_err(io(tmp.path()))?;
     tmp.as_file().sync_all().map_err(io(path))?;
     tmp.persist(path).map_err(|e| io(path)(e.error))?;
     #[cfg(unix)]
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io(dir))?;
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))?;
     Ok(())
 }
 

@@ -33,10 +33,7 @@ struct Index {
 
 impl Default for Index {
     fn default() -> Self {
-        Index {
-            version: 1,
-            organizations: BTreeMap::new(),
-        }
+        Index { version: 1, organizations: BTreeMap::new() }
     }
 }
 
@@ -53,10 +50,7 @@ impl KeyringStore {
         org: &Org,
         call: impl FnOnce(keyring::Entry) -> keyring::Result<T> + Send + 'static,
     ) -> Result<T, Error> {
-        let (service, user) = (
-            format!("{SERVICE_PREFIX}:{}", org.url()),
-            org.name().to_owned(),
-        );
+        let (service, user) = (format!("{SERVICE_PREFIX}:{}", org.url()), org.name().to_owned());
         let (tx, rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("keyring".into())
@@ -90,8 +84,7 @@ impl KeyringStore {
 #[cfg(target_os = "linux")]
 fn entry(service: &str, user: &str) -> keyring::Result<keyring::Entry> {
     // A label a person recognises in Seahorse; attributes stay service/username for lookup.
-    let mut credential =
-        keyring::secret_service::SsCredential::new_with_target(None, service, user)?;
+    let mut credential = keyring::secret_service::SsCredential::new_with_target(None, service, user)?;
     credential.label = format!("Azure DevOps PAT for {user} (git-credential-azdo)");
     Ok(keyring::Entry::new_with_credential(Box::new(credential)))
 }
@@ -104,22 +97,14 @@ fn entry(service: &str, user: &str) -> keyring::Result<keyring::Entry> {
 /// Elsewhere the keyring crate would fall back to a store that keeps nothing: refuse instead.
 #[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "windows")))]
 fn entry(_service: &str, _user: &str) -> keyring::Result<keyring::Entry> {
-    Err(keyring::Error::PlatformFailure(
-        "this platform has no supported OS keyring".into(),
-    ))
+    Err(keyring::Error::PlatformFailure("this platform has no supported OS keyring".into()))
 }
 
 fn map_error(e: keyring::Error) -> Error {
     match e {
-        keyring::Error::NoStorageAccess(inner) => Error::KeyringLocked {
-            detail: printable(&inner.to_string()),
-        },
-        keyring::Error::PlatformFailure(inner) => Error::KeyringUnavailable {
-            detail: printable(&inner.to_string()),
-        },
-        keyring::Error::BadEncoding(_) => {
-            Error::Keyring("the stored item is not valid UTF-8".into())
-        }
+        keyring::Error::NoStorageAccess(inner) => Error::KeyringLocked { detail: printable(&inner.to_string()) },
+        keyring::Error::PlatformFailure(inner) => Error::KeyringUnavailable { detail: printable(&inner.to_string()) },
+        keyring::Error::BadEncoding(_) => Error::Keyring("the stored item is not valid UTF-8".into()),
         other => Error::Keyring(printable(&other.to_string())),
     }
 }
@@ -135,19 +120,14 @@ impl Store for KeyringStore {
             Err(keyring::Error::NoEntry) => Ok(None),
             Err(other) => Err(other),
         })?;
-        Ok(pat.map(|pat| Credential {
-            pat,
-            meta: self.metadata(org).unwrap_or_default(),
-        }))
+        Ok(pat.map(|pat| Credential { pat, meta: self.metadata(org).unwrap_or_default() }))
     }
 
     fn put(&self, org: &Org, credential: &Credential) -> Result<(), Error> {
         let pat = credential.pat.clone();
         self.bounded(org, move |e| e.set_password(pat.expose()))?;
         self.update_index(|index| {
-            index
-                .organizations
-                .insert(org.name().to_owned(), credential.meta.clone());
+            index.organizations.insert(org.name().to_owned(), credential.meta.clone());
         })
     }
 
@@ -156,9 +136,7 @@ impl Store for KeyringStore {
             return Ok(false);
         }
         self.update_index(|index| {
-            index
-                .organizations
-                .insert(org.name().to_owned(), meta.clone());
+            index.organizations.insert(org.name().to_owned(), meta.clone());
         })?;
         Ok(true)
     }

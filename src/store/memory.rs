@@ -18,9 +18,7 @@ impl MemoryStore {
 
     fn entries(&self) -> std::sync::MutexGuard<'_, BTreeMap<Org, Credential>> {
         // A panic while holding the lock cannot leave the map half-written: take it anyway.
-        self.entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -39,11 +37,7 @@ impl Store for MemoryStore {
     }
 
     fn set_metadata(&self, org: &Org, meta: &Metadata) -> Result<bool, Error> {
-        Ok(self
-            .entries()
-            .get_mut(org)
-            .map(|c| c.meta = meta.clone())
-            .is_some())
+        Ok(self.entries().get_mut(org).map(|c| c.meta = meta.clone()).is_some())
     }
 
     fn delete(&self, org: &Org) -> Result<bool, Error> {
@@ -51,10 +45,6 @@ impl Store for MemoryStore {
     }
 
     fn list(&self) -> Result<Vec<(Org, Metadata)>, Error> {
-        Ok(self
-            .entries()
-            .iter()
-            .map(|(o, c)| (o.clone(), c.meta.clone()))
-            .collect())
+        Ok(self.entries().iter().map(|(o, c)| (o.clone(), c.meta.clone())).collect())
     }
 }

@@ -53,8 +53,12 @@ pub struct Metadata {
     pub username: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
+    /// When Azure DevOps (or git, by using it) last accepted the PAT.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_validated: Option<i64>,
+    /// When a check was last tried, whatever came of it (so an outage costs one try per interval).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_checked: Option<i64>,
     /// The PAT's authorization id on Azure DevOps, when it was minted here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization_id: Option<String>,
@@ -73,21 +77,18 @@ pub enum Error {
     KeyringUnavailable { detail: String },
     #[error("the OS keyring refused access ({detail}): it is locked or has no default collection; unlock it (log in to the desktop, or run gnome-keyring-daemon --unlock), or opt in to the file store: git config --global azdo.store file")]
     KeyringLocked { detail: String },
-    #[error("the OS keyring did not answer within {0:?}; is the keyring daemon hung? (azdo.keyringTimeout sets the limit)")]
+    #[error(
+        "the OS keyring did not answer within {0:?}; is the keyring daemon hung? (azdo.keyringTimeout sets the limit)"
+    )]
     KeyringTimeout(Duration),
     #[error("the OS keyring failed: {0}")]
     Keyring(String),
-    #[error(
-        "{path} is not a valid credential file ({detail}); it was left untouched: fix or move it"
-    )]
+    #[error("{path} is not a valid credential file ({detail}); it was left untouched: fix or move it")]
     Corrupt { path: PathBuf, detail: String },
     #[error("{path} is readable by other users (mode {mode:o}); refusing to use it: run chmod 600 on it")]
     LoosePermissions { path: PathBuf, mode: u32 },
     #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
 }
 
 /// A place that keeps one PAT per organization.
@@ -109,9 +110,8 @@ pub trait Store: Send + Sync {
 pub fn open(settings: &crate::config::Settings) -> Box<dyn Store> {
     match settings.store {
         crate::config::StoreKind::File => Box::new(FileStore::new(settings.store_file.clone())),
-        crate::config::StoreKind::Keyring => Box::new(KeyringStore::new(
-            settings.data_dir.join("keyring-metadata.json"),
-            settings.keyring_timeout,
-        )),
+        crate::config::StoreKind::Keyring => {
+            Box::new(KeyringStore::new(settings.data_dir.join("keyring-metadata.json"), settings.keyring_timeout))
+        }
     }
 }

@@ -9,14 +9,7 @@ fn org(name: &str) -> Org {
 }
 
 fn credential(pat: &str, stored_at: i64) -> Credential {
-    Credential {
-        pat: Secret::new(pat),
-        meta: Metadata {
-            origin: Origin::Git,
-            stored_at,
-            ..Metadata::default()
-        },
-    }
+    Credential { pat: Secret::new(pat), meta: Metadata { origin: Origin::Git, stored_at, ..Metadata::default() } }
 }
 
 /// Run the whole contract against `store`, which must start empty.
@@ -33,11 +26,7 @@ pub fn run(store: &dyn Store) {
 }
 
 fn missing_entry_is_none(store: &dyn Store) {
-    assert!(
-        store.get(&org("absent")).expect("get").is_none(),
-        "{}: absent org",
-        store.kind()
-    );
+    assert!(store.get(&org("absent")).expect("get").is_none(), "{}: absent org", store.kind());
 }
 
 fn stores_and_retrieves(store: &dyn Store) {
@@ -49,16 +38,12 @@ fn stores_and_retrieves(store: &dyn Store) {
             username: Some("alice".into()),
             expires_at: Some(1_900_000_000),
             last_validated: Some(1_700_000_100),
+            last_checked: Some(1_700_000_200),
             authorization_id: Some("5f8d2a3e-0000-4000-8000-000000000001".into()),
         },
     };
     store.put(&org("alpha"), &c).expect("put");
-    assert_eq!(
-        store.get(&org("alpha")).expect("get"),
-        Some(c),
-        "{}: round trip",
-        store.kind()
-    );
+    assert_eq!(store.get(&org("alpha")).expect("get"), Some(c), "{}: round trip", store.kind());
     store.delete(&org("alpha")).expect("cleanup");
 }
 
@@ -75,68 +60,33 @@ fn orgs_are_independent(store: &dyn Store) {
     store.put(&org("gamma"), &credential("g", 1)).expect("put");
     store.put(&org("delta"), &credential("d", 1)).expect("put");
     store.delete(&org("gamma")).expect("delete");
-    assert_eq!(
-        store.get(&org("delta")).expect("get").map(|c| c.pat),
-        Some(Secret::new("d"))
-    );
+    assert_eq!(store.get(&org("delta")).expect("get").map(|c| c.pat), Some(Secret::new("d")));
     assert!(store.get(&org("gamma")).expect("get").is_none());
     store.delete(&org("delta")).expect("cleanup");
 }
 
 fn delete_reports_what_it_did(store: &dyn Store) {
     store.put(&org("eps"), &credential("e", 1)).expect("put");
-    assert!(
-        store.delete(&org("eps")).expect("delete"),
-        "{}: delete existing",
-        store.kind()
-    );
-    assert!(
-        !store.delete(&org("eps")).expect("delete"),
-        "{}: delete absent",
-        store.kind()
-    );
+    assert!(store.delete(&org("eps")).expect("delete"), "{}: delete existing", store.kind());
+    assert!(!store.delete(&org("eps")).expect("delete"), "{}: delete absent", store.kind());
 }
 
 fn metadata_updates_alone(store: &dyn Store) {
-    assert!(
-        !store
-            .set_metadata(&org("zeta"), &Metadata::default())
-            .expect("set"),
-        "no entry, no update"
-    );
-    assert!(
-        store.get(&org("zeta")).expect("get").is_none(),
-        "set_metadata must not create"
-    );
+    assert!(!store.set_metadata(&org("zeta"), &Metadata::default()).expect("set"), "no entry, no update");
+    assert!(store.get(&org("zeta")).expect("get").is_none(), "set_metadata must not create");
     store.put(&org("zeta"), &credential("z", 1)).expect("put");
-    let meta = Metadata {
-        last_validated: Some(42),
-        expires_at: Some(99),
-        ..Metadata::default()
-    };
+    let meta = Metadata { last_validated: Some(42), expires_at: Some(99), ..Metadata::default() };
     assert!(store.set_metadata(&org("zeta"), &meta).expect("set"));
     let got = store.get(&org("zeta")).expect("get").expect("present");
-    assert_eq!(
-        (got.pat, got.meta),
-        (Secret::new("z"), meta),
-        "{}: metadata only",
-        store.kind()
-    );
+    assert_eq!((got.pat, got.meta), (Secret::new("z"), meta), "{}: metadata only", store.kind());
     store.delete(&org("zeta")).expect("cleanup");
 }
 
 fn list_is_sorted_and_complete(store: &dyn Store) {
     for name in ["kappa", "iota", "theta"] {
-        store
-            .put(&org(name), &credential(&format!("pat-{name}"), 7))
-            .expect("put");
+        store.put(&org(name), &credential(&format!("pat-{name}"), 7)).expect("put");
     }
-    let listed: Vec<String> = store
-        .list()
-        .expect("list")
-        .into_iter()
-        .map(|(o, _)| o.name().to_owned())
-        .collect();
+    let listed: Vec<String> = store.list().expect("list").into_iter().map(|(o, _)| o.name().to_owned()).collect();
     assert_eq!(listed, ["iota", "kappa", "theta"], "{}: list", store.kind());
     for name in ["kappa", "iota", "theta"] {
         store.delete(&org(name)).expect("cleanup");
@@ -145,30 +95,16 @@ fn list_is_sorted_and_complete(store: &dyn Store) {
 }
 
 fn odd_secrets_round_trip(store: &dyn Store) {
-    for pat in [
-        "a".repeat(84),
-        "päß-wörd \"quoted\" \\ {json}".to_owned(),
-        "x".to_owned(),
-    ] {
-        store
-            .put(&org("lambda"), &credential(&pat, 1))
-            .expect("put");
-        assert_eq!(
-            store.get(&org("lambda")).expect("get").map(|c| c.pat),
-            Some(Secret::new(pat))
-        );
+    for pat in ["a".repeat(84), "päß-wörd \"quoted\" \\ {json}".to_owned(), "x".to_owned()] {
+        store.put(&org("lambda"), &credential(&pat, 1)).expect("put");
+        assert_eq!(store.get(&org("lambda")).expect("get").map(|c| c.pat), Some(Secret::new(pat)));
     }
     store.delete(&org("lambda")).expect("cleanup");
 }
 
 fn case_insensitive_names_share_an_entry(store: &dyn Store) {
-    store
-        .put(&org("Contoso"), &credential("c", 1))
-        .expect("put");
-    assert_eq!(
-        store.get(&org("CONTOSO")).expect("get").map(|c| c.pat),
-        Some(Secret::new("c"))
-    );
+    store.put(&org("Contoso"), &credential("c", 1)).expect("put");
+    assert_eq!(store.get(&org("CONTOSO")).expect("get").map(|c| c.pat), Some(Secret::new("c")));
     assert_eq!(store.list().expect("list").len(), 1);
     store.delete(&org("contoso")).expect("cleanup");
 }

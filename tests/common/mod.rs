@@ -40,11 +40,7 @@ impl From<Output> for Run {
 
 impl std::fmt::Debug for Run {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {}\n--- stdout\n{}--- stderr\n{}---",
-            self.status, self.stdout, self.stderr
-        )
+        write!(f, "exit {}\n--- stdout\n{}--- stderr\n{}---", self.status, self.stdout, self.stderr)
     }
 }
 
@@ -54,12 +50,7 @@ impl TestEnv {
         let root = tempfile::tempdir().expect("temp dir");
         let home = root.path().join("home");
         std::fs::create_dir_all(&home).expect("home");
-        let mut env = TestEnv {
-            home: home.clone(),
-            root,
-            env: Vec::new(),
-            secret_service: None,
-        };
+        let mut env = TestEnv { home: home.clone(), root, env: Vec::new(), secret_service: None };
         let path = std::env::var_os("PATH").unwrap_or_default();
         env.set("PATH", path);
         env.set("HOME", &home);
@@ -70,6 +61,9 @@ impl TestEnv {
         env.set("GIT_TERMINAL_PROMPT", "0");
         env.set("LC_ALL", "C");
         env.set("GIT_CREDENTIAL_AZDO_STORE", "file");
+        // Tests talk to loopback only: no checks against the real Azure DevOps. Tests of
+        // validation point `GIT_CREDENTIAL_AZDO_URL` at the fake and set an interval.
+        env.set("GIT_CREDENTIAL_AZDO_VALIDATE_INTERVAL", "never");
         env
     }
 
@@ -98,8 +92,7 @@ impl TestEnv {
     }
 
     pub fn store_file(&self) -> PathBuf {
-        self.home
-            .join(".local/share/git-credential-azdo/credentials.json")
+        self.home.join(".local/share/git-credential-azdo/credentials.json")
     }
 
     pub fn gitconfig(&self) -> PathBuf {
@@ -137,10 +130,7 @@ impl TestEnv {
     }
 
     pub fn reject(&self, url: &str, extra: &str) -> Run {
-        self.git(
-            &["credential", "reject"],
-            format!("url={url}\n{extra}\n").as_bytes(),
-        )
+        self.git(&["credential", "reject"], format!("url={url}\n{extra}\n").as_bytes())
     }
 
     /// Store a PAT for `org` through `login --pat-stdin`.
@@ -153,6 +143,28 @@ impl TestEnv {
     pub fn configure(&self) {
         let run = self.helper(&["configure", "--global"], b"");
         assert_eq!(run.status, 0, "configure failed: {run:?}");
+    }
+
+    /// Point the helper at a fake Azure DevOps and register it for the fake's origin the way
+    /// `configure` does for dev.azure.com. Checks are back on with the default interval.
+    pub fn use_fake(&mut self, fake: &fake_azdo::FakeAzdo) {
+        let url = fake.url();
+        for var in ["GIT_CREDENTIAL_AZDO_URL", "GIT_CREDENTIAL_AZDO_VSSPS_URL", "GIT_CREDENTIAL_AZDO_AUTHORITY"] {
+            self.set(var, &url);
+        }
+        self.unset("GIT_CREDENTIAL_AZDO_VALIDATE_INTERVAL");
+        let key = |name: &str| format!("credential.{url}.{name}");
+        for args in [
+            vec!["config", "--global", "--add", &key("helper"), ""],
+            vec!["config", "--global", "--add", &key("helper"), BIN],
+            vec!["config", "--global", &key("useHttpPath"), "true"],
+            vec!["config", "--global", "user.name", "Test"],
+            vec!["config", "--global", "user.email", "test@example.invalid"],
+            vec!["config", "--global", "init.defaultBranch", "main"],
+        ] {
+            let run = self.git(&args, b"");
+            assert_eq!(run.status, 0, "{args:?}: {run:?}");
+        }
     }
 
     /// Write an executable shell script into the world and return its path.
@@ -175,12 +187,7 @@ pub fn mode(path: &Path) -> u32 {
 }
 
 fn run_with_input(cmd: &mut Command, stdin: &[u8]) -> Run {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
     let mut pipe = child.stdin.take().expect("stdin");
     let input = stdin.to_vec();
     // Write on a thread: a child that stops reading early must not deadlock the test.
@@ -207,9 +214,7 @@ pub fn require(tools: &[&str]) -> bool {
 }
 
 pub fn which(tool: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join(tool))
-        .find(|p| p.is_file())
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(tool)).find(|p| p.is_file())
 }
 
 /// A private D-Bus session bus with gnome-keyring's Secret Service on it. Dropping it stops both.
@@ -232,13 +237,7 @@ impl SecretService {
         set_mode(&run_dir, 0o700);
         let bus_path = run_dir.join(format!("bus-{}", std::process::id()));
         let out = Command::new("dbus-daemon")
-            .args([
-                "--session",
-                "--fork",
-                "--nopidfile",
-                "--print-address=1",
-                "--print-pid=1",
-            ])
+            .args(["--session", "--fork", "--nopidfile", "--print-address=1", "--print-pid=1"])
             .arg(format!("--address=unix:path={}", bus_path.display()))
             .stderr(Stdio::null())
             .output()
@@ -246,34 +245,17 @@ impl SecretService {
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         let mut lines = text.lines();
         let bus_address = lines.next().expect("bus address").to_owned();
-        let dbus_pid = lines
-            .next()
-            .and_then(|p| p.trim().parse().ok())
-            .expect("dbus pid");
-        let ss = SecretService {
-            dir: dir.to_owned(),
-            bus_address,
-            dbus_pid,
-        };
+        let dbus_pid = lines.next().and_then(|p| p.trim().parse().ok()).expect("dbus pid");
+        let ss = SecretService { dir: dir.to_owned(), bus_address, dbus_pid };
 
         let mut gkd = ss.env_command("gnome-keyring-daemon");
         gkd.args(["--daemonize", "--components=secrets"]);
         if unlock.is_some() {
             gkd.arg("--unlock");
         }
-        let mut child = gkd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("gkd");
+        let mut child = gkd.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("gkd");
         if let Some(password) = unlock {
-            child
-                .stdin
-                .take()
-                .expect("stdin")
-                .write_all(password.as_bytes())
-                .expect("password");
+            child.stdin.take().expect("stdin").write_all(password.as_bytes()).expect("password");
         }
         child.wait().expect("gkd start");
         ss.wait_for_name("org.freedesktop.secrets");
@@ -298,59 +280,31 @@ impl SecretService {
         loop {
             let out = self
                 .env_command("dbus-send")
-                .args([
-                    "--session",
-                    "--print-reply",
-                    "--dest=org.freedesktop.DBus",
-                    "/org/freedesktop/DBus",
-                ])
-                .args([
-                    "org.freedesktop.DBus.NameHasOwner",
-                    &format!("string:{name}"),
-                ])
+                .args(["--session", "--print-reply", "--dest=org.freedesktop.DBus", "/org/freedesktop/DBus"])
+                .args(["org.freedesktop.DBus.NameHasOwner", &format!("string:{name}")])
                 .output()
                 .expect("dbus-send");
             if String::from_utf8_lossy(&out.stdout).contains("boolean true") {
                 return;
             }
-            assert!(
-                Instant::now() < deadline,
-                "{name} did not appear on the test bus"
-            );
+            assert!(Instant::now() < deadline, "{name} did not appear on the test bus");
             std::thread::yield_now();
         }
     }
 
     /// Run `secret-tool` against this Secret Service.
     pub fn secret_tool(&self, args: &[&str]) -> Run {
-        self.env_command("secret-tool")
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("secret-tool")
-            .into()
+        self.env_command("secret-tool").args(args).stdin(Stdio::null()).output().expect("secret-tool").into()
     }
 
     fn owner_pid(&self, name: &str) -> Option<u32> {
         let out = self
             .env_command("dbus-send")
-            .args([
-                "--session",
-                "--print-reply",
-                "--dest=org.freedesktop.DBus",
-                "/org/freedesktop/DBus",
-            ])
-            .args([
-                "org.freedesktop.DBus.GetConnectionUnixProcessID",
-                &format!("string:{name}"),
-            ])
+            .args(["--session", "--print-reply", "--dest=org.freedesktop.DBus", "/org/freedesktop/DBus"])
+            .args(["org.freedesktop.DBus.GetConnectionUnixProcessID", &format!("string:{name}")])
             .output()
             .ok()?;
-        String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
-            .last()?
-            .parse()
-            .ok()
+        String::from_utf8_lossy(&out.stdout).split_whitespace().last()?.parse().ok()
     }
 }
 

@@ -1,0 +1,165 @@
+//! `doctor`: checks what a working setup needs — git's version, the helper's place in git's
+//! configuration, the store, the Azure DevOps endpoints and each stored PAT — and says what to do
+//! about each problem. Prints a report on stdout; exit 1 when something needs fixing.
+
+use std::io::Write;
+use std::process::Command;
+
+use crate::azure::{Client, Verdict};
+use crate::config::{GitConfig, Settings};
+use crate::error::Error;
+use crate::org::Org;
+use crate::setup::is_our_helper;
+use crate::store;
+use crate::text::printable;
+
+/// One finding.
+enum Finding {
+    Ok(String),
+    Warn(String, String),
+    Problem(String, String),
+}
+
+#[allow(clippy::print_stdout)] // the report is the command's output
+pub fn run() -> Result<(), Error> {
+    let settings = Settings::load(None)?;
+    let credential_config = crate::config::credential_config();
+    let mut findings = vec![git_version(), use_http_path(&credential_config)];
+    findings.extend(helper_order(&credential_config));
+    let store = store::open(&settings);
+    let stored = match store.list() {
+        Ok(list) => {
+            // The keyring's own reachability: a lookup that finds nothing is fine.
+            let probe = Org::new("git-credential-azdo-doctor").map_err(Error::Org)?;
+            match store.get(&probe) {
+                Ok(_) => findings.push(Finding::Ok(format!("store: {} is reachable", store.kind()))),
+                Err(e) => findings.push(Finding::Problem(format!("store: {e}"), "see the message".into())),
+            }
+            list
+        }
+        Err(e) => {
+            findings.push(Finding::Problem(format!("store: {e}"), "see the message".into()));
+            Vec::new()
+        }
+    };
+    let network = settings.network();
+    match Client::new(&network) {
+        Ok(client) => {
+            for (what, url) in [
+                ("Azure DevOps", settings.services.base()),
+                ("identity service", settings.vssps_url.clone()),
+                ("Entra ID", settings.authority.clone()),
+            ] {
+                findings.push(match client.probe(&url) {
+                    Ok(status) => Finding::Ok(format!("{what}: {url} answers (HTTP {status})")),
+                    Err(e) => Finding::Problem(
+                        format!("{what}: {url} is unreachable: {e}"),
+                        "check the network, http.proxy / HTTPS_PROXY and http.sslCAInfo".into(),
+                    ),
+                });
+            }
+        }
+        Err(e) => findings.push(Finding::Problem(format!("network settings: {e}"), "fix the setting it names".into())),
+    }
+    if !network.verify_tls {
+        findings.push(Finding::Warn(
+            "TLS certificate checks are off (http.sslVerify=false or GIT_SSL_NO_VERIFY)".into(),
+            "turn them back on; use http.sslCAInfo for a private CA".into(),
+        ));
+    }
+    for (org, meta) in &stored {
+        let Ok(Some(credential)) = store.get(org) else { continue };
+        let expired = meta.expires_at.is_some_and(|t| t <= crate::text::now());
+        findings.push(if expired {
+            Finding::Problem(format!("{org}: the stored PAT has expired"), format!("git credential-azdo login {org}"))
+        } else {
+            match crate::helper::validate(org, &credential.pat, &settings) {
+                Verdict::Valid { user } => Finding::Ok(format!("{org}: stored PAT is valid (signed in as {user})")),
+                Verdict::Invalid { reason } => Finding::Problem(
+                    format!("{org}: stored PAT is refused: {reason}"),
+                    format!("git credential-azdo login {org} (or let the next git command ask)"),
+                ),
+                Verdict::Unknown { reason } => {
+                    Finding::Warn(format!("{org}: could not check the stored PAT: {reason}"), "try again later".into())
+                }
+            }
+        });
+    }
+    let mut out = std::io::stdout().lock();
+    let mut problems = 0;
+    for finding in &findings {
+        let _ = match finding {
+            Finding::Ok(what) => writeln!(out, "ok       {what}"),
+            Finding::Warn(what, fix) => writeln!(out, "warning  {what}\n         fix: {fix}"),
+            Finding::Problem(what, fix) => {
+                problems += 1;
+                writeln!(out, "problem  {what}\n         fix: {fix}")
+            }
+        };
+    }
+    if problems > 0 {
+        return Err(Error::Quiet(1));
+    }
+    Ok(())
+}
+
+fn git_version() -> Finding {
+    let out = Command::new("git").arg("--version").output();
+    let text = out.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned()).unwrap_or_default();
+    let version: Vec<u32> =
+        text.split_whitespace().nth(2).unwrap_or("").split('.').take(2).map_while(|p| p.parse().ok()).collect();
+    match version.as_slice() {
+        [] => Finding::Problem("git: not found on PATH".into(), "install git".into()),
+        [major, minor] if (*major, *minor) < (2, 40) => Finding::Warn(
+            format!("git: {} is older than 2.40: it ignores the PAT expiry this helper reports", printable(&text)),
+            "upgrade git".into(),
+        ),
+        _ => Finding::Ok(format!("git: {}", printable(&text))),
+    }
+}
+
+fn use_http_path(config: &GitConfig) -> Finding {
+    let on = config
+        .get_urlmatch("credential.usehttppath", "https://dev.azure.com/org")
+        .flatten()
+        .and_then(crate::config::bool_value)
+        .unwrap_or(false);
+    if on {
+        Finding::Ok("credential.useHttpPath is on for https://dev.azure.com".into())
+    } else {
+        Finding::Problem(
+            "credential.useHttpPath is off for https://dev.azure.com: only https://ORG@dev.azure.com remotes work"
+                .into(),
+            "git credential-azdo configure".into(),
+        )
+    }
+}
+
+/// The helpers git runs for an Azure DevOps URL, in order, as git computes them.
+fn helper_order(config: &GitConfig) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for url in ["https://dev.azure.com/org", "https://org.visualstudio.com"] {
+        let helpers = crate::config::helpers_for(config, url);
+        let ours = helpers.iter().position(|h| is_our_helper(h));
+        findings.push(match ours {
+            None => Finding::Problem(
+                format!("{url}: git does not run this helper (helpers: {})", shown(&helpers)),
+                "git credential-azdo configure".into(),
+            ),
+            Some(0) => Finding::Ok(format!("{url}: this helper runs first ({})", shown(&helpers))),
+            Some(_) => Finding::Warn(
+                format!("{url}: other helpers run before this one ({})", shown(&helpers)),
+                "git credential-azdo configure (it resets inherited helpers for these URLs)".into(),
+            ),
+        });
+    }
+    findings
+}
+
+fn shown(helpers: &[String]) -> String {
+    if helpers.is_empty() {
+        "none".into()
+    } else {
+        helpers.iter().map(|h| printable(h)).collect::<Vec<_>>().join(", ")
+    }
+}
