@@ -144,20 +144,42 @@ fn is_unknown_git_operation(args: &[OsString]) -> bool {
 /// Run a human verb.
 pub fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
-        Command::Login { org, pat_stdin } => login(&Org::from_arg(&org)?, pat_stdin),
-        Command::Logout { org } => logout(&Org::from_arg(&org)?),
+        Command::Login { org, pat_stdin } => login(&target(&org)?, pat_stdin),
+        Command::Logout { org } => logout(&target(&org)?),
         Command::List { json } => list(json),
-        Command::Status { org } => status(org.as_deref().map(Org::from_arg).transpose()?.as_ref()),
+        Command::Status { org } => status(org.as_deref().map(target).transpose()?.as_ref()),
         Command::Doctor => crate::doctor::run(),
         Command::Configure(scope) => {
             let helper = setup::helper_value(&setup::current_exe()?);
-            report(setup::configure(&scope.scope(), &helper)?);
+            // A custom Services origin (azdo.url) and Azure DevOps Server hosts need the helper too.
+            let settings = Settings::load(None)?;
+            let mut extra: Vec<String> = settings.servers.iter().filter_map(|s| s.origin()).collect();
+            if settings.services != crate::org::ServiceUrl::default() {
+                extra.insert(0, settings.services.base());
+            }
+            extra.dedup();
+            report(setup::configure(&scope.scope(), &helper, &extra)?);
             Ok(())
         }
         Command::Unconfigure(scope) => {
             report(setup::unconfigure(&scope.scope())?);
             Ok(())
         }
+    }
+}
+
+/// The org (or Server collection) a command-line argument names, with the configured origins.
+fn target(arg: &str) -> Result<Org, Error> {
+    match Org::from_arg(arg) {
+        Ok(org) => Ok(org),
+        Err(e) if arg.contains("://") => {
+            let config = crate::config::GitConfig::load();
+            let env = |name: &str| std::env::var_os(name);
+            let services = Settings::services_url(&config, &env)?;
+            let servers = Settings::servers(&config, &env)?;
+            Org::from_arg_in(arg, &services, &servers).map_err(|_| Error::Org(e))
+        }
+        Err(e) => Err(e.into()),
     }
 }
 

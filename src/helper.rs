@@ -21,14 +21,14 @@ pub fn run(op: Operation, input: impl Read, out: &mut impl Write) -> Result<(), 
     let request = protocol::read_request(input)?;
     let env = |name: &str| std::env::var_os(name);
     let mut config = None;
-    let mut resolution = org::resolve(&request, &ServiceUrl::default());
+    let mut resolution = org::resolve(&request, &ServiceUrl::default(), &[]);
     if resolution == Resolution::NotOurs {
-        // `azdo.url` may name another origin (a loopback fake) that plays dev.azure.com's role.
+        // `azdo.url` may name another origin (a loopback fake) that plays dev.azure.com's role,
+        // and `azdo.server` Azure DevOps Server collections.
         let loaded = GitConfig::load();
-        match Settings::services_url(&loaded, &env) {
-            Ok(services) if services != ServiceUrl::default() => resolution = org::resolve(&request, &services),
-            Ok(_) => {}
-            Err(e) => tracing::debug!(error = %e, "azdo.url unusable"),
+        match (Settings::services_url(&loaded, &env), Settings::servers(&loaded, &env)) {
+            (Ok(services), Ok(servers)) => resolution = org::resolve(&request, &services, &servers),
+            (Err(e), _) | (_, Err(e)) => tracing::debug!(error = %e, "azdo.url or azdo.server unusable"),
         }
         config = Some(loaded);
     }
@@ -154,7 +154,7 @@ pub fn validate(org: &Org, pat: &Secret, settings: &Settings) -> Verdict {
             "git-credential-azdo: WARNING: TLS certificate checks are off (http.sslVerify=false or GIT_SSL_NO_VERIFY)"
         );
     }
-    let url = settings.services.org_url(org);
+    let url = settings.api_url(org);
     tracing::info!(%org, %url, "checking the PAT with Azure DevOps");
     match azure::Client::new(&network) {
         Ok(client) => client.validate(&url, pat),

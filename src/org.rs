@@ -1,6 +1,7 @@
 //! Which Azure DevOps organization a request is for: from the URL path, the URL's username or the
-//! legacy `{org}.visualstudio.com` host. Hosts are matched exactly; org names are validated and
-//! compared case-insensitively (stored lower-case).
+//! legacy `{org}.visualstudio.com` host, or which Azure DevOps Server collection (declared in
+//! `azdo.server`). Hosts are matched exactly; names are validated and compared case-insensitively
+//! (stored lower-case).
 
 use std::fmt;
 
@@ -11,7 +12,8 @@ use crate::text::printable;
 pub const SERVICES_HOST: &str = "dev.azure.com";
 const LEGACY_SUFFIX: &str = ".visualstudio.com";
 
-/// A validated organization name, lower-case.
+/// What one PAT is for: an Azure DevOps Services organization (its validated name, lower-case) or
+/// an Azure DevOps Server collection (its normalised URL, lower-case), which plays the org's role.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Org(String);
 
@@ -23,6 +25,8 @@ pub enum Error {
     NotAzureDevOps(String),
     #[error("the URL '{0}' does not name an organization: use https://dev.azure.com/ORG")]
     NoOrganization(String),
+    #[error("'{0}' is not a valid Azure DevOps Server collection URL: {1}")]
+    InvalidServer(String, String),
 }
 
 impl Org {
@@ -40,8 +44,56 @@ impl Org {
         }
     }
 
+    /// An Azure DevOps Server collection, e.g. `https://tfs.example.com/tfs/DefaultCollection`:
+    /// https (or http on loopback), a host and a path.
+    pub fn server(url: &str) -> Result<Org, Error> {
+        let bad = |why: &str| Error::InvalidServer(printable(url), why.to_owned());
+        let (scheme, rest) = url.trim().split_once("://").ok_or_else(|| bad("not a URL"))?;
+        let scheme = scheme.to_ascii_lowercase();
+        let rest = rest.trim_end_matches('/');
+        let (host, path) = rest.split_once('/').ok_or_else(|| bad("it has no collection path"))?;
+        if host.is_empty() || host.contains('@') || rest.contains(['?', '#']) || rest.chars().any(|c| c.is_control() || c == ' ') {
+            return Err(bad("expected scheme://host[:port]/path"));
+        }
+        if path.split('/').any(|seg| seg.is_empty() || seg == "." || seg == "..") {
+            return Err(bad("odd path"));
+        }
+        match scheme.as_str() {
+            "https" => {}
+            "http" if is_loopback(host) => {}
+            "http" => return Err(bad("plain http is allowed only for loopback hosts")),
+            _ => return Err(bad("expected an https:// URL")),
+        }
+        Ok(Org(format!("{scheme}://{}/{}", normalize_host(host, &scheme), path.to_ascii_lowercase())))
+    }
+
+    /// The org or collection a store key names (the inverse of [`Org::name`]).
+    pub fn from_key(key: &str) -> Result<Org, Error> {
+        if key.contains("://") {
+            Org::server(key)
+        } else {
+            Org::new(key)
+        }
+    }
+
+    /// A Server collection's origin (`scheme://host[:port]`), where git's config keys attach.
+    pub fn origin(&self) -> Option<String> {
+        let (scheme, rest) = self.0.split_once("://")?;
+        Some(format!("{scheme}://{}", rest.split('/').next()?))
+    }
+
+    /// Whether this is an Azure DevOps Server collection (no minting there).
+    pub fn is_server(&self) -> bool {
+        self.0.contains("://")
+    }
+
     /// An org name or any Azure DevOps URL naming one, as a person types it on the command line.
     pub fn from_arg(arg: &str) -> Result<Org, Error> {
+        Org::from_arg_in(arg, &ServiceUrl::default(), &[])
+    }
+
+    /// Like [`Org::from_arg`], with the configured Services origin and Server collections.
+    pub fn from_arg_in(arg: &str, services: &ServiceUrl, servers: &[Org]) -> Result<Org, Error> {
         let Some((scheme, rest)) = arg.split_once("://") else {
             return Org::new(arg);
         };
@@ -58,7 +110,7 @@ impl Org {
             password: None,
             password_expiry_utc: None,
         };
-        match resolve(&request, &ServiceUrl::default()) {
+        match resolve(&request, services, servers) {
             Resolution::Org(org) => Ok(org),
             Resolution::NeedsOrganization => Err(Error::NoOrganization(printable(arg))),
             Resolution::Refused(err) => Err(err),
@@ -66,13 +118,18 @@ impl Org {
         }
     }
 
+    /// The store key: the org name, or the collection URL.
     pub fn name(&self) -> &str {
         &self.0
     }
 
-    /// The organization's URL on Azure DevOps Services.
+    /// The organization's URL on Azure DevOps Services, or the collection's URL.
     pub fn url(&self) -> String {
-        format!("https://{SERVICES_HOST}/{}", self.0)
+        if self.is_server() {
+            self.0.clone()
+        } else {
+            format!("https://{SERVICES_HOST}/{}", self.0)
+        }
     }
 
     /// Where a person creates a PAT for this organization.
@@ -155,14 +212,15 @@ pub fn is_loopback(host: &str) -> bool {
     bare.eq_ignore_ascii_case("localhost") || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Resolve a request to an organization, with `services` playing dev.azure.com's role.
-pub fn resolve(req: &Request, services: &ServiceUrl) -> Resolution {
+/// Resolve a request to an organization, with `services` playing dev.azure.com's role and
+/// `servers` the declared Azure DevOps Server collections.
+pub fn resolve(req: &Request, services: &ServiceUrl, servers: &[Org]) -> Resolution {
     let protocol = req.protocol.to_ascii_lowercase();
     let host = normalize_host(&req.host, &protocol);
     let is_services = host == services.host;
     let legacy_org = host.strip_suffix(LEGACY_SUFFIX).filter(|label| !label.is_empty() && !label.contains('.'));
     if !is_services && legacy_org.is_none() {
-        return Resolution::NotOurs;
+        return resolve_server(req, &protocol, &host, servers);
     }
     let expected = if is_services { services.scheme.as_str() } else { "https" };
     match protocol.as_str() {
@@ -188,6 +246,34 @@ pub fn resolve(req: &Request, services: &ServiceUrl) -> Resolution {
         Some(Ok(org)) => Resolution::Org(org),
         _ => Resolution::NeedsOrganization,
     }
+}
+
+/// A request to a declared Azure DevOps Server: the longest collection path that prefixes the
+/// request's path (at a segment boundary, case-insensitively) names the collection.
+fn resolve_server(req: &Request, protocol: &str, host: &str, servers: &[Org]) -> Resolution {
+    let on_host: Vec<(&str, &str, &Org)> = servers
+        .iter()
+        .filter_map(|org| {
+            let (scheme, rest) = org.0.split_once("://")?;
+            let (h, path) = rest.split_once('/')?;
+            (h == host).then_some((scheme, path, org))
+        })
+        .collect();
+    if on_host.is_empty() {
+        return Resolution::NotOurs;
+    }
+    if !on_host.iter().any(|(scheme, _, _)| *scheme == protocol) {
+        return if protocol == "http" { Resolution::Insecure } else { Resolution::NotOurs };
+    }
+    let Some(path) = req.path.as_deref() else { return Resolution::NeedsOrganization };
+    let path = String::from_utf8_lossy(path).trim_matches('/').to_ascii_lowercase();
+    on_host
+        .into_iter()
+        .filter(|(scheme, collection, _)| {
+            *scheme == protocol && (path == *collection || path.starts_with(&format!("{collection}/")))
+        })
+        .max_by_key(|(_, collection, _)| collection.len())
+        .map_or(Resolution::NotOurs, |(_, _, org)| Resolution::Org(org.clone()))
 }
 
 /// Lower-case the host and drop the protocol's default port.
@@ -254,7 +340,7 @@ mod tests {
         ];
         for (protocol, host, path, user, expected) in cases {
             assert_eq!(
-                &resolve(&req(protocol, host, *path, *user), &ServiceUrl::default()),
+                &resolve(&req(protocol, host, *path, *user), &ServiceUrl::default(), &[]),
                 expected,
                 "{protocol}://{host} {path:?} {user:?}"
             );
@@ -266,14 +352,14 @@ mod tests {
         for path in ["con\u{1b}[31mtoso/x", "../x", "a b/x", "-lead/x", "x".repeat(51).as_str()] {
             assert!(
                 matches!(
-                    resolve(&req("https", "dev.azure.com", Some(path), None), &ServiceUrl::default()),
+                    resolve(&req("https", "dev.azure.com", Some(path), None), &ServiceUrl::default(), &[]),
                     Resolution::Refused(_)
                 ),
                 "{path}"
             );
         }
         let Resolution::Refused(err) =
-            resolve(&req("https", "dev.azure.com", Some("a\u{1b}b"), None), &ServiceUrl::default())
+            resolve(&req("https", "dev.azure.com", Some("a\u{1b}b"), None), &ServiceUrl::default(), &[])
         else {
             panic!("expected refusal")
         };
@@ -303,12 +389,12 @@ mod tests {
     fn a_loopback_service_url_plays_dev_azure_com() {
         let fake = ServiceUrl::parse("http://127.0.0.1:8123/").expect("loopback http");
         assert_eq!(fake.base(), "http://127.0.0.1:8123");
-        assert_eq!(resolve(&req("http", "127.0.0.1:8123", Some("Contoso/p/_git/r"), None), &fake), org("contoso"));
-        assert_eq!(resolve(&req("http", "127.0.0.1:8123", None, Some("contoso")), &fake), org("contoso"));
-        assert_eq!(resolve(&req("http", "127.0.0.1:9999", Some("contoso"), None), &fake), Resolution::NotOurs);
-        assert_eq!(resolve(&req("https", "dev.azure.com", Some("contoso"), None), &fake), Resolution::NotOurs);
+        assert_eq!(resolve(&req("http", "127.0.0.1:8123", Some("Contoso/p/_git/r"), None), &fake, &[]), org("contoso"));
+        assert_eq!(resolve(&req("http", "127.0.0.1:8123", None, Some("contoso")), &fake, &[]), org("contoso"));
+        assert_eq!(resolve(&req("http", "127.0.0.1:9999", Some("contoso"), None), &fake, &[]), Resolution::NotOurs);
+        assert_eq!(resolve(&req("https", "dev.azure.com", Some("contoso"), None), &fake, &[]), Resolution::NotOurs);
         // The legacy host form keeps working, and still needs https.
-        assert_eq!(resolve(&req("https", "contoso.visualstudio.com", None, None), &fake), org("contoso"));
+        assert_eq!(resolve(&req("https", "contoso.visualstudio.com", None, None), &fake, &[]), org("contoso"));
         assert_eq!(fake.org_url(&Org::new("Contoso").expect("org")), "http://127.0.0.1:8123/contoso");
     }
 
@@ -335,6 +421,32 @@ mod tests {
             assert!(ServiceUrl::parse(bad).is_err(), "{bad}");
         }
         assert_eq!(ServiceUrl::parse("https://DEV.azure.com:443").expect("ok"), ServiceUrl::default());
+    }
+
+    #[test]
+    fn server_collections_play_the_orgs_role() {
+        let servers = [
+            Org::server("https://tfs.example.com/tfs/DefaultCollection/").expect("valid"),
+            Org::server("https://tfs.example.com/tfs/Other").expect("valid"),
+            Org::server("http://127.0.0.1:8080/coll").expect("loopback http"),
+        ];
+        let default = ServiceUrl::default();
+        let r = |p: &str, h: &str, path: Option<&str>| resolve(&req(p, h, path, None), &default, &servers);
+        assert_eq!(r("https", "TFS.example.com:443", Some("tfs/defaultcollection/Proj/_git/r")), Resolution::Org(servers[0].clone()));
+        assert_eq!(r("https", "tfs.example.com", Some("tfs/Other/p/_git/r")), Resolution::Org(servers[1].clone()));
+        assert_eq!(r("https", "tfs.example.com", Some("tfs/DefaultCollectionX/p")), Resolution::NotOurs);
+        assert_eq!(r("https", "tfs.example.com", None), Resolution::NeedsOrganization);
+        assert_eq!(r("http", "tfs.example.com", Some("tfs/Other/p")), Resolution::Insecure);
+        assert_eq!(r("http", "127.0.0.1:8080", Some("coll/p/_git/r")), Resolution::Org(servers[2].clone()));
+        assert_eq!(r("https", "other.example.com", Some("tfs/Other")), Resolution::NotOurs);
+        assert_eq!(servers[0].name(), "https://tfs.example.com/tfs/defaultcollection");
+        assert_eq!(servers[0].url(), "https://tfs.example.com/tfs/defaultcollection");
+        assert!(servers[0].is_server() && !Org::new("contoso").expect("org").is_server());
+        assert_eq!(Org::from_key(servers[0].name()), Ok(servers[0].clone()));
+        for bad in ["https://tfs.example.com", "http://tfs.example.com/tfs/c", "tfs.example.com/c", "https://u@h/c", "https://h/a/../b"] {
+            assert!(Org::server(bad).is_err(), "{bad}");
+        }
+        assert_eq!(Org::from_arg_in("https://tfs.example.com/tfs/Other/p/_git/r", &default, &servers), Ok(servers[1].clone()));
     }
 
     #[test]

@@ -4,11 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The URLs this helper serves, and the per-URL helper keys it sets.
-pub const HELPER_KEYS: [&str; 2] =
-    ["credential.https://dev.azure.com.helper", "credential.https://*.visualstudio.com.helper"];
-pub const USE_HTTP_PATH_KEY: &str = "credential.https://dev.azure.com.useHttpPath";
-/// Set by `configure` only when it turned `useHttpPath` on itself, so `unconfigure` knows to undo it.
+/// The origins this helper is registered for; `useHttpPath` is needed where the org is in the path.
+pub const HELPER_ORIGINS: [&str; 2] = ["https://dev.azure.com", "https://*.visualstudio.com"];
+pub const PATH_ORIGINS: [&str; 1] = ["https://dev.azure.com"];
+/// The origins for which `configure` turned `useHttpPath` on itself, so `unconfigure` undoes only that.
 pub const MARKER_KEY: &str = "azdo.configuredUseHttpPath";
 
 #[derive(Debug, thiserror::Error)]
@@ -86,18 +85,21 @@ pub fn is_our_helper(value: &str) -> bool {
         || Path::new(first).file_name().is_some_and(|n| n == "git-credential-azdo")
 }
 
-/// Register `helper` in `scope`. Returns what was done, one line each.
-pub fn configure(scope: &Scope, helper: &str) -> Result<Vec<String>, Error> {
+/// Register `helper` in `scope` for Azure DevOps and for `extra_origins` (a custom `azdo.url`,
+/// Azure DevOps Server hosts). Returns what was done, one line each.
+pub fn configure(scope: &Scope, helper: &str, extra_origins: &[String]) -> Result<Vec<String>, Error> {
     let mut done = Vec::new();
-    for key in HELPER_KEYS {
-        let current = get_all(scope, key)?;
+    let helper_origins = HELPER_ORIGINS.iter().map(|o| o.to_string()).chain(extra_origins.iter().cloned());
+    for origin in helper_origins {
+        let key = format!("credential.{origin}.helper");
+        let current = get_all(scope, &key)?;
         if current == ["", helper] {
             done.push(format!("{key} already set"));
             continue;
         }
-        git_config(scope, &["--unset-all", key])?;
-        git_config(scope, &["--add", key, ""])?;
-        git_config(scope, &["--add", key, helper])?;
+        git_config(scope, &["--unset-all", &key])?;
+        git_config(scope, &["--add", &key, ""])?;
+        git_config(scope, &["--add", &key, helper])?;
         let previous: Vec<_> = current.iter().filter(|v| !v.is_empty() && !is_our_helper(v)).collect();
         if previous.is_empty() {
             done.push(format!("set {key} = {helper} (after an empty value that resets inherited helpers)"));
@@ -105,48 +107,70 @@ pub fn configure(scope: &Scope, helper: &str) -> Result<Vec<String>, Error> {
             done.push(format!("set {key} = {helper}, replacing {previous:?}"));
         }
     }
-    let (_, value) = git_config(scope, &["--type=bool", "--get", USE_HTTP_PATH_KEY])?;
-    if value.trim() == "true" {
-        done.push(format!("{USE_HTTP_PATH_KEY} already true"));
-    } else {
+    let marked = get_all(scope, MARKER_KEY)?;
+    for origin in PATH_ORIGINS.iter().map(|o| o.to_string()).chain(extra_origins.iter().cloned()) {
+        let key = format!("credential.{origin}.useHttpPath");
+        let (_, value) = git_config(scope, &["--type=bool", "--get", &key])?;
+        if value.trim() == "true" {
+            done.push(format!("{key} already true"));
+            continue;
+        }
         // Added after any value the user set (the last one wins), so unconfigure can uncover it.
-        git_config(scope, &["--add", USE_HTTP_PATH_KEY, "true"])?;
-        git_config(scope, &["--replace-all", MARKER_KEY, "true"])?;
-        done.push(format!("set {USE_HTTP_PATH_KEY} = true"));
+        git_config(scope, &["--add", &key, "true"])?;
+        if !marked.contains(&origin) {
+            git_config(scope, &["--add", MARKER_KEY, &origin])?;
+        }
+        done.push(format!("set {key} = true"));
     }
     Ok(done)
 }
 
-/// Remove what [`configure`] added to `scope`. Returns what was done, one line each.
+/// Remove what [`configure`] added to `scope`: this helper from every `credential.*.helper` key
+/// (with the empty value that came with it), and the `useHttpPath` values it turned on.
 pub fn unconfigure(scope: &Scope) -> Result<Vec<String>, Error> {
     let mut done = Vec::new();
-    for key in HELPER_KEYS {
-        let current = get_all(scope, key)?;
+    let mut sections = Vec::new();
+    let (_, listed) = git_config(scope, &["-z", "--get-regexp", r"^credential\..*\.helper$"])?;
+    let mut keys: Vec<String> = Vec::new();
+    for entry in listed.split('\0').filter(|e| !e.is_empty()) {
+        let key = entry.split('\n').next().unwrap_or("").to_owned();
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    for key in keys {
+        let current = get_all(scope, &key)?;
         if !current.iter().any(|v| is_our_helper(v)) {
             continue;
         }
         let keep: Vec<&String> = current.iter().filter(|v| !v.is_empty() && !is_our_helper(v)).collect();
-        git_config(scope, &["--unset-all", key])?;
+        git_config(scope, &["--unset-all", &key])?;
         for value in &keep {
-            git_config(scope, &["--add", key, value])?;
+            git_config(scope, &["--add", &key, value])?;
         }
         done.push(format!("removed this helper from {key}"));
+        sections.push(key.trim_end_matches(".helper").to_owned());
     }
-    let (marked, _) = git_config(scope, &["--get", MARKER_KEY])?;
-    if marked {
+    for origin in get_all(scope, MARKER_KEY)? {
+        // An older configure recorded `true` for dev.azure.com.
+        let origin = if origin == "true" { PATH_ORIGINS[0].to_owned() } else { origin };
+        let key = format!("credential.{origin}.useHttpPath");
         // Only the value configure added: a `false` the user set before stays.
-        git_config(scope, &["--unset-all", USE_HTTP_PATH_KEY, "^true$"])?;
-        git_config(scope, &["--unset-all", MARKER_KEY])?;
-        done.push(format!("removed {USE_HTTP_PATH_KEY}"));
+        git_config(scope, &["--unset-all", &key, "^true$"])?;
+        done.push(format!("removed {key}"));
+        sections.push(format!("credential.{origin}"));
     }
     if done.is_empty() {
         // Nothing of ours was there (the file may not even exist): leave it alone.
         return Ok(vec!["nothing to remove: this helper was not configured there".into()]);
     }
-    for section in ["credential.https://dev.azure.com", "credential.https://*.visualstudio.com", "azdo"] {
+    git_config(scope, &["--unset-all", MARKER_KEY])?;
+    sections.push("azdo".into());
+    sections.dedup();
+    for section in sections {
         // Drop sections left empty; fails harmlessly when they still hold something.
-        if get_section_is_empty(scope, section)? {
-            let _ = git_config(scope, &["--remove-section", section]);
+        if get_section_is_empty(scope, &section)? {
+            let _ = git_config(scope, &["--remove-section", &section]);
         }
     }
     Ok(done)

@@ -48,6 +48,8 @@ pub const SETTINGS: &[Setting] = &[
         help: "seconds to wait for a connection to Azure DevOps" },
     Setting { key: "azdo.url", env: "GIT_CREDENTIAL_AZDO_URL", default: "https://dev.azure.com", url_scoped: false,
         help: "the Azure DevOps Services origin, read like dev.azure.com (https, or http on loopback)" },
+    Setting { key: "azdo.server", env: "GIT_CREDENTIAL_AZDO_SERVER", default: "(none)", url_scoped: false,
+        help: "Azure DevOps Server (on-premises) collection URLs, one per value (in the variable: separated by spaces)" },
     Setting { key: "azdo.vsspsUrl", env: "GIT_CREDENTIAL_AZDO_VSSPS_URL", default: "https://vssps.dev.azure.com", url_scoped: false,
         help: "the Azure DevOps identity service origin (PAT lifecycle API)" },
     Setting { key: "azdo.authority", env: "GIT_CREDENTIAL_AZDO_AUTHORITY", default: "https://login.microsoftonline.com", url_scoped: false,
@@ -112,6 +114,7 @@ pub struct Settings {
     pub connect_timeout: Duration,
     pub timeout: Duration,
     pub services: crate::org::ServiceUrl,
+    pub servers: Vec<crate::org::Org>,
     pub vssps_url: String,
     pub authority: String,
     /// The snapshot the settings came from, and the URL they were read for (for `network`).
@@ -142,6 +145,30 @@ impl Settings {
                 value: printable(&v),
                 why,
             }),
+        }
+    }
+
+    /// The declared Azure DevOps Server collections (`azdo.server`, every value).
+    pub fn servers(config: &GitConfig, env: &dyn Fn(&str) -> Option<OsString>) -> Result<Vec<crate::org::Org>, Error> {
+        let values: Vec<String> = match env("GIT_CREDENTIAL_AZDO_SERVER") {
+            Some(v) => v.to_string_lossy().split_whitespace().map(str::to_owned).collect(),
+            None => config.get_all("azdo.server").into_iter().map(str::to_owned).collect(),
+        };
+        values
+            .iter()
+            .map(|v| {
+                crate::org::Org::server(v)
+                    .map_err(|e| Error::BadUrl { key: "azdo.server", value: printable(v), why: e.to_string() })
+            })
+            .collect()
+    }
+
+    /// The URL API calls for `org` go to: the collection itself, or the org on the Services origin.
+    pub fn api_url(&self, org: &crate::org::Org) -> String {
+        if org.is_server() {
+            org.url()
+        } else {
+            self.services.org_url(org)
         }
     }
 
@@ -228,6 +255,7 @@ impl Settings {
         let timeout = seconds("azdo.timeout", 5.0, false)?;
         let connect_timeout = seconds("azdo.connectTimeout", 2.0, false)?.min(timeout);
         let services = Settings::services_url(&config, env)?;
+        let servers = Settings::servers(&config, env)?;
         let origin = |key: &'static str, default: &str| -> Result<String, Error> {
             let v = get(key).unwrap_or_else(|| default.to_owned());
             crate::org::ServiceUrl::parse(v.trim()).map(|u| u.base()).map_err(|why| Error::BadUrl {
@@ -255,6 +283,7 @@ impl Settings {
             connect_timeout,
             timeout,
             services,
+            servers,
             vssps_url,
             authority,
             url: url.map(str::to_owned),
@@ -401,6 +430,11 @@ impl GitConfig {
             })
             .collect();
         GitConfig { entries, complete: true }
+    }
+
+    /// Every value of a plain `section.name` key, in order (bare keys are skipped).
+    pub fn get_all(&self, key: &str) -> Vec<&str> {
+        self.entries.iter().filter(|(k, _)| k.eq_ignore_ascii_case(key)).filter_map(|(_, v)| v.as_deref()).collect()
     }
 
     /// The last value of a plain `section.name` key (`Some(None)` for a bare boolean key).

@@ -94,7 +94,7 @@ impl Store for FileStore {
             .read()?
             .organizations
             .into_iter()
-            .filter_map(|(name, e)| Org::new(&name).ok().map(|org| (org, e.meta)))
+            .filter_map(|(name, e)| Org::from_key(&name).ok().map(|org| (org, e.meta)))
             .collect())
     }
 }

@@ -157,7 +157,7 @@ impl Store for KeyringStore {
         Ok(jsonfile::read::<Index>(&self.index)?
             .organizations
             .into_iter()
-            .filter_map(|(name, meta)| Org::new(&name).ok().map(|org| (org, meta)))
+            .filter_map(|(name, meta)| Org::from_key(&name).ok().map(|org| (org, meta)))
             .collect())
     }
 }

@@ -1,6 +1,6 @@
 //! Azure DevOps responses: common headers, the org challenge, connectionData, error bodies and
-//! fault responses. Shapes follow captures of the real service (see the report in the crate's
-//! README-less docs: lib.rs and each function's comment say where a value comes from).
+//! fault responses. Shapes follow captures of the real service; each function's comment says
+//! where its values come from, and which ones are inferred where no capture exists.
 
 use crate::http::{Request, Response};
 use crate::server::{GitEndpoint, Target};
