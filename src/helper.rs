@@ -77,7 +77,11 @@ fn get(
     out: &mut impl Write,
 ) -> Result<(), Error> {
     let answer = |password: Secret, expiry: Option<i64>, stored_user: Option<&str>| Answer {
-        username: request.username.clone().or(stored_user.map(str::to_owned)).unwrap_or_else(|| org.name().to_owned()),
+        username: request
+            .username
+            .clone()
+            .or(stored_user.map(str::to_owned))
+            .unwrap_or_else(|| org.default_username().to_owned()),
         password,
         password_expiry_utc: expiry,
     };

@@ -52,7 +52,11 @@ impl Org {
         let scheme = scheme.to_ascii_lowercase();
         let rest = rest.trim_end_matches('/');
         let (host, path) = rest.split_once('/').ok_or_else(|| bad("it has no collection path"))?;
-        if host.is_empty() || host.contains('@') || rest.contains(['?', '#']) || rest.chars().any(|c| c.is_control() || c == ' ') {
+        if host.is_empty()
+            || host.contains('@')
+            || rest.contains(['?', '#'])
+            || rest.chars().any(|c| c.is_control() || c == ' ')
+        {
             return Err(bad("expected scheme://host[:port]/path"));
         }
         if path.split('/').any(|seg| seg.is_empty() || seg == "." || seg == "..") {
@@ -80,6 +84,16 @@ impl Org {
     pub fn origin(&self) -> Option<String> {
         let (scheme, rest) = self.0.split_once("://")?;
         Some(format!("{scheme}://{}", rest.split('/').next()?))
+    }
+
+    /// The user name to give git with a PAT when the URL has none (any works with a PAT; it must
+    /// not hold a `:`).
+    pub fn default_username(&self) -> &str {
+        if self.is_server() {
+            "pat"
+        } else {
+            &self.0
+        }
     }
 
     /// Whether this is an Azure DevOps Server collection (no minting there).
@@ -432,7 +446,10 @@ mod tests {
         ];
         let default = ServiceUrl::default();
         let r = |p: &str, h: &str, path: Option<&str>| resolve(&req(p, h, path, None), &default, &servers);
-        assert_eq!(r("https", "TFS.example.com:443", Some("tfs/defaultcollection/Proj/_git/r")), Resolution::Org(servers[0].clone()));
+        assert_eq!(
+            r("https", "TFS.example.com:443", Some("tfs/defaultcollection/Proj/_git/r")),
+            Resolution::Org(servers[0].clone())
+        );
         assert_eq!(r("https", "tfs.example.com", Some("tfs/Other/p/_git/r")), Resolution::Org(servers[1].clone()));
         assert_eq!(r("https", "tfs.example.com", Some("tfs/DefaultCollectionX/p")), Resolution::NotOurs);
         assert_eq!(r("https", "tfs.example.com", None), Resolution::NeedsOrganization);
@@ -442,11 +459,22 @@ mod tests {
         assert_eq!(servers[0].name(), "https://tfs.example.com/tfs/defaultcollection");
         assert_eq!(servers[0].url(), "https://tfs.example.com/tfs/defaultcollection");
         assert!(servers[0].is_server() && !Org::new("contoso").expect("org").is_server());
+        assert_eq!(servers[0].default_username(), "pat", "a URL is no user name for Basic auth");
+        assert_eq!(servers[2].origin().as_deref(), Some("http://127.0.0.1:8080"));
         assert_eq!(Org::from_key(servers[0].name()), Ok(servers[0].clone()));
-        for bad in ["https://tfs.example.com", "http://tfs.example.com/tfs/c", "tfs.example.com/c", "https://u@h/c", "https://h/a/../b"] {
+        for bad in [
+            "https://tfs.example.com",
+            "http://tfs.example.com/tfs/c",
+            "tfs.example.com/c",
+            "https://u@h/c",
+            "https://h/a/../b",
+        ] {
             assert!(Org::server(bad).is_err(), "{bad}");
         }
-        assert_eq!(Org::from_arg_in("https://tfs.example.com/tfs/Other/p/_git/r", &default, &servers), Ok(servers[1].clone()));
+        assert_eq!(
+            Org::from_arg_in("https://tfs.example.com/tfs/Other/p/_git/r", &default, &servers),
+            Ok(servers[1].clone())
+        );
     }
 
     #[test]

@@ -315,3 +315,69 @@ fn doctor_reports_each_stored_pat() {
     assert!(run.stdout.contains("problem  contoso: stored PAT is refused"), "{run:?}");
     assert!(run.stdout.contains("fix: git credential-azdo login contoso"), "{run:?}");
 }
+
+#[test]
+fn azure_devops_server_collection_flow() {
+    let fake = FakeAzdo::start();
+    fake.add_org("coll");
+    fake.add_repo("coll", "proj", "repo");
+    let old = fake.add_pat("coll", "bob@corp.example", &["vso.code_write"], now() + YEAR).token;
+    let mut env = TestEnv::new();
+    let collection = format!("{}/Coll", fake.url());
+    env.set("GIT_CREDENTIAL_AZDO_SERVER", &collection);
+    env.unset("GIT_CREDENTIAL_AZDO_VALIDATE_INTERVAL");
+    env.configure();
+    let listed = env.git(&["config", "--global", "--get-all", &format!("credential.{}.helper", fake.url())], b"");
+    assert!(listed.stdout.ends_with(&format!("{}\n", common::BIN)), "configure skipped the server: {listed:?}");
+
+    let run = env.helper(&["login", &collection, "--pat-stdin"], old.as_bytes());
+    assert_eq!(run.status, 0, "{run:?}");
+    assert!(run.stderr.contains("accepts this PAT"), "{run:?}");
+    assert_eq!(fake.count(Route::ConnectionData), 1, "validation goes to the collection");
+    let list = env.helper(&["list"], b"");
+    let key = collection.to_ascii_lowercase();
+    assert!(list.stdout.contains(&key), "{list:?}");
+
+    let url = fake.repo_url("coll", "proj", "repo");
+    let run = env.git(&["clone", "-q", &url, &env.home.join("c").to_string_lossy()], b"");
+    assert_eq!(run.status, 0, "{run:?}");
+
+    // A revoked PAT is replaced there too (checks on every get for this test).
+    fake.revoke_pat(&old);
+    let new = fake.add_pat("coll", "bob@corp.example", &["vso.code_write"], now() + YEAR).token;
+    env.set("GIT_CREDENTIAL_AZDO_VALIDATE_INTERVAL", "0");
+    let script = env.script("askpass", &format!("echo '{new}'"));
+    env.set("GIT_ASKPASS", script);
+    env.unset("GIT_TERMINAL_PROMPT");
+    let run = env.git(&["-C", &env.home.join("c").to_string_lossy(), "fetch", "-q"], b"");
+    assert_eq!(run.status, 0, "{run:?}");
+    let stored = std::fs::read_to_string(env.store_file()).expect("store");
+    assert!(stored.contains(&new) && !stored.contains(&old), "{stored}");
+    let prompt_seen = run.stderr.contains("no longer valid");
+    assert!(prompt_seen, "{run:?}");
+}
+
+#[test]
+fn git_http_proxy_is_used_for_checks() {
+    use std::io::{BufRead, BufReader, Write};
+    let w = world();
+    let mut env = w.env;
+    env.login("contoso", &w.fake.add_pat("contoso", "a@b.example", &["vso.code"], now() + YEAR).token);
+    let proxy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let proxy_url = format!("http://{}", proxy.local_addr().expect("addr"));
+    let seen = std::thread::spawn(move || {
+        let (stream, _) = proxy.accept().expect("accept");
+        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+        let mut first = String::new();
+        reader.read_line(&mut first).expect("read");
+        let mut stream = stream;
+        let _ = stream.write_all(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        first
+    });
+    assert_eq!(env.git(&["config", "--global", "http.proxy", &proxy_url], b"").status, 0);
+    let run = env.helper(&["status", "contoso"], b"");
+    assert_eq!(run.status, 3, "{run:?}");
+    assert!(run.stdout.contains("HTTP 502"), "{run:?}");
+    let first = seen.join().expect("proxy");
+    assert!(first.starts_with(&format!("GET {}/contoso/_apis/connectionData", w.fake.url())), "{first}");
+}

@@ -157,8 +157,11 @@ impl Settings {
         values
             .iter()
             .map(|v| {
-                crate::org::Org::server(v)
-                    .map_err(|e| Error::BadUrl { key: "azdo.server", value: printable(v), why: e.to_string() })
+                crate::org::Org::server(v).map_err(|e| Error::BadUrl {
+                    key: "azdo.server",
+                    value: printable(v),
+                    why: e.to_string(),
+                })
             })
             .collect()
     }
