@@ -361,7 +361,7 @@ fn azure_devops_server_collection_flow() {
 fn git_http_proxy_is_used_for_checks() {
     use std::io::{BufRead, BufReader, Write};
     let w = world();
-    let mut env = w.env;
+    let env = w.env;
     env.login("contoso", &w.fake.add_pat("contoso", "a@b.example", &["vso.code"], now() + YEAR).token);
     let proxy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let proxy_url = format!("http://{}", proxy.local_addr().expect("addr"));
