@@ -346,12 +346,22 @@ pub fn helpers_for(config: &GitConfig, url: &str) -> Vec<String> {
 }
 
 /// A snapshot of git's configuration (all scopes, includes resolved by git), in git's order.
-#[derive(Debug, Default, Clone)]
+#[derive(Default, Clone)]
 pub struct GitConfig {
     /// (key with section and name lower-cased, value; `None` for a bare boolean key).
     entries: Vec<(String, Option<String>)>,
     /// Whether the network keys are in it (not when it came from the cache).
     complete: bool,
+}
+
+/// Keys only: values (a proxy URL, say) may hold a password.
+impl std::fmt::Debug for GitConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitConfig")
+            .field("keys", &self.entries.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>())
+            .field("complete", &self.complete)
+            .finish()
+    }
 }
 
 impl GitConfig {
@@ -654,6 +664,13 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.contains("azdo.store") && !msg.contains('\u{1b}'), "{msg}");
         assert!(Settings::from_sources(config(&[("azdo.keyringtimeout", "soon")]), None, &env_of(&[])).is_err());
+    }
+
+    #[test]
+    fn debug_output_shows_no_config_values() {
+        let c = config(&[("http.proxy", "http://user:hunter2@proxy:3128")]);
+        let shown = format!("{c:?}");
+        assert!(shown.contains("http.proxy") && !shown.contains("hunter2"), "{shown}");
     }
 
     #[test]
