@@ -95,3 +95,35 @@ fn trace_through_real_git_and_a_prompt_leaks_nothing() {
     assert!(!text.contains(PAT), "secret in trace");
     assert!(text.contains("keyring"), "{text}");
 }
+
+#[test]
+fn trace_of_checks_and_replacement_leaks_nothing() {
+    let fake = fake_azdo::FakeAzdo::start();
+    fake.add_repo("contoso", "proj", "repo");
+    let far = 4_000_000_000;
+    let old = fake.add_pat("contoso", "alice@contoso.example", &["vso.code_write"], far).token;
+    let new = fake.add_pat("contoso", "alice@contoso.example", &["vso.code_write"], far).token;
+    let mut env = TestEnv::new();
+    env.use_fake(&fake);
+    env.set("GIT_CREDENTIAL_AZDO_VALIDATE_INTERVAL", "0");
+    let trace = env.root.path().join("trace.log");
+    env.set("GIT_CREDENTIAL_AZDO_TRACE", &trace);
+    let mut runs = vec![env.helper(&["login", "contoso", "--pat-stdin"], old.as_bytes())];
+    let url = fake.repo_url("contoso", "proj", "repo");
+    runs.push(env.git(&["clone", "-q", &url, &env.home.join("c").to_string_lossy()], b""));
+    fake.revoke_pat(&old);
+    env.set("GIT_ASKPASS", env.script("askpass", &format!("echo {new}")));
+    env.unset("GIT_TERMINAL_PROMPT");
+    runs.push(env.git(&["-C", &env.home.join("c").to_string_lossy(), "fetch", "-q"], b""));
+    runs.push(env.helper(&["status", "contoso"], b""));
+    runs.push(env.helper(&["doctor"], b""));
+    for run in &runs {
+        for secret in [&old, &new] {
+            assert!(!run.stderr.contains(secret.as_str()) && !run.stdout.contains(secret.as_str()), "{run:?}");
+        }
+    }
+    assert_eq!(runs[2].status, 0, "{:?}", runs[2]);
+    let text = std::fs::read_to_string(&trace).expect("trace");
+    assert!(text.contains("checking the PAT with Azure DevOps"), "{text}");
+    assert!(!text.contains(&old) && !text.contains(&new), "secret in trace");
+}
