@@ -42,7 +42,7 @@ pub fn run() -> Result<(), Error> {
             Vec::new()
         }
     };
-    let network = settings.network();
+    let network = settings.network(&settings.services.base());
     match Client::new(&network) {
         Ok(client) => {
             for (what, url) in [

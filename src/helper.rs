@@ -152,13 +152,13 @@ pub fn check(org: &Org, credential: &Credential, settings: &Settings, store: &dy
 
 /// One validation request, with the network settings git users already have.
 pub fn validate(org: &Org, pat: &Secret, settings: &Settings) -> Verdict {
-    let network = settings.network();
+    let url = settings.api_url(org);
+    let network = settings.network(&url);
     if !network.verify_tls {
         eprintln!(
             "git-credential-azdo: WARNING: TLS certificate checks are off (http.sslVerify=false or GIT_SSL_NO_VERIFY)"
         );
     }
-    let url = settings.api_url(org);
     tracing::info!(%org, %url, "checking the PAT with Azure DevOps");
     match azure::Client::new(&network) {
         Ok(client) => client.validate(&url, pat),

@@ -117,9 +117,8 @@ pub struct Settings {
     pub servers: Vec<crate::org::Org>,
     pub vssps_url: String,
     pub authority: String,
-    /// The snapshot the settings came from, and the URL they were read for (for `network`).
+    /// The snapshot the settings came from (for `network`).
     config: GitConfig,
-    url: Option<String>,
     ssl_cainfo_env: Option<PathBuf>,
     ssl_no_verify_env: bool,
 }
@@ -175,10 +174,10 @@ impl Settings {
         }
     }
 
-    /// git's network settings for this invocation's URL: `http.proxy`, `http.sslCAInfo`,
+    /// git's network settings for requests to `url`: `http.proxy`, `http.sslCAInfo`,
     /// `http.sslVerify` (URL-matched), `GIT_SSL_CAINFO`, `GIT_SSL_NO_VERIFY`. A cached snapshot
     /// lacks them, so this reads git config afresh then (a request is about to be made anyway).
-    pub fn network(&self) -> crate::azure::Network {
+    pub fn network(&self, url: &str) -> crate::azure::Network {
         let fresh;
         let config = if self.config.complete {
             &self.config
@@ -186,8 +185,8 @@ impl Settings {
             fresh = GitConfig::load_fresh();
             &fresh
         };
-        let url = self.url.clone().unwrap_or_else(|| self.services.base());
-        let value = |key: &str| config.get_urlmatch(key, &url).flatten().map(str::trim).filter(|v| !v.is_empty());
+        // As git does: `http.<url>.*` entries match the URL actually requested.
+        let value = |key: &str| config.get_urlmatch(key, url).flatten().map(str::trim).filter(|v| !v.is_empty());
         let proxy = value("http.proxy").map(str::to_owned);
         let ca_file = self.ssl_cainfo_env.clone().or_else(|| value("http.sslcainfo").map(expand_home));
         let verify_tls = !self.ssl_no_verify_env && value("http.sslverify").and_then(bool_value).unwrap_or(true);
@@ -289,7 +288,6 @@ impl Settings {
             servers,
             vssps_url,
             authority,
-            url: url.map(str::to_owned),
             config,
             ssl_cainfo_env,
             ssl_no_verify_env,
