@@ -1,0 +1,27 @@
+//! The README's demo (`cargo run -p fake-azdo --bin azdo-demo`) still works and still shows what
+//! it claims: run it against the helper under test and check the transcript's key lines.
+#![cfg(unix)]
+
+use std::path::Path;
+
+#[test]
+fn the_demo_runs_every_step() {
+    let mut out = Vec::new();
+    let result = fake_azdo::demo::run(Path::new(env!("CARGO_BIN_EXE_git-credential-azdo")), &mut out);
+    let transcript = String::from_utf8_lossy(&out);
+    assert!(result.is_ok(), "the demo failed: {result:?}\n{transcript}");
+    for expected in [
+        "$ git credential-azdo configure --global",
+        "Personal access token for Azure DevOps organization 'contoso'",
+        "The clone succeeded",
+        "validation requests during this fetch: 0; prompts: 0",
+        "the stored PAT for contoso is no longer valid",
+        "removed it",
+        "contoso: valid: Azure DevOps accepts it",
+        "Cleaned up",
+    ] {
+        assert!(transcript.contains(expected), "missing {expected:?} in the transcript:\n{transcript}");
+    }
+    // The fake's PATs all carry this marker (tests/fake-azdo/src/util.rs): none may be shown.
+    assert!(!transcript.contains("JQQJ99"), "a PAT leaked into the transcript:\n{transcript}");
+}
