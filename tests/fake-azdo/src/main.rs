@@ -3,9 +3,15 @@
 //! Starts the fake on a loopback port, prints its URL, each repo's clone URL and each PAT it
 //! created (they are fake), then serves until stdin closes or the process is killed.
 //! SCOPE may list several scopes separated by commas. PATs are valid for 30 days.
+//!
+//! While serving, it reads commands from stdin, one a line: `counts` prints
+//! `counts connectionData=N git=N challenge=N other=N` (requests served so far, by route) and
+//! `reset` zeroes the counters and prints `reset`. Other lines are ignored.
 
-use std::io::Read;
+use std::io::BufRead;
 use std::process::ExitCode;
+
+use fake_azdo::Route;
 
 const USAGE: &str = "usage: fake-azdo serve [--org NAME]... [--repo ORG/PROJECT/REPO]... [--pat ORG:USER:SCOPE]...";
 
@@ -69,8 +75,23 @@ fn run(args: &[String]) -> Result<(), String> {
         println!("pat {org} {user} {scope} {}", pat.token);
     }
     eprintln!("fake-azdo: serving until stdin closes");
-    // Serve until stdin reaches its end (or the process is killed).
-    let mut sink = Vec::new();
-    let _ = std::io::stdin().read_to_end(&mut sink);
+    // Serve until stdin reaches its end (or the process is killed), answering commands meanwhile.
+    for line in std::io::stdin().lock().split(b'\n') {
+        let Ok(line) = line else { break };
+        match line.trim_ascii() {
+            b"counts" => println!(
+                "counts connectionData={} git={} challenge={} other={}",
+                fake.count(Route::ConnectionData),
+                fake.count(Route::Git),
+                fake.count(Route::Challenge),
+                fake.count(Route::Other)
+            ),
+            b"reset" => {
+                fake.reset_counts();
+                println!("reset");
+            }
+            _ => {}
+        }
+    }
     Ok(())
 }
