@@ -132,6 +132,11 @@ impl Client {
 }
 
 impl Client {
+    /// The underlying HTTP client, for the other REST clients of this crate (Entra, PAT lifecycle).
+    pub(crate) fn http(&self) -> &Http {
+        &self.http
+    }
+
     /// Whether `url` answers at all (any HTTP status), without credentials: `Ok(status)`.
     pub fn probe(&self, url: &str) -> Result<u16, String> {
         match self.http.get(url).header("X-TFS-FedAuthRedirect", "Suppress").send() {

@@ -1,0 +1,215 @@
+//! The Azure DevOps PAT lifecycle API (`{vssps}/{org}/_apis/tokens/pats`, Entra bearer token
+//! only): create, list and revoke the PATs this helper mints. A refusal by policy comes back as
+//! `patTokenError`, turned here into one line that names the cause.
+
+use std::io::Read;
+
+use serde_json::Value;
+
+use crate::azure::Client;
+use crate::secret::Secret;
+use crate::text::printable;
+
+const API_VERSION: &str = "7.1-preview.1";
+
+/// A PAT as the lifecycle API describes it (the secret only right after creation).
+#[derive(Debug, Clone)]
+pub struct PatInfo {
+    pub authorization_id: String,
+    pub display_name: String,
+    pub scope: String,
+    /// Unix seconds.
+    pub valid_to: Option<i64>,
+    pub token: Option<Secret>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("the organization's policy does not allow creating this PAT ({0})")]
+    Policy(String),
+    #[error("Azure DevOps refused to create the PAT ({0})")]
+    Refused(String),
+    #[error("the PAT lifecycle API did not accept the sign-in (HTTP {0})")]
+    Unauthorized(u16),
+    #[error("the PAT lifecycle API failed: {0}")]
+    Failed(String),
+}
+
+fn url(vssps: &str, org: &str, query: &str) -> String {
+    format!("{}/{org}/_apis/tokens/pats?{query}api-version={API_VERSION}", vssps.trim_end_matches('/'))
+}
+
+/// Create a PAT for `org`, valid until `valid_to` (the service may shorten it: use what it returns).
+pub fn create(
+    client: &Client,
+    vssps: &str,
+    org: &str,
+    bearer: &Secret,
+    display_name: &str,
+    scope: &str,
+    valid_to: i64,
+) -> Result<PatInfo, Error> {
+    let body = serde_json::json!({
+        "displayName": display_name,
+        "scope": scope,
+        "validTo": crate::text::timestamp(valid_to),
+        "allOrgs": false,
+    });
+    let response = client
+        .http()
+        .post(url(vssps, org, ""))
+        .bearer_auth(bearer.expose())
+        .header("X-TFS-FedAuthRedirect", "Suppress")
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body.to_string())
+        .send()
+        .map_err(|e| Error::Failed(printable(&e.to_string())))?;
+    let value = read_json(response)?;
+    match value["patTokenError"].as_str() {
+        None | Some("none") => {}
+        Some(code) => return Err(classify(code, value["patTokenErrorMessage"].as_str())),
+    }
+    let info = pat_info(&value["patToken"]).ok_or_else(|| Error::Failed("the reply holds no PAT".into()))?;
+    if info.token.is_none() {
+        return Err(Error::Failed("the reply holds no PAT".into()));
+    }
+    Ok(info)
+}
+
+/// Revoke the PAT with this authorization id.
+pub fn revoke(client: &Client, vssps: &str, org: &str, bearer: &Secret, authorization_id: &str) -> Result<(), Error> {
+    if !authorization_id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+        return Err(Error::Failed("not an authorization id".into()));
+    }
+    let response = client
+        .http()
+        .delete(url(vssps, org, &format!("authorizationId={authorization_id}&")))
+        .bearer_auth(bearer.expose())
+        .header("X-TFS-FedAuthRedirect", "Suppress")
+        .send()
+        .map_err(|e| Error::Failed(printable(&e.to_string())))?;
+    let status = response.status().as_u16();
+    match status {
+        203 | 401 => Err(Error::Unauthorized(status)),
+        200..=299 => Ok(()),
+        _ => Err(Error::Failed(format!("HTTP {status}"))),
+    }
+}
+
+/// Every PAT of the signed-in user in `org` (all pages).
+pub fn list(client: &Client, vssps: &str, org: &str, bearer: &Secret) -> Result<Vec<PatInfo>, Error> {
+    let mut all = Vec::new();
+    let mut continuation = String::new();
+    for _ in 0..100 {
+        let query = if continuation.is_empty() {
+            "$top=100&".to_owned()
+        } else {
+            format!("$top=100&continuationToken={}&", form_encode(&continuation))
+        };
+        let response = client
+            .http()
+            .get(url(vssps, org, &query))
+            .bearer_auth(bearer.expose())
+            .header("X-TFS-FedAuthRedirect", "Suppress")
+            .send()
+            .map_err(|e| Error::Failed(printable(&e.to_string())))?;
+        let value = read_json(response)?;
+        all.extend(value["patTokens"].as_array().into_iter().flatten().filter_map(pat_info));
+        continuation = value["continuationToken"].as_str().unwrap_or("").to_owned();
+        if continuation.is_empty() {
+            break;
+        }
+    }
+    Ok(all)
+}
+
+fn read_json(response: reqwest::blocking::Response) -> Result<Value, Error> {
+    let status = response.status().as_u16();
+    if status == 401 || status == 203 || (300..400).contains(&status) {
+        return Err(Error::Unauthorized(status));
+    }
+    let mut bytes = Vec::new();
+    response.take(4 * 1024 * 1024).read_to_end(&mut bytes).map_err(|e| Error::Failed(printable(&e.to_string())))?;
+    let value: Value =
+        serde_json::from_slice(&bytes).map_err(|_| Error::Failed(format!("HTTP {status}, unreadable reply")))?;
+    if !(200..300).contains(&status) {
+        let message = value["message"].as_str().map(printable).unwrap_or_default();
+        return Err(Error::Failed(format!("HTTP {status} {message}").trim().to_owned()));
+    }
+    Ok(value)
+}
+
+fn classify(code: &str, message: Option<&str>) -> Error {
+    let code = printable(code);
+    let what = match code.as_str() {
+        "disablePatCreationPolicyViolation" | "globalPATCreationBlocked" => "PAT creation is disabled",
+        "patLifespanPolicyViolation" => "the lifetime is longer than the policy allows (azdo.patLifetime)",
+        "fullScopePatPolicyViolation" => "full-scope PATs are not allowed (azdo.scope)",
+        "globalPatPolicyViolation" => "PATs for all organizations are not allowed",
+        "invalidScope" => "the scope is not valid (azdo.scope)",
+        "invalidDisplayName" | "displayNameRequired" => "the display name was refused",
+        "accessDenied" => "access denied",
+        _ => "",
+    };
+    let detail = message.map(printable).filter(|m| !m.is_empty());
+    let text = match (what, detail) {
+        ("", Some(m)) => format!("{code}: {m}"),
+        ("", None) => code.clone(),
+        (w, _) => format!("{w}; {code}"),
+    };
+    if code.contains("Policy") || code.contains("Blocked") {
+        Error::Policy(text)
+    } else {
+        Error::Refused(text)
+    }
+}
+
+fn pat_info(v: &Value) -> Option<PatInfo> {
+    let authorization_id = v["authorizationId"].as_str()?.to_owned();
+    Some(PatInfo {
+        display_name: printable(v["displayName"].as_str().unwrap_or("")),
+        scope: printable(v["scope"].as_str().unwrap_or("")),
+        valid_to: v["validTo"].as_str().and_then(parse_time),
+        token: v["token"].as_str().filter(|t| !t.is_empty()).map(Secret::new),
+        authorization_id: printable(&authorization_id),
+    })
+}
+
+/// RFC 3339 (`2020-12-01T23:46:23.32Z`) to Unix seconds.
+pub fn parse_time(s: &str) -> Option<i64> {
+    s.parse::<jiff::Timestamp>().ok().map(|t| t.as_second())
+}
+
+fn form_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_errors_name_their_cause() {
+        let e = classify("disablePatCreationPolicyViolation", None).to_string();
+        assert!(e.contains("policy") && e.contains("PAT creation is disabled"), "{e}");
+        assert!(matches!(classify("patLifespanPolicyViolation", None), Error::Policy(_)));
+        assert!(matches!(classify("invalidScope", None), Error::Refused(_)));
+        let e = classify("somethingNew\u{1b}[2J", Some("msg")).to_string();
+        assert!(!e.contains('\u{1b}'), "{e}");
+    }
+
+    #[test]
+    fn pat_records_and_times_are_read() {
+        let v = serde_json::json!({"displayName":"n","validTo":"2020-12-01T23:46:23.32Z","scope":"vso.code_write","authorizationId":"4ab5764f-4193-4f1d-b995-64144880b7d7","token":"tok"});
+        let info = pat_info(&v).expect("info");
+        assert_eq!(info.valid_to, Some(1_606_866_383));
+        assert_eq!(info.token.as_ref().map(Secret::expose), Some("tok"));
+        assert!(pat_info(&serde_json::json!({"displayName":"x"})).is_none());
+        assert_eq!(form_encode("a b/+"), "a%20b%2F%2B");
+    }
+}
