@@ -19,11 +19,14 @@ struct Document {
     version: u32,
     #[serde(default)]
     organizations: BTreeMap<String, Entry>,
+    /// Sign-in secrets (Entra refresh tokens), by key.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    tokens: BTreeMap<String, Secret>,
 }
 
 impl Default for Document {
     fn default() -> Self {
-        Document { version: 1, organizations: BTreeMap::new() }
+        Document { version: 1, organizations: BTreeMap::new(), tokens: BTreeMap::new() }
     }
 }
 
@@ -96,5 +99,23 @@ impl Store for FileStore {
             .into_iter()
             .filter_map(|(name, e)| Org::from_key(&name).ok().map(|org| (org, e.meta)))
             .collect())
+    }
+
+    fn get_token(&self, key: &str) -> Result<Option<Secret>, Error> {
+        Ok(self.read()?.tokens.remove(key))
+    }
+
+    fn put_token(&self, key: &str, token: &Secret) -> Result<(), Error> {
+        let token = token.clone();
+        self.update(|doc| {
+            doc.tokens.insert(key.to_owned(), token);
+        })
+    }
+
+    fn delete_token(&self, key: &str) -> Result<bool, Error> {
+        if !self.path.exists() {
+            return Ok(false);
+        }
+        self.update(|doc| doc.tokens.remove(key).is_some())
     }
 }

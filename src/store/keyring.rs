@@ -50,7 +50,15 @@ impl KeyringStore {
         org: &Org,
         call: impl FnOnce(keyring::Entry) -> keyring::Result<T> + Send + 'static,
     ) -> Result<T, Error> {
-        let (service, user) = (format!("{SERVICE_PREFIX}:{}", org.url()), org.name().to_owned());
+        self.bounded_item(format!("{SERVICE_PREFIX}:{}", org.url()), org.name().to_owned(), call)
+    }
+
+    fn bounded_item<T: Send + 'static>(
+        &self,
+        service: String,
+        user: String,
+        call: impl FnOnce(keyring::Entry) -> keyring::Result<T> + Send + 'static,
+    ) -> Result<T, Error> {
         let (tx, rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("keyring".into())
@@ -85,7 +93,11 @@ impl KeyringStore {
 fn entry(service: &str, user: &str) -> keyring::Result<keyring::Entry> {
     // A label a person recognises in Seahorse; attributes stay service/username for lookup.
     let mut credential = keyring::secret_service::SsCredential::new_with_target(None, service, user)?;
-    credential.label = format!("Azure DevOps PAT for {user} (git-credential-azdo)");
+    credential.label = if service.ends_with(":sign-in") {
+        format!("Azure DevOps sign-in token {user} (git-credential-azdo)")
+    } else {
+        format!("Azure DevOps PAT for {user} (git-credential-azdo)")
+    };
     Ok(keyring::Entry::new_with_credential(Box::new(credential)))
 }
 
@@ -159,5 +171,26 @@ impl Store for KeyringStore {
             .into_iter()
             .filter_map(|(name, meta)| Org::from_key(&name).ok().map(|org| (org, meta)))
             .collect())
+    }
+
+    fn get_token(&self, key: &str) -> Result<Option<Secret>, Error> {
+        self.bounded_item(format!("{SERVICE_PREFIX}:sign-in"), key.to_owned(), |e| match e.get_password() {
+            Ok(token) => Ok(Some(Secret::from(token))),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(other) => Err(other),
+        })
+    }
+
+    fn put_token(&self, key: &str, token: &Secret) -> Result<(), Error> {
+        let token = token.clone();
+        self.bounded_item(format!("{SERVICE_PREFIX}:sign-in"), key.to_owned(), move |e| e.set_password(token.expose()))
+    }
+
+    fn delete_token(&self, key: &str) -> Result<bool, Error> {
+        self.bounded_item(format!("{SERVICE_PREFIX}:sign-in"), key.to_owned(), |e| match e.delete_credential() {
+            Ok(()) => Ok(true),
+            Err(keyring::Error::NoEntry) => Ok(false),
+            Err(other) => Err(other),
+        })
     }
 }

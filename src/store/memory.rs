@@ -5,10 +5,12 @@ use std::sync::Mutex;
 
 use super::{Credential, Error, Metadata, Store};
 use crate::org::Org;
+use crate::secret::Secret;
 
 #[derive(Default)]
 pub struct MemoryStore {
     entries: Mutex<BTreeMap<Org, Credential>>,
+    tokens: Mutex<BTreeMap<String, Secret>>,
 }
 
 impl MemoryStore {
@@ -46,5 +48,18 @@ impl Store for MemoryStore {
 
     fn list(&self) -> Result<Vec<(Org, Metadata)>, Error> {
         Ok(self.entries().iter().map(|(o, c)| (o.clone(), c.meta.clone())).collect())
+    }
+
+    fn get_token(&self, key: &str) -> Result<Option<Secret>, Error> {
+        Ok(self.tokens.lock().unwrap_or_else(|p| p.into_inner()).get(key).cloned())
+    }
+
+    fn put_token(&self, key: &str, token: &Secret) -> Result<(), Error> {
+        self.tokens.lock().unwrap_or_else(|p| p.into_inner()).insert(key.to_owned(), token.clone());
+        Ok(())
+    }
+
+    fn delete_token(&self, key: &str) -> Result<bool, Error> {
+        Ok(self.tokens.lock().unwrap_or_else(|p| p.into_inner()).remove(key).is_some())
     }
 }

@@ -104,6 +104,11 @@ pub trait Store: Send + Sync {
     fn delete(&self, org: &Org) -> Result<bool, Error>;
     /// Every stored org with its metadata, sorted by org; never a secret.
     fn list(&self) -> Result<Vec<(Org, Metadata)>, Error>;
+    /// A sign-in secret (an Entra refresh token) under `key`, kept like a PAT.
+    fn get_token(&self, key: &str) -> Result<Option<Secret>, Error>;
+    fn put_token(&self, key: &str, token: &Secret) -> Result<(), Error>;
+    /// `false` if there was none.
+    fn delete_token(&self, key: &str) -> Result<bool, Error>;
 }
 
 /// Open the store the settings name.

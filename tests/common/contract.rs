@@ -23,6 +23,7 @@ pub fn run(store: &dyn Store) {
     list_is_sorted_and_complete(store);
     odd_secrets_round_trip(store);
     case_insensitive_names_share_an_entry(store);
+    tokens(store);
 }
 
 fn missing_entry_is_none(store: &dyn Store) {
@@ -107,4 +108,18 @@ fn case_insensitive_names_share_an_entry(store: &dyn Store) {
     assert_eq!(store.get(&org("CONTOSO")).expect("get").map(|c| c.pat), Some(Secret::new("c")));
     assert_eq!(store.list().expect("list").len(), 1);
     store.delete(&org("contoso")).expect("cleanup");
+}
+
+/// Sign-in tokens: kept apart from PATs, by key.
+pub fn tokens(store: &dyn Store) {
+    assert_eq!(store.get_token("refresh-token:t1:c").expect("get"), None);
+    store.put_token("refresh-token:t1:c", &Secret::new("rt-1")).expect("put");
+    store.put_token("refresh-token:t2:c", &Secret::new("rt-2")).expect("put");
+    store.put_token("refresh-token:t1:c", &Secret::new("rt-1b")).expect("rotate");
+    assert_eq!(store.get_token("refresh-token:t1:c").expect("get"), Some(Secret::new("rt-1b")));
+    assert!(store.list().expect("list").is_empty(), "{}: tokens are not organizations", store.kind());
+    assert!(store.delete_token("refresh-token:t1:c").expect("delete"));
+    assert!(!store.delete_token("refresh-token:t1:c").expect("delete"));
+    assert_eq!(store.get_token("refresh-token:t2:c").expect("get"), Some(Secret::new("rt-2")));
+    store.delete_token("refresh-token:t2:c").expect("cleanup");
 }
