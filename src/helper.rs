@@ -6,10 +6,12 @@
 //! `get`, so git's command succeeds instead of failing once. Nothing to offer means no output.
 
 use std::io::{Read, Write};
+use std::time::Duration;
 
 use crate::azure::{self, Verdict};
 use crate::config::{GitConfig, Settings};
 use crate::error::Error;
+use crate::mint;
 use crate::org::{self, Org, Resolution, ServiceUrl};
 use crate::protocol::{self, Answer, Operation, Request};
 use crate::secret::Secret;
@@ -92,8 +94,9 @@ fn get(
     match store.get(org)? {
         Some(credential) => match check(org, &credential, settings, store) {
             Ok(()) => {
+                let Credential { pat, meta } =
+                    mint::renew_if_due(org, &credential, settings, store).unwrap_or(credential);
                 tracing::info!(%org, store = store.kind(), "answering with the stored PAT");
-                let Credential { pat, meta } = credential;
                 return write(&answer(pat, meta.expires_at, meta.username.as_deref()), out);
             }
             Err(reason) => {
@@ -104,7 +107,30 @@ fn get(
         },
         None => tracing::info!(%org, store = store.kind(), "no stored PAT"),
     }
-    // Obtain a new one. It is returned to git but stored only when git confirms it with `store`.
+    // Sign in and mint one. Parallel git processes wait for each other here, then find the PAT.
+    if settings.mint && !org.is_server() {
+        let _lock = mint::OrgLock::acquire(&settings.data_dir, org, Duration::from_secs(120));
+        if let Some(Credential { pat, meta }) =
+            store.get(org)?.filter(|c| !c.meta.expires_at.is_some_and(|t| t <= now()))
+        {
+            tracing::info!(%org, "another git process stored a PAT meanwhile");
+            return write(&answer(pat, meta.expires_at, meta.username.as_deref()), out);
+        }
+        match azure::Client::new(&settings.network(&settings.vssps_url)) {
+            Ok(client) => match mint::obtain(org, settings, store, &client) {
+                Some(mint::Obtained::Pat(Credential { pat, meta })) => {
+                    return write(&answer(pat, meta.expires_at, None), out);
+                }
+                Some(mint::Obtained::AccessToken(tokens)) => {
+                    tracing::info!(%org, "answering with the Entra access token (not stored)");
+                    return write(&answer(tokens.access_token, Some(tokens.expires_at), None), out);
+                }
+                None => {}
+            },
+            Err(e) => tracing::info!(%org, error = %e, "cannot mint"),
+        }
+    }
+    // Ask for one. It is returned to git but stored only when git confirms it with `store`.
     if let Some(pat) = crate::prompt::ask_pat(org, settings) {
         return write(&answer(pat, None, None), out);
     }
@@ -179,6 +205,10 @@ fn store_op(request: &Request, org: &Org, settings: &Settings, store: &dyn Store
         tracing::info!(%org, "the PAT came from the environment; not storing it");
         return Ok(());
     }
+    if looks_like_jwt(password.expose()) {
+        tracing::info!(%org, "an Entra access token, not a PAT; never stored");
+        return Ok(());
+    }
     let now = now();
     if let Some(existing) = store.get(org)? {
         if &existing.pat == password {
@@ -210,6 +240,15 @@ fn store_op(request: &Request, org: &Org, settings: &Settings, store: &dyn Store
     store.put(org, &Credential { pat: password.clone(), meta })?;
     tracing::info!(%org, store = store.kind(), "stored the PAT git confirmed");
     Ok(())
+}
+
+/// Entra access tokens are JWTs (`eyJ…` header, three dot-separated base64url parts); PATs have
+/// no dots. One handed to git with `azdo.credentialType=oauth` must not be stored as a PAT.
+pub fn looks_like_jwt(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('.').collect();
+    s.starts_with("eyJ")
+        && parts.len() == 3
+        && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
 }
 
 fn erase(request: &Request, org: &Org, store: &dyn Store) -> Result<(), Error> {

@@ -54,6 +54,22 @@ pub const SETTINGS: &[Setting] = &[
         help: "the Azure DevOps identity service origin (PAT lifecycle API)" },
     Setting { key: "azdo.authority", env: "GIT_CREDENTIAL_AZDO_AUTHORITY", default: "https://login.microsoftonline.com", url_scoped: false,
         help: "the Microsoft Entra ID authority" },
+    Setting { key: "azdo.mint", env: "GIT_CREDENTIAL_AZDO_MINT", default: "auto", url_scoped: true,
+        help: "auto: mint a PAT through Entra sign-in when none is usable; never: only prompt" },
+    Setting { key: "azdo.tokenSource", env: "GIT_CREDENTIAL_AZDO_TOKEN_SOURCE", default: "auto", url_scoped: true,
+        help: "where Entra tokens come from: auto (stored refresh token, then the Azure CLI, then device code), device, azcli" },
+    Setting { key: "azdo.clientId", env: "GIT_CREDENTIAL_AZDO_CLIENT_ID", default: "872cd9fa-d31f-45e0-9eab-6e460a02d1f1", url_scoped: false,
+        help: "the Entra public client id used to sign in (Visual Studio's, as Git Credential Manager uses)" },
+    Setting { key: "azdo.tenant", env: "GIT_CREDENTIAL_AZDO_TENANT", default: "(discovered per org)", url_scoped: true,
+        help: "the Entra tenant to sign in to, instead of the one the organization names" },
+    Setting { key: "azdo.scope", env: "GIT_CREDENTIAL_AZDO_SCOPE", default: "vso.code_write", url_scoped: true,
+        help: "the scopes of minted PATs, separated by spaces" },
+    Setting { key: "azdo.patLifetime", env: "GIT_CREDENTIAL_AZDO_PAT_LIFETIME", default: "30", url_scoped: true,
+        help: "days a minted PAT is asked to live (the organization's policy may shorten it)" },
+    Setting { key: "azdo.renewBefore", env: "GIT_CREDENTIAL_AZDO_RENEW_BEFORE", default: "7", url_scoped: true,
+        help: "days before expiry a minted PAT is replaced, when a sign-in token is at hand without asking" },
+    Setting { key: "azdo.credentialType", env: "GIT_CREDENTIAL_AZDO_CREDENTIAL_TYPE", default: "pat", url_scoped: true,
+        help: "pat: hand git a PAT; oauth: hand git the Entra access token itself (never stored)" },
 ];
 
 /// Also read: `AZURE_DEVOPS_EXT_PAT` (a PAT for every org), `GIT_CREDENTIAL_AZDO_TRACE` (see
@@ -78,6 +94,17 @@ pub enum Error {
     NoDataDir,
     #[error("invalid value '{value}' for {key}: {why}")]
     BadUrl { key: &'static str, value: String, why: String },
+}
+
+/// Where Entra access tokens may come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSource {
+    /// A stored refresh token, then the Azure CLI, then (when interactive) the device code flow.
+    Auto,
+    /// Stored refresh token, then the device code flow; never the Azure CLI.
+    Device,
+    /// Only the Azure CLI.
+    AzureCli,
 }
 
 /// Where PATs are kept.
@@ -117,6 +144,16 @@ pub struct Settings {
     pub servers: Vec<crate::org::Org>,
     pub vssps_url: String,
     pub authority: String,
+    /// Whether PATs may be minted (`azdo.mint=auto`).
+    pub mint: bool,
+    pub token_source: TokenSource,
+    pub client_id: String,
+    pub tenant: Option<String>,
+    pub scope: String,
+    pub pat_lifetime_days: u32,
+    pub renew_before_days: u32,
+    /// Hand git the Entra access token instead of a PAT (`azdo.credentialType=oauth`).
+    pub oauth: bool,
     /// The snapshot the settings came from (for `network`).
     config: GitConfig,
     ssl_cainfo_env: Option<PathBuf>,
@@ -268,6 +305,64 @@ impl Settings {
         };
         let vssps_url = origin("azdo.vsspsUrl", "https://vssps.dev.azure.com")?;
         let authority = origin("azdo.authority", "https://login.microsoftonline.com")?;
+        let choice =
+            |key: &'static str, default: &'static str, allowed: &'static [&'static str]| -> Result<String, Error> {
+                let v = get(key).map(|v| v.trim().to_ascii_lowercase()).unwrap_or_else(|| default.to_owned());
+                if allowed.contains(&v.as_str()) {
+                    Ok(v)
+                } else {
+                    Err(Error::Invalid { key, value: printable(&v), expected: "one of the documented values" })
+                }
+            };
+        let mint = choice("azdo.mint", "auto", &["auto", "never"])? == "auto";
+        let token_source = match choice("azdo.tokenSource", "auto", &["auto", "device", "azcli"])?.as_str() {
+            "device" => TokenSource::Device,
+            "azcli" => TokenSource::AzureCli,
+            _ => TokenSource::Auto,
+        };
+        let oauth = choice("azdo.credentialType", "pat", &["pat", "oauth"])? == "oauth";
+        let client_id =
+            get("azdo.clientId").map(|v| v.trim().to_owned()).unwrap_or_else(|| crate::entra::DEFAULT_CLIENT_ID.into());
+        if !crate::entra::is_tenant(&client_id) {
+            return Err(Error::Invalid {
+                key: "azdo.clientId",
+                value: printable(&client_id),
+                expected: "a client id (GUID)",
+            });
+        }
+        let tenant = match get("azdo.tenant").map(|v| v.trim().to_owned()) {
+            Some(t) if crate::entra::is_tenant(&t) => Some(t),
+            Some(t) => {
+                return Err(Error::Invalid {
+                    key: "azdo.tenant",
+                    value: printable(&t),
+                    expected: "a tenant id or domain",
+                })
+            }
+            None => None,
+        };
+        let scope = get("azdo.scope")
+            .map(|v| v.split_whitespace().collect::<Vec<_>>().join(" "))
+            .unwrap_or_else(|| "vso.code_write".into());
+        if scope.is_empty() || !scope.chars().all(|c| c.is_ascii_alphanumeric() || "._ ".contains(c)) {
+            return Err(Error::Invalid {
+                key: "azdo.scope",
+                value: printable(&scope),
+                expected: "scopes like vso.code_write, separated by spaces",
+            });
+        }
+        let days = |key: &'static str, default: u32| -> Result<u32, Error> {
+            match get(key) {
+                None => Ok(default),
+                Some(v) => v.trim().parse::<u32>().ok().filter(|d| *d <= 3650).ok_or(Error::Invalid {
+                    key,
+                    value: printable(&v),
+                    expected: "a number of days",
+                }),
+            }
+        };
+        let pat_lifetime_days = days("azdo.patLifetime", 30)?.max(1);
+        let renew_before_days = days("azdo.renewBefore", 7)?;
         let ssl_cainfo_env = env("GIT_SSL_CAINFO").filter(|v| !v.is_empty()).map(PathBuf::from);
         let ssl_no_verify_env =
             env("GIT_SSL_NO_VERIFY").is_some_and(|v| !v.is_empty() && bool_value(&v.to_string_lossy()) != Some(false));
@@ -288,6 +383,14 @@ impl Settings {
             servers,
             vssps_url,
             authority,
+            mint,
+            token_source,
+            client_id,
+            tenant,
+            scope,
+            pat_lifetime_days,
+            renew_before_days,
+            oauth,
             config,
             ssl_cainfo_env,
             ssl_no_verify_env,

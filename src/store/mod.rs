@@ -111,6 +111,20 @@ pub trait Store: Send + Sync {
     fn delete_token(&self, key: &str) -> Result<bool, Error>;
 }
 
+/// Write a small private file atomically (0600, temp file and rename), for caches.
+pub fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().ok_or_else(|| std::io::Error::other("no parent directory"))?;
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)?;
+    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
+    std::io::Write::write_all(&mut tmp, bytes)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
 /// Open the store the settings name.
 pub fn open(settings: &crate::config::Settings) -> Box<dyn Store> {
     match settings.store {

@@ -64,6 +64,8 @@ impl TestEnv {
         // Tests talk to loopback only: no checks against the real Azure DevOps. Tests of
         // validation point `GIT_CREDENTIAL_AZDO_URL` at the fake and set an interval.
         env.set("GIT_CREDENTIAL_AZDO_VALIDATE_INTERVAL", "never");
+        // No Entra sign-in or minting unless a test asks for it against the fake.
+        env.set("GIT_CREDENTIAL_AZDO_MINT", "never");
         env
     }
 
