@@ -38,19 +38,28 @@ pub enum Command {
         /// Organization name or URL (https://dev.azure.com/ORG/...)
         org: String,
         /// Read the PAT from standard input (for scripts)
-        #[arg(long)]
+        #[arg(long, conflicts_with = "device")]
         pat_stdin: bool,
+        /// Sign in with Microsoft Entra ID (device code) and mint a PAT now
+        #[arg(long)]
+        device: bool,
     },
     /// Remove an organization's stored PAT
     Logout {
         /// Organization name or URL
         org: String,
+        /// Also revoke the PAT on Azure DevOps (PATs this helper minted)
+        #[arg(long)]
+        revoke: bool,
     },
     /// List organizations with a stored PAT and what is known about each (never the PAT)
     List {
         /// Print JSON instead of a table
         #[arg(long)]
         json: bool,
+        /// List the PATs this helper minted in an organization, as Azure DevOps knows them
+        #[arg(long, value_name = "ORG")]
+        remote: Option<String>,
     },
     /// Show the store and, for an organization, check its stored PAT with Azure DevOps (exit 0 valid, 1 invalid, 3 unknown)
     Status {
@@ -144,9 +153,11 @@ fn is_unknown_git_operation(args: &[OsString]) -> bool {
 /// Run a human verb.
 pub fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
-        Command::Login { org, pat_stdin } => login(&target(&org)?, pat_stdin),
-        Command::Logout { org } => logout(&target(&org)?),
-        Command::List { json } => list(json),
+        Command::Login { org, device: true, .. } => login_device(&target(&org)?),
+        Command::Login { org, pat_stdin, .. } => login(&target(&org)?, pat_stdin),
+        Command::Logout { org, revoke } => logout(&target(&org)?, revoke),
+        Command::List { remote: Some(org), json } => list_remote(&target(&org)?, json),
+        Command::List { json, .. } => list(json),
         Command::Status { org } => status(org.as_deref().map(target).transpose()?.as_ref()),
         Command::Doctor => crate::doctor::run(),
         Command::Configure(scope) => {
@@ -228,9 +239,88 @@ fn login(org: &Org, pat_stdin: bool) -> Result<(), Error> {
     Ok(())
 }
 
-fn logout(org: &Org) -> Result<(), Error> {
+/// An Entra access token for `org`: silently if possible, else (when a person may be asked)
+/// with the device code flow.
+fn sign_in(
+    org: &Org,
+    settings: &Settings,
+    store: &dyn store::Store,
+) -> Result<(crate::azure::Client, crate::entra::Tokens), Error> {
+    if org.is_server() {
+        return Err(Error::User("Azure DevOps Server has no Entra sign-in: use login with a PAT".into()));
+    }
+    let client =
+        crate::azure::Client::new(&settings.network(&settings.vssps_url)).map_err(|e| Error::User(e.to_string()))?;
+    if let Some(tokens) = crate::mint::silent_token(org, settings, store, &client) {
+        return Ok((client, tokens));
+    }
+    if !settings.interactive {
+        return Err(Error::User("no sign-in without asking is available, and prompts are off".into()));
+    }
+    let tokens = crate::mint::device_sign_in(org, settings, store, &client)
+        .map_err(|e| Error::User(format!("sign-in failed: {e}")))?;
+    Ok((client, tokens))
+}
+
+fn login_device(org: &Org) -> Result<(), Error> {
     let settings = Settings::load(Some(&org.url()))?;
     let store = store::open(&settings);
+    let (client, tokens) = sign_in(org, &settings, store.as_ref())?;
+    let credential =
+        crate::mint::mint_pat(org, &settings, &client, &tokens).map_err(|e| Error::User(format!("{org}: {e}")))?;
+    store.put(org, &credential)?;
+    let until = credential.meta.expires_at.map(timestamp).unwrap_or_else(|| "an unknown date".into());
+    eprintln!(
+        "Minted a PAT for {org} (scope {}, valid until {until}) and stored it in the {} store.",
+        settings.scope,
+        store.kind()
+    );
+    Ok(())
+}
+
+#[allow(clippy::print_stdout)] // the listing is the command's output
+fn list_remote(org: &Org, json: bool) -> Result<(), Error> {
+    let settings = Settings::load(Some(&org.url()))?;
+    let store = store::open(&settings);
+    let (client, tokens) = sign_in(org, &settings, store.as_ref())?;
+    let all = crate::pats::list(&client, &settings.vssps_url, org.name(), &tokens.access_token)
+        .map_err(|e| Error::User(format!("{org}: {e}")))?;
+    let ours: Vec<_> = all.iter().filter(|p| p.display_name.starts_with("git-credential-azdo")).collect();
+    if json {
+        let rows: Vec<serde_json::Value> = ours
+            .iter()
+            .map(|p| {
+                serde_json::json!({"authorization_id": p.authorization_id, "display_name": p.display_name, "scope": p.scope, "valid_to": p.valid_to})
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(rows));
+        return Ok(());
+    }
+    println!("{:<38} {:<22} {:<16} {}", "AUTHORIZATION ID", "VALID TO", "SCOPE", "NAME");
+    for p in ours {
+        let until = p.valid_to.map(timestamp).unwrap_or_default();
+        println!("{:<38} {:<22} {:<16} {}", p.authorization_id, until, p.scope, p.display_name);
+    }
+    Ok(())
+}
+
+fn logout(org: &Org, revoke: bool) -> Result<(), Error> {
+    let settings = Settings::load(Some(&org.url()))?;
+    let store = store::open(&settings);
+    if revoke {
+        match store.get(org)?.and_then(|c| c.meta.authorization_id) {
+            Some(id) => {
+                let (client, tokens) = sign_in(org, &settings, store.as_ref())?;
+                crate::pats::revoke(&client, &settings.vssps_url, org.name(), &tokens.access_token, &id)
+                    .map_err(|e| Error::User(format!("could not revoke the PAT for {org}: {e}; it is still stored")))?;
+                eprintln!("Revoked the PAT for {org} on Azure DevOps.");
+            }
+            None => eprintln!(
+                "The PAT for {org} was not minted here, so its authorization id is unknown: revoke it at {}.",
+                org.tokens_url()
+            ),
+        }
+    }
     if store.delete(org)? {
         eprintln!("Removed the PAT for {org} from the {} store.", store.kind());
         Ok(())
@@ -318,7 +408,13 @@ fn status(org: Option<&Org>) -> Result<(), Error> {
             line(format!("{org}: invalid: it expired at {}", timestamp(t)));
             return Err(Error::Quiet(1));
         }
-        Some(t) => line(format!("{org}: expires {}", timestamp(t))),
+        Some(t) => {
+            line(format!("{org}: expires {}", timestamp(t)));
+            if meta.origin == Origin::Minted && settings.mint {
+                let renew = t - i64::from(settings.renew_before_days) * 86_400;
+                line(format!("{org}: renewal planned from {} (azdo.renewBefore)", timestamp(renew)));
+            }
+        }
         None => line(format!("{org}: expiry unknown")),
     }
     if settings.validate_interval.is_none() {
