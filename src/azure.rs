@@ -44,7 +44,7 @@ pub enum Error {
 pub struct Network {
     pub connect_timeout: Duration,
     pub timeout: Duration,
-    /// `http.proxy`; the environment's `HTTPS_PROXY`/`NO_PROXY` apply otherwise.
+    /// `http.proxy` (empty: no proxy); the environment's `HTTPS_PROXY`/`NO_PROXY` apply otherwise.
     pub proxy: Option<String>,
     /// `http.sslCAInfo` / `GIT_SSL_CAINFO`: extra trusted CAs (PEM).
     pub ca_file: Option<std::path::PathBuf>,
@@ -65,7 +65,9 @@ impl Client {
             .timeout(net.timeout)
             .redirect(reqwest::redirect::Policy::none())
             .https_only(false);
-        if let Some(proxy) = &net.proxy {
+        if net.proxy.as_deref() == Some("") {
+            builder = builder.no_proxy();
+        } else if let Some(proxy) = &net.proxy {
             let proxy = reqwest::Proxy::all(proxy)
                 .map_err(|_| Error::Proxy(printable(&redact_userinfo(proxy))))?
                 .no_proxy(reqwest::NoProxy::from_env());
@@ -152,9 +154,7 @@ pub fn judge(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Verdict {
     let service_error =
         headers.get("X-TFS-ServiceError").and_then(|v| v.to_str().ok()).map(|v| printable(&percent_decode(v)));
     match status.as_u16() {
-        200 if content_type.contains("text/html") => {
-            Verdict::Invalid { reason: "Azure DevOps answered with its sign-in page".into() }
-        }
+        200 if content_type.contains("text/html") => sign_in_page(headers),
         200 => match serde_json::from_slice::<serde_json::Value>(body) {
             Ok(data) => {
                 let user = &data["authenticatedUser"];
@@ -178,14 +178,27 @@ pub fn judge(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Verdict {
             }
             Err(_) => Verdict::Unknown { reason: "Azure DevOps sent an unreadable reply".into() },
         },
-        203 => Verdict::Invalid { reason: "Azure DevOps answered with its sign-in page".into() },
+        203 => sign_in_page(headers),
         300..=399 => {
-            Verdict::Invalid { reason: format!("Azure DevOps redirected to sign-in (HTTP {})", status.as_u16()) }
+            let location = headers.get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("");
+            if is_sign_in_url(location) {
+                Verdict::Invalid { reason: format!("Azure DevOps redirected to sign-in (HTTP {})", status.as_u16()) }
+            } else {
+                Verdict::Unknown {
+                    reason: format!("redirected elsewhere (HTTP {}), perhaps by a proxy", status.as_u16()),
+                }
+            }
         }
-        401 | 403 => Verdict::Invalid {
+        401 => Verdict::Invalid {
             reason: service_error
                 .unwrap_or_else(|| format!("HTTP {} {}", status.as_u16(), status.canonical_reason().unwrap_or(""))),
         },
+        // A 403 from Azure DevOps refuses the PAT; one from something in between (a proxy's block
+        // page) says nothing about it.
+        403 if from_azure_devops(headers) => {
+            Verdict::Invalid { reason: service_error.unwrap_or_else(|| "HTTP 403 Forbidden".into()) }
+        }
+        403 => Verdict::Unknown { reason: "HTTP 403 Forbidden, not from Azure DevOps (a proxy?)".into() },
         404 => Verdict::Unknown { reason: "Azure DevOps does not know this organization (HTTP 404)".into() },
         429 => Verdict::Unknown { reason: "Azure DevOps is throttling requests (HTTP 429)".into() },
         code => Verdict::Unknown {
@@ -197,9 +210,35 @@ pub fn judge(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Verdict {
     }
 }
 
+/// Whether a reply carries Azure DevOps' own headers (a proxy's reply does not).
+fn from_azure_devops(headers: &HeaderMap) -> bool {
+    headers.keys().any(|k| {
+        let k = k.as_str();
+        k.starts_with("x-tfs-") || k.starts_with("x-vss-") || k == "activityid"
+    })
+}
+
+/// A sign-in page is an answer about the PAT only when Azure DevOps sent it.
+fn sign_in_page(headers: &HeaderMap) -> Verdict {
+    if from_azure_devops(headers) {
+        Verdict::Invalid { reason: "Azure DevOps answered with its sign-in page".into() }
+    } else {
+        Verdict::Unknown { reason: "an HTML page that is not from Azure DevOps (a proxy?)".into() }
+    }
+}
+
+/// Where Azure DevOps sends browsers to sign in.
+fn is_sign_in_url(location: &str) -> bool {
+    let l = location.to_ascii_lowercase();
+    l.contains("/_signin")
+        || l.contains(".vssps.visualstudio.com/")
+        || l.starts_with("https://login.microsoftonline.com/")
+}
+
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let secs: f64 = headers.get(RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+    // Anything absurd (negative, NaN, 1e300) is just "too long to wait".
+    Duration::try_from_secs_f64(secs).ok()
 }
 
 /// A network failure in words, without the URL's secrets (there are none: auth is a header).
@@ -288,12 +327,30 @@ mod tests {
             judge(StatusCode::UNAUTHORIZED, &expired, b""),
             Verdict::Invalid { reason: "Access Denied: The Personal Access Token used has expired.".into() }
         );
-        for code in [203u16, 302, 401, 403] {
+        let azdo = headers(&[("activityid", "x"), ("x-tfs-processid", "y")]);
+        for code in [203u16, 401, 403] {
             let status = StatusCode::from_u16(code).expect("status");
-            assert!(matches!(judge(status, &HeaderMap::new(), b""), Verdict::Invalid { .. }), "{code}");
+            assert!(matches!(judge(status, &azdo, b""), Verdict::Invalid { .. }), "{code}");
         }
-        let html = headers(&[("content-type", "text/html; charset=utf-8")]);
+        let signin = headers(&[("location", "https://spsprodweu5.vssps.visualstudio.com/_signin?realm=dev.azure.com")]);
+        assert!(matches!(judge(StatusCode::FOUND, &signin, b""), Verdict::Invalid { .. }));
+        let html = headers(&[("content-type", "text/html; charset=utf-8"), ("x-vss-e2eid", "z")]);
         assert!(matches!(judge(StatusCode::OK, &html, b"<html>"), Verdict::Invalid { .. }));
+    }
+
+    #[test]
+    fn a_proxy_in_the_way_says_nothing_about_the_pat() {
+        let blocked = headers(&[("location", "https://proxy.corp.example/blocked")]);
+        assert!(matches!(judge(StatusCode::FOUND, &blocked, b""), Verdict::Unknown { .. }));
+        let html = headers(&[("content-type", "text/html")]);
+        assert!(matches!(judge(StatusCode::OK, &html, b"<html>blocked</html>"), Verdict::Unknown { .. }));
+        assert!(matches!(judge(StatusCode::FORBIDDEN, &html, b""), Verdict::Unknown { .. }));
+        assert!(matches!(judge(StatusCode::NON_AUTHORITATIVE_INFORMATION, &html, b""), Verdict::Unknown { .. }));
+        for absurd in ["1e20", "1e300", "-5", "NaN", "inf"] {
+            let mut h = HeaderMap::new();
+            h.insert(RETRY_AFTER, HeaderValue::from_str(absurd).expect("value"));
+            assert!(retry_after(&h).is_none_or(|d| d > MAX_RETRY_AFTER), "{absurd}");
+        }
     }
 
     #[test]

@@ -426,7 +426,7 @@ fn status(org: Option<&Org>) -> Result<(), Error> {
         Verdict::Valid { user } => {
             line(format!("{org}: valid: Azure DevOps accepts it (signed in as {user})"));
             let meta = Metadata { last_validated: Some(now()), last_checked: Some(now()), ..meta };
-            if let Err(e) = store.set_metadata(org, &meta) {
+            if let Err(e) = store.set_metadata_if(org, &pat, &meta) {
                 tracing::warn!(error = %e, "could not record the check");
             }
             Ok(())

@@ -160,6 +160,6 @@ fn shown(helpers: &[String]) -> String {
     if helpers.is_empty() {
         "none".into()
     } else {
-        helpers.iter().map(|h| printable(h)).collect::<Vec<_>>().join(", ")
+        helpers.iter().map(|h| crate::setup::helper_name(h)).collect::<Vec<_>>().join(", ")
     }
 }

@@ -22,22 +22,29 @@ use crate::text::{now, printable, timestamp};
 pub fn run(op: Operation, input: impl Read, out: &mut impl Write) -> Result<(), Error> {
     let request = protocol::read_request(input)?;
     let env = |name: &str| std::env::var_os(name);
-    let mut config = None;
-    let mut resolution = org::resolve(&request, &ServiceUrl::default(), &[]);
-    if resolution == Resolution::NotOurs {
-        // `azdo.url` may name another origin (a loopback fake) that plays dev.azure.com's role,
-        // and `azdo.server` Azure DevOps Server collections.
-        let loaded = GitConfig::load();
-        match (Settings::services_url(&loaded, &env), Settings::servers(&loaded, &env)) {
-            (Ok(services), Ok(servers)) => resolution = org::resolve(&request, &services, &servers),
-            (Err(e), _) | (_, Err(e)) => tracing::debug!(error = %e, "azdo.url or azdo.server unusable"),
+    let default = org::resolve(&request, &ServiceUrl::default(), &[]);
+    // For other hosts nothing is written, not even the config cache; for ours the cache is used.
+    let config = if default == Resolution::NotOurs { GitConfig::load_readonly() } else { GitConfig::load() };
+    let custom = match (Settings::services_url(&config, &env), Settings::servers(&config, &env)) {
+        (Ok(services), Ok(servers)) => {
+            (services != ServiceUrl::default() || !servers.is_empty()).then_some((services, servers))
         }
-        config = Some(loaded);
-    }
+        (Err(e), _) | (_, Err(e)) if default == Resolution::NotOurs => {
+            tracing::debug!(error = %e, "azdo.url or azdo.server unusable");
+            None
+        }
+        (Err(e), _) | (_, Err(e)) => return Err(e.into()),
+    };
+    // With `azdo.url` naming another origin, that origin replaces dev.azure.com (its PATs must
+    // never go elsewhere); `azdo.server` adds collections.
+    let resolution = match custom {
+        Some((services, servers)) => org::resolve(&request, &services, &servers),
+        None => default,
+    };
     let Some(org) = organization(op, &request, resolution) else {
         return Ok(());
     };
-    let settings = Settings::from_sources(config.unwrap_or_else(GitConfig::load), Some(&org.url()), &env)?;
+    let settings = Settings::from_sources(config, Some(&org.url()), &env)?;
     let store = store::open(&settings);
     tracing::info!(op = ?op, %org, store = store.kind(), "request");
     match op {
@@ -87,7 +94,8 @@ fn get(
         password,
         password_expiry_utc: expiry,
     };
-    if let Some(pat) = &settings.env_pat {
+    // The Azure CLI's variable is for Azure DevOps Services, never for a Server collection.
+    if let Some(pat) = settings.env_pat.as_ref().filter(|_| !org.is_server()) {
         tracing::info!(%org, source = crate::config::PAT_ENV, "answering from the environment");
         return write(&answer(pat.clone(), None, None), out);
     }
@@ -100,7 +108,8 @@ fn get(
                 return write(&answer(pat, meta.expires_at, meta.username.as_deref()), out);
             }
             Err(reason) => {
-                store.delete(org)?;
+                // Only that PAT: another git process may have stored a new one meanwhile.
+                store.delete_if(org, &credential.pat)?;
                 eprintln!("git-credential-azdo: the stored PAT for {org} is no longer valid ({reason}); removed it");
                 tracing::info!(%org, "removed a dead PAT; obtaining a new one");
             }
@@ -170,7 +179,7 @@ pub fn check(org: &Org, credential: &Credential, settings: &Settings, store: &dy
             Ok(())
         }
     };
-    if let Err(e) = store.set_metadata(org, &updated) {
+    if let Err(e) = store.set_metadata_if(org, &credential.pat, &updated) {
         tracing::warn!(%org, error = %e, "could not record the check");
     }
     result
@@ -223,7 +232,7 @@ fn store_op(request: &Request, org: &Org, settings: &Settings, store: &dyn Store
                     last_validated: Some(now),
                     ..existing.meta
                 };
-                store.set_metadata(org, &meta)?;
+                store.set_metadata_if(org, password, &meta)?;
             }
             tracing::info!(%org, "already stored");
             return Ok(());
@@ -261,7 +270,7 @@ fn erase(request: &Request, org: &Org, store: &dyn Store) -> Result<(), Error> {
             tracing::info!(%org, "erase for a different PAT; keeping the stored one");
         }
         _ => {
-            store.delete(org)?;
+            store.delete_if(org, &existing.pat)?;
             tracing::info!(%org, store = store.kind(), "erased the stored PAT");
         }
     }

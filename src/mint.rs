@@ -121,6 +121,18 @@ pub fn device_sign_in(
     Ok(tokens)
 }
 
+/// Whether a person can be reached on a terminal.
+fn has_terminal() -> bool {
+    #[cfg(unix)]
+    {
+        OpenOptions::new().write(true).open("/dev/tty").is_ok()
+    }
+    #[cfg(not(unix))]
+    {
+        std::io::IsTerminal::is_terminal(&std::io::stderr())
+    }
+}
+
 /// Instructions for a person: the terminal when there is one, else stderr.
 fn tell_person(text: &str) {
     #[cfg(unix)]
@@ -167,7 +179,12 @@ pub fn mint_pat(org: &Org, settings: &Settings, client: &Client, tokens: &Tokens
 pub fn obtain(org: &Org, settings: &Settings, store: &dyn Store, client: &Client) -> Option<Obtained> {
     let tokens = match silent_token(org, settings, store, client) {
         Some(tokens) => tokens,
-        None if settings.interactive && settings.token_source != TokenSource::AzureCli => {
+        // The device code flow needs a person watching: a terminal, or an explicit
+        // `azdo.tokenSource=device`. An IDE's background fetch must not wait 15 minutes for nobody.
+        None if settings.interactive
+            && (settings.token_source == TokenSource::Device
+                || (settings.token_source == TokenSource::Auto && has_terminal())) =>
+        {
             match device_sign_in(org, settings, store, client) {
                 Ok(tokens) => tokens,
                 Err(e) => {

@@ -232,7 +232,10 @@ pub fn resolve(req: &Request, services: &ServiceUrl, servers: &[Org]) -> Resolut
     let protocol = req.protocol.to_ascii_lowercase();
     let host = normalize_host(&req.host, &protocol);
     let is_services = host == services.host;
-    let legacy_org = host.strip_suffix(LEGACY_SUFFIX).filter(|label| !label.is_empty() && !label.contains('.'));
+    // The legacy hosts belong to the real service: not served when another origin replaces it.
+    let legacy_org = host
+        .strip_suffix(LEGACY_SUFFIX)
+        .filter(|label| !label.is_empty() && !label.contains('.') && *services == ServiceUrl::default());
     if !is_services && legacy_org.is_none() {
         return resolve_server(req, &protocol, &host, servers);
     }
@@ -407,8 +410,8 @@ mod tests {
         assert_eq!(resolve(&req("http", "127.0.0.1:8123", None, Some("contoso")), &fake, &[]), org("contoso"));
         assert_eq!(resolve(&req("http", "127.0.0.1:9999", Some("contoso"), None), &fake, &[]), Resolution::NotOurs);
         assert_eq!(resolve(&req("https", "dev.azure.com", Some("contoso"), None), &fake, &[]), Resolution::NotOurs);
-        // The legacy host form keeps working, and still needs https.
-        assert_eq!(resolve(&req("https", "contoso.visualstudio.com", None, None), &fake, &[]), org("contoso"));
+        // The legacy host form belongs to the real service: not served while the fake replaces it.
+        assert_eq!(resolve(&req("https", "contoso.visualstudio.com", None, None), &fake, &[]), Resolution::NotOurs);
         assert_eq!(fake.org_url(&Org::new("Contoso").expect("org")), "http://127.0.0.1:8123/contoso");
     }
 

@@ -7,7 +7,12 @@ use crate::secret::Secret;
 
 /// The text shown to the person: which org, and where to create a PAT.
 pub fn pat_prompt(org: &Org) -> String {
-    format!("Personal access token for Azure DevOps organization '{org}' (create one at {}): ", org.tokens_url())
+    // git's own wording first, so askpass programs that look for "Password" hide the input.
+    let target = if org.is_server() { org.url() } else { format!("https://{org}@dev.azure.com") };
+    format!(
+        "Password for '{target}' (a personal access token for Azure DevOps organization '{org}'; create one at {}): ",
+        org.tokens_url()
+    )
 }
 
 /// Ask for a PAT for `org`. `None` when prompts are off, nobody can be asked, or nothing was typed.

@@ -75,6 +75,14 @@ pub fn helper_value(exe: &Path) -> String {
     }
 }
 
+/// A helper string as it may be shown: its first word only (the rest may hold a secret, as in
+/// `!f() { echo password=…; }; f`), made printable.
+pub fn helper_name(value: &str) -> String {
+    let first = value.trim().split_whitespace().next().unwrap_or("");
+    let more = if value.trim().contains(char::is_whitespace) { " …" } else { "" };
+    format!("{}{more}", crate::text::printable(first))
+}
+
 /// Whether a configured helper value is this helper (any install location).
 pub fn is_our_helper(value: &str) -> bool {
     let v = value.trim().trim_start_matches('!').trim().trim_matches('\'');
@@ -100,7 +108,8 @@ pub fn configure(scope: &Scope, helper: &str, extra_origins: &[String]) -> Resul
         git_config(scope, &["--unset-all", &key])?;
         git_config(scope, &["--add", &key, ""])?;
         git_config(scope, &["--add", &key, helper])?;
-        let previous: Vec<_> = current.iter().filter(|v| !v.is_empty() && !is_our_helper(v)).collect();
+        let previous: Vec<String> =
+            current.iter().filter(|v| !v.is_empty() && !is_our_helper(v)).map(|v| helper_name(v)).collect();
         if previous.is_empty() {
             done.push(format!("set {key} = {helper} (after an empty value that resets inherited helpers)"));
         } else {

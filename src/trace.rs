@@ -22,7 +22,11 @@ pub fn init() {
             let mut options = OpenOptions::new();
             options.create(true).append(true);
             #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                // Never follow a link planted where the trace file should be.
+                options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+            }
             match options.open(path) {
                 Ok(file) => builder.with_writer(Mutex::new(file)).init(),
                 Err(e) => {

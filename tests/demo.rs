@@ -12,7 +12,7 @@ fn the_demo_runs_every_step() {
     assert!(result.is_ok(), "the demo failed: {result:?}\n{transcript}");
     for expected in [
         "$ git credential-azdo configure --global",
-        "Personal access token for Azure DevOps organization 'contoso'",
+        "a personal access token for Azure DevOps organization 'contoso'",
         "The clone succeeded",
         "validation requests during this fetch: 0; prompts: 0",
         "the stored PAT for contoso is no longer valid",

@@ -223,8 +223,10 @@ impl Settings {
             &fresh
         };
         // As git does: `http.<url>.*` entries match the URL actually requested.
-        let value = |key: &str| config.get_urlmatch(key, url).flatten().map(str::trim).filter(|v| !v.is_empty());
-        let proxy = value("http.proxy").map(str::to_owned);
+        let raw = |key: &str| config.get_urlmatch(key, url).flatten().map(str::trim);
+        let value = |key: &str| raw(key).filter(|v| !v.is_empty());
+        // As for git, an empty `http.proxy` means no proxy at all, whatever the environment says.
+        let proxy = raw("http.proxy").map(str::to_owned);
         let ca_file = self.ssl_cainfo_env.clone().or_else(|| value("http.sslcainfo").map(expand_home));
         let verify_tls = !self.ssl_no_verify_env && value("http.sslverify").and_then(bool_value).unwrap_or(true);
         crate::azure::Network {
@@ -261,6 +263,14 @@ impl Settings {
         };
         let data_dir = dirs::data_dir().ok_or(Error::NoDataDir)?.join("git-credential-azdo");
         let store_file = match get("azdo.storeFile") {
+            // Relative paths would land in whatever repository git runs in.
+            Some(path) if !expand_home(&path).is_absolute() => {
+                return Err(Error::Invalid {
+                    key: "azdo.storeFile",
+                    value: printable(&path),
+                    expected: "an absolute path (or ~/...)",
+                })
+            }
             Some(path) => expand_home(&path),
             None => data_dir.join("credentials.json"),
         };
@@ -486,6 +496,12 @@ impl GitConfig {
             cache::save(key, now, &cacheable, &files);
         }
         config
+    }
+
+    /// Like [`GitConfig::load`], but writes no cache (for requests that turn out not to be ours).
+    pub fn load_readonly() -> GitConfig {
+        let hit = cache::current_key().and_then(|k| cache::lookup(&k, crate::text::now()));
+        hit.unwrap_or_else(GitConfig::load_fresh)
     }
 
     /// The configuration straight from git, never from the cache.

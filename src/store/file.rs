@@ -61,7 +61,7 @@ impl FileStore {
                 return Err(Error::Corrupt { path, detail: format!("unknown version {}", doc.version) });
             }
             Ok(change(doc))
-        })?
+        })
     }
 }
 
@@ -90,6 +90,26 @@ impl Store for FileStore {
             return Ok(false);
         }
         self.update(|doc| doc.organizations.remove(org.name()).is_some())
+    }
+
+    fn delete_if(&self, org: &Org, pat: &Secret) -> Result<bool, Error> {
+        if !self.path.exists() {
+            return Ok(false);
+        }
+        self.update(|doc| match doc.organizations.get(org.name()) {
+            Some(e) if &e.pat == pat => doc.organizations.remove(org.name()).is_some(),
+            _ => false,
+        })
+    }
+
+    fn set_metadata_if(&self, org: &Org, pat: &Secret, meta: &Metadata) -> Result<bool, Error> {
+        self.update(|doc| match doc.organizations.get_mut(org.name()) {
+            Some(e) if &e.pat == pat => {
+                e.meta = meta.clone();
+                true
+            }
+            _ => false,
+        })
     }
 
     fn list(&self) -> Result<Vec<(Org, Metadata)>, Error> {

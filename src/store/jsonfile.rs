@@ -54,8 +54,9 @@ fn check_private(_path: &Path, _file: &File) -> Result<(), Error> {
     Ok(())
 }
 
-/// Apply `change` to the document under an exclusive lock and write it back atomically.
-pub fn update<T, R>(path: &Path, change: impl FnOnce(&mut T) -> R) -> Result<R, Error>
+/// Apply `change` to the document under an exclusive lock and write it back atomically; when
+/// `change` fails, nothing is written.
+pub fn update<T, R>(path: &Path, change: impl FnOnce(&mut T) -> Result<R, Error>) -> Result<R, Error>
 where
     T: DeserializeOwned + Serialize + Default,
 {
@@ -66,7 +67,8 @@ where
     lock.lock().map_err(io(&lock_path))?;
 
     let mut doc: T = read(path)?;
-    let result = change(&mut doc);
+    // A change that fails leaves the file exactly as it was.
+    let result = change(&mut doc)?;
     let mut bytes = serde_json::to_vec_pretty(&doc).map_err(|e| Error::Io {
         path: path.to_owned(),
         source: std::io::Error::other(format!("cannot serialise: {:?}", e.classify())),

@@ -84,7 +84,7 @@ impl KeyringStore {
         }
     }
 
-    fn update_index<R>(&self, change: impl FnOnce(&mut Index) -> R) -> Result<R, Error> {
+    fn update_index<R>(&self, change: impl FnOnce(&mut Index) -> Result<R, Error>) -> Result<R, Error> {
         jsonfile::update(&self.index, change)
     }
 }
@@ -140,6 +140,7 @@ impl Store for KeyringStore {
         self.bounded(org, move |e| e.set_password(pat.expose()))?;
         self.update_index(|index| {
             index.organizations.insert(org.name().to_owned(), credential.meta.clone());
+            Ok(())
         })
     }
 
@@ -149,6 +150,7 @@ impl Store for KeyringStore {
         }
         self.update_index(|index| {
             index.organizations.insert(org.name().to_owned(), meta.clone());
+            Ok(())
         })?;
         Ok(true)
     }
@@ -160,7 +162,7 @@ impl Store for KeyringStore {
             Err(other) => Err(other),
         })?;
         if self.index.exists() {
-            self.update_index(|index| index.organizations.remove(org.name()))?;
+            self.update_index(|index| Ok(index.organizations.remove(org.name())))?;
         }
         Ok(deleted)
     }

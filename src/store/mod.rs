@@ -83,12 +83,17 @@ pub enum Error {
     KeyringTimeout(Duration),
     #[error("the OS keyring failed: {0}")]
     Keyring(String),
-    #[error("{path} is not a valid credential file ({detail}); it was left untouched: fix or move it")]
+    #[error("{} is not a valid credential file ({detail}); it was left untouched: fix or move it", shown(.path))]
     Corrupt { path: PathBuf, detail: String },
-    #[error("{path} is readable by other users (mode {mode:o}); refusing to use it: run chmod 600 on it")]
+    #[error("{} is readable by other users (mode {mode:o}); refusing to use it: run chmod 600 on it", shown(.path))]
     LoosePermissions { path: PathBuf, mode: u32 },
-    #[error("{path}: {source}")]
+    #[error("{}: {source}", shown(.path))]
     Io { path: PathBuf, source: std::io::Error },
+}
+
+/// A path as it may be shown: no raw control characters.
+fn shown(path: &std::path::Path) -> String {
+    crate::text::printable(&path.to_string_lossy())
 }
 
 /// A place that keeps one PAT per organization.
@@ -104,6 +109,21 @@ pub trait Store: Send + Sync {
     fn delete(&self, org: &Org) -> Result<bool, Error>;
     /// Every stored org with its metadata, sorted by org; never a secret.
     fn list(&self) -> Result<Vec<(Org, Metadata)>, Error>;
+    /// Remove the org's entry only if it still holds `pat` (another process may have stored a
+    /// new one meanwhile). The file store decides under its lock; others read and compare.
+    fn delete_if(&self, org: &Org, pat: &Secret) -> Result<bool, Error> {
+        match self.get(org)? {
+            Some(c) if &c.pat == pat => self.delete(org),
+            _ => Ok(false),
+        }
+    }
+    /// Replace the metadata only if the entry still holds `pat`.
+    fn set_metadata_if(&self, org: &Org, pat: &Secret, meta: &Metadata) -> Result<bool, Error> {
+        match self.get(org)? {
+            Some(c) if &c.pat == pat => self.set_metadata(org, meta),
+            _ => Ok(false),
+        }
+    }
     /// A sign-in secret (an Entra refresh token) under `key`, kept like a PAT.
     fn get_token(&self, key: &str) -> Result<Option<Secret>, Error>;
     fn put_token(&self, key: &str, token: &Secret) -> Result<(), Error>;

@@ -248,9 +248,10 @@ impl World {
              # Stands in for a person at the prompt: records the prompt, answers with the PAT handed to it.\n\
              printf '%s\\n' \"$1\" >> {log}\n\
              case \"$1\" in\n\
-             # git's own user name and password prompts get nothing: the helper should have answered.\n\
-             'Username for '* | 'Password for '*) echo ;;\n\
-             *) cat {answer} ;;\n\
+             # The helper's prompt names the token page; git's own user name and password prompts\n\
+             # get nothing: the helper should have answered.\n\
+             *_usersSettings/tokens*) cat {answer} ;;\n\
+             *) echo ;;\n\
              esac\n"
         );
         std::fs::write(&askpass, script).map_err(|e| io("askpass", e))?;
