@@ -349,3 +349,13 @@ fn parallel_stores_for_many_orgs_lose_nothing() {
         assert_eq!(env.helper(&["get"], q.as_bytes()).stdout, format!("username=u\npassword=pat-{i}\n"));
     }
 }
+
+#[test]
+fn a_relative_store_file_is_refused() {
+    let mut env = TestEnv::new();
+    env.set("GIT_CREDENTIAL_AZDO_STORE_FILE", "creds.json");
+    let run = env.helper(&["store"], &query("username=u\npassword=p\n"));
+    assert_ne!(run.status, 0, "{run:?}");
+    assert!(run.stderr.contains("azdo.storeFile") && run.stderr.contains("absolute"), "{run:?}");
+    assert!(!env.home.join("creds.json").exists(), "a PAT landed in the working directory");
+}

@@ -381,3 +381,17 @@ fn git_http_proxy_is_used_for_checks() {
     let first = seen.join().expect("proxy");
     assert!(first.starts_with(&format!("GET {}/contoso/_apis/connectionData", w.fake.url())), "{first}");
 }
+
+#[test]
+fn with_a_custom_origin_real_dev_azure_com_pats_never_go_there() {
+    let w = world();
+    // A PAT git confirmed for the real service…
+    let q = b"protocol=https\nhost=dev.azure.com\npath=contoso/p/_git/r\nusername=u\npassword=REAL-SERVICE-PAT\n";
+    let run = w.env.helper(&["store"], q);
+    assert_eq!((run.status, run.stderr.as_str()), (0, ""), "{run:?}");
+    // …is neither stored under the fake's origin nor ever sent there.
+    let run = w.env.helper(&["get"], b"protocol=https\nhost=dev.azure.com\npath=contoso/p/_git/r\n");
+    assert_eq!((run.stdout.as_str(), run.stderr.as_str()), ("", ""), "{run:?}");
+    assert_eq!(w.fake.count(Route::ConnectionData), 0);
+    assert_eq!(w.stored_pat(), None);
+}

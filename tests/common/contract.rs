@@ -24,6 +24,7 @@ pub fn run(store: &dyn Store) {
     odd_secrets_round_trip(store);
     case_insensitive_names_share_an_entry(store);
     tokens(store);
+    compare_and_act(store);
 }
 
 fn missing_entry_is_none(store: &dyn Store) {
@@ -122,4 +123,19 @@ pub fn tokens(store: &dyn Store) {
     assert!(!store.delete_token("refresh-token:t1:c").expect("delete"));
     assert_eq!(store.get_token("refresh-token:t2:c").expect("get"), Some(Secret::new("rt-2")));
     store.delete_token("refresh-token:t2:c").expect("cleanup");
+}
+
+/// Compare-and-act: a check that took a while must not touch a PAT stored meanwhile.
+pub fn compare_and_act(store: &dyn Store) {
+    store.put(&org("mu"), &credential("newer", 1)).expect("put");
+    let meta = Metadata { last_validated: Some(5), ..Metadata::default() };
+    assert!(!store.set_metadata_if(&org("mu"), &Secret::new("older"), &meta).expect("set"));
+    assert!(!store.delete_if(&org("mu"), &Secret::new("older")).expect("delete"));
+    assert_eq!(
+        store.get(&org("mu")).expect("get").map(|c| (c.pat, c.meta.last_validated)),
+        Some((Secret::new("newer"), None))
+    );
+    assert!(store.set_metadata_if(&org("mu"), &Secret::new("newer"), &meta).expect("set"));
+    assert!(store.delete_if(&org("mu"), &Secret::new("newer")).expect("delete"));
+    assert!(store.get(&org("mu")).expect("get").is_none());
 }
