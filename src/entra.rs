@@ -130,7 +130,7 @@ pub fn start_device_flow(client: &Client, authority: &str, tenant: &str, client_
         user_code,
         verification_uri,
         expires_at: now() + number("expires_in").unwrap_or(900).min(3600) as i64,
-        interval: Duration::from_secs(number("interval").unwrap_or(5).clamp(1, 60)),
+        interval: Duration::from_secs(number("interval").unwrap_or(5).min(60)),
     })
 }
 

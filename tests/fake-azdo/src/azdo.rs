@@ -5,7 +5,7 @@
 use crate::http::{Request, Response};
 use crate::server::{GitEndpoint, Target};
 use crate::util::{self, json_str, percent_encode};
-use crate::{Auth, Org, Shared, State, User, ANONYMOUS_ID, REALM, TENANT_ID};
+use crate::{Auth, Org, Shared, State, User, ANONYMOUS_ID, MSA_TENANT_ID, REALM, TENANT_ID};
 
 pub(crate) const JSON: &str = "application/json; charset=utf-8";
 const HTML: &str = "text/html; charset=utf-8";
@@ -66,22 +66,28 @@ fn cache_headers() -> Headers {
     ]
 }
 
-fn api_headers(shared: &Shared, req: &Request) -> Headers {
+pub(crate) fn api_headers(shared: &Shared, req: &Request) -> Headers {
     let mut v = id_headers(shared, req);
     v.extend(cache_headers());
     v
 }
 
 /// The three `WWW-Authenticate` lines and the tenant headers of an unauthenticated request
-/// (§2.3, §4.2): what GCM reads to find the org's Entra authority.
+/// (§2.3, §4.2): what GCM reads to find the org's Entra authority. An MSA-backed org sends a
+/// bare `Bearer` and the all-zero tenant ("MSA-backed accounts don't expose a parameter").
 pub(crate) fn challenge_headers(st: &State, org: &Org) -> Headers {
+    let (bearer, tenant) = if org.msa {
+        ("Bearer".to_string(), MSA_TENANT_ID)
+    } else {
+        (format!("Bearer authorization_uri={}/{TENANT_ID}", st.authority), TENANT_ID)
+    };
     vec![
-        h("WWW-Authenticate", format!("Bearer authorization_uri={}/{TENANT_ID}", st.authority)),
+        h("WWW-Authenticate", bearer),
         h("WWW-Authenticate", format!("Basic realm=\"{REALM}\"")),
         h("WWW-Authenticate", "TFS-Federated"),
         h("X-TFS-FedAuthRealm", REALM),
         h("X-TFS-FedAuthIssuer", format!("https://{}.visualstudio.com/", org.name)),
-        h("X-VSS-ResourceTenant", TENANT_ID),
+        h("X-VSS-ResourceTenant", tenant),
         h("X-VSS-AuthorizationEndpoint", format!("https://{}.vssps.visualstudio.com/", org.name)),
     ]
 }
@@ -114,7 +120,7 @@ fn expired_body() -> String {
 }
 
 /// The URL-encoded SOAP fault of an anonymous request to a private org (agent traces).
-fn soap_exception() -> String {
+pub(crate) fn soap_exception() -> String {
     percent_encode(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?><soap:Envelope xmlns:soap=\"http://www.w3.org/2003/05/soap-envelope\"><soap:Body><soap:Fault><soap:Code><soap:Value>soap:Receiver</soap:Value><soap:Subcode><soap:Value>UnauthorizedRequestException</soap:Value></soap:Subcode></soap:Code><soap:Reason><soap:Text xml:lang=\"en\">TF400813: Resource not available for anonymous access. Client authentication required.</soap:Text></soap:Reason></soap:Fault></soap:Body></soap:Envelope>",
     )
@@ -189,7 +195,7 @@ fn user_data(user: &User) -> String {
 }
 
 /// The api-version the request asked for: `?api-version=` or `Accept: ...;api-version=`.
-fn requested_api_version(req: &Request) -> Option<String> {
+pub(crate) fn requested_api_version(req: &Request) -> Option<String> {
     if let Some(v) = util::query_param(&req.query, "api-version") {
         return Some(v.trim().to_string());
     }
@@ -202,7 +208,7 @@ fn requested_api_version(req: &Request) -> Option<String> {
 /// connectionData exists in preview versions only: a version without `-preview` is refused with
 /// 400 (third-party report; the message follows the service's VssInvalidPreviewVersionException).
 /// Returns the version to echo in `Content-Type`, or the 400.
-fn negotiate_version(shared: &Shared, req: &Request) -> Result<String, Response> {
+pub(crate) fn negotiate_version(shared: &Shared, req: &Request) -> Result<String, Response> {
     let Some(v) = requested_api_version(req) else {
         return Ok(DEFAULT_API_VERSION.to_string());
     };
@@ -261,19 +267,17 @@ fn connection_data_json(shared: &Shared, org: &Org, identity: &str) -> String {
     )
 }
 
-fn user_identity_json(user: &User) -> String {
+/// A user's identity; in an MSA-backed org the descriptor has no tenant and the subject
+/// descriptor is `msa.` (§3.1, GCM4W capture).
+fn user_identity_json(user: &User, msa: bool) -> String {
     use base64::Engine as _;
-    let subject =
-        format!("aad.{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(user.subject_id.as_bytes()));
-    identity_json(
-        &user.id,
-        &format!("Microsoft.IdentityModel.Claims.ClaimsIdentity;{TENANT_ID}\\{}", user.upn),
-        Some(&subject),
-        &user.display_name,
-        None,
-        &user.upn,
-        0,
-    )
+    let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(user.subject_id.as_bytes());
+    let (subject, descriptor) = if msa {
+        (format!("msa.{encoded}"), format!("Microsoft.IdentityModel.Claims.ClaimsIdentity;{}", user.upn))
+    } else {
+        (format!("aad.{encoded}"), format!("Microsoft.IdentityModel.Claims.ClaimsIdentity;{TENANT_ID}\\{}", user.upn))
+    };
+    identity_json(&user.id, &descriptor, Some(&subject), &user.display_name, None, &user.upn, 0)
 }
 
 fn anonymous_identity_json() -> String {
@@ -290,7 +294,7 @@ fn anonymous_identity_json() -> String {
 
 /// The HTML sign-in page served (203) to a client that did not send
 /// `X-TFS-FedAuthRedirect: Suppress` and is not authenticated.
-fn sign_in_page(org: &str) -> String {
+pub(crate) fn sign_in_page(org: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en-US\">\n<head>\n<meta charset=\"utf-8\">\n<title>Azure DevOps Services | Sign In</title>\n</head>\n<body>\n<div id=\"signin\">Sign in to continue to {org}.</div>\n<a href=\"https://spsprodfake1.vssps.visualstudio.com/_signin?realm=dev.azure.com\">Sign in</a>\n</body>\n</html>\n"
     )
@@ -320,7 +324,7 @@ pub(crate) fn connection_data(shared: &Shared, req: &Request, org: &str) -> Resp
         )
     };
     match auth {
-        Auth::Valid { user, .. } => ok(user_identity_json(&user), Some(&user)),
+        Auth::Valid { user, .. } => ok(user_identity_json(&user, o.msa), Some(&user)),
         _ if o.public => ok(anonymous_identity_json(), None),
         _ if !suppress => Response::new(203).headers(api_headers(shared, req)).body(HTML, sign_in_page(&o.name)),
         Auth::Anonymous => Response::new(401)
@@ -333,7 +337,26 @@ pub(crate) fn connection_data(shared: &Shared, req: &Request, org: &str) -> Resp
             .headers([basic_challenge()])
             .header("X-TFS-ServiceError", percent_encode(EXPIRED_MESSAGE))
             .body(JSON, expired_body()),
+        Auth::ExpiredToken => expired_token(shared, req),
     }
+}
+
+/// 401 for an expired Entra access token: the captured TF400813 UnauthorizedRequestException
+/// (reference §3.1.1, "Expired Entra bearer").
+pub(crate) fn expired_token(shared: &Shared, req: &Request) -> Response {
+    let message = "TF400813: The user '' is not authorized to access this resource.";
+    Response::new(401)
+        .headers(api_headers(shared, req))
+        .headers([basic_challenge()])
+        .header("X-TFS-ServiceError", percent_encode(message))
+        .body(
+            JSON,
+            wrapped_exception(
+                message,
+                "Microsoft.TeamFoundation.Framework.Server.UnauthorizedRequestException, Microsoft.TeamFoundation.Framework.Server",
+                "UnauthorizedRequestException",
+            ),
+        )
 }
 
 /// `Fault::Status(n)`: a wrapped exception with status n. 503 is the captured "collection
@@ -343,8 +366,9 @@ pub(crate) fn fault_status(shared: &Shared, req: &Request, target: &Target, stat
         Target::ConnectionData { org }
         | Target::Challenge { org }
         | Target::Git { org, .. }
+        | Target::Pats { org, .. }
         | Target::Api { org: Some(org) } => org.clone(),
-        Target::Api { org: None } | Target::Other => "DefaultCollection".to_string(),
+        Target::Api { org: None } | Target::Entra { .. } | Target::Other => "DefaultCollection".to_string(),
     };
     let resp = Response::new(status).headers(api_headers(shared, req));
     if status == 503 {

@@ -57,8 +57,9 @@ pub(crate) fn serve(
                 .header("X-TFS-ServiceError", percent_encode(EXPIRED_MESSAGE));
             return Outcome::Respond(resp);
         }
-        // Bad credentials, or a PAT without the scope this operation needs.
-        Auth::Bad | Auth::Valid { .. } => {
+        // Bad credentials, an expired Entra token, or a PAT without the scope this operation
+        // needs.
+        Auth::Bad | Auth::ExpiredToken | Auth::Valid { .. } => {
             let resp = Response::new(401).headers(id_headers(shared, req)).headers([basic_challenge()]);
             return Outcome::Respond(resp);
         }

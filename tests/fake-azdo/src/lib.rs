@@ -5,7 +5,13 @@
 //! * `GET /{org}/_apis/connectionData`: the PAT validation probe, with the responses Azure DevOps
 //!   gives for valid, bad, revoked, expired, other-org and absent credentials, public orgs,
 //!   unknown orgs, and clients that do not send `X-TFS-FedAuthRedirect: Suppress`.
-//! * `GET|HEAD /{org}`: the unauthenticated challenge that carries the org's Entra tenant.
+//! * `GET|HEAD /{org}`: the unauthenticated challenge that carries the org's Entra tenant (or
+//!   the all-zero tenant and a bare `Bearer` for an MSA-backed org).
+//! * `/{org}/_apis/tokens/pats`: the PAT lifecycle API (create, list, get, update, revoke) for
+//!   Entra bearer tokens, with org policies (creation disabled, lifespan, full scope, global).
+//! * `POST /{tenant}/oauth2/v2.0/devicecode` and `.../token`: Microsoft Entra's device-code
+//!   flow, scripted by the test, and the refresh-token grant with rotation. Access tokens it
+//!   issues work as `Bearer` (or as a Basic password) on connectionData, git and the PAT API.
 //! * `/{org}/{project}/_git/{repo}/...`: git smart HTTP, served by the real `git http-backend`
 //!   behind Basic authentication with PAT scopes.
 //! * Injectable faults (latency, status, throttling, dropped connections, garbage) and per-route
@@ -18,8 +24,10 @@ mod azdo;
 /// A guided demo of the helper against this fake (`cargo run -p fake-azdo --bin azdo-demo`).
 #[cfg(unix)]
 pub mod demo;
+mod entra;
 mod git;
 mod http;
+mod pats;
 mod server;
 mod util;
 
@@ -40,6 +48,19 @@ pub const ANONYMOUS_ID: &str = "aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa";
 pub const REALM: &str = "https://tfsprodfake1.app.visualstudio.com/";
 /// The default Entra authority base in `Bearer authorization_uri={authority}/{tenant}`.
 pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
+/// `X-VSS-ResourceTenant` of an org backed by personal Microsoft accounts (see
+/// [`FakeAzdo::set_msa_org`]).
+pub const MSA_TENANT_ID: &str = "00000000-0000-0000-0000-000000000000";
+/// The Azure DevOps resource (application) id in Entra.
+pub const ADO_RESOURCE_ID: &str = "499b84ac-1321-427f-aa17-267ca6975798";
+/// The scope a device-code or refresh request must name (plus `offline_access` for a refresh
+/// token). `https://app.vssps.visualstudio.com/.default` is accepted too.
+pub const ADO_SCOPE: &str = "499b84ac-1321-427f-aa17-267ca6975798/.default";
+/// The Entra client id the fake accepts from the start: Visual Studio's public client, which
+/// Git Credential Manager uses. Others must be allowed with [`FakeAzdo::allow_client`].
+pub const DEFAULT_CLIENT_ID: &str = "872cd9fa-d31f-45e0-9eab-6e460a02d1f1";
+/// `verification_uri` of device-code answers (the real one; nothing is served there).
+pub const VERIFICATION_URI: &str = "https://microsoft.com/devicelogin";
 
 /// A PAT the fake issued. `token` is the secret string (84-character current form unless made
 /// with [`FakeAzdo::add_legacy_pat`]); `authorization_id` is its GUID in the PAT lifecycle API.
@@ -78,24 +99,149 @@ pub enum Route {
     Challenge,
     /// anything else
     Other,
+    /// Entra `/{tenant}/oauth2/v2.0/devicecode`
+    DeviceCode,
+    /// Entra `/{tenant}/oauth2/v2.0/token` (device-code polls and refresh grants)
+    Token,
+    /// `POST /{org}/_apis/tokens/pats`: mint a PAT
+    PatCreate,
+    /// `GET /{org}/_apis/tokens/pats` without `authorizationId`
+    PatList,
+    /// `GET /{org}/_apis/tokens/pats?authorizationId=`
+    PatGet,
+    /// `PUT /{org}/_apis/tokens/pats`
+    PatUpdate,
+    /// `DELETE /{org}/_apis/tokens/pats?authorizationId=`
+    PatRevoke,
+}
+
+/// Which device flow a test control applies to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceFlow {
+    /// The next device code the fake hands out.
+    Next,
+    /// The device code handed out last (panics if there is none).
+    Latest,
+    /// The flow showing this user code (case-insensitive; panics if there is none).
+    UserCode(String),
+}
+
+/// What a device flow has answered so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceFlowState {
+    /// No final answer yet (`authorization_pending` / `slow_down` so far).
+    Waiting,
+    /// Tokens were issued for this UPN.
+    SignedIn(String),
+    /// `authorization_declined` was answered.
+    Declined,
+    /// `expired_token` was answered.
+    Expired,
+}
+
+/// A device flow as the fake saw it (see [`FakeAzdo::device_flows`]).
+#[derive(Debug, Clone)]
+pub struct DeviceFlowInfo {
+    pub user_code: String,
+    pub device_code: String,
+    pub client_id: String,
+    /// The tenant path segment the code was requested from (`organizations`, a GUID, ...).
+    pub tenant: String,
+    /// The scopes requested, space-separated.
+    pub scope: String,
+    /// Token requests made with this device code.
+    pub polls: usize,
+    /// Time before each poll since the previous one (the first: since the code was issued).
+    pub poll_gaps: Vec<Duration>,
+    pub state: DeviceFlowState,
+}
+
+/// Tokens issued without a device flow (see [`FakeAzdo::issue_entra_tokens`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntraTokens {
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Seconds the access token is valid for.
+    pub expires_in: u64,
+}
+
+/// An organization policy on PATs created or updated through the lifecycle API. A refused
+/// request gets `{"patToken":null,"patTokenError":"<value>"}` (HTTP 200 unless changed with
+/// [`FakeAzdo::set_pat_error_status`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PatPolicy {
+    /// "Restrict personal access token creation": every create is
+    /// `disablePatCreationPolicyViolation` (existing PATs keep working).
+    DisableCreation,
+    /// "Enforce maximum personal access token lifespan": a later `validTo` is silently clamped
+    /// to now + days (on update: creation + days), as the 7.2 spec documents.
+    MaxLifespanDays(u32),
+    /// The same limit answered with `patLifespanPolicyViolation` instead of clamping (the 7.1
+    /// enum value; when the service used it is not documented).
+    MaxLifespanDaysStrict(u32),
+    /// "Restrict full-scoped personal access token creation": `app_token` is
+    /// `fullScopePatPolicyViolation`.
+    RestrictFullScope,
+    /// "Restrict global personal access token creation": `allOrgs: true` is
+    /// `globalPatPolicyViolation`.
+    RestrictGlobal,
+    /// Global PAT creation retired service-wide: `allOrgs: true` is `globalPATCreationBlocked`.
+    BlockGlobalCreation,
+    /// Every create answers this `patTokenError` (any value of the reference's §5.7 list).
+    Refuse(String),
+}
+
+/// A PAT created through the lifecycle API, as it stands now (see [`FakeAzdo::minted`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MintedPat {
+    /// The org it was created in (canonical name).
+    pub org: String,
+    pub upn: String,
+    pub display_name: String,
+    /// Space-separated, as sent.
+    pub scope: String,
+    /// Unix seconds.
+    pub valid_from: i64,
+    /// Unix seconds, after any clamping by policy.
+    pub valid_to: i64,
+    /// `validTo` as the API returns it (`2026-01-01T10:00:00.3333333Z`).
+    pub valid_to_text: String,
+    /// `validTo` exactly as the client sent it.
+    pub requested_valid_to: String,
+    pub all_orgs: bool,
+    pub authorization_id: String,
+    pub token: String,
+    pub revoked: bool,
 }
 
 pub(crate) struct Org {
     /// The name as first added (the canonical casing).
     pub name: String,
     pub public: bool,
-    /// The org's host id, reported as `instanceId` in ConnectionData.
+    /// The org's host id, reported as `instanceId` in ConnectionData and as the target account
+    /// of its PATs.
     pub instance_id: String,
+    /// Backed by personal Microsoft accounts: all-zero tenant, bare `Bearer` challenge.
+    pub msa: bool,
+    pub policies: Vec<PatPolicy>,
 }
 
 #[derive(Clone)]
 pub(crate) struct PatRecord {
     pub token: String,
+    pub authorization_id: String,
+    /// The org it was created in.
     pub org_key: String,
     pub upn: String,
+    pub display_name: String,
     pub scopes: Vec<String>,
-    pub valid_to: i64,
+    pub valid_from: util::Stamp,
+    pub valid_to: util::Stamp,
+    /// Valid in every org (`allOrgs: true`, `targetAccounts: null`).
+    pub all_orgs: bool,
     pub revoked: bool,
+    /// `Some(validTo as requested)` for PATs created through the lifecycle API.
+    pub requested_valid_to: Option<String>,
 }
 
 #[derive(Clone)]
@@ -115,16 +261,23 @@ pub(crate) enum Auth {
     Bad,
     /// A PAT of this org whose `validTo` has passed.
     Expired,
+    /// An Entra access token the fake issued whose lifetime has passed.
+    ExpiredToken,
     Valid {
         user: User,
         scopes: Vec<String>,
     },
 }
 
+/// Scopes that grant everything: a full-access PAT, and an Entra token's delegated permission.
+const FULL_ACCESS: [&str; 2] = ["app_token", "user_impersonation"];
+
 impl Auth {
     pub fn has_scope(&self, wanted: &[&str]) -> bool {
         match self {
-            Auth::Valid { scopes, .. } => scopes.iter().any(|s| s == "app_token" || wanted.contains(&s.as_str())),
+            Auth::Valid { scopes, .. } => {
+                scopes.iter().any(|s| FULL_ACCESS.contains(&s.as_str()) || wanted.contains(&s.as_str()))
+            }
             _ => false,
         }
     }
@@ -141,6 +294,11 @@ pub(crate) struct State {
     pub git_fault: Fault,
     pub counts: HashMap<Route, usize>,
     pub authority: String,
+    pub entra: entra::EntraState,
+    /// Page size of the PAT list when the request has no `$top`.
+    pub pat_page_size: usize,
+    /// HTTP status of a `PatTokenResult` carrying a `patTokenError`.
+    pub pat_error_status: u16,
 }
 
 pub(crate) fn key(name: &str) -> String {
@@ -152,6 +310,8 @@ impl State {
         self.orgs.get(&key(name))
     }
 
+    /// `Basic` with a PAT of the org (or an all-orgs PAT) or an Entra access token as the
+    /// password; `Bearer` with an Entra access token.
     pub fn authenticate(&self, org: &str, authorization: Option<&str>) -> Auth {
         use base64::Engine as _;
         let Some(value) = authorization else {
@@ -161,6 +321,9 @@ impl State {
         let Some((scheme, rest)) = value.split_once(' ') else {
             return Auth::Bad;
         };
+        if scheme.eq_ignore_ascii_case("bearer") {
+            return self.access_token_auth(org, rest.trim());
+        }
         if !scheme.eq_ignore_ascii_case("basic") {
             return Auth::Bad;
         }
@@ -174,13 +337,13 @@ impl State {
             return Auth::Bad;
         };
         let org_key = key(org);
-        let Some(pat) = self.pats.iter().find(|p| p.token == token && p.org_key == org_key) else {
-            return Auth::Bad;
+        let Some(pat) = self.pats.iter().find(|p| p.token == token && (p.org_key == org_key || p.all_orgs)) else {
+            return self.access_token_auth(org, token);
         };
         if pat.revoked {
             return Auth::Bad;
         }
-        if pat.valid_to <= util::now_unix() {
+        if pat.valid_to.secs <= util::now_unix() {
             return Auth::Expired;
         }
         match self.users.get(&key(&pat.upn)) {
@@ -189,12 +352,57 @@ impl State {
         }
     }
 
+    /// An access token from the fake's Entra: valid in every MSA-backed org and in the orgs of
+    /// its tenant (all Entra-backed orgs are in [`TENANT_ID`]); full access.
+    fn access_token_auth(&self, org: &str, token: &str) -> Auth {
+        let Some(at) = self.entra.access_tokens.get(token) else {
+            return Auth::Bad;
+        };
+        let msa = self.org(org).is_some_and(|o| o.msa);
+        if !msa && at.tid != TENANT_ID {
+            return Auth::Bad;
+        }
+        if at.expires_at <= util::now_unix() {
+            return Auth::ExpiredToken;
+        }
+        match self.users.get(&key(&at.upn)) {
+            Some(user) => Auth::Valid { user: user.clone(), scopes: vec!["user_impersonation".to_string()] },
+            None => Auth::Bad,
+        }
+    }
+
+    /// The user with this UPN, created on first use.
+    pub fn ensure_user(&mut self, upn: &str) -> User {
+        self.users
+            .entry(key(upn))
+            .or_insert_with(|| User {
+                id: util::guid(),
+                subject_id: util::guid(),
+                upn: upn.to_string(),
+                display_name: display_name(upn),
+            })
+            .clone()
+    }
+
     fn add_org(&mut self, name: &str) {
         self.orgs.entry(key(name)).or_insert_with(|| Org {
             name: name.to_string(),
             public: false,
             instance_id: util::guid(),
+            msa: false,
+            policies: Vec::new(),
         });
+    }
+
+    fn flow_mut(&mut self, which: &DeviceFlow) -> Option<&mut entra::FlowPlan> {
+        let flows = &mut self.entra.flows;
+        match which {
+            DeviceFlow::Next => Some(&mut self.entra.next),
+            DeviceFlow::Latest => flows.last_mut().map(|f| &mut f.plan),
+            DeviceFlow::UserCode(code) => {
+                flows.iter_mut().find(|f| f.user_code.eq_ignore_ascii_case(code)).map(|f| &mut f.plan)
+            }
+        }
     }
 }
 
@@ -300,6 +508,9 @@ impl FakeAzdo {
                 git_fault: Fault::None,
                 counts: HashMap::new(),
                 authority: DEFAULT_AUTHORITY.to_string(),
+                entra: entra::EntraState::default(),
+                pat_page_size: 100,
+                pat_error_status: 200,
             }),
             stopping: Mutex::new(false),
             stop_cv: Condvar::new(),
@@ -421,23 +632,42 @@ impl FakeAzdo {
         self.issue_pat(org, user, scopes, valid_to_unix, util::pat_52())
     }
 
+    /// Like [`FakeAzdo::add_pat`], with the display name the PAT lifecycle API lists it under
+    /// (`add_pat` PATs are named `PAT {first 8 characters of the authorization id}`).
+    pub fn add_named_pat(&self, org: &str, user: &str, display_name: &str, scopes: &[&str], valid_to_unix: i64) -> Pat {
+        self.issue_pat_named(org, user, Some(display_name), scopes, valid_to_unix, util::pat_84())
+    }
+
     fn issue_pat(&self, org: &str, user: &str, scopes: &[&str], valid_to_unix: i64, token: String) -> Pat {
+        self.issue_pat_named(org, user, None, scopes, valid_to_unix, token)
+    }
+
+    fn issue_pat_named(
+        &self,
+        org: &str,
+        user: &str,
+        display_name: Option<&str>,
+        scopes: &[&str],
+        valid_to_unix: i64,
+        token: String,
+    ) -> Pat {
         self.add_org(org);
         let mut st = self.shared.state();
-        st.users.entry(key(user)).or_insert_with(|| User {
-            id: util::guid(),
-            subject_id: util::guid(),
-            upn: user.to_string(),
-            display_name: display_name(user),
-        });
+        st.ensure_user(user);
         let authorization_id = util::guid();
+        let now = util::Stamp::now();
         st.pats.push(PatRecord {
             token: token.clone(),
+            authorization_id: authorization_id.clone(),
             org_key: key(org),
             upn: user.to_string(),
+            display_name: display_name.map_or_else(|| format!("PAT {}", &authorization_id[..8]), str::to_string),
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
-            valid_to: valid_to_unix,
+            valid_from: now.min(util::Stamp::from_secs(valid_to_unix)),
+            valid_to: util::Stamp::from_secs(valid_to_unix),
+            all_orgs: false,
             revoked: false,
+            requested_valid_to: None,
         });
         Pat { token, authorization_id }
     }
@@ -453,12 +683,227 @@ impl FakeAzdo {
 
     /// Expires a PAT: sets its `validTo` one day in the past.
     pub fn expire_pat(&self, token: &str) {
-        let past = util::now_unix() - 86_400;
+        let past = util::Stamp::from_secs(util::now_unix() - 86_400);
         for p in self.shared.state().pats.iter_mut() {
             if p.token == token {
                 p.valid_to = past;
             }
         }
+    }
+
+    /// Whether a PAT (by token or authorization id) has been revoked, by [`FakeAzdo::revoke_pat`]
+    /// or through the lifecycle API. `None` if the fake never issued it.
+    pub fn is_revoked(&self, token_or_authorization_id: &str) -> Option<bool> {
+        let st = self.shared.state();
+        st.pats
+            .iter()
+            .find(|p| p.token == token_or_authorization_id || p.authorization_id == token_or_authorization_id)
+            .map(|p| p.revoked)
+    }
+
+    /// Makes an org one backed by personal Microsoft accounts: its challenge carries a bare
+    /// `Bearer` and `X-VSS-ResourceTenant: 00000000-...` ([`MSA_TENANT_ID`]), and its users'
+    /// identities are `msa.` ones. Adds the org if needed.
+    pub fn set_msa_org(&self, org: &str) {
+        self.add_org(org);
+        if let Some(o) = self.shared.state().orgs.get_mut(&key(org)) {
+            o.msa = true;
+        }
+    }
+
+    /// Adds a PAT policy to an org (replacing one of the same kind). Adds the org if needed.
+    pub fn set_pat_policy(&self, org: &str, policy: PatPolicy) {
+        self.add_org(org);
+        if let Some(o) = self.shared.state().orgs.get_mut(&key(org)) {
+            o.policies.retain(|p| std::mem::discriminant(p) != std::mem::discriminant(&policy));
+            o.policies.push(policy);
+        }
+    }
+
+    pub fn clear_pat_policies(&self, org: &str) {
+        if let Some(o) = self.shared.state().orgs.get_mut(&key(org)) {
+            o.policies.clear();
+        }
+    }
+
+    /// The PATs created through the lifecycle API in an org, oldest first.
+    pub fn minted(&self, org: &str) -> Vec<MintedPat> {
+        let st = self.shared.state();
+        let name = st.org(org).map_or_else(|| org.to_string(), |o| o.name.clone());
+        st.pats
+            .iter()
+            .filter(|p| p.org_key == key(org))
+            .filter_map(|p| {
+                Some(MintedPat {
+                    org: name.clone(),
+                    upn: p.upn.clone(),
+                    display_name: p.display_name.clone(),
+                    scope: p.scopes.join(" "),
+                    valid_from: p.valid_from.secs,
+                    valid_to: p.valid_to.secs,
+                    valid_to_text: p.valid_to.format(),
+                    requested_valid_to: p.requested_valid_to.clone()?,
+                    all_orgs: p.all_orgs,
+                    authorization_id: p.authorization_id.clone(),
+                    token: p.token.clone(),
+                    revoked: p.revoked,
+                })
+            })
+            .collect()
+    }
+
+    /// The page size of the PAT list when the request has no `$top` (default 100, the
+    /// documented maximum; the real default is not documented).
+    pub fn set_pat_page_size(&self, n: usize) {
+        self.shared.state().pat_page_size = n.clamp(1, 100);
+    }
+
+    /// The HTTP status of answers carrying a `patTokenError` (default 200: the reference
+    /// infers that errors come in a successful `PatTokenResult`).
+    pub fn set_pat_error_status(&self, status: u16) {
+        self.shared.state().pat_error_status = status;
+    }
+
+    /// Lets an Entra client id use the device-code and token endpoints (only
+    /// [`DEFAULT_CLIENT_ID`] is allowed at start); others get 400 `unauthorized_client`
+    /// (AADSTS700016).
+    pub fn allow_client(&self, client_id: &str) {
+        let mut st = self.shared.state();
+        if !st.entra.allowed_clients.iter().any(|c| c.eq_ignore_ascii_case(client_id)) {
+            st.entra.allowed_clients.push(client_id.to_string());
+        }
+    }
+
+    /// The client ids the fake's Entra accepts.
+    pub fn allowed_clients(&self) -> Vec<String> {
+        self.shared.state().entra.allowed_clients.clone()
+    }
+
+    /// Approves a device flow for `upn` (the user is created if new): once its scripted pending
+    /// polls are used up, the next poll gets tokens. Approving [`DeviceFlow::Next`] scripts
+    /// the next device code handed out.
+    pub fn approve_device_flow(&self, which: DeviceFlow, upn: &str) {
+        let mut st = self.shared.state();
+        st.ensure_user(upn);
+        Self::plan(&mut st, &which).outcome = Some(entra::FlowOutcome::Approve(upn.to_string()));
+    }
+
+    /// The next device flow ends in `authorization_declined`.
+    pub fn decline_next_device_flow(&self) {
+        self.decline_device_flow(DeviceFlow::Next);
+    }
+
+    pub fn decline_device_flow(&self, which: DeviceFlow) {
+        Self::plan(&mut self.shared.state(), &which).outcome = Some(entra::FlowOutcome::Decline);
+    }
+
+    /// The next device flow ends in `expired_token` (as when the user never signs in within
+    /// `expires_in`, which also happens by the clock).
+    pub fn expire_next_device_flow(&self) {
+        self.expire_device_flow(DeviceFlow::Next);
+    }
+
+    pub fn expire_device_flow(&self, which: DeviceFlow) {
+        Self::plan(&mut self.shared.state(), &which).outcome = Some(entra::FlowOutcome::Expire);
+    }
+
+    /// The next device flow answers `authorization_pending` to its first `n` polls, before any
+    /// `slow_down` and its outcome. (A flow with no outcome stays pending.)
+    pub fn pending_polls(&self, n: u32) {
+        self.shared.state().entra.next.pending = n;
+    }
+
+    /// The next device flow answers `slow_down` once, after its pending polls.
+    pub fn slow_down_once(&self) {
+        self.shared.state().entra.next.slow_down = true;
+    }
+
+    fn plan<'a>(st: &'a mut State, which: &DeviceFlow) -> &'a mut entra::FlowPlan {
+        match st.flow_mut(which) {
+            Some(p) => p,
+            None => panic!("fake-azdo: no device flow {which:?}"),
+        }
+    }
+
+    /// `interval` and `expires_in` of device codes handed out from now on (default 5 and 900
+    /// seconds). A flow older than its `expires_in` answers `expired_token`.
+    pub fn set_device_flow_timing(&self, interval_secs: u64, expires_in_secs: u64) {
+        let mut st = self.shared.state();
+        st.entra.interval = interval_secs;
+        st.entra.expires_in = expires_in_secs;
+    }
+
+    /// When on, a poll sooner than the flow's `interval` after the previous one answers
+    /// `slow_down` and adds 5 seconds to the interval (RFC 8628 §3.5). Off by default.
+    pub fn enforce_poll_interval(&self, on: bool) {
+        self.shared.state().entra.enforce_interval = on;
+    }
+
+    /// The device flows started so far, oldest first.
+    pub fn device_flows(&self) -> Vec<DeviceFlowInfo> {
+        self.shared.state().entra.flows.iter().map(entra::Flow::info).collect()
+    }
+
+    /// Issues an access token and a refresh token for `upn` as if a device flow for
+    /// [`DEFAULT_CLIENT_ID`] had just succeeded (scope [`ADO_SCOPE`] plus `offline_access`).
+    pub fn issue_entra_tokens(&self, upn: &str) -> EntraTokens {
+        let mut st = self.shared.state();
+        let user = st.ensure_user(upn);
+        let scopes = [ADO_SCOPE.to_string(), "offline_access".to_string()];
+        let issued = entra::issue(&mut st, &user, DEFAULT_CLIENT_ID, TENANT_ID, &scopes);
+        EntraTokens {
+            access_token: issued.access_token,
+            refresh_token: issued.refresh_token.unwrap_or_default(),
+            expires_in: entra::ACCESS_TOKEN_LIFETIME as u64,
+        }
+    }
+
+    /// Every access, refresh and id token the fake's Entra issued so far (to check that none
+    /// leaks into output or files).
+    pub fn issued_entra_tokens(&self) -> Vec<String> {
+        self.shared.state().entra.issued.clone()
+    }
+
+    /// Revokes every refresh token issued so far (as revoking the user's sessions does):
+    /// redeeming one answers `invalid_grant` AADSTS50173. Access tokens stay valid.
+    pub fn revoke_refresh_tokens(&self) {
+        for rt in self.shared.state().entra.refresh_tokens.values_mut() {
+            rt.status = entra::RtStatus::Revoked;
+        }
+    }
+
+    /// Expires every refresh token issued so far (inactivity): `invalid_grant` AADSTS700082.
+    pub fn expire_refresh_tokens(&self) {
+        for rt in self.shared.state().entra.refresh_tokens.values_mut() {
+            rt.status = entra::RtStatus::Expired;
+        }
+    }
+
+    /// When on, a refresh token stops working once redeemed (`invalid_grant` AADSTS70000).
+    /// Off by default: Entra documents that redeeming does not revoke the old refresh token,
+    /// though clients must switch to the new one.
+    pub fn set_single_use_refresh_tokens(&self, on: bool) {
+        self.shared.state().entra.single_use_refresh = on;
+    }
+
+    /// Expires every access token issued so far: on Azure DevOps routes they are rejected with
+    /// 401 (TF400813); refresh tokens still work.
+    pub fn expire_access_tokens(&self) {
+        let past = util::now_unix() - 1;
+        for at in self.shared.state().entra.access_tokens.values_mut() {
+            at.expires_at = past;
+        }
+    }
+
+    /// Refresh-token grants received (whatever their outcome).
+    pub fn refresh_grants(&self) -> usize {
+        self.shared.state().entra.refresh_grants
+    }
+
+    /// Sets the fault for the Entra routes (`/{tenant}/oauth2/v2.0/...`); errors come in
+    /// Entra's JSON shape.
+    pub fn set_entra_fault(&self, fault: Fault) {
+        self.shared.state().entra.fault = fault;
     }
 
     /// The identity id (GUID) the fake reports for a user, once a PAT was issued for them.

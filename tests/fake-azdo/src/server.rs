@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::http::{self, Body, Request, Response};
-use crate::util::percent_decode;
-use crate::{azdo, git, Fault, Route, Shared};
+use crate::util::{percent_decode, query_param};
+use crate::{azdo, entra, git, pats, Fault, Route, Shared};
 
 /// What a handler did with a request.
 pub(crate) enum Outcome {
@@ -28,6 +28,23 @@ pub(crate) enum GitEndpoint {
     ReceivePack,
 }
 
+/// The Entra endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EntraEndpoint {
+    DeviceCode,
+    Token,
+}
+
+/// The PAT lifecycle API operations (by method, and for GET by `authorizationId`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PatOp {
+    Create,
+    List,
+    Get,
+    Update,
+    Revoke,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Target {
     Challenge {
@@ -46,6 +63,16 @@ pub(crate) enum Target {
         repo: String,
         endpoint: GitEndpoint,
     },
+    /// `/{org}/_apis/tokens/pats`; `op` is `None` for a method the API does not have.
+    Pats {
+        org: String,
+        op: Option<PatOp>,
+    },
+    /// `/{tenant}/oauth2/v2.0/{devicecode|token}`
+    Entra {
+        tenant: String,
+        endpoint: EntraEndpoint,
+    },
     Other,
 }
 
@@ -55,13 +82,21 @@ impl Target {
             Target::Challenge { .. } => Route::Challenge,
             Target::ConnectionData { .. } => Route::ConnectionData,
             Target::Git { .. } => Route::Git,
-            Target::Api { .. } | Target::Other => Route::Other,
+            Target::Entra { endpoint: EntraEndpoint::DeviceCode, .. } => Route::DeviceCode,
+            Target::Entra { endpoint: EntraEndpoint::Token, .. } => Route::Token,
+            Target::Pats { op: Some(PatOp::Create), .. } => Route::PatCreate,
+            Target::Pats { op: Some(PatOp::List), .. } => Route::PatList,
+            Target::Pats { op: Some(PatOp::Get), .. } => Route::PatGet,
+            Target::Pats { op: Some(PatOp::Update), .. } => Route::PatUpdate,
+            Target::Pats { op: Some(PatOp::Revoke), .. } => Route::PatRevoke,
+            Target::Pats { op: None, .. } | Target::Api { .. } | Target::Other => Route::Other,
         }
     }
 }
 
-/// Routes a request by method and (percent-decoded) path; names compare case-insensitively.
-pub(crate) fn classify(method: &str, raw_path: &str) -> Target {
+/// Routes a request by method, (percent-decoded) path and query; names compare
+/// case-insensitively.
+pub(crate) fn classify(method: &str, raw_path: &str, query: &str) -> Target {
     let Some(path) = raw_path.strip_prefix('/') else {
         return Target::Other;
     };
@@ -76,12 +111,34 @@ pub(crate) fn classify(method: &str, raw_path: &str) -> Target {
     if is(0, "_apis") {
         return Target::Api { org: None };
     }
+    if segs.len() == 4 && is(1, "oauth2") && is(2, "v2.0") {
+        let endpoint = if is(3, "devicecode") {
+            EntraEndpoint::DeviceCode
+        } else if is(3, "token") {
+            EntraEndpoint::Token
+        } else {
+            return Target::Other;
+        };
+        return Target::Entra { tenant: org, endpoint };
+    }
     if segs.len() == 1 || (segs.len() == 2 && segs[1].is_empty()) {
         return if get_or_head { Target::Challenge { org } } else { Target::Other };
     }
     if is(1, "_apis") {
         let rest: Vec<&str> = segs[2..].iter().map(String::as_str).collect();
         let connection_data = matches!(rest.as_slice(), [c] | [c, ""] if c.eq_ignore_ascii_case("connectionData"));
+        let pats = matches!(rest.as_slice(), [t, p] | [t, p, ""] if t.eq_ignore_ascii_case("tokens") && p.eq_ignore_ascii_case("pats"));
+        if pats {
+            let op = match method {
+                "POST" => Some(PatOp::Create),
+                "PUT" => Some(PatOp::Update),
+                "DELETE" => Some(PatOp::Revoke),
+                "GET" | "HEAD" if query_param(query, "authorizationId").is_some() => Some(PatOp::Get),
+                "GET" | "HEAD" => Some(PatOp::List),
+                _ => None,
+            };
+            return Target::Pats { org, op };
+        }
         return if connection_data && get_or_head {
             Target::ConnectionData { org }
         } else {
@@ -212,11 +269,12 @@ fn dispatch(
     reader: &mut BufReader<TcpStream>,
     writer: &mut TcpStream,
 ) -> Outcome {
-    let target = classify(&req.method, &req.path);
+    let target = classify(&req.method, &req.path, &req.query);
     shared.count(target.route());
     let fault = match &target {
-        Target::ConnectionData { .. } | Target::Api { .. } => Some(shared.state().fault.clone()),
+        Target::ConnectionData { .. } | Target::Api { .. } | Target::Pats { .. } => Some(shared.state().fault.clone()),
         Target::Git { .. } => Some(shared.state().git_fault.clone()),
+        Target::Entra { .. } => Some(shared.state().entra.fault.clone()),
         Target::Challenge { .. } | Target::Other => None,
     };
     if let Some(fault) = fault {
@@ -231,8 +289,67 @@ fn dispatch(
         Target::Git { org, project, repo, endpoint } => {
             git::serve(shared, req, body, reader, writer, &git::GitTarget { org, project, repo, endpoint })
         }
+        Target::Pats { org, op: Some(op) } => {
+            let bytes = match read_body(req, body, reader, writer) {
+                Ok(b) => b,
+                Err(outcome) => return outcome,
+            };
+            Outcome::Respond(pats::handle(shared, req, &org, op, &bytes))
+        }
+        Target::Pats { op: None, .. } => {
+            let message = format!("The requested resource does not support http method '{}'.", req.method);
+            Outcome::Respond(
+                Response::new(405)
+                    .headers(azdo::api_headers(shared, req))
+                    .header("Allow", "GET, POST, PUT, DELETE")
+                    .body(azdo::JSON, format!("{{\"message\":{}}}", crate::util::json_str(&message))),
+            )
+        }
+        Target::Entra { tenant, endpoint } => {
+            let bytes = match read_body(req, body, reader, writer) {
+                Ok(b) => b,
+                Err(outcome) => return outcome,
+            };
+            // A body that is not a form has none of the form's parameters.
+            let form_type = req
+                .header("Content-Type")
+                .is_some_and(|c| c.trim().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+            let form = if form_type { String::from_utf8_lossy(&bytes).into_owned() } else { String::new() };
+            Outcome::Respond(match endpoint {
+                EntraEndpoint::DeviceCode => entra::device_code(shared, req, &tenant, &form),
+                EntraEndpoint::Token => entra::token(shared, req, &tenant, &form),
+            })
+        }
         Target::Other => Outcome::Respond(azdo::not_found(shared, req)),
     }
+}
+
+/// Most a JSON or form request body may hold.
+const MAX_BODY: u64 = 1 << 20;
+
+/// Reads a whole (small) request body, answering `100 Continue` first if the client waits for
+/// it. `Err`: what to do instead (413 for a body too large, drop on a broken connection).
+fn read_body(
+    req: &Request,
+    body: &mut Body,
+    reader: &mut BufReader<TcpStream>,
+    writer: &mut TcpStream,
+) -> Result<Vec<u8>, Outcome> {
+    if body.is_done() {
+        return Ok(Vec::new());
+    }
+    if req.expects_continue() && http::write_continue(writer).is_err() {
+        return Err(Outcome::Drop);
+    }
+    let mut bytes = Vec::new();
+    if body.reader(reader).take(MAX_BODY + 1).read_to_end(&mut bytes).is_err() {
+        return Err(Outcome::Drop);
+    }
+    if bytes.len() as u64 > MAX_BODY {
+        let resp = Response::new(413).body("text/plain; charset=utf-8", "Request body too large.\n");
+        return Err(Outcome::Respond(resp));
+    }
+    Ok(bytes)
 }
 
 /// `None`: go on handling the request (no fault, or after the latency).
@@ -247,6 +364,13 @@ fn apply_fault(shared: &Shared, req: &Request, target: &Target, fault: Fault) ->
             }
         }
         Fault::Drop => Some(Outcome::Drop),
+        Fault::Status(status) if matches!(target, Target::Entra { .. }) => {
+            Some(Outcome::Respond(entra::fault_status(req, status)))
+        }
+        Fault::Throttle { retry_after_secs } if matches!(target, Target::Entra { .. }) => {
+            Some(Outcome::Respond(entra::throttled(req, retry_after_secs)))
+        }
+        Fault::Garbage if matches!(target, Target::Entra { .. }) => Some(Outcome::Respond(entra::garbage(req))),
         Fault::Status(status) => Some(Outcome::Respond(azdo::fault_status(shared, req, target, status))),
         Fault::Throttle { retry_after_secs } => Some(Outcome::Respond(azdo::throttled(shared, req, retry_after_secs))),
         Fault::Garbage => Some(Outcome::Respond(azdo::garbage(shared, req, target))),
@@ -260,19 +384,19 @@ mod tests {
     #[test]
     fn routes() {
         let cd = |o: &str| Target::ConnectionData { org: o.into() };
-        assert_eq!(classify("GET", "/contoso/_apis/connectionData"), cd("contoso"));
-        assert_eq!(classify("GET", "/Contoso/_APIS/CONNECTIONDATA/"), cd("Contoso"));
-        assert_eq!(classify("HEAD", "/contoso/_apis/connectiondata"), cd("contoso"));
-        assert_eq!(classify("POST", "/contoso/_apis/connectionData"), Target::Api { org: Some("contoso".into()) });
-        assert_eq!(classify("GET", "/contoso/_apis/projects"), Target::Api { org: Some("contoso".into()) });
-        assert_eq!(classify("GET", "/_apis/connectionData"), Target::Api { org: None });
-        assert_eq!(classify("HEAD", "/contoso"), Target::Challenge { org: "contoso".into() });
-        assert_eq!(classify("GET", "/contoso/"), Target::Challenge { org: "contoso".into() });
-        assert_eq!(classify("POST", "/contoso"), Target::Other);
-        assert_eq!(classify("GET", "/"), Target::Other);
-        assert_eq!(classify("GET", "*"), Target::Other);
+        assert_eq!(classify("GET", "/contoso/_apis/connectionData", ""), cd("contoso"));
+        assert_eq!(classify("GET", "/Contoso/_APIS/CONNECTIONDATA/", ""), cd("Contoso"));
+        assert_eq!(classify("HEAD", "/contoso/_apis/connectiondata", ""), cd("contoso"));
+        assert_eq!(classify("POST", "/contoso/_apis/connectionData", ""), Target::Api { org: Some("contoso".into()) });
+        assert_eq!(classify("GET", "/contoso/_apis/projects", ""), Target::Api { org: Some("contoso".into()) });
+        assert_eq!(classify("GET", "/_apis/connectionData", ""), Target::Api { org: None });
+        assert_eq!(classify("HEAD", "/contoso", ""), Target::Challenge { org: "contoso".into() });
+        assert_eq!(classify("GET", "/contoso/", ""), Target::Challenge { org: "contoso".into() });
+        assert_eq!(classify("POST", "/contoso", ""), Target::Other);
+        assert_eq!(classify("GET", "/", ""), Target::Other);
+        assert_eq!(classify("GET", "*", ""), Target::Other);
         assert_eq!(
-            classify("POST", "/contoso/My%20Project/_git/repo/git-receive-pack"),
+            classify("POST", "/contoso/My%20Project/_git/repo/git-receive-pack", ""),
             Target::Git {
                 org: "contoso".into(),
                 project: "My Project".into(),
@@ -281,7 +405,7 @@ mod tests {
             }
         );
         assert_eq!(
-            classify("GET", "/contoso/_git/repo/info/refs"),
+            classify("GET", "/contoso/_git/repo/info/refs", ""),
             Target::Git {
                 org: "contoso".into(),
                 project: "repo".into(),
@@ -289,7 +413,28 @@ mod tests {
                 endpoint: GitEndpoint::InfoRefs
             }
         );
-        assert_eq!(classify("GET", "/contoso/proj/_git/repo/git-upload-pack"), Target::Other);
-        assert_eq!(classify("GET", "/contoso/proj/_git/repo/objects/info/packs"), Target::Other);
+        assert_eq!(classify("GET", "/contoso/proj/_git/repo/git-upload-pack", ""), Target::Other);
+        let pats = |op| Target::Pats { org: "contoso".into(), op };
+        assert_eq!(
+            classify("POST", "/contoso/_apis/tokens/pats", "api-version=7.1-preview.1"),
+            pats(Some(PatOp::Create))
+        );
+        assert_eq!(classify("GET", "/contoso/_apis/Tokens/Pats", "api-version=7.1-preview.1"), pats(Some(PatOp::List)));
+        assert_eq!(classify("GET", "/contoso/_apis/tokens/pats/", "authorizationId=x"), pats(Some(PatOp::Get)));
+        assert_eq!(classify("PUT", "/contoso/_apis/tokens/pats", ""), pats(Some(PatOp::Update)));
+        assert_eq!(classify("DELETE", "/contoso/_apis/tokens/pats", "authorizationId=x"), pats(Some(PatOp::Revoke)));
+        assert_eq!(classify("PATCH", "/contoso/_apis/tokens/pats", ""), pats(None));
+        assert_eq!(classify("GET", "/contoso/_apis/tokens", ""), Target::Api { org: Some("contoso".into()) });
+        assert_eq!(
+            classify("POST", "/organizations/oauth2/v2.0/devicecode", ""),
+            Target::Entra { tenant: "organizations".into(), endpoint: EntraEndpoint::DeviceCode }
+        );
+        assert_eq!(
+            classify("POST", "/c0ffee00-fa4e-4a2d-8b1e-0000000a2d00/OAuth2/V2.0/Token", ""),
+            Target::Entra { tenant: "c0ffee00-fa4e-4a2d-8b1e-0000000a2d00".into(), endpoint: EntraEndpoint::Token }
+        );
+        assert_eq!(classify("POST", "/common/oauth2/v2.0/authorize", ""), Target::Other);
+        assert_eq!(classify("POST", "/common/oauth2/devicecode", ""), Target::Other);
+        assert_eq!(classify("GET", "/contoso/proj/_git/repo/objects/info/packs", ""), Target::Other);
     }
 }

@@ -21,7 +21,7 @@ fn random_below(n: usize) -> usize {
     (random_u64() % n as u64) as usize
 }
 
-fn random_string(alphabet: &[u8], len: usize) -> String {
+pub fn random_string(alphabet: &[u8], len: usize) -> String {
     (0..len).map(|_| char::from(alphabet[random_below(alphabet.len())])).collect()
 }
 
@@ -38,7 +38,9 @@ pub fn guid() -> String {
     format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
 }
 
-const ALNUM: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+pub const ALNUM: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+/// The base64url alphabet (JWT segments, Entra codes and refresh tokens).
+pub const B64URL: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 const BASE32_LOWER: &[u8] = b"abcdefghijklmnopqrstuvwxyz234567";
 
 /// The current 84-character PAT form: 52 random alphanumerics, the `JQQJ99` marker, an
@@ -87,6 +89,123 @@ pub fn http_date(unix: i64) -> String {
         secs % 3600 / 60,
         secs % 60
     )
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Entra's `timestamp` form: `2016-10-19 16:29:47Z`.
+pub fn entra_timestamp(unix: i64) -> String {
+    iso_date(unix).replace('T', " ")
+}
+
+/// A point in time at the precision Azure DevOps stores PAT dates with (SQL `datetime`: steps
+/// of 1/300 s), which is why `...23.319Z` comes back as `...23.32Z` and `.523Z` as
+/// `.5233333Z` in the PAT lifecycle API's examples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Stamp {
+    pub secs: i64,
+    /// 0..300, in 1/300 s.
+    pub sub: u16,
+}
+
+impl Stamp {
+    pub fn from_secs(secs: i64) -> Stamp {
+        Stamp { secs, sub: 0 }
+    }
+
+    fn from_nanos(secs: i64, nanos: u32) -> Stamp {
+        let sub = (u64::from(nanos) * 300 + 500_000_000) / 1_000_000_000;
+        if sub >= 300 {
+            Stamp { secs: secs + 1, sub: 0 }
+        } else {
+            Stamp { secs, sub: sub as u16 }
+        }
+    }
+
+    pub fn now() -> Stamp {
+        let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        // Milliseconds, like the service's clock.
+        Stamp::from_nanos(d.as_secs() as i64, d.subsec_millis() * 1_000_000)
+    }
+
+    pub fn plus_days(self, days: u32) -> Stamp {
+        Stamp { secs: self.secs + i64::from(days) * 86_400, sub: self.sub }
+    }
+
+    /// Parses ISO 8601 date-times as clients send them: `2020-12-01T23:46:23.319Z`,
+    /// `2020-12-01T23:46:23Z`, `2020-12-01T23:46:23.3190000+02:00`, `2020-12-01 23:46:23Z`,
+    /// `2020-12-01` (midnight UTC). No zone means UTC.
+    pub fn parse(s: &str) -> Option<Stamp> {
+        let s = s.trim();
+        let num = |t: &str| -> Option<i64> {
+            (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())).then(|| t.parse().ok()).flatten()
+        };
+        let (date, time) = match s.find(['T', 't', ' ']) {
+            Some(i) => (&s[..i], Some(&s[i + 1..])),
+            None => (s, None),
+        };
+        let mut dp = date.split('-');
+        let (y, m, d) = (num(dp.next()?)?, num(dp.next()?)?, num(dp.next()?)?);
+        if dp.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) || date.len() != 10 {
+            return None;
+        }
+        let days = days_from_civil(y, m as u32, d as u32);
+        if civil_from_days(days) != (y, m as u32, d as u32) {
+            return None;
+        }
+        let Some(time) = time else {
+            return Some(Stamp::from_secs(days * 86_400));
+        };
+        let (clock, offset) = if let Some(c) = time.strip_suffix(['Z', 'z']) {
+            (c, 0)
+        } else if let Some(i) = time.rfind(['+', '-']) {
+            let (c, z) = time.split_at(i);
+            let sign = if z.starts_with('-') { -1 } else { 1 };
+            let (hh, mm) = z[1..].split_once(':').unwrap_or((&z[1..], "0"));
+            (c, sign * (num(hh)? * 3600 + num(mm)? * 60))
+        } else {
+            (time, 0)
+        };
+        let (hms, frac) = clock.split_once('.').unwrap_or((clock, ""));
+        let mut tp = hms.split(':');
+        let (h, mi) = (num(tp.next()?)?, num(tp.next()?)?);
+        let sec = match tp.next() {
+            Some(x) => num(x)?,
+            None => 0,
+        };
+        if tp.next().is_some() || h > 23 || mi > 59 || sec > 60 {
+            return None;
+        }
+        let nanos = if frac.is_empty() {
+            0
+        } else {
+            num(frac)?;
+            let digits: String = frac.chars().chain(std::iter::repeat('0')).take(9).collect();
+            digits.parse().ok()?
+        };
+        Some(Stamp::from_nanos(days * 86_400 + h * 3600 + mi * 60 + sec - offset, nanos))
+    }
+
+    /// The service's JSON form: seven fraction digits at most, trailing zeros (and the dot)
+    /// dropped: `2020-12-01T23:46:23.32Z`, `2020-11-23T04:04:38.5233333Z`.
+    pub fn format(&self) -> String {
+        let base = iso_date(self.secs);
+        if self.sub == 0 {
+            return base;
+        }
+        let ticks = u64::from(self.sub) * 10_000_000 / 300;
+        let frac = format!("{ticks:07}");
+        format!("{}.{}Z", &base[..base.len() - 1], frac.trim_end_matches('0'))
+    }
 }
 
 /// ISO 8601 UTC with seconds: `2025-01-09T12:02:28Z`.
@@ -193,6 +312,26 @@ mod tests {
         let g = guid();
         assert_eq!(g.len(), 36);
         assert_eq!(&g[14..15], "4");
+    }
+
+    #[test]
+    fn stamps_round_to_the_services_precision() {
+        let s = Stamp::parse("2020-12-01T23:46:23.319Z").expect("parse");
+        assert_eq!(s.format(), "2020-12-01T23:46:23.32Z");
+        assert_eq!(Stamp::parse("2020-11-23T04:04:38.523Z").expect("parse").format(), "2020-11-23T04:04:38.5233333Z");
+        assert_eq!(
+            Stamp::parse("2020-11-23T04:04:38.5233333Z").expect("parse").format(),
+            "2020-11-23T04:04:38.5233333Z"
+        );
+        assert_eq!(Stamp::parse("2025-01-09T12:02:28Z").expect("parse"), Stamp::from_secs(1_736_424_148));
+        assert_eq!(Stamp::parse("2025-01-09 14:02:28+02:00").expect("parse"), Stamp::from_secs(1_736_424_148));
+        assert_eq!(Stamp::parse("2025-01-09T12:02:28.9999Z").expect("parse"), Stamp::from_secs(1_736_424_149));
+        assert_eq!(Stamp::parse("2025-01-09").expect("parse").format(), "2025-01-09T00:00:00Z");
+        for bad in ["", "tomorrow", "2025-13-01T00:00:00Z", "2025-02-30T00:00:00Z", "2025-01-09T25:00:00Z", "2025-1-9"]
+        {
+            assert_eq!(Stamp::parse(bad), None, "{bad}");
+        }
+        assert_eq!(entra_timestamp(1_736_424_148), "2025-01-09 12:02:28Z");
     }
 
     #[test]

@@ -71,6 +71,46 @@ pub fn get(base_url: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
     request(base_url, "GET", path, headers).expect("GET")
 }
 
+/// One request with a body (`Content-Length` set) and `Connection: close`.
+pub fn send(base_url: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        host_port(base_url),
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    let mut bytes = req.into_bytes();
+    bytes.extend_from_slice(body);
+    let reply = raw(base_url, &bytes).expect("send");
+    parse_reply(&reply, method == "HEAD").unwrap_or_else(|| panic!("unparsable reply: {reply:?}"))
+}
+
+/// `application/x-www-form-urlencoded` encoding of one value.
+pub fn form_value(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => char::from(b).to_string(),
+            b' ' => "+".to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// POSTs a form to the fake's Entra.
+pub fn post_form(base_url: &str, path: &str, fields: &[(&str, &str)]) -> Reply {
+    let body: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={}", form_value(v))).collect();
+    send(
+        base_url,
+        "POST",
+        path,
+        &[("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "application/json")],
+        body.join("&").as_bytes(),
+    )
+}
+
 /// Parses one response from `bytes` (`Content-Length`, chunked, or to the end).
 pub fn parse_reply(bytes: &[u8], head_only: bool) -> Option<Reply> {
     parse_reply_at(bytes, head_only).map(|(r, _)| r)
