@@ -296,7 +296,7 @@ fn list_remote(org: &Org, json: bool) -> Result<(), Error> {
         println!("{}", serde_json::Value::Array(rows));
         return Ok(());
     }
-    println!("{:<38} {:<22} {:<16} {}", "AUTHORIZATION ID", "VALID TO", "SCOPE", "NAME");
+    println!("{:<38} {:<22} {:<16} NAME", "AUTHORIZATION ID", "VALID TO", "SCOPE");
     for p in ours {
         let until = p.valid_to.map(timestamp).unwrap_or_default();
         println!("{:<38} {:<22} {:<16} {}", p.authorization_id, until, p.scope, p.display_name);

@@ -119,8 +119,7 @@ fn get(
     // Sign in and mint one. Parallel git processes wait for each other here, then find the PAT.
     if settings.mint && !org.is_server() {
         let _lock = mint::OrgLock::acquire(&settings.data_dir, org, Duration::from_secs(120));
-        if let Some(Credential { pat, meta }) =
-            store.get(org)?.filter(|c| !c.meta.expires_at.is_some_and(|t| t <= now()))
+        if let Some(Credential { pat, meta }) = store.get(org)?.filter(|c| c.meta.expires_at.is_none_or(|t| t > now()))
         {
             tracing::info!(%org, "another git process stored a PAT meanwhile");
             return write(&answer(pat, meta.expires_at, meta.username.as_deref()), out);

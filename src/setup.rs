@@ -78,7 +78,7 @@ pub fn helper_value(exe: &Path) -> String {
 /// A helper string as it may be shown: its first word only (the rest may hold a secret, as in
 /// `!f() { echo password=…; }; f`), made printable.
 pub fn helper_name(value: &str) -> String {
-    let first = value.trim().split_whitespace().next().unwrap_or("");
+    let first = value.split_whitespace().next().unwrap_or("");
     let more = if value.trim().contains(char::is_whitespace) { " …" } else { "" };
     format!("{}{more}", crate::text::printable(first))
 }
