@@ -1,0 +1,290 @@
+//! Minting: Entra sign-in (device code, refresh token, Azure CLI) and the PAT lifecycle API,
+//! end to end with real git against the fake.
+
+mod common;
+
+use common::{Run, TestEnv};
+use fake_azdo::{DeviceFlow, FakeAzdo, PatPolicy, Route};
+
+const UPN: &str = "alice@contoso.example";
+
+struct World {
+    fake: FakeAzdo,
+    env: TestEnv,
+}
+
+/// A fake with `contoso/proj/repo`, instant device-code polling, and a helper that may mint
+/// (device code allowed: tests have no terminal), with an askpass that answers nothing.
+fn world() -> World {
+    let fake = FakeAzdo::start();
+    fake.add_repo("contoso", "proj", "repo");
+    fake.set_device_flow_timing(0, 900);
+    let mut env = TestEnv::new();
+    env.use_fake(&fake);
+    env.set("GIT_CREDENTIAL_AZDO_MINT", "auto");
+    env.set("GIT_CREDENTIAL_AZDO_TOKEN_SOURCE", "device");
+    env.unset("GIT_TERMINAL_PROMPT");
+    let silent = env.script("askpass-nothing", "exit 0");
+    env.set("GIT_ASKPASS", silent);
+    World { fake, env }
+}
+
+impl World {
+    fn url(&self) -> String {
+        self.fake.repo_url("contoso", "proj", "repo")
+    }
+
+    fn clone(&self, into: &str) -> Run {
+        self.env.git(&["clone", "-q", &self.url(), &self.env.home.join(into).to_string_lossy()], b"")
+    }
+
+    fn stored(&self) -> serde_json::Value {
+        let bytes = std::fs::read(self.env.store_file()).unwrap_or_default();
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null)
+    }
+
+    fn stored_pat(&self) -> Option<String> {
+        self.stored()["organizations"]["contoso"]["pat"].as_str().map(str::to_owned)
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_first_clone_signs_in_once_and_mints_one_pat() {
+    let w = world();
+    w.fake.approve_device_flow(DeviceFlow::Next, UPN);
+    let run = w.clone("c1");
+    assert_eq!(run.status, 0, "{run:?}");
+    assert_eq!(w.fake.count(Route::PatCreate), 1, "exactly one mint");
+    assert_eq!(w.fake.device_flows().len(), 1, "exactly one sign-in");
+    let minted = w.fake.minted("contoso");
+    assert_eq!(minted.len(), 1);
+    let pat = &minted[0];
+    assert_eq!(pat.scope, "vso.code_write", "least privilege by default");
+    assert!(pat.display_name.starts_with("git-credential-azdo on "), "{}", pat.display_name);
+    assert!(!pat.all_orgs);
+    let doc = w.stored();
+    let entry = &doc["organizations"]["contoso"];
+    assert_eq!(entry["pat"].as_str(), Some(pat.token.as_str()));
+    assert_eq!(entry["origin"].as_str(), Some("minted"));
+    assert_eq!(entry["authorization_id"].as_str(), Some(pat.authorization_id.as_str()));
+    assert_eq!(entry["expires_at"].as_i64(), Some(pat.valid_to), "the service's validTo is stored");
+    // A second clone uses it: no sign-in, no mint.
+    let run = w.clone("c2");
+    assert_eq!(run.status, 0, "{run:?}");
+    assert_eq!((w.fake.count(Route::PatCreate), w.fake.device_flows().len()), (1, 1));
+}
+
+#[test]
+fn later_mints_use_the_stored_refresh_token_without_asking() {
+    let w = world();
+    w.fake.approve_device_flow(DeviceFlow::Next, UPN);
+    assert_eq!(w.clone("c1").status, 0);
+    assert_eq!(w.env.helper(&["logout", "contoso"], b"").status, 0);
+    // Prompts off: only silent steps may run.
+    let mut env = w.env;
+    env.set("GIT_TERMINAL_PROMPT", "0");
+    let run = env.git(
+        &["clone", "-q", &w.fake.repo_url("contoso", "proj", "repo"), &env.home.join("c2").to_string_lossy()],
+        b"",
+    );
+    assert_eq!(run.status, 0, "{run:?}");
+    assert_eq!(w.fake.device_flows().len(), 1, "no second sign-in");
+    assert_eq!(w.fake.refresh_grants(), 1);
+    assert_eq!(w.fake.count(Route::PatCreate), 2);
+}
+
+#[test]
+fn parallel_gets_sign_in_once_mint_once_and_agree() {
+    let w = world();
+    w.fake.approve_device_flow(DeviceFlow::Next, UPN);
+    let env = std::sync::Arc::new(w.env);
+    let url = w.fake.repo_url("contoso", "proj", "repo");
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let (env, url) = (std::sync::Arc::clone(&env), url.clone());
+            std::thread::spawn(move || env.fill(&url))
+        })
+        .collect();
+    let answers: Vec<String> = handles
+        .into_iter()
+        .map(|h| {
+            let run = h.join().expect("thread");
+            assert_eq!(run.status, 0, "{run:?}");
+            run.stdout.lines().find(|l| l.starts_with("password=")).expect("password").to_owned()
+        })
+        .collect();
+    assert!(answers.iter().all(|a| *a == answers[0]), "different answers: {answers:?}");
+    assert_eq!(w.fake.device_flows().len(), 1, "one sign-in");
+    assert_eq!(w.fake.count(Route::PatCreate), 1, "one mint");
+}
+
+#[test]
+fn a_pat_inside_the_renewal_window_is_rotated_and_the_old_one_revoked() {
+    let mut w = world();
+    w.fake.approve_device_flow(DeviceFlow::Next, UPN);
+    assert_eq!(w.clone("c1").status, 0);
+    let old = w.fake.minted("contoso")[0].clone();
+    // Thirty-day PATs, renewed when less than 31 days are left: due at once.
+    w.env.set("GIT_CREDENTIAL_AZDO_RENEW_BEFORE", "31");
+    w.env.set("GIT_TERMINAL_PROMPT", "0");
+    let run = w.env.fill(&w.url());
+    let new = w.fake.minted("contoso").into_iter().find(|p| p.token != old.token).expect("a second PAT");
+    assert!(run.stdout.contains(&format!("password={}", new.token)), "{run:?}");
+    assert_eq!(w.stored_pat().as_deref(), Some(new.token.as_str()));
+    assert_eq!(w.fake.is_revoked(&old.authorization_id), Some(true), "the replaced PAT is revoked");
+    assert_eq!(w.fake.device_flows().len(), 1, "renewal never asks");
+}
+
+#[test]
+fn renewal_failure_keeps_the_old_pat() {
+    let mut w = world();
+    w.fake.approve_device_flow(DeviceFlow::Next, UPN);
+    assert_eq!(w.clone("c1").status, 0);
+    let old = w.fake.minted("contoso")[0].token.clone();
+    w.fake.set_pat_policy("contoso", PatPolicy::DisableCreation);
+    w.env.set("GIT_CREDENTIAL_AZDO_RENEW_BEFORE", "31");
+    let run = w.env.fill(&w.url());
+    assert!(run.stdout.contains(&format!("password={old}")), "{run:?}");
+    assert_eq!(w.stored_pat().as_deref(), Some(old.as_str()));
+    assert_eq!(w.fake.is_revoked(&old), Some(false));
+}
+
+#[test]
+fn when_policy_forbids_pats_the_access_token_itself_is_used_and_never_stored() {
+    let w = world();
+    w.fake.set_pat_policy("contoso", PatPolicy::DisableCreation);
+    w.fake.approve_device_flow(DeviceFlow::Next, UPN);
+    let run = w.clone("c1");
+    assert_eq!(run.status, 0, "{run:?}");
+    assert!(run.stderr.contains("PAT creation is disabled"), "{run:?}");
+    assert_eq!(w.stored_pat(), None, "an access token must never be stored as a PAT");
+    let fill = w.env.fill(&w.url());
+    assert!(fill.stdout.contains("password=eyJ") && fill.stdout.contains("password_expiry_utc="), "{fill:?}");
+}
+
+#[test]
+fn credential_type_oauth_hands_git_the_access_token() {
+    let mut w = world();
+    w.env.set("GIT_CREDENTIAL_AZDO_CREDENTIAL_TYPE", "oauth");
+    w.fake.approve_device_flow(DeviceFlow::Next, UPN);
+    assert_eq!(w.clone("c1").status, 0);
+    assert_eq!(w.fake.count(Route::PatCreate), 0);
+    assert_eq!(w.stored_pat(), None);
+}
+
+#[test]
+fn a_declined_or_expired_sign_in_fails_cleanly_and_stores_nothing() {
+    for decline in [true, false] {
+        let w = world();
+        if decline {
+            w.fake.decline_next_device_flow();
+        } else {
+            w.fake.expire_next_device_flow();
+        }
+        let run = w.env.fill(&w.url());
+        let password = run.stdout.lines().find_map(|l| l.strip_prefix("password=")).unwrap_or("");
+        assert_eq!(password, "", "{run:?}");
+        let expected = if decline { "declined" } else { "expired" };
+        assert!(run.stderr.contains("sign-in for contoso failed") && run.stderr.contains(expected), "{run:?}");
+        assert_eq!(w.stored_pat(), None);
+        assert_eq!(w.fake.count(Route::PatCreate), 0);
+    }
+}
+
+#[test]
+fn the_azure_cli_is_a_silent_source() {
+    let mut w = world();
+    let tokens = w.fake.issue_entra_tokens(UPN);
+    let az = format!(
+        "printf '%s' '{{\"accessToken\":\"{}\",\"expires_on\":4000000000,\"tokenType\":\"Bearer\"}}'",
+        tokens.access_token
+    );
+    let bin = w.env.root.path().join("az-bin");
+    std::fs::create_dir_all(&bin).expect("dir");
+    std::fs::rename(w.env.script("az", &az), bin.join("az")).expect("az");
+    let path = std::env::join_paths(
+        std::iter::once(bin).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )
+    .expect("PATH");
+    w.env.set("PATH", path);
+    w.env.set("GIT_CREDENTIAL_AZDO_TOKEN_SOURCE", "azcli");
+    w.env.set("GIT_TERMINAL_PROMPT", "0");
+    let run = w.clone("c1");
+    assert_eq!(run.status, 0, "{run:?}");
+    assert_eq!(w.fake.count(Route::PatCreate), 1);
+    assert_eq!(w.fake.device_flows().len(), 0, "no interaction");
+}
+
+#[test]
+fn tokens_never_appear_in_output_traces_or_files_other_than_the_store() {
+    let Some(mut env) = TestEnv::with_keyring() else { return };
+    let fake = FakeAzdo::start();
+    fake.add_repo("contoso", "proj", "repo");
+    fake.set_device_flow_timing(0, 900);
+    env.use_fake(&fake);
+    env.set("GIT_CREDENTIAL_AZDO_MINT", "auto");
+    env.set("GIT_CREDENTIAL_AZDO_TOKEN_SOURCE", "device");
+    env.unset("GIT_TERMINAL_PROMPT");
+    env.set("GIT_ASKPASS", env.script("askpass-nothing", "exit 0"));
+    let trace = env.root.path().join("trace.log");
+    env.set("GIT_CREDENTIAL_AZDO_TRACE", &trace);
+    fake.approve_device_flow(DeviceFlow::Next, UPN);
+    let url = fake.repo_url("contoso", "proj", "repo");
+    let mut runs = vec![env.git(&["clone", "-q", &url, &env.home.join("c").to_string_lossy()], b"")];
+    runs.push(env.helper(&["logout", "contoso"], b""));
+    runs.push(env.fill(&url)); // silent mint from the refresh token
+    runs.push(env.helper(&["status", "contoso"], b""));
+    runs.push(env.helper(&["list", "--remote", "contoso"], b""));
+    assert_eq!(runs[0].status, 0, "{:?}", runs[0]);
+    let secrets = fake.issued_entra_tokens();
+    assert!(!secrets.is_empty());
+    let trace_text = std::fs::read_to_string(&trace).expect("trace");
+    let mut files = String::new();
+    for path in walk(&env.home) {
+        files.push_str(&String::from_utf8_lossy(&std::fs::read(&path).unwrap_or_default()));
+    }
+    for secret in &secrets {
+        for run in &runs {
+            assert!(!run.stdout.contains(secret.as_str()) && !run.stderr.contains(secret.as_str()), "{run:?}");
+        }
+        assert!(!trace_text.contains(secret.as_str()), "token in the trace");
+        assert!(!files.contains(secret.as_str()), "token in a file under HOME");
+    }
+    // The refresh token is in the OS store.
+    let ss = env.secret_service.as_ref().expect("secret service");
+    let found = ss.secret_tool(&["search", "--all", "service", "git-credential-azdo:sign-in"]);
+    assert!(found.stdout.contains("sign-in token"), "{found:?}");
+}
+
+#[test]
+fn cli_login_device_logout_revoke_and_list_remote() {
+    let w = world();
+    w.fake.approve_device_flow(DeviceFlow::Next, UPN);
+    let run = w.env.helper(&["login", "contoso", "--device"], b"");
+    assert_eq!(run.status, 0, "{run:?}");
+    assert!(run.stderr.contains("Minted a PAT for contoso"), "{run:?}");
+    let minted = w.fake.minted("contoso");
+    assert_eq!(minted.len(), 1);
+    let run = w.env.helper(&["list", "--remote", "contoso"], b"");
+    assert_eq!(run.status, 0, "{run:?}");
+    assert!(run.stdout.contains(&minted[0].authorization_id), "{run:?}");
+    let status = w.env.helper(&["status", "contoso"], b"");
+    assert!(status.stdout.contains("renewal planned from"), "{status:?}");
+    let run = w.env.helper(&["logout", "contoso", "--revoke"], b"");
+    assert_eq!(run.status, 0, "{run:?}");
+    assert_eq!(w.fake.is_revoked(&minted[0].authorization_id), Some(true));
+    assert_eq!(w.stored_pat(), None);
+}
