@@ -170,6 +170,7 @@ pub fn mint_pat(org: &Org, settings: &Settings, client: &Client, tokens: &Tokens
             last_checked: Some(now),
             authorization_id: Some(info.authorization_id),
             username: None,
+            renew_attempted: None,
         },
     })
 }
@@ -224,16 +225,25 @@ pub fn renew_if_due(org: &Org, current: &Credential, settings: &Settings, store:
     if !settings.mint || org.is_server() || expires - now() > i64::from(settings.renew_before_days) * 86_400 {
         return None;
     }
-    let client = Client::new(&settings.network(&settings.vssps_url)).ok()?;
+    if current.meta.renew_attempted.is_some_and(|t| now() - t < 3600) {
+        return None;
+    }
+    // A failed attempt is recorded, so the git commands that follow do not each pay for one.
+    let failed = || {
+        let meta = Metadata { renew_attempted: Some(now()), ..current.meta.clone() };
+        let _ = store.set_metadata_if(org, &current.pat, &meta);
+        None
+    };
+    let Ok(client) = Client::new(&settings.network(&settings.vssps_url)) else { return failed() };
     let Some(tokens) = silent_token(org, settings, store, &client) else {
         tracing::info!(%org, "renewal due, but no sign-in without asking; keeping the current PAT");
-        return None;
+        return failed();
     };
     let fresh = match mint_pat(org, settings, &client, &tokens) {
         Ok(c) => c,
         Err(e) => {
             tracing::info!(%org, error = %e, "renewal failed; keeping the current PAT");
-            return None;
+            return failed();
         }
     };
     if let Err(e) = store.put(org, &fresh) {

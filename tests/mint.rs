@@ -160,6 +160,11 @@ fn renewal_failure_keeps_the_old_pat() {
     assert!(run.stdout.contains(&format!("password={old}")), "{run:?}");
     assert_eq!(w.stored_pat().as_deref(), Some(old.as_str()));
     assert_eq!(w.fake.is_revoked(&old), Some(false));
+    // The failed attempt is remembered: the next commands do not try again within the hour.
+    let attempts = w.fake.count(Route::PatCreate);
+    let run = w.env.fill(&w.url());
+    assert!(run.stdout.contains(&format!("password={old}")), "{run:?}");
+    assert_eq!(w.fake.count(Route::PatCreate), attempts, "renewal retried at once");
 }
 
 #[test]

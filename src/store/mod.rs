@@ -59,6 +59,9 @@ pub struct Metadata {
     /// When a check was last tried, whatever came of it (so an outage costs one try per interval).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_checked: Option<i64>,
+    /// When a renewal was last tried and failed (so it is tried at most once an hour).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renew_attempted: Option<i64>,
     /// The PAT's authorization id on Azure DevOps, when it was minted here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization_id: Option<String>,

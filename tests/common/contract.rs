@@ -41,6 +41,7 @@ fn stores_and_retrieves(store: &dyn Store) {
             expires_at: Some(1_900_000_000),
             last_validated: Some(1_700_000_100),
             last_checked: Some(1_700_000_200),
+            renew_attempted: Some(1_700_000_300),
             authorization_id: Some("5f8d2a3e-0000-4000-8000-000000000001".into()),
         },
     };
