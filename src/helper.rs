@@ -24,7 +24,7 @@ pub fn run(op: Operation, input: impl Read, out: &mut impl Write) -> Result<(), 
     let env = |name: &str| std::env::var_os(name);
     let default = org::resolve(&request, &ServiceUrl::default(), &[]);
     // For other hosts nothing is written, not even the config cache; for ours the cache is used.
-    let config = if default == Resolution::NotOurs { GitConfig::load_readonly() } else { GitConfig::load() };
+    let (config, save) = GitConfig::load_readonly_with_save();
     let custom = match (Settings::services_url(&config, &env), Settings::servers(&config, &env)) {
         (Ok(services), Ok(servers)) => {
             (services != ServiceUrl::default() || !servers.is_empty()).then_some((services, servers))
@@ -44,6 +44,7 @@ pub fn run(op: Operation, input: impl Read, out: &mut impl Write) -> Result<(), 
     let Some(org) = organization(op, &request, resolution) else {
         return Ok(());
     };
+    save.remember(&config);
     let settings = Settings::from_sources(config, Some(&org.url()), &env)?;
     let store = store::open(&settings);
     tracing::info!(op = ?op, %org, store = store.kind(), "request");

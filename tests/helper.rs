@@ -65,6 +65,7 @@ fn other_hosts_are_passed_through_untouched() {
         }
     }
     assert!(stored_bytes(&env).is_none(), "nothing may be stored for other hosts");
+    assert!(!env.home.join(".cache/git-credential-azdo").exists(), "other hosts must not even write the config cache");
 }
 
 #[test]

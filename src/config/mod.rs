@@ -465,6 +465,22 @@ pub struct GitConfig {
     complete: bool,
 }
 
+/// A pending write of the config cache (see [`GitConfig::load_readonly_with_save`]).
+pub struct CacheSave(Option<(String, i64, Vec<PathBuf>)>);
+
+impl CacheSave {
+    /// Cache the relevant entries of `config`, if it came from git.
+    pub fn remember(self, config: &GitConfig) {
+        if let Some((key, now, files)) = self.0 {
+            let cacheable = GitConfig {
+                entries: config.entries.iter().filter(|(k, _)| is_relevant(k)).cloned().collect(),
+                complete: false,
+            };
+            cache::save(key, now, &cacheable, &files);
+        }
+    }
+}
+
 /// Keys only: values (a proxy URL, say) may hold a password.
 impl std::fmt::Debug for GitConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -480,28 +496,27 @@ impl GitConfig {
     /// all), else from one `git config --list --show-origin`. A missing git or a broken config
     /// yields an empty snapshot (git itself reports broken config to the user).
     pub fn load() -> GitConfig {
+        let (config, save) = GitConfig::load_readonly_with_save();
+        save.remember(&config);
+        config
+    }
+
+    /// Like [`GitConfig::load`], but writes no cache yet: the returned [`CacheSave`] does, once
+    /// the request turned out to be ours (nothing is written for other hosts).
+    pub fn load_readonly_with_save() -> (GitConfig, CacheSave) {
         let key = cache::current_key();
         let now = crate::text::now();
         if let Some(hit) = key.as_deref().and_then(|k| cache::lookup(k, now)) {
             tracing::debug!("git config from the cache");
-            return hit;
+            return (hit, CacheSave(None));
         }
         let (config, files) = GitConfig::read_from_git();
         // Only file-based config can be checked for changes later.
-        if let (Some(key), Some(files)) = (key, files) {
-            let cacheable = GitConfig {
-                entries: config.entries.iter().filter(|(k, _)| is_relevant(k)).cloned().collect(),
-                complete: false,
-            };
-            cache::save(key, now, &cacheable, &files);
-        }
-        config
-    }
-
-    /// Like [`GitConfig::load`], but writes no cache (for requests that turn out not to be ours).
-    pub fn load_readonly() -> GitConfig {
-        let hit = cache::current_key().and_then(|k| cache::lookup(&k, crate::text::now()));
-        hit.unwrap_or_else(GitConfig::load_fresh)
+        let save = match (key, files) {
+            (Some(key), Some(files)) => CacheSave(Some((key, now, files))),
+            _ => CacheSave(None),
+        };
+        (config, save)
     }
 
     /// The configuration straight from git, never from the cache.
