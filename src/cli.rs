@@ -68,6 +68,15 @@ pub enum Command {
     },
     /// Check git, the configuration, the store, the endpoints and every stored PAT, and say what to fix
     Doctor,
+    /// Adopt PATs that Git Credential Manager or the Azure CLI left in the OS keyring (originals are kept)
+    Import {
+        /// Adopt every PAT found valid without asking (for scripts)
+        #[arg(long)]
+        yes: bool,
+        /// Do not check the PATs with Azure DevOps first
+        #[arg(long)]
+        offline: bool,
+    },
     /// Register this helper for https://dev.azure.com and https://*.visualstudio.com in git config
     Configure(ScopeArgs),
     /// Remove what configure added
@@ -146,7 +155,7 @@ fn git_operation(args: &[OsString]) -> Option<Operation> {
 fn is_unknown_git_operation(args: &[OsString]) -> bool {
     let [_, word] = args else { return false };
     let word = word.to_string_lossy();
-    let known = ["login", "logout", "list", "status", "doctor", "configure", "unconfigure", "help"];
+    let known = ["login", "logout", "list", "status", "doctor", "import", "configure", "unconfigure", "help"];
     !word.starts_with('-') && !known.contains(&word.as_ref()) && !std::io::stdin().is_terminal()
 }
 
@@ -160,6 +169,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::List { json, .. } => list(json),
         Command::Status { org } => status(org.as_deref().map(target).transpose()?.as_ref()),
         Command::Doctor => crate::doctor::run(),
+        Command::Import { yes, offline } => import(yes, offline),
         Command::Configure(scope) => {
             let helper = setup::helper_value(&setup::current_exe()?);
             // A custom Services origin (azdo.url) and Azure DevOps Server hosts need the helper too.
@@ -192,6 +202,61 @@ fn target(arg: &str) -> Result<Org, Error> {
         }
         Err(e) => Err(e.into()),
     }
+}
+
+#[allow(clippy::print_stdout)] // what was found and adopted is the command's output
+fn import(yes: bool, offline: bool) -> Result<(), Error> {
+    let settings = Settings::load(None)?;
+    let store = store::open(&settings);
+    let found = crate::import::find(settings.keyring_timeout).map_err(Error::User)?;
+    if found.is_empty() {
+        eprintln!("No PATs from Git Credential Manager or the Azure CLI in the OS keyring.");
+        return Ok(());
+    }
+    let can_ask = std::io::stdin().is_terminal();
+    let mut held_back = 0;
+    for f in found {
+        let org = &f.org;
+        let from = match &f.account {
+            Some(account) => format!("{} ({account})", f.source),
+            None => f.source.to_owned(),
+        };
+        if store.get(org)?.is_some_and(|c| c.pat == f.pat) {
+            println!("{org}: from {from}: already stored");
+            continue;
+        }
+        let verdict =
+            (!offline && settings.validate_interval.is_some()).then(|| crate::helper::validate(org, &f.pat, &settings));
+        match &verdict {
+            None => println!("{org}: from {from}: not checked"),
+            Some(Verdict::Valid { user }) => println!("{org}: from {from}: valid (signed in as {user})"),
+            Some(Verdict::Invalid { reason }) => {
+                println!("{org}: from {from}: invalid ({reason}); not adopted");
+                continue;
+            }
+            Some(Verdict::Unknown { reason }) => println!("{org}: from {from}: could not check ({reason})"),
+        }
+        let adopt = yes
+            || (can_ask
+                && gix_prompt::openly(format!("Adopt the PAT for {org} from {}? [y/N] ", f.source))
+                    .is_ok_and(|a| matches!(a.trim(), "y" | "Y" | "yes")));
+        if !adopt {
+            held_back += 1;
+            continue;
+        }
+        let meta = Metadata {
+            origin: Origin::Imported,
+            stored_at: now(),
+            last_validated: matches!(verdict, Some(Verdict::Valid { .. })).then(now),
+            ..Metadata::default()
+        };
+        store.put(org, &Credential { pat: f.pat, meta })?;
+        println!("{org}: adopted into the {} store (the original is kept)", store.kind());
+    }
+    if held_back > 0 && !can_ask {
+        eprintln!("Nothing adopted without confirmation: run with --yes to adopt what was found.");
+    }
+    Ok(())
 }
 
 fn report(lines: Vec<String>) {

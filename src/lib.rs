@@ -8,6 +8,7 @@ pub mod doctor;
 pub mod entra;
 pub mod error;
 pub mod helper;
+pub mod import;
 pub mod mint;
 pub mod org;
 pub mod pats;

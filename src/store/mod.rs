@@ -30,6 +30,8 @@ pub enum Origin {
     Login,
     /// Minted by this helper.
     Minted,
+    /// Adopted by `import` from another tool's item in the OS store.
+    Imported,
 }
 
 impl Origin {
@@ -38,6 +40,7 @@ impl Origin {
             Origin::Git => "git",
             Origin::Login => "login",
             Origin::Minted => "minted",
+            Origin::Imported => "imported",
         }
     }
 }
