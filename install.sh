@@ -7,6 +7,12 @@ NAME=git-credential-azdo
 PREFIX=${PREFIX:-$HOME/.local}
 BIN_DIR=$PREFIX/bin
 TARGET=$BIN_DIR/$NAME
+SHARE=$PREFIX/share
+# Generated from the command-line definition by the installed binary itself.
+EXTRAS="bash:$SHARE/bash-completion/completions/$NAME
+zsh:$SHARE/zsh/site-functions/_$NAME
+fish:$SHARE/fish/vendor_completions.d/$NAME.fish
+man:$SHARE/man/man1/$NAME.1"
 
 say() { printf 'install.sh: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -18,6 +24,7 @@ Usage: ./install.sh [--uninstall | --help]
 Without options:
   builds the release binary (cargo build --release --locked),
   installs it as \$PREFIX/bin/$NAME (mode 0755; PREFIX defaults to \$HOME/.local),
+  with shell completions (bash, zsh, fish) and a manual page under \$PREFIX/share,
   and runs '$NAME configure --global' to register it with git.
 
 --uninstall
@@ -77,6 +84,17 @@ install_helper() {
     trap - EXIT
     say "installed $TARGET"
 
+    printf '%s\n' "$EXTRAS" | while IFS=: read -r kind file; do
+        mkdir -p "$(dirname "$file")"
+        if [ "$kind" = man ]; then
+            "$TARGET" man >"$file"
+        else
+            "$TARGET" completions "$kind" >"$file"
+        fi
+        chmod 0644 "$file"
+        say "installed $file"
+    done
+
     say "running: $TARGET configure --global"
     "$TARGET" configure --global
 
@@ -106,6 +124,12 @@ uninstall_helper() {
     "$TARGET" unconfigure --global
     rm -f "$TARGET"
     say "removed $TARGET"
+    printf '%s\n' "$EXTRAS" | while IFS=: read -r _ file; do
+        if [ -f "$file" ]; then
+            rm -f "$file"
+            say "removed $file"
+        fi
+    done
     say "stored PATs were left in place (keyring items, or the file store if you chose it)"
 }
 

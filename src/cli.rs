@@ -68,6 +68,13 @@ pub enum Command {
     },
     /// Check git, the configuration, the store, the endpoints and every stored PAT, and say what to fix
     Doctor,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) on stdout
+    Man,
     /// Adopt PATs that Git Credential Manager or the Azure CLI left in the OS keyring (originals are kept)
     Import {
         /// Adopt every PAT found valid without asking (for scripts)
@@ -155,7 +162,19 @@ fn git_operation(args: &[OsString]) -> Option<Operation> {
 fn is_unknown_git_operation(args: &[OsString]) -> bool {
     let [_, word] = args else { return false };
     let word = word.to_string_lossy();
-    let known = ["login", "logout", "list", "status", "doctor", "import", "configure", "unconfigure", "help"];
+    let known = [
+        "login",
+        "logout",
+        "list",
+        "status",
+        "doctor",
+        "import",
+        "completions",
+        "man",
+        "configure",
+        "unconfigure",
+        "help",
+    ];
     !word.starts_with('-') && !known.contains(&word.as_ref()) && !std::io::stdin().is_terminal()
 }
 
@@ -169,6 +188,17 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::List { json, .. } => list(json),
         Command::Status { org } => status(org.as_deref().map(target).transpose()?.as_ref()),
         Command::Doctor => crate::doctor::run(),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "git-credential-azdo", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut std::io::stdout())
+                .map_err(|e| Error::User(format!("cannot write the manual page: {e}")))
+        }
         Command::Import { yes, offline } => import(yes, offline),
         Command::Configure(scope) => {
             let helper = setup::helper_value(&setup::current_exe()?);

@@ -585,3 +585,27 @@ fn login_list_logout_through_the_keyring() {
     assert!(run.stdout.contains(&format!("password={OTHER_PAT}")), "{run:?}");
     assert_one_line_error(&env.helper(&["logout", "contoso"], b""), 1);
 }
+
+#[test]
+fn completions_and_man_page_come_from_the_cli_definition() {
+    let env = TestEnv::new();
+    for (shell, marker) in [
+        ("bash", "complete -F _git__credential__azdo"),
+        ("zsh", "#compdef git-credential-azdo"),
+        ("fish", "complete -c git-credential-azdo"),
+    ] {
+        let run = env.helper(&["completions", shell], b"");
+        assert_eq!(run.status, 0, "{run:?}");
+        assert!(run.stdout.contains(marker), "{shell}: {}", &run.stdout[..run.stdout.len().min(200)]);
+        for verb in ["login", "logout", "doctor", "import"] {
+            assert!(run.stdout.contains(verb), "{shell} completion lacks {verb}");
+        }
+    }
+    let man = env.helper(&["man"], b"");
+    assert_eq!(man.status, 0, "{man:?}");
+    assert!(
+        man.stdout.contains(".TH git-credential-azdo 1") && man.stdout.contains("configure"),
+        "{}",
+        &man.stdout[..200]
+    );
+}
