@@ -395,3 +395,23 @@ fn with_a_custom_origin_real_dev_azure_com_pats_never_go_there() {
     assert_eq!(w.fake.count(Route::ConnectionData), 0);
     assert_eq!(w.stored_pat(), None);
 }
+
+#[test]
+fn another_origin_keeps_its_pats_apart_from_the_real_services() {
+    let mut w = world();
+    // A PAT for the real service's contoso, stored without azdo.url…
+    let mut real = TestEnv::new();
+    real.set("HOME", &w.env.home);
+    real.set("XDG_DATA_HOME", w.env.home.join(".local/share"));
+    real.login("contoso", "REAL-SERVICE-PAT");
+    let real_file = w.env.store_file();
+    let before = std::fs::read(&real_file).expect("real store");
+    // …is neither used nor overwritten for the fake's contoso.
+    w.env.unset("GIT_CREDENTIAL_AZDO_STORE_FILE");
+    let fake_pat = w.pat();
+    w.env.login("contoso", &fake_pat);
+    let run = w.env.fill(&w.fake.repo_url("contoso", "proj", "repo"));
+    assert!(run.stdout.contains(&format!("password={fake_pat}")), "{run:?}");
+    assert_eq!(std::fs::read(&real_file).expect("real store"), before, "the real service's store was touched");
+    assert!(w.fake.count(Route::ConnectionData) >= 1);
+}

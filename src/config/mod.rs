@@ -128,7 +128,8 @@ impl StoreKind {
 pub struct Settings {
     pub store: StoreKind,
     pub store_file: PathBuf,
-    /// This helper's directory under the user's data directory (the keyring store's metadata).
+    /// This helper's directory under the user's data directory (the keyring store's metadata,
+    /// the tenant cache, locks); a subdirectory of it for another `azdo.url` origin.
     pub data_dir: PathBuf,
     pub interactive: bool,
     /// `GIT_ASKPASS`, else `core.askPass`, else `SSH_ASKPASS`: git's own order.
@@ -261,7 +262,19 @@ impl Settings {
                 return Err(Error::Invalid { key: "azdo.store", value: printable(other), expected: "keyring or file" })
             }
         };
-        let data_dir = dirs::data_dir().ok_or(Error::NoDataDir)?.join("git-credential-azdo");
+        let services = Settings::services_url(&config, env)?;
+        // Another Services origin (a test instance) keeps its PATs apart: org names alone would
+        // mix them up with the real service's.
+        let data_dir = match dirs::data_dir().ok_or(Error::NoDataDir)?.join("git-credential-azdo") {
+            base if services == crate::org::ServiceUrl::default() => base,
+            base => base.join("origins").join(
+                services
+                    .base()
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' })
+                    .collect::<String>(),
+            ),
+        };
         let store_file = match get("azdo.storeFile") {
             // Relative paths would land in whatever repository git runs in.
             Some(path) if !expand_home(&path).is_absolute() => {
@@ -303,7 +316,6 @@ impl Settings {
         };
         let timeout = seconds("azdo.timeout", 5.0, false)?;
         let connect_timeout = seconds("azdo.connectTimeout", 2.0, false)?.min(timeout);
-        let services = Settings::services_url(&config, env)?;
         let servers = Settings::servers(&config, env)?;
         let origin = |key: &'static str, default: &str| -> Result<String, Error> {
             let v = get(key).unwrap_or_else(|| default.to_owned());

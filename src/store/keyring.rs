@@ -22,6 +22,9 @@ pub const SERVICE_PREFIX: &str = "git-credential-azdo";
 pub struct KeyringStore {
     index: PathBuf,
     timeout: Duration,
+    /// Another Services origin (`azdo.url`): its items are named after it, apart from the real
+    /// service's.
+    services_base: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -40,7 +43,13 @@ impl Default for Index {
 impl KeyringStore {
     /// `index` is the metadata file; `timeout` bounds each keyring call.
     pub fn new(index: PathBuf, timeout: Duration) -> Self {
-        KeyringStore { index, timeout }
+        KeyringStore { index, timeout, services_base: None }
+    }
+
+    /// Items for organizations of another Services origin are named after that origin.
+    pub fn for_origin(mut self, services_base: Option<String>) -> Self {
+        self.services_base = services_base;
+        self
     }
 
     /// Run one keyring call on a worker thread and give up after the timeout. A call that hangs is
@@ -50,7 +59,11 @@ impl KeyringStore {
         org: &Org,
         call: impl FnOnce(keyring::Entry) -> keyring::Result<T> + Send + 'static,
     ) -> Result<T, Error> {
-        self.bounded_item(format!("{SERVICE_PREFIX}:{}", org.url()), org.name().to_owned(), call)
+        let url = match &self.services_base {
+            Some(base) if !org.is_server() => format!("{base}/{}", org.name()),
+            _ => org.url(),
+        };
+        self.bounded_item(format!("{SERVICE_PREFIX}:{url}"), org.name().to_owned(), call)
     }
 
     fn bounded_item<T: Send + 'static>(

@@ -156,7 +156,11 @@ pub fn open(settings: &crate::config::Settings) -> Box<dyn Store> {
     match settings.store {
         crate::config::StoreKind::File => Box::new(FileStore::new(settings.store_file.clone())),
         crate::config::StoreKind::Keyring => {
-            Box::new(KeyringStore::new(settings.data_dir.join("keyring-metadata.json"), settings.keyring_timeout))
+            let custom = (settings.services != crate::org::ServiceUrl::default()).then(|| settings.services.base());
+            Box::new(
+                KeyringStore::new(settings.data_dir.join("keyring-metadata.json"), settings.keyring_timeout)
+                    .for_origin(custom),
+            )
         }
     }
 }

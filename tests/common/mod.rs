@@ -155,6 +155,10 @@ impl TestEnv {
             self.set(var, &url);
         }
         self.unset("GIT_CREDENTIAL_AZDO_VALIDATE_INTERVAL");
+        // Keep the file store where tests look for it (another origin would get its own).
+        if self.env.iter().any(|(k, v)| k == "GIT_CREDENTIAL_AZDO_STORE" && v == "file") {
+            self.set("GIT_CREDENTIAL_AZDO_STORE_FILE", self.store_file());
+        }
         let key = |name: &str| format!("credential.{url}.{name}");
         for args in [
             vec!["config", "--global", "--add", &key("helper"), ""],
@@ -264,6 +268,46 @@ impl SecretService {
         Some(ss)
     }
 
+    /// Like [`SecretService::start`], but on a bus that activates no services: once the keyring
+    /// daemon is gone it stays gone (the default session bus configuration would start the
+    /// system's gnome-keyring from `/usr/share/dbus-1/services`, with this process's HOME). For
+    /// tests that kill the daemon.
+    pub fn start_without_activation(dir: &Path, unlock: Option<&str>) -> Option<SecretService> {
+        if !require(&["dbus-daemon", "gnome-keyring-daemon", "dbus-send"]) {
+            return None;
+        }
+        let run_dir = dir.join("run");
+        std::fs::create_dir_all(&run_dir).expect("runtime dir");
+        std::fs::create_dir_all(dir.join("data")).expect("data dir");
+        set_mode(&run_dir, 0o700);
+        let bus_path = run_dir.join(format!("bus-{}", std::process::id()));
+        let config = dir.join("bus.conf");
+        let policy = r#"<policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/><allow own="*"/></policy>"#;
+        let xml = format!(
+            "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\" \
+             \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n\
+             <busconfig><type>session</type><listen>unix:path={}</listen>{policy}</busconfig>\n",
+            bus_path.display()
+        );
+        std::fs::write(&config, xml).expect("bus config");
+        let out = Command::new("dbus-daemon")
+            .arg(format!("--config-file={}", config.display()))
+            .args(["--fork", "--nopidfile", "--print-address=1", "--print-pid=1"])
+            .env("HOME", dir)
+            .env("XDG_RUNTIME_DIR", &run_dir)
+            .env("XDG_DATA_HOME", dir.join("data"))
+            .stderr(Stdio::null())
+            .output()
+            .expect("start dbus-daemon");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let mut lines = text.lines();
+        let bus_address = lines.next().expect("bus address").to_owned();
+        let dbus_pid = lines.next().and_then(|p| p.trim().parse().ok()).expect("dbus pid");
+        let ss = SecretService { dir: dir.to_owned(), bus_address, dbus_pid };
+        ss.restart_daemon(unlock);
+        Some(ss)
+    }
+
     /// A command that talks to this bus, with the daemon's private directories.
     pub fn env_command(&self, program: &str) -> Command {
         let mut cmd = Command::new(program);
@@ -297,6 +341,27 @@ impl SecretService {
     /// Run `secret-tool` against this Secret Service.
     pub fn secret_tool(&self, args: &[&str]) -> Run {
         self.env_command("secret-tool").args(args).stdin(Stdio::null()).output().expect("secret-tool").into()
+    }
+
+    /// The pid of the keyring daemon that owns the Secret Service name on this bus, if any.
+    pub fn daemon_pid(&self) -> Option<u32> {
+        self.owner_pid("org.freedesktop.secrets")
+    }
+
+    /// Start a keyring daemon again on this same bus and data directory (after one died), with
+    /// `unlock` as in [`SecretService::start`]; returns once the Secret Service name is owned.
+    pub fn restart_daemon(&self, unlock: Option<&str>) {
+        let mut gkd = self.env_command("gnome-keyring-daemon");
+        gkd.args(["--daemonize", "--components=secrets"]);
+        if unlock.is_some() {
+            gkd.arg("--unlock");
+        }
+        let mut child = gkd.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("gkd");
+        if let Some(password) = unlock {
+            child.stdin.take().expect("stdin").write_all(password.as_bytes()).expect("password");
+        }
+        child.wait().expect("gkd restart");
+        self.wait_for_name("org.freedesktop.secrets");
     }
 
     fn owner_pid(&self, name: &str) -> Option<u32> {

@@ -275,6 +275,7 @@ impl World {
             ("GIT_ASKPASS", askpass.into()),
             ("LC_ALL", "C".into()),
             ("GIT_CREDENTIAL_AZDO_STORE", "file".into()),
+            ("GIT_CREDENTIAL_AZDO_STORE_FILE", home.join(".local/share/git-credential-azdo/credentials.json").into()),
             ("GIT_CREDENTIAL_AZDO_URL", url.clone().into()),
             ("GIT_CREDENTIAL_AZDO_VSSPS_URL", url.clone().into()),
             ("GIT_CREDENTIAL_AZDO_AUTHORITY", url.into()),
