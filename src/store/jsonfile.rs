@@ -12,6 +12,11 @@ use zeroize::Zeroize;
 
 use super::Error;
 
+/// Temp files are named after the file they replace, so each lock covers only its own.
+fn temp_prefix(path: &Path) -> String {
+    format!(".tmp-{}-", path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
+}
+
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |source| Error::Io { path: path.to_owned(), source }
 }
@@ -62,9 +67,8 @@ where
 {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     create_private_dir(dir)?;
-    let lock_path = lock_path(path);
-    let lock = open_private(&lock_path)?;
-    lock.lock().map_err(io(&lock_path))?;
+    let lock = lock_file(&lock_path(path))?;
+    remove_stale_temp_files(dir, &temp_prefix(path));
 
     let mut doc: T = read(path)?;
     // A change that fails leaves the file exactly as it was.
@@ -82,6 +86,29 @@ where
     Ok(result)
 }
 
+/// Open (creating, 0600) and lock exclusively a lock file; the lock ends when the returned file is
+/// dropped or the process dies.
+pub fn lock_file(path: &Path) -> Result<File, Error> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        create_private_dir(dir)?;
+    }
+    let lock = open_private(path)?;
+    lock.lock().map_err(io(path))?;
+    Ok(lock)
+}
+
+/// Temp files of writers killed mid-write (copies of a store, PATs included). Every writer
+/// creates its temp file while holding the lock, so under the lock any such file is stale.
+fn remove_stale_temp_files(dir: &Path, prefix: &str) {
+    if let Ok(entries) = fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(prefix) {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
 fn lock_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
     name.push(".lock");
@@ -89,8 +116,9 @@ fn lock_path(path: &Path) -> PathBuf {
 }
 
 fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let prefix = temp_prefix(path);
     // tempfile creates the file with mode 0600 from the start: no window with looser permissions.
-    let mut tmp = tempfile::Builder::new().prefix(".tmp-credentials-").tempfile_in(dir).map_err(io(dir))?;
+    let mut tmp = tempfile::Builder::new().prefix(&prefix).tempfile_in(dir).map_err(io(dir))?;
     tmp.write_all(bytes).map_err(io(tmp.path()))?;
     tmp.as_file().sync_all().map_err(io(path))?;
     tmp.persist(path).map_err(|e| io(path)(e.error))?;

@@ -87,6 +87,43 @@ impl KeyringStore {
         }
     }
 
+    /// Changes are made under one lock across processes: the keyring has no compare-and-delete,
+    /// and a `store` landing between another process's read and delete must not be lost.
+    fn lock(&self) -> Result<std::fs::File, Error> {
+        let path = self.index.with_file_name("keyring.lock");
+        jsonfile::lock_file(&path)
+    }
+
+    fn put_unlocked(&self, org: &Org, credential: &Credential) -> Result<(), Error> {
+        let pat = credential.pat.clone();
+        self.bounded(org, move |e| match e.set_password(pat.expose()) {
+            // The item went away between the crate's search and its write: once more.
+            Err(err) if vanished(&err) => e.set_password(pat.expose()),
+            other => other,
+        })?;
+        self.set_index(org, &credential.meta)
+    }
+
+    fn delete_unlocked(&self, org: &Org) -> Result<bool, Error> {
+        let deleted = self.bounded(org, |e| match e.delete_credential() {
+            Ok(()) => Ok(true),
+            Err(keyring::Error::NoEntry) => Ok(false),
+            Err(e) if vanished(&e) => Ok(false),
+            Err(other) => Err(other),
+        })?;
+        if self.index.exists() {
+            self.update_index(|index| Ok(index.organizations.remove(org.name())))?;
+        }
+        Ok(deleted)
+    }
+
+    fn set_index(&self, org: &Org, meta: &Metadata) -> Result<(), Error> {
+        self.update_index(|index| {
+            index.organizations.insert(org.name().to_owned(), meta.clone());
+            Ok(())
+        })
+    }
+
     fn metadata(&self, org: &Org) -> Option<Metadata> {
         match jsonfile::read::<Index>(&self.index) {
             Ok(mut index) => index.organizations.remove(org.name()),
@@ -125,6 +162,17 @@ fn entry(_service: &str, _user: &str) -> keyring::Result<keyring::Entry> {
     Err(keyring::Error::PlatformFailure("this platform has no supported OS keyring".into()))
 }
 
+/// An item deleted by another process between the keyring crate's search and its call on it.
+fn vanished(e: &keyring::Error) -> bool {
+    match e {
+        keyring::Error::PlatformFailure(inner) => {
+            let text = inner.to_string();
+            text.contains("does not exist") || text.contains("No such interface") || text.contains("UnknownObject")
+        }
+        _ => false,
+    }
+}
+
 fn map_error(e: keyring::Error) -> Error {
     match e {
         keyring::Error::NoStorageAccess(inner) => Error::KeyringLocked { detail: printable(&inner.to_string()) },
@@ -143,41 +191,45 @@ impl Store for KeyringStore {
         let pat = self.bounded(org, |e| match e.get_password() {
             Ok(pat) => Ok(Some(Secret::from(pat))),
             Err(keyring::Error::NoEntry) => Ok(None),
+            Err(e) if vanished(&e) => Ok(None),
             Err(other) => Err(other),
         })?;
         Ok(pat.map(|pat| Credential { pat, meta: self.metadata(org).unwrap_or_default() }))
     }
 
     fn put(&self, org: &Org, credential: &Credential) -> Result<(), Error> {
-        let pat = credential.pat.clone();
-        self.bounded(org, move |e| e.set_password(pat.expose()))?;
-        self.update_index(|index| {
-            index.organizations.insert(org.name().to_owned(), credential.meta.clone());
-            Ok(())
-        })
+        let _lock = self.lock()?;
+        self.put_unlocked(org, credential)
     }
 
     fn set_metadata(&self, org: &Org, meta: &Metadata) -> Result<bool, Error> {
+        let _lock = self.lock()?;
         if self.get(org)?.is_none() {
             return Ok(false);
         }
-        self.update_index(|index| {
-            index.organizations.insert(org.name().to_owned(), meta.clone());
-            Ok(())
-        })?;
+        self.set_index(org, meta)?;
         Ok(true)
     }
 
     fn delete(&self, org: &Org) -> Result<bool, Error> {
-        let deleted = self.bounded(org, |e| match e.delete_credential() {
-            Ok(()) => Ok(true),
-            Err(keyring::Error::NoEntry) => Ok(false),
-            Err(other) => Err(other),
-        })?;
-        if self.index.exists() {
-            self.update_index(|index| Ok(index.organizations.remove(org.name())))?;
+        let _lock = self.lock()?;
+        self.delete_unlocked(org)
+    }
+
+    fn delete_if(&self, org: &Org, pat: &Secret) -> Result<bool, Error> {
+        let _lock = self.lock()?;
+        match self.get(org)? {
+            Some(c) if &c.pat == pat => self.delete_unlocked(org),
+            _ => Ok(false),
         }
-        Ok(deleted)
+    }
+
+    fn set_metadata_if(&self, org: &Org, pat: &Secret, meta: &Metadata) -> Result<bool, Error> {
+        let _lock = self.lock()?;
+        match self.get(org)? {
+            Some(c) if &c.pat == pat => self.set_index(org, meta).map(|()| true),
+            _ => Ok(false),
+        }
     }
 
     fn list(&self) -> Result<Vec<(Org, Metadata)>, Error> {
