@@ -5,9 +5,9 @@
 #   benches/validation.sh
 #
 # Builds the release binaries (the helper and the test-only fake Azure DevOps), starts the fake on
-# a loopback port as a coprocess (org contoso, one PAT) and runs everything in a throwaway world:
-# its own HOME, XDG dirs and git config, the helper's file store, `GIT_CREDENTIAL_AZDO_URL` pointing
-# at the fake. Stores the PAT with `login --pat-stdin` (which checks it once), checks that every
+# a loopback port as a coprocess (org contoso, one PAT) and runs everything in a throwaway world
+# (benches/lib.sh): its own HOME, XDG dirs and git config, the helper's file store,
+# `GIT_CREDENTIAL_AZDO_URL` pointing at the fake. Stores the PAT with `login --pat-stdin` (which checks it once), checks that every
 # variant's `get` returns it, counts the requests each variant makes per `get` with the fake's
 # counters, then times `get` with hyperfine in several rounds (order rotated each round) and reports
 # the median over rounds and each variant's ratio to the hot path. It also splits one due check
@@ -22,6 +22,9 @@
 #
 # Debian packages: cargo (rustup), git, hyperfine, time, python3.
 set -euo pipefail
+BENCH_NAME=validation.sh
+# shellcheck source=benches/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ROUNDS=${VALIDATION_ROUNDS:-5}
 RUNS=${VALIDATION_RUNS:-100}
@@ -32,82 +35,38 @@ STRICT=${VALIDATION_STRICT:-0}
 RSS_SAMPLES=5
 ORG=contoso
 FAKE_USER=alice@contoso.com
-
-die() { printf 'validation.sh: error: %s\n' "$*" >&2; exit 1; }
-log() { printf '==> %s\n' "$*" >&2; }
-
-for n in "$ROUNDS" "$RUNS" "$WARMUP" "$COUNT_GETS" "$TRACE_RUNS"; do
-    [[ $n =~ ^[1-9][0-9]*$ ]] || die "VALIDATION_ROUNDS/RUNS/WARMUP/COUNT_GETS/TRACE_RUNS must be positive integers"
-done
+bench_ints VALIDATION_ROUNDS/RUNS/WARMUP/COUNT_GETS/TRACE_RUNS "$ROUNDS" "$RUNS" "$WARMUP" "$COUNT_GETS" "$TRACE_RUNS"
 ((ROUNDS >= 3)) || die "VALIDATION_ROUNDS must be at least 3"
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$repo"
-
-# --- tools -------------------------------------------------------------------------------------
-missing=()
-need() { command -v "$1" >/dev/null 2>&1 || missing+=("$1 (Debian package: $2)"); }
-need cargo "cargo, or rustup"
-need git git
-need hyperfine hyperfine
-need python3 python3
-[[ -x /usr/bin/time ]] || missing+=("/usr/bin/time (Debian package: time)")
-if ((${#missing[@]})); then
-    printf 'validation.sh: missing tools:\n' >&2
-    printf '  - %s\n' "${missing[@]}" >&2
-    printf 'On Debian/Ubuntu: apt-get install -y --no-install-recommends git hyperfine time python3\n' >&2
-    exit 1
-fi
-hyperfine --help 2>/dev/null | grep -q -- '--shell=none' \
-    || die "hyperfine $(hyperfine --version | awk '{print $2}') cannot run commands without a shell (-N); hyperfine 1.13 or later is needed"
-PY=$(python3 -c 'import sys; print(sys.executable)')
-GIT=$(command -v git)
-
-# --- what is measured, on what (collected before the environment is replaced) -------------------
-target_dir=${CARGO_TARGET_DIR:-$repo/target}
-[[ $target_dir = /* ]] || target_dir=$repo/$target_dir
-meta_date=$(date -u '+%Y-%m-%d %H:%M UTC')
-meta_nproc=$(nproc)
-meta_cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n1)
-meta_mem=$(awk '/^MemTotal:/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
-meta_os=$(sed -n 's/^PRETTY_NAME="\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' /etc/os-release 2>/dev/null || true)
-meta_kernel=$(uname -r)
-meta_git=$(git --version | sed 's/^git version //')
-meta_hyperfine=$(hyperfine --version | awk '{print $2}')
-meta_rustc=$(rustc --version 2>/dev/null || echo unknown)
-meta_commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [[ $meta_commit != unknown ]] && [[ -n $(git status --porcelain --untracked-files=no -- src Cargo.toml Cargo.lock 2>/dev/null) ]]; then
-    meta_commit="$meta_commit + uncommitted changes"
-fi
+bench_need_common
+bench_check_tools
+bench_meta
 # What a stock system's CA store looks like to rustls-native-certs (through openssl-probe): the
 # bundle file plus every file of the certificate directory.
-meta_ca_bundle=0
+META_CA_BUNDLE=0
 for f in /etc/ssl/certs/ca-certificates.crt /etc/pki/tls/certs/ca-bundle.crt /etc/ssl/cert.pem; do
     if [[ -f $f ]]; then
-        meta_ca_bundle=$(grep -c 'BEGIN CERTIFICATE' "$f" || true)
+        META_CA_BUNDLE=$(grep -c 'BEGIN CERTIFICATE' "$f" || true)
         break
     fi
 done
-meta_ca_dir_files=0
-[[ -d /etc/ssl/certs ]] && meta_ca_dir_files=$(find /etc/ssl/certs -maxdepth 1 \( -type f -o -type l \) | wc -l)
+META_CA_DIR_FILES=0
+[[ -d /etc/ssl/certs ]] && META_CA_DIR_FILES=$(find /etc/ssl/certs -maxdepth 1 \( -type f -o -type l \) | wc -l)
 
 # --- release binaries ----------------------------------------------------------------------------
-log "building the release binaries"
-cargo build --release --locked --bin git-credential-azdo -p git-credential-azdo >&2
-cargo build --release --locked -p fake-azdo --bin fake-azdo >&2
-BIN=$target_dir/release/git-credential-azdo
-FAKE_BIN=$target_dir/release/fake-azdo
+bench_cargo_build --bin git-credential-azdo -p git-credential-azdo
+bench_cargo_build -p fake-azdo --bin fake-azdo
+BIN=$TARGET_DIR/release/git-credential-azdo
+FAKE_BIN=$TARGET_DIR/release/fake-azdo
 [[ -x $BIN ]] || die "the build did not produce $BIN"
 [[ -x $FAKE_BIN ]] || die "the build did not produce $FAKE_BIN"
-bin_size=$(stat -c %s "$BIN")
+BIN_SIZE=$(stat -c %s "$BIN")
 
-# --- the throwaway world -------------------------------------------------------------------------
-W=$(mktemp -d "${TMPDIR:-/tmp}/azdo-validation.XXXXXX")
-[[ $W =~ ^[A-Za-z0-9_./-]+$ ]] || die "temp dir $W has characters the benchmark commands cannot quote"
+# --- the world -----------------------------------------------------------------------------------
 FAKE_PID=
 FAKE_IN=
 FAKE_OUT=
-cleanup() {
+stop_fake() {
     local i
     # Closing the fake's stdin stops it (it then removes its own temp dir); kill it if it lingers.
     if [[ -n $FAKE_IN ]]; then exec {FAKE_IN}>&- || true; fi
@@ -119,34 +78,16 @@ cleanup() {
             sleep 0.02
         done
     fi
-    rm -rf "$W"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-
-mkdir -p "$W/home" "$W/data" "$W/config" "$W/cache" "$W/run" "$W/tmp" "$W/bin" "$W/json" "$W/trace"
-chmod 700 "$W/run"
-: >"$W/gitconfig"
-: >"$W/no-ca.pem"
-for v in $(compgen -e); do
-    case $v in GIT_CREDENTIAL_AZDO_* | GIT_CONFIG_KEY_* | GIT_CONFIG_VALUE_*) unset "$v" ;; esac
-done
-# No inherited PAT, prompt, repository, CA or proxy settings: a `get` sees what a stock machine has.
-unset AZURE_DEVOPS_EXT_PAT GIT_ASKPASS SSH_ASKPASS GIT_DIR GIT_WORK_TREE GIT_CONFIG GIT_CONFIG_PARAMETERS \
-    GIT_CONFIG_COUNT GIT_CONFIG_SYSTEM GIT_SSL_CAINFO GIT_SSL_CAPATH GIT_SSL_NO_VERIFY SSL_CERT_FILE SSL_CERT_DIR \
-    http_proxy HTTP_PROXY https_proxy HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
-ceiling=$(dirname "$W")
-export HOME=$W/home XDG_DATA_HOME=$W/data XDG_CONFIG_HOME=$W/config XDG_CACHE_HOME=$W/cache \
-    XDG_RUNTIME_DIR=$W/run TMPDIR=$W/tmp GIT_CONFIG_GLOBAL=$W/gitconfig GIT_CONFIG_NOSYSTEM=1 \
-    GIT_TERMINAL_PROMPT=0 GIT_CEILING_DIRECTORIES=$ceiling LC_ALL=C GIT_CREDENTIAL_AZDO_STORE=file
-ln -s "$BIN" "$W/bin/git-credential-azdo"
-ln -s "$GIT" "$W/bin/git"
+bench_world validation
+bench_at_exit stop_fake
+mkdir -p trace
+: >no-ca.pem
+export GIT_CREDENTIAL_AZDO_STORE=file
+ln -s "$BIN" bin/git-credential-azdo
+ln -s "$GIT" bin/git
 # For counting the git processes a `get` starts: a git that logs its arguments (not timed).
-mkdir -p "$W/gitcount"
-printf '#!/bin/sh\nprintf "%%s\\n" "$*" >>"%s/git-calls.log"\nexec "%s" "$@"\n' "$W" "$GIT" >"$W/gitcount/git"
-chmod +x "$W/gitcount/git"
-export PATH=$W/bin:$PATH
-cd "$W"
+bench_git_counter
 
 # --- the fake Azure DevOps -----------------------------------------------------------------------
 log "starting the fake Azure DevOps (fake-azdo serve)"
@@ -219,22 +160,17 @@ config_cache=0
 if [[ -d cache/git-credential-azdo ]]; then config_cache=1; fi
 
 # --- timing: rounds of hyperfine, order rotated each round ---------------------------------------
-n=${#variants[@]}
-load_before=$(cut -d' ' -f1 /proc/loadavg)
+LOAD_BEFORE=$(bench_load)
 : >timed-requests.tsv
 for ((r = 0; r < ROUNDS; r++)); do
     log "round $((r + 1))/$ROUNDS: hyperfine -N --warmup $WARMUP --runs $RUNS"
-    args=()
-    for ((k = 0; k < n; k++)); do
-        IFS='|' read -r id _ cmd _ <<<"${variants[(r + k) % n]}"
-        args+=(-n "$id" "$cmd")
-    done
+    bench_rotate "$r" "${variants[@]}"
     reset_counts
-    hyperfine -N --warmup "$WARMUP" --runs "$RUNS" --export-json "json/round-$((r + 1)).json" "${args[@]}" >&2
+    hyperfine -N --warmup "$WARMUP" --runs "$RUNS" --export-json "json/round-$((r + 1)).json" "${BENCH_ARGS[@]}" >&2
     read -r c_conn c_git c_chal c_other <<<"$(counts)"
     printf '%s\t%s\n' "$((r + 1))" "$((c_conn + c_git + c_chal + c_other))" >>timed-requests.tsv
 done
-load_after=$(cut -d' ' -f1 /proc/loadavg)
+LOAD_AFTER=$(bench_load)
 
 # --- where a due check's time goes: the helper's own trace ---------------------------------------
 log "tracing $TRACE_RUNS due checks (GIT_CREDENTIAL_AZDO_TRACE=1)"
@@ -246,55 +182,35 @@ done
 # --- peak memory of one get ----------------------------------------------------------------------
 log "measuring peak RSS of one get ($RSS_SAMPLES samples each)"
 : >rss.tsv
-rss() { # id, then VAR=value assignments for env(1)
-    local id=$1 i
-    shift
-    for ((i = 0; i < RSS_SAMPLES; i++)); do
-        /usr/bin/time -f '%M' -o rss.tmp env "$@" git-credential-azdo get <query >/dev/null 2>>log \
-            || die "$id: get failed under /usr/bin/time"
-        printf '%s\t%s\n' "$id" "$(tail -n1 rss.tmp)" >>rss.tsv
-    done
-}
-rss hot
-rss due GIT_CREDENTIAL_AZDO_VALIDATE_INTERVAL=0
-
-# --- keep the raw data ---------------------------------------------------------------------------
-results=$target_dir/bench-results/validation
-rm -rf "$results"
-mkdir -p "$results"
-cp -r json trace rss.tsv variants.tsv requests.tsv timed-requests.tsv "$results/"
+bench_rss hot "$RSS_SAMPLES" true git-credential-azdo get
+bench_rss due "$RSS_SAMPLES" true env GIT_CREDENTIAL_AZDO_VALIDATE_INTERVAL=0 git-credential-azdo get
 
 # --- report --------------------------------------------------------------------------------------
-export META_DATE=$meta_date META_NPROC=$meta_nproc META_CPU=$meta_cpu META_MEM=$meta_mem \
-    META_OS=$meta_os META_KERNEL=$meta_kernel META_GIT=$meta_git META_HYPERFINE=$meta_hyperfine \
-    META_RUSTC=$meta_rustc META_COMMIT=$meta_commit META_CA_BUNDLE=$meta_ca_bundle \
-    META_CA_DIR_FILES=$meta_ca_dir_files BIN_SIZE=$bin_size CONFIG_CACHE=$config_cache \
-    LOAD_BEFORE=$load_before LOAD_AFTER=$load_after LOGIN_REQUESTS=$login_requests ROUNDS RUNS WARMUP
-status=0
-"$PY" - "$W" "$repo/docs/benchmarks.md" <<'PYTHON' || status=$?
-import json, os, re, statistics, sys
+bench_keep validation json trace rss.tsv variants.tsv requests.tsv timed-requests.tsv
+export META_CA_BUNDLE META_CA_DIR_FILES BIN_SIZE CONFIG_CACHE=$config_cache LOAD_BEFORE LOAD_AFTER \
+    LOGIN_REQUESTS=$login_requests ROUNDS RUNS WARMUP
+bench_report validation <<'PYTHON'
+import os, re, statistics, sys
 from datetime import datetime
 from pathlib import Path
+sys.path.insert(0, os.environ["BENCH_DIR"])
+from benchlib import MiB, load_rounds, load_rss, load_line, machine_lines, ms, quartiles, splice, write_summary
 
-world, doc_path = Path(sys.argv[1]), Path(sys.argv[2])
+world, doc_path, results = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 env = os.environ
 rounds, runs, warmup = int(env["ROUNDS"]), int(env["RUNS"]), int(env["WARMUP"])
 
 variants = [tuple(l.split("\t")) for l in (world / "variants.tsv").read_text().splitlines()]  # id, label, cmd, kind
 label = {v[0]: v[1] for v in variants}
 
-per_round = {v[0]: [] for v in variants}  # id -> [median seconds of each round]
-pooled = {v[0]: [] for v in variants}
-for r in range(1, rounds + 1):
-    for res in json.loads((world / "json" / f"round-{r}.json").read_text())["results"]:
-        per_round[res["command"]].append(res["median"])
-        pooled[res["command"]].extend(res["times"])
+command = {v[0]: v[2] for v in variants}
+per_round, pooled = load_rounds(world / "json" / f"round-{r}.json" for r in range(1, rounds + 1))
 med = {k: statistics.median(v) for k, v in per_round.items()}
-ms = lambda s: s * 1000.0
 
-def quartiles(xs):
-    q = statistics.quantiles(xs, n=4)
-    return q[0], q[2]
+def shown(cmd):
+    """`sh -c 'VAR=x exec CMD < query'` -> `VAR=x CMD < query` (the wrapper is the same for all)."""
+    inner = cmd[len("sh -c '"):-1] if cmd.startswith("sh -c '") else cmd
+    return inner.replace("exec ", "", 1)
 
 def round_ratios(a, b):
     return [x / y for x, y in zip(per_round[a], per_round[b])]
@@ -309,11 +225,7 @@ git_per_get = {k: n / g for k, (g, _, _, n) in requests.items()}
 timed = [int(l.split("\t")[1]) for l in (world / "timed-requests.tsv").read_text().splitlines()]
 expected_timed = round(sum(per_get.values()) * (warmup + runs))
 
-rss = {}
-for line in (world / "rss.tsv").read_text().splitlines():
-    k, v = line.split("\t")
-    rss.setdefault(k, []).append(int(v))
-peak = {k: max(v) for k, v in rss.items()}  # KiB
+peak, rss_samples = load_rss(world / "rss.tsv")  # KiB
 
 # Stages of a due check, from the helper's trace (best effort: the messages belong to the helper).
 TS = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?)Z\s+\S+\s+(.*)$")
@@ -345,32 +257,27 @@ for f in sorted((world / "trace").glob("*.log")):
 hot_zero = per_get.get("hot") == 0
 due_one = per_get.get("due") == 1
 size = int(env["BIN_SIZE"])
-MiB = 1024 * 1024
 
 out = []
 w = out.append
-w(f"Measured {env['META_DATE']} at commit {env['META_COMMIT']}.")
-w("")
-w(f"- Machine: {env['META_NPROC']} CPUs ({env['META_CPU']}), {env['META_MEM']} RAM, {env['META_OS']}, Linux {env['META_KERNEL']}")
-w(f"- git {env['META_GIT']} (first on PATH); hyperfine {env['META_HYPERFINE']}; {env['META_RUSTC']}")
+out += machine_lines(env)
 w(f"- Fake Azure DevOps (`fake-azdo serve`, release build) on loopback, plain HTTP; file store; system CA store: "
   f"{env['META_CA_BUNDLE']} certificates in the bundle, {env['META_CA_DIR_FILES']} entries in `/etc/ssl/certs`")
 w(f"- {rounds} rounds × ({warmup} warm-up + {runs} timed runs) per variant, order rotated each round; "
   f"`hyperfine -N`, every command as `sh -c '… exec … < query'`")
-w(f"- Load average (1 min) before / after timing: {env['LOAD_BEFORE']} / {env['LOAD_AFTER']} "
-  "(anything well above 0 means other work shared the CPUs)")
+w(load_line(env))
 w("")
 w("#### Latency of one `get`, and requests per `get`")
 w("")
-w("| variant | median (ms) | round medians (ms) | pooled p25–p75 (ms) | ratio to hot path | requests per `get` | git processes per `get` |")
-w("|---|---:|---|---|---:|---:|---:|")
+w("| variant | median (ms) | round medians (ms) | pooled p25–p75 (ms) | ratio to hot path | requests per `get` | git processes per `get` | timed command (`sh -c 'exec …'`) |")
+w("|---|---:|---|---|---:|---:|---:|---|")
 for vid, lab, _, kind in variants:
     lo, hi = min(per_round[vid]), max(per_round[vid])
     q1, q3 = quartiles(pooled[vid])
     ratio = "1.00×" if vid == "hot" else f"{med[vid] / med['hot']:.2f}×"
     req = f"{per_get[vid]:g}" if vid in per_get else "—"
     gits = f"{git_per_get[vid]:g}" if vid in git_per_get else "—"
-    w(f"| {lab} | **{ms(med[vid]):.2f}** | {ms(lo):.2f}–{ms(hi):.2f} | {ms(q1):.2f}–{ms(q3):.2f} | {ratio} | {req} | {gits} |")
+    w(f"| {lab} | **{ms(med[vid]):.2f}** | {ms(lo):.2f}–{ms(hi):.2f} | {ms(q1):.2f}–{ms(q3):.2f} | {ratio} | {req} | {gits} | `{shown(command[vid])}` |")
 w("")
 rr = round_ratios("due", "hot")
 w(f"Median = median over rounds of each round's median. Ratio = that median over the hot path's; per round, a due "
@@ -397,7 +304,7 @@ w("|---|---:|---:|")
 for vid in ["hot", "due"]:
     w(f"| {label[vid]} | {peak[vid]} | {peak[vid] / 1024:.2f} |")
 w("")
-w(f"Peak RSS is the largest of {max(len(v) for v in rss.values())} runs of `/usr/bin/time -f %M` on one `get`, "
+w(f"Peak RSS is the largest of {rss_samples} runs of `/usr/bin/time -f %M` on one `get`, "
   "the high-water mark of the process or of any child it waited for (a due check waits for `git config`). "
   f"Release binary `target/release/git-credential-azdo`: **{size} bytes ({size / MiB:.2f} MiB)**.")
 w("")
@@ -430,60 +337,21 @@ w(f"- `git config -z --list --show-origin` alone takes {ms(med['gitconfig']):.2f
 report = "\n".join(out) + "\n"
 sys.stdout.write(report)
 
-BEGIN = "<!-- BEGIN GENERATED by benches/validation.sh: do not edit by hand -->"
-END = "<!-- END GENERATED by benches/validation.sh -->"
-SECTION = """## Validation
-
-What a `get` costs when the stored PAT's check is due (one request to Azure DevOps) against the
-hot path (a check within `azdo.validateInterval`, no request at all), and how many requests each
-makes.
-
-Reproduce with:
-
-```sh
-benches/validation.sh
-```
-
-Method: the script builds the release binaries of the helper and of the test-only fake Azure
-DevOps (`cargo build --release --locked`), starts `fake-azdo serve` on a loopback port as a
-coprocess (organization `contoso`, one PAT), and runs everything in a throwaway world: its own
-`HOME`, XDG directories and global git config (`GIT_CONFIG_NOSYSTEM=1`, `GIT_TERMINAL_PROMPT=0`),
-the file store (`GIT_CREDENTIAL_AZDO_STORE=file`), `GIT_CREDENTIAL_AZDO_URL` set to the fake, and no
-inherited CA, proxy or `GIT_SSL_*` variables. It stores the PAT with
-`git-credential-azdo login contoso --pat-stdin` (one check) and checks that each variant's `get`
-returns it. Each `get` reads the same query (`protocol=http`, `host=127.0.0.1:PORT`,
-`path=contoso/proj/_git/repo`). The hot path runs with the default interval; the due check with
-`GIT_CREDENTIAL_AZDO_VALIDATE_INTERVAL=0`, so every `get` asks the fake. Requests per `get` come from
-the fake's own counters (`counts` and `reset` on its stdin) around a series of `get`s of each
-variant. hyperfine runs every command without a shell (`-N`) as `sh -c '… exec … < query'`; several
-rounds each time every variant (rotated order); the figures are medians over rounds. The stage
-split comes from the helper's trace, peak memory from `/usr/bin/time`. Raw data is kept in
-`target/bench-results/validation/`. `VALIDATION_ROUNDS`, `VALIDATION_RUNS` and `VALIDATION_WARMUP`
-change the sample sizes; `VALIDATION_STRICT=1` makes the script fail when the target is not met.
-
-Target: the hot path with a fresh validation makes zero requests.
-
-The real service answers in about 0.1 to 0.3 s, TLS included; the loopback fake measures what the
-helper itself adds around the request.
-"""
-
-text = doc_path.read_text() if doc_path.exists() else "# Hot-path benchmarks\n"
-if BEGIN in text and END in text.split(BEGIN, 1)[1]:
-    head, rest = text.split(BEGIN, 1)
-    tail = rest.split(END, 1)[1]
-    doc = head + BEGIN + "\n\n" + report + "\n" + END + tail
-else:
-    doc = text.rstrip("\n") + "\n\n" + SECTION + "\n### Latest results\n\n" + BEGIN + "\n\n" + report + "\n" + END + "\n"
-doc_path.parent.mkdir(parents=True, exist_ok=True)
-doc_path.write_text(doc)
+splice(doc_path, "validation.sh", report, "## Validation\n\nReproduce with `benches/validation.sh`.\n\n### Latest results")
+write_summary(results, {
+    "date": env["META_DATE"], "commit": env["META_COMMIT"], "nproc": env["META_NPROC"],
+    "load": [env["LOAD_BEFORE"], env["LOAD_AFTER"]],
+    "median_ms": {k: round(ms(v), 3) for k, v in med.items()},
+    "label": label, "command": {k: shown(v) for k, v in command.items()},
+    "ratio_due_hot": round(med["due"] / med["hot"], 4),
+    "requests_per_get": per_get, "git_per_get": git_per_get, "peak_kib": peak,
+    "targets": [{"name": "hot path with a fresh validation makes zero requests",
+                 "measured": f"{per_get['hot']:g} requests per `get` (a due check: {per_get['due']:g})",
+                 "met": hot_zero, "section": "validation"}],
+})
 print(f"\n(wrote the Validation section of {doc_path.name}; target {'met' if hot_zero else 'NOT met'})", file=sys.stderr)
 if not due_one:
     print(f"warning: a due check made {per_get.get('due')} requests per get, not 1", file=sys.stderr)
 sys.exit(0 if hot_zero else 3)
 PYTHON
-case $status in
-0) ;;
-3) [[ $STRICT = 1 ]] && exit 1 ;;
-*) die "the report could not be computed" ;;
-esac
 log "docs/benchmarks.md updated; raw data in target/bench-results/validation/"
