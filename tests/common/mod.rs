@@ -234,38 +234,7 @@ impl SecretService {
     /// Start a bus and a keyring daemon keeping its files under `dir`. With `unlock`, the login
     /// keyring is created (or unlocked) with that password; a wrong password leaves it locked.
     pub fn start(dir: &Path, unlock: Option<&str>) -> Option<SecretService> {
-        if !require(&["dbus-daemon", "gnome-keyring-daemon", "dbus-send"]) {
-            return None;
-        }
-        let run_dir = dir.join("run");
-        std::fs::create_dir_all(&run_dir).expect("runtime dir");
-        std::fs::create_dir_all(dir.join("data")).expect("data dir");
-        set_mode(&run_dir, 0o700);
-        let bus_path = run_dir.join(format!("bus-{}", std::process::id()));
-        let out = Command::new("dbus-daemon")
-            .args(["--session", "--fork", "--nopidfile", "--print-address=1", "--print-pid=1"])
-            .arg(format!("--address=unix:path={}", bus_path.display()))
-            .stderr(Stdio::null())
-            .output()
-            .expect("start dbus-daemon");
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let mut lines = text.lines();
-        let bus_address = lines.next().expect("bus address").to_owned();
-        let dbus_pid = lines.next().and_then(|p| p.trim().parse().ok()).expect("dbus pid");
-        let ss = SecretService { dir: dir.to_owned(), bus_address, dbus_pid };
-
-        let mut gkd = ss.env_command("gnome-keyring-daemon");
-        gkd.args(["--daemonize", "--components=secrets"]);
-        if unlock.is_some() {
-            gkd.arg("--unlock");
-        }
-        let mut child = gkd.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("gkd");
-        if let Some(password) = unlock {
-            child.stdin.take().expect("stdin").write_all(password.as_bytes()).expect("password");
-        }
-        child.wait().expect("gkd start");
-        ss.wait_for_name("org.freedesktop.secrets");
-        Some(ss)
+        SecretService::start_with(dir, unlock, false)
     }
 
     /// Like [`SecretService::start`], but on a bus that activates no services: once the keyring
@@ -273,6 +242,10 @@ impl SecretService {
     /// system's gnome-keyring from `/usr/share/dbus-1/services`, with this process's HOME). For
     /// tests that kill the daemon.
     pub fn start_without_activation(dir: &Path, unlock: Option<&str>) -> Option<SecretService> {
+        SecretService::start_with(dir, unlock, true)
+    }
+
+    fn start_with(dir: &Path, unlock: Option<&str>, no_activation: bool) -> Option<SecretService> {
         if !require(&["dbus-daemon", "gnome-keyring-daemon", "dbus-send"]) {
             return None;
         }
@@ -281,17 +254,22 @@ impl SecretService {
         std::fs::create_dir_all(dir.join("data")).expect("data dir");
         set_mode(&run_dir, 0o700);
         let bus_path = run_dir.join(format!("bus-{}", std::process::id()));
-        let config = dir.join("bus.conf");
-        let policy = r#"<policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/><allow own="*"/></policy>"#;
-        let xml = format!(
-            "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\" \
-             \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n\
-             <busconfig><type>session</type><listen>unix:path={}</listen>{policy}</busconfig>\n",
-            bus_path.display()
-        );
-        std::fs::write(&config, xml).expect("bus config");
-        let out = Command::new("dbus-daemon")
-            .arg(format!("--config-file={}", config.display()))
+        let mut daemon = Command::new("dbus-daemon");
+        if no_activation {
+            let config = dir.join("bus.conf");
+            let policy = r#"<policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/><allow own="*"/></policy>"#;
+            let xml = format!(
+                "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\" \
+                 \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n\
+                 <busconfig><type>session</type><listen>unix:path={}</listen>{policy}</busconfig>\n",
+                bus_path.display()
+            );
+            std::fs::write(&config, xml).expect("bus config");
+            daemon.arg(format!("--config-file={}", config.display()));
+        } else {
+            daemon.arg("--session").arg(format!("--address=unix:path={}", bus_path.display()));
+        }
+        let out = daemon
             .args(["--fork", "--nopidfile", "--print-address=1", "--print-pid=1"])
             .env("HOME", dir)
             .env("XDG_RUNTIME_DIR", &run_dir)
@@ -348,7 +326,7 @@ impl SecretService {
         self.owner_pid("org.freedesktop.secrets")
     }
 
-    /// Start a keyring daemon again on this same bus and data directory (after one died), with
+    /// Start a keyring daemon on this bus and data directory (again, after one died), with
     /// `unlock` as in [`SecretService::start`]; returns once the Secret Service name is owned.
     pub fn restart_daemon(&self, unlock: Option<&str>) {
         let mut gkd = self.env_command("gnome-keyring-daemon");
