@@ -251,12 +251,22 @@ fn import(yes: bool, offline: bool) -> Result<(), Error> {
             Some(account) => format!("{} ({account})", f.source),
             None => f.source.to_owned(),
         };
-        if store.get(org)?.is_some_and(|c| c.pat == f.pat) {
-            println!("{org}: from {from}: already stored");
+        match store.get(org)? {
+            Some(c) if c.pat == f.pat => {
+                println!("{org}: from {from}: already stored");
+                continue;
+            }
+            Some(_) => {
+                println!("{org}: from {from}: not adopted: a PAT is already stored (logout {org} first to replace it)");
+                continue;
+            }
+            None => {}
+        }
+        if crate::helper::looks_like_jwt(f.pat.expose()) {
+            println!("{org}: from {from}: a sign-in token, not a PAT; not adopted");
             continue;
         }
-        let verdict =
-            (!offline && settings.validate_interval.is_some()).then(|| crate::helper::validate(org, &f.pat, &settings));
+        let verdict = (!offline).then(|| crate::helper::validate(org, &f.pat, &settings));
         match &verdict {
             None => println!("{org}: from {from}: not checked"),
             Some(Verdict::Valid { user }) => println!("{org}: from {from}: valid (signed in as {user})"),
@@ -363,7 +373,15 @@ fn login_device(org: &Org) -> Result<(), Error> {
     let (client, tokens) = sign_in(org, &settings, store.as_ref())?;
     let credential =
         crate::mint::mint_pat(org, &settings, &client, &tokens).map_err(|e| Error::User(format!("{org}: {e}")))?;
+    let replaced = store.get(org)?.and_then(|c| c.meta.authorization_id);
     store.put(org, &credential)?;
+    // The PAT this one replaces was minted here too: revoke it, as renewal does.
+    if let Some(id) = replaced {
+        match crate::pats::revoke(&client, &settings.vssps_url, org.name(), &tokens.access_token, &id) {
+            Ok(()) => eprintln!("Revoked the PAT it replaces."),
+            Err(e) => eprintln!("Could not revoke the PAT it replaces: {e}"),
+        }
+    }
     let until = credential.meta.expires_at.map(timestamp).unwrap_or_else(|| "an unknown date".into());
     eprintln!(
         "Minted a PAT for {org} (scope {}, valid until {until}) and stored it in the {} store.",

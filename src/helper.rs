@@ -103,8 +103,7 @@ fn get(
     match store.get(org)? {
         Some(credential) => match check(org, &credential, settings, store) {
             Ok(()) => {
-                let Credential { pat, meta } =
-                    mint::renew_if_due(org, &credential, settings, store).unwrap_or(credential);
+                let Credential { pat, meta } = renew(org, credential, settings, store)?;
                 tracing::info!(%org, store = store.kind(), "answering with the stored PAT");
                 return write(&answer(pat, meta.expires_at, meta.username.as_deref()), out);
             }
@@ -118,25 +117,33 @@ fn get(
         None => tracing::info!(%org, store = store.kind(), "no stored PAT"),
     }
     // Sign in and mint one. Parallel git processes wait for each other here, then find the PAT.
-    if settings.mint && !org.is_server() {
-        let _lock = mint::OrgLock::acquire(&settings.data_dir, org, Duration::from_secs(120));
-        if let Some(Credential { pat, meta }) = store.get(org)?.filter(|c| c.meta.expires_at.is_none_or(|t| t > now()))
-        {
-            tracing::info!(%org, "another git process stored a PAT meanwhile");
-            return write(&answer(pat, meta.expires_at, meta.username.as_deref()), out);
-        }
-        match azure::Client::new(&settings.network(&settings.vssps_url)) {
-            Ok(client) => match mint::obtain(org, settings, store, &client) {
-                Some(mint::Obtained::Pat(Credential { pat, meta })) => {
-                    return write(&answer(pat, meta.expires_at, None), out);
+    if mint::may_mint(org, settings) {
+        match mint::OrgLock::acquire(&settings.data_dir, org, Duration::from_secs(120)) {
+            // Another process is still signing in: a second sign-in would mint a second PAT.
+            None => eprintln!(
+                "git-credential-azdo: another git process is signing in for {org}; not starting a second sign-in"
+            ),
+            Some(_lock) => {
+                if let Some(Credential { pat, meta }) =
+                    store.get(org)?.filter(|c| c.meta.expires_at.is_none_or(|t| t > now()))
+                {
+                    tracing::info!(%org, "another git process stored a PAT meanwhile");
+                    return write(&answer(pat, meta.expires_at, meta.username.as_deref()), out);
                 }
-                Some(mint::Obtained::AccessToken(tokens)) => {
-                    tracing::info!(%org, "answering with the Entra access token (not stored)");
-                    return write(&answer(tokens.access_token, Some(tokens.expires_at), None), out);
+                match azure::Client::new(&settings.network(&settings.vssps_url)) {
+                    Ok(client) => match mint::obtain(org, settings, store, &client) {
+                        Some(mint::Obtained::Pat(Credential { pat, meta })) => {
+                            return write(&answer(pat, meta.expires_at, None), out);
+                        }
+                        Some(mint::Obtained::AccessToken(tokens)) => {
+                            tracing::info!(%org, "answering with the Entra access token (not stored)");
+                            return write(&answer(tokens.access_token, Some(tokens.expires_at), None), out);
+                        }
+                        None => {}
+                    },
+                    Err(e) => tracing::info!(%org, error = %e, "cannot mint"),
                 }
-                None => {}
-            },
-            Err(e) => tracing::info!(%org, error = %e, "cannot mint"),
+            }
         }
     }
     // Ask for one. It is returned to git but stored only when git confirms it with `store`.
@@ -145,6 +152,24 @@ fn get(
     }
     tracing::info!(%org, "nothing to offer");
     Ok(())
+}
+
+/// Renew `current` if due, under the org lock, so parallel git processes renew once: after the
+/// lock, whatever is stored is used (another process may have renewed it already).
+fn renew(org: &Org, current: Credential, settings: &Settings, store: &dyn Store) -> Result<Credential, Error> {
+    if !mint::renewal_due(org, &current, settings) {
+        return Ok(current);
+    }
+    let Some(_lock) = mint::OrgLock::acquire(&settings.data_dir, org, Duration::from_secs(30)) else {
+        return Ok(current);
+    };
+    match store.get(org)? {
+        Some(stored) if stored.pat == current.pat => {
+            Ok(mint::renew_if_due(org, &stored, settings, store).unwrap_or(stored))
+        }
+        Some(stored) => Ok(stored),
+        None => Ok(current),
+    }
 }
 
 /// Whether a stored PAT may be offered: `Err(reason)` when it is known to be dead. A PAT past its
@@ -235,6 +260,12 @@ fn store_op(request: &Request, org: &Org, settings: &Settings, store: &dyn Store
                 store.set_metadata_if(org, password, &meta)?;
             }
             tracing::info!(%org, "already stored");
+            return Ok(());
+        }
+        // A minted PAT is replaced only by minting (or renewal): a different password reported
+        // by git is an older one still in flight, perhaps one renewal just revoked.
+        if existing.meta.origin == Origin::Minted {
+            tracing::info!(%org, "keeping the minted PAT; not replacing it with the one git reported");
             return Ok(());
         }
     }

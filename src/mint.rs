@@ -37,6 +37,8 @@ fn tenant(org: &Org, settings: &Settings, client: &Client) -> String {
         return t.clone();
     }
     match entra::discover_tenant(client, &settings.api_url(org)) {
+        // "common" is the fallback when no header named a tenant (a proxy, an outage): not cached.
+        Ok(t) if t == "common" => t,
         Ok(t) => {
             tracing::info!(%org, tenant = %t, "discovered the organization's tenant");
             known.insert(org.name().to_owned(), t.clone());
@@ -52,8 +54,10 @@ fn tenant(org: &Org, settings: &Settings, client: &Client) -> String {
     }
 }
 
+/// Refresh tokens are kept per authority, tenant and client: one for a test authority can never
+/// be sent to another.
 fn refresh_key(tenant: &str, settings: &Settings) -> String {
-    format!("refresh-token:{tenant}:{}", settings.client_id)
+    format!("refresh-token:{}:{tenant}:{}", settings.authority, settings.client_id)
 }
 
 /// An access token without asking anyone: the stored refresh token (rotated on use), then the
@@ -73,10 +77,16 @@ pub fn silent_token(org: &Org, settings: &Settings, store: &dyn Store, client: &
                     tracing::info!(%org, "access token from the stored refresh token");
                     return Some(tokens);
                 }
-                Err(e) => {
-                    tracing::info!(%org, error = %e, "the stored refresh token no longer works; forgetting it");
+                Err(entra::Error::Refused(reason))
+                    if ["invalid_grant", "interaction_required", "invalid_client", "unauthorized_client"]
+                        .iter()
+                        .any(|code| reason.starts_with(code)) =>
+                {
+                    tracing::info!(%org, %reason, "the stored refresh token no longer works; forgetting it");
                     let _ = store.delete_token(&key);
                 }
+                // An outage or an odd reply says nothing about the token: keep it for next time.
+                Err(e) => tracing::info!(%org, error = %e, "refresh failed; keeping the refresh token"),
             },
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "cannot read the stored sign-in"),
@@ -105,8 +115,8 @@ pub fn device_sign_in(
     let tenant = tenant(org, settings, client);
     let code = entra::start_device_flow(client, &settings.authority, &tenant, &settings.client_id)?;
     tell_person(&format!(
-        "git-credential-azdo: to create a PAT for Azure DevOps organization '{org}', sign in: {}",
-        code.message
+        "git-credential-azdo: to create a PAT for Azure DevOps organization '{org}', open {} and enter the code {}",
+        code.verification_uri, code.user_code
     ));
     let wait = |d: Duration| {
         std::thread::sleep(d);
@@ -123,9 +133,11 @@ pub fn device_sign_in(
 
 /// Whether a person can be reached on a terminal.
 fn has_terminal() -> bool {
+    // git passes our stderr through: a terminal there means someone runs git in it (an IDE's
+    // background fetch has a pipe there, even when the IDE was started from a terminal).
     #[cfg(unix)]
     {
-        OpenOptions::new().write(true).open("/dev/tty").is_ok()
+        std::io::IsTerminal::is_terminal(&std::io::stderr()) && OpenOptions::new().write(true).open("/dev/tty").is_ok()
     }
     #[cfg(not(unix))]
     {
@@ -220,12 +232,30 @@ pub fn obtain(org: &Org, settings: &Settings, store: &dyn Store, client: &Client
 
 /// Replace a PAT this helper can renew when it expires within `azdo.renewBefore`, silently only:
 /// mint, store, then revoke the old one. On any failure the old PAT stays in use.
+/// Whether `current` should be renewed now: minting allowed, and less than `azdo.renewBefore`
+/// left, or less than half its lifetime when the organization keeps PATs shorter than that (else
+/// every git command would renew).
+pub fn renewal_due(org: &Org, current: &Credential, settings: &Settings) -> bool {
+    let Some(expires) = current.meta.expires_at else { return false };
+    let lifetime = (expires - current.meta.stored_at).max(0);
+    let window = (i64::from(settings.renew_before_days) * 86_400).min(lifetime / 2);
+    may_mint(org, settings)
+        && expires - now() <= window
+        && current.meta.renew_attempted.is_none_or(|t| now() - t >= 3600)
+}
+
+/// Minting needs the real Microsoft endpoints, or test ones set explicitly: with only `azdo.url`
+/// changed, tokens and PATs for the real service must not be used for another origin.
+pub fn may_mint(org: &Org, settings: &Settings) -> bool {
+    let defaults = settings.vssps_url == "https://vssps.dev.azure.com"
+        && settings.authority == "https://login.microsoftonline.com";
+    settings.mint && !org.is_server() && (settings.services == crate::org::ServiceUrl::default() || !defaults)
+}
+
+/// Replace a PAT this helper can renew when [`renewal_due`], silently only: mint, store, then
+/// revoke the old one. On any failure the old PAT stays in use. Call it under the org lock.
 pub fn renew_if_due(org: &Org, current: &Credential, settings: &Settings, store: &dyn Store) -> Option<Credential> {
-    let expires = current.meta.expires_at?;
-    if !settings.mint || org.is_server() || expires - now() > i64::from(settings.renew_before_days) * 86_400 {
-        return None;
-    }
-    if current.meta.renew_attempted.is_some_and(|t| now() - t < 3600) {
+    if !renewal_due(org, current, settings) {
         return None;
     }
     // A failed attempt is recorded, so the git commands that follow do not each pay for one.
@@ -246,6 +276,13 @@ pub fn renew_if_due(org: &Org, current: &Credential, settings: &Settings, store:
             return failed();
         }
     };
+    if fresh.meta.expires_at < current.meta.expires_at {
+        tracing::info!(%org, "the new PAT would expire sooner; keeping the current one");
+        if let Some(id) = &fresh.meta.authorization_id {
+            let _ = pats::revoke(&client, &settings.vssps_url, org.name(), &tokens.access_token, id);
+        }
+        return failed();
+    }
     if let Err(e) = store.put(org, &fresh) {
         tracing::info!(%org, error = %e, "could not store the renewed PAT; keeping the current one");
         return None;

@@ -43,6 +43,16 @@ impl World {
         serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null)
     }
 
+    /// Make the stored PAT look minted `days` ago (its expiry unchanged), as if time had passed.
+    fn age_minted(&self, days: i64) {
+        let path = self.env.store_file();
+        let mut doc = self.stored();
+        let entry = &mut doc["organizations"]["contoso"];
+        let stored_at = entry["stored_at"].as_i64().expect("stored_at");
+        entry["stored_at"] = (stored_at - days * 86_400).into();
+        std::fs::write(&path, serde_json::to_vec(&doc).expect("json")).expect("write");
+    }
+
     fn stored_pat(&self) -> Option<String> {
         self.stored()["organizations"]["contoso"]["pat"].as_str().map(str::to_owned)
     }
@@ -137,7 +147,8 @@ fn a_pat_inside_the_renewal_window_is_rotated_and_the_old_one_revoked() {
     w.fake.approve_device_flow(DeviceFlow::Next, UPN);
     assert_eq!(w.clone("c1").status, 0);
     let old = w.fake.minted("contoso")[0].clone();
-    // Thirty-day PATs, renewed when less than 31 days are left: due at once.
+    // Thirty days left, renewed when less than 31 are (and the PAT is past half its life): due.
+    w.age_minted(60);
     w.env.set("GIT_CREDENTIAL_AZDO_RENEW_BEFORE", "31");
     w.env.set("GIT_TERMINAL_PROMPT", "0");
     let run = w.env.fill(&w.url());
@@ -155,6 +166,7 @@ fn renewal_failure_keeps_the_old_pat() {
     assert_eq!(w.clone("c1").status, 0);
     let old = w.fake.minted("contoso")[0].token.clone();
     w.fake.set_pat_policy("contoso", PatPolicy::DisableCreation);
+    w.age_minted(60);
     w.env.set("GIT_CREDENTIAL_AZDO_RENEW_BEFORE", "31");
     let run = w.env.fill(&w.url());
     assert!(run.stdout.contains(&format!("password={old}")), "{run:?}");
@@ -292,4 +304,79 @@ fn cli_login_device_logout_revoke_and_list_remote() {
     assert_eq!(run.status, 0, "{run:?}");
     assert_eq!(w.fake.is_revoked(&minted[0].authorization_id), Some(true));
     assert_eq!(w.stored_pat(), None);
+}
+
+#[test]
+fn parallel_gets_in_the_renewal_window_renew_once() {
+    let mut w = world();
+    w.fake.approve_device_flow(DeviceFlow::Next, UPN);
+    assert_eq!(w.clone("c1").status, 0);
+    w.age_minted(60);
+    w.env.set("GIT_CREDENTIAL_AZDO_RENEW_BEFORE", "31");
+    w.env.set("GIT_TERMINAL_PROMPT", "0");
+    let env = std::sync::Arc::new(w.env);
+    let url = w.fake.repo_url("contoso", "proj", "repo");
+    let handles: Vec<_> = (0..6)
+        .map(|_| {
+            let (env, url) = (std::sync::Arc::clone(&env), url.clone());
+            std::thread::spawn(move || env.fill(&url))
+        })
+        .collect();
+    let answers: std::collections::BTreeSet<String> = handles
+        .into_iter()
+        .map(|h| h.join().expect("thread").stdout.lines().find(|l| l.starts_with("password=")).unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(w.fake.count(Route::PatCreate), 2, "one first mint, one renewal");
+    let live: Vec<_> = w.fake.minted("contoso").into_iter().filter(|p| !p.revoked).collect();
+    assert_eq!(live.len(), 1, "exactly one live PAT after parallel renewals");
+    assert!(answers.len() <= 2, "{answers:?}");
+}
+
+#[test]
+fn a_late_store_of_a_replaced_pat_does_not_bring_it_back() {
+    let mut w = world();
+    w.fake.approve_device_flow(DeviceFlow::Next, UPN);
+    assert_eq!(w.clone("c1").status, 0);
+    let old = w.fake.minted("contoso")[0].token.clone();
+    w.age_minted(60);
+    w.env.set("GIT_CREDENTIAL_AZDO_RENEW_BEFORE", "31");
+    w.env.set("GIT_TERMINAL_PROMPT", "0");
+    assert!(w.env.fill(&w.url()).stdout.contains("password="));
+    let new = w.stored_pat().expect("renewed");
+    assert_ne!(new, old);
+    // A git process that was handed the old PAT before the renewal now confirms it.
+    let run = w.env.approve(&w.url(), "contoso", &old);
+    assert_eq!(run.status, 0, "{run:?}");
+    assert_eq!(w.stored_pat().as_deref(), Some(new.as_str()), "the revoked PAT came back");
+}
+
+#[test]
+fn an_entra_outage_keeps_the_refresh_token() {
+    let w = world();
+    w.fake.approve_device_flow(DeviceFlow::Next, UPN);
+    assert_eq!(w.clone("c1").status, 0);
+    assert_eq!(w.env.helper(&["logout", "contoso"], b"").status, 0);
+    let mut env = w.env;
+    env.set("GIT_TERMINAL_PROMPT", "0");
+    w.fake.set_entra_fault(fake_azdo::Fault::Status(503));
+    let run = env.fill(&w.fake.repo_url("contoso", "proj", "repo"));
+    assert!(!run.stdout.contains("password=eyJ"), "{run:?}");
+    w.fake.set_entra_fault(fake_azdo::Fault::None);
+    let run = env.fill(&w.fake.repo_url("contoso", "proj", "repo"));
+    let password = run.stdout.lines().find_map(|l| l.strip_prefix("password=")).unwrap_or("");
+    assert!(!password.is_empty(), "the refresh token was forgotten during the outage: {run:?}");
+    assert_eq!(w.fake.device_flows().len(), 1, "no second sign-in");
+}
+
+#[test]
+fn a_short_lifetime_policy_does_not_renew_on_every_command() {
+    let mut w = world();
+    w.fake.set_pat_policy("contoso", PatPolicy::MaxLifespanDays(5));
+    w.fake.approve_device_flow(DeviceFlow::Next, UPN);
+    assert_eq!(w.clone("c1").status, 0);
+    w.env.set("GIT_TERMINAL_PROMPT", "0");
+    for _ in 0..4 {
+        assert!(w.env.fill(&w.url()).stdout.contains("password="));
+    }
+    assert_eq!(w.fake.count(Route::PatCreate), 1, "renewed although half its life is left");
 }

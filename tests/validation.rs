@@ -181,16 +181,16 @@ fn an_expired_pat_is_replaced() {
 #[test]
 fn a_known_expiry_needs_no_request() {
     let w = world();
+    let expiry = now() + 100;
     let q = format!(
-        "protocol=http\nhost={}\npath=contoso/proj/_git/repo\nusername=u\npassword=old-pat\npassword_expiry_utc={}\n",
+        "protocol=http\nhost={}\npath=contoso/proj/_git/repo\nusername=u\npassword=old-pat\npassword_expiry_utc={expiry}\n",
         w.fake.url().trim_start_matches("http://"),
-        now() + 2
     );
     assert_eq!(w.env.helper(&["store"], q.as_bytes()).status, 0);
     w.age_checks(2 * 3600);
     // Expire it locally: rewrite the expiry into the past.
     let path = w.env.store_file();
-    let text = std::fs::read_to_string(&path).expect("store").replace(&format!("{}", now() + 2), "1000");
+    let text = std::fs::read_to_string(&path).expect("store").replace(&expiry.to_string(), "1000");
     std::fs::write(&path, text).expect("write");
     w.fake.reset_counts();
     let run = w.env.fill(&w.fake.repo_url("contoso", "proj", "repo"));

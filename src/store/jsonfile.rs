@@ -89,12 +89,32 @@ where
 /// Open (creating, 0600) and lock exclusively a lock file; the lock ends when the returned file is
 /// dropped or the process dies.
 pub fn lock_file(path: &Path) -> Result<File, Error> {
+    lock_file_within(path, None)
+}
+
+/// Like [`lock_file`], giving up after `limit` (a holder stopped with Ctrl-Z must not hang git).
+pub fn lock_file_within(path: &Path, limit: Option<std::time::Duration>) -> Result<File, Error> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         create_private_dir(dir)?;
     }
     let lock = open_private(path)?;
-    lock.lock().map_err(io(path))?;
-    Ok(lock)
+    let Some(limit) = limit else {
+        lock.lock().map_err(io(path))?;
+        return Ok(lock);
+    };
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        match lock.try_lock() {
+            Ok(()) => return Ok(lock),
+            Err(fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(io(path)(std::io::Error::other("another git process holds this lock; try again")))
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(io(path)(e)),
+        }
+    }
 }
 
 /// Temp files of writers killed mid-write (copies of a store, PATs included). Every writer

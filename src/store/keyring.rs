@@ -91,7 +91,7 @@ impl KeyringStore {
     /// and a `store` landing between another process's read and delete must not be lost.
     fn lock(&self) -> Result<std::fs::File, Error> {
         let path = self.index.with_file_name("keyring.lock");
-        jsonfile::lock_file(&path)
+        jsonfile::lock_file_within(&path, Some(self.timeout))
     }
 
     fn put_unlocked(&self, org: &Org, credential: &Credential) -> Result<(), Error> {
