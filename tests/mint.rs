@@ -34,6 +34,13 @@ impl World {
         self.fake.repo_url("contoso", "proj", "repo")
     }
 
+    /// A first clone that signs in (device code, approved) and mints the org's PAT.
+    fn first_mint(&self) {
+        self.fake.approve_device_flow(DeviceFlow::Next, UPN);
+        let run = self.clone("c1");
+        assert_eq!(run.status, 0, "{run:?}");
+    }
+
     fn clone(&self, into: &str) -> Run {
         self.env.git(&["clone", "-q", &self.url(), &self.env.home.join(into).to_string_lossy()], b"")
     }
@@ -100,8 +107,7 @@ fn a_first_clone_signs_in_once_and_mints_one_pat() {
 #[test]
 fn later_mints_use_the_stored_refresh_token_without_asking() {
     let w = world();
-    w.fake.approve_device_flow(DeviceFlow::Next, UPN);
-    assert_eq!(w.clone("c1").status, 0);
+    w.first_mint();
     assert_eq!(w.env.helper(&["logout", "contoso"], b"").status, 0);
     // Prompts off: only silent steps may run.
     let mut env = w.env;
@@ -144,8 +150,7 @@ fn parallel_gets_sign_in_once_mint_once_and_agree() {
 #[test]
 fn a_pat_inside_the_renewal_window_is_rotated_and_the_old_one_revoked() {
     let mut w = world();
-    w.fake.approve_device_flow(DeviceFlow::Next, UPN);
-    assert_eq!(w.clone("c1").status, 0);
+    w.first_mint();
     let old = w.fake.minted("contoso")[0].clone();
     // Thirty days left, renewed when less than 31 are (and the PAT is past half its life): due.
     w.age_minted(60);
@@ -162,8 +167,7 @@ fn a_pat_inside_the_renewal_window_is_rotated_and_the_old_one_revoked() {
 #[test]
 fn renewal_failure_keeps_the_old_pat() {
     let mut w = world();
-    w.fake.approve_device_flow(DeviceFlow::Next, UPN);
-    assert_eq!(w.clone("c1").status, 0);
+    w.first_mint();
     let old = w.fake.minted("contoso")[0].token.clone();
     w.fake.set_pat_policy("contoso", PatPolicy::DisableCreation);
     w.age_minted(60);
@@ -196,8 +200,7 @@ fn when_policy_forbids_pats_the_access_token_itself_is_used_and_never_stored() {
 fn credential_type_oauth_hands_git_the_access_token() {
     let mut w = world();
     w.env.set("GIT_CREDENTIAL_AZDO_CREDENTIAL_TYPE", "oauth");
-    w.fake.approve_device_flow(DeviceFlow::Next, UPN);
-    assert_eq!(w.clone("c1").status, 0);
+    w.first_mint();
     assert_eq!(w.fake.count(Route::PatCreate), 0);
     assert_eq!(w.stored_pat(), None);
 }
@@ -309,8 +312,7 @@ fn cli_login_device_logout_revoke_and_list_remote() {
 #[test]
 fn parallel_gets_in_the_renewal_window_renew_once() {
     let mut w = world();
-    w.fake.approve_device_flow(DeviceFlow::Next, UPN);
-    assert_eq!(w.clone("c1").status, 0);
+    w.first_mint();
     w.age_minted(60);
     w.env.set("GIT_CREDENTIAL_AZDO_RENEW_BEFORE", "31");
     w.env.set("GIT_TERMINAL_PROMPT", "0");
@@ -335,8 +337,7 @@ fn parallel_gets_in_the_renewal_window_renew_once() {
 #[test]
 fn a_late_store_of_a_replaced_pat_does_not_bring_it_back() {
     let mut w = world();
-    w.fake.approve_device_flow(DeviceFlow::Next, UPN);
-    assert_eq!(w.clone("c1").status, 0);
+    w.first_mint();
     let old = w.fake.minted("contoso")[0].token.clone();
     w.age_minted(60);
     w.env.set("GIT_CREDENTIAL_AZDO_RENEW_BEFORE", "31");
@@ -353,8 +354,7 @@ fn a_late_store_of_a_replaced_pat_does_not_bring_it_back() {
 #[test]
 fn an_entra_outage_keeps_the_refresh_token() {
     let w = world();
-    w.fake.approve_device_flow(DeviceFlow::Next, UPN);
-    assert_eq!(w.clone("c1").status, 0);
+    w.first_mint();
     assert_eq!(w.env.helper(&["logout", "contoso"], b"").status, 0);
     let mut env = w.env;
     env.set("GIT_TERMINAL_PROMPT", "0");
@@ -372,8 +372,7 @@ fn an_entra_outage_keeps_the_refresh_token() {
 fn a_short_lifetime_policy_does_not_renew_on_every_command() {
     let mut w = world();
     w.fake.set_pat_policy("contoso", PatPolicy::MaxLifespanDays(5));
-    w.fake.approve_device_flow(DeviceFlow::Next, UPN);
-    assert_eq!(w.clone("c1").status, 0);
+    w.first_mint();
     w.env.set("GIT_TERMINAL_PROMPT", "0");
     for _ in 0..4 {
         assert!(w.env.fill(&w.url()).stdout.contains("password="));
