@@ -1,14 +1,14 @@
-//! The Azure DevOps REST client: one cheap call, `GET {org}/_apis/connectionData`, that says
-//! whether a PAT is valid, invalid, or that nobody can tell right now. Every call has a connect and
-//! a total timeout, follows no redirect, and never logs a header or a body.
+//! The Azure DevOps connectionData check: `GET {org}/_apis/connectionData` with the PAT says
+//! whether it is valid, invalid, or that nobody can tell right now. [`judge`] turns a reply into a
+//! [`Verdict`]; it is pure, so every rule is unit-tested.
 
-use std::io::Read;
 use std::time::{Duration, Instant};
 
-use reqwest::blocking::Client as Http;
 use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::StatusCode;
+use serde::Deserialize;
 
+use crate::net::{self, Client};
 use crate::secret::Secret;
 use crate::text::printable;
 
@@ -29,123 +29,78 @@ pub enum Verdict {
     Unknown { reason: String },
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("cannot read the CA file {path}: {detail}")]
-    CaFile { path: String, detail: String },
-    #[error("invalid proxy {0}")]
-    Proxy(String),
-    #[error("cannot set up HTTP: {0}")]
-    Setup(String),
-}
-
-/// Network settings, from git's own configuration where git users already set them.
-#[derive(Debug, Clone)]
-pub struct Network {
-    pub connect_timeout: Duration,
-    pub timeout: Duration,
-    /// `http.proxy` (empty: no proxy); the environment's `HTTPS_PROXY`/`NO_PROXY` apply otherwise.
-    pub proxy: Option<String>,
-    /// `http.sslCAInfo` / `GIT_SSL_CAINFO`: extra trusted CAs (PEM).
-    pub ca_file: Option<std::path::PathBuf>,
-    /// `http.sslVerify=false` / `GIT_SSL_NO_VERIFY`.
-    pub verify_tls: bool,
-}
-
-pub struct Client {
-    http: Http,
-    timeout: Duration,
-}
-
-impl Client {
-    pub fn new(net: &Network) -> Result<Client, Error> {
-        let mut builder = Http::builder()
-            .user_agent(concat!("git-credential-azdo/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(net.connect_timeout)
-            .timeout(net.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .https_only(false);
-        if net.proxy.as_deref() == Some("") {
-            builder = builder.no_proxy();
-        } else if let Some(proxy) = &net.proxy {
-            let proxy = reqwest::Proxy::all(proxy)
-                .map_err(|_| Error::Proxy(printable(&redact_userinfo(proxy))))?
-                .no_proxy(reqwest::NoProxy::from_env());
-            builder = builder.proxy(proxy);
-        }
-        if let Some(path) = &net.ca_file {
-            let shown = printable(&path.to_string_lossy());
-            let pem = std::fs::read(path).map_err(|e| Error::CaFile { path: shown.clone(), detail: e.to_string() })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| Error::CaFile { path: shown.clone(), detail: e.to_string() })?;
-            if certs.is_empty() {
-                return Err(Error::CaFile { path: shown, detail: "no certificate in it".into() });
-            }
-            for cert in certs {
-                builder = builder.add_root_certificate(cert);
-            }
-        }
-        if !net.verify_tls {
-            builder = builder.danger_accept_invalid_certs(true);
-        }
-        let http = builder.build().map_err(|e| Error::Setup(e.to_string()))?;
-        Ok(Client { http, timeout: net.timeout })
-    }
-
-    /// Ask `{org_url}/_apis/connectionData` whether `pat` is accepted. Honours a short
-    /// `Retry-After` once, within the total time budget.
-    pub fn validate(&self, org_url: &str, pat: &Secret) -> Verdict {
-        let url = format!("{}/_apis/connectionData", org_url.trim_end_matches('/'));
-        let deadline = Instant::now() + self.timeout;
-        let mut retried = false;
-        loop {
-            let sent = self
-                .http
-                .get(&url)
-                .basic_auth("", Some(pat.expose()))
-                .header(ACCEPT, "application/json")
-                .header("X-TFS-FedAuthRedirect", "Suppress")
-                .timeout(deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1)))
-                .send();
-            let response = match sent {
-                Ok(response) => response,
-                Err(e) => return Verdict::Unknown { reason: describe(&e) },
-            };
-            let status = response.status();
-            if status == StatusCode::TOO_MANY_REQUESTS && !retried {
-                if let Some(wait) = retry_after(response.headers()) {
-                    if wait <= MAX_RETRY_AFTER && Instant::now() + wait < deadline {
-                        tracing::info!(?wait, "throttled; waiting as Retry-After asks");
-                        std::thread::sleep(wait);
-                        retried = true;
-                        continue;
-                    }
+/// Ask `{org_url}/_apis/connectionData` whether `pat` is accepted. Honours a short `Retry-After`
+/// once, within the client's total time budget.
+pub fn validate(client: &Client, org_url: &str, pat: &Secret) -> Verdict {
+    let url = format!("{}/_apis/connectionData", org_url.trim_end_matches('/'));
+    let deadline = Instant::now() + client.timeout();
+    let mut retried = false;
+    loop {
+        let sent = client
+            .get(&url)
+            .basic_auth("", Some(pat.expose()))
+            .header(ACCEPT, "application/json")
+            .timeout(deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1)))
+            .send();
+        let response = match sent {
+            Ok(response) => response,
+            Err(e) => return Verdict::Unknown { reason: net::describe(&e) },
+        };
+        let status = response.status();
+        if status == StatusCode::TOO_MANY_REQUESTS && !retried {
+            if let Some(wait) = retry_after(response.headers()) {
+                if wait <= MAX_RETRY_AFTER && Instant::now() + wait < deadline {
+                    tracing::info!(?wait, "throttled; waiting as Retry-After asks");
+                    std::thread::sleep(wait);
+                    retried = true;
+                    continue;
                 }
             }
-            let headers = response.headers().clone();
-            let mut body = Vec::new();
-            let read = response.take(MAX_BODY).read_to_end(&mut body);
-            if let Err(e) = read {
-                return Verdict::Unknown { reason: format!("the reply was cut off ({})", printable(&e.to_string())) };
-            }
-            return judge(status, &headers, &body);
         }
+        let headers = response.headers().clone();
+        return match net::read_body(response, MAX_BODY) {
+            Ok(body) => judge(status, &headers, &body),
+            Err(cut) => Verdict::Unknown { reason: cut.to_string() },
+        };
     }
 }
 
-impl Client {
-    /// The underlying HTTP client, for the other REST clients of this crate (Entra, PAT lifecycle).
-    pub(crate) fn http(&self) -> &Http {
-        &self.http
-    }
+/// A connectionData reply: JSON of another shape reads as one that names no user.
+#[derive(Deserialize)]
+#[serde(transparent)]
+struct Reply(#[serde(deserialize_with = "crate::net::lenient")] Option<ConnectionData>);
 
-    /// Whether `url` answers at all (any HTTP status), without credentials: `Ok(status)`.
-    pub fn probe(&self, url: &str) -> Result<u16, String> {
-        match self.http.get(url).header("X-TFS-FedAuthRedirect", "Suppress").send() {
-            Ok(response) => Ok(response.status().as_u16()),
-            Err(e) => Err(describe(&e)),
-        }
-    }
+/// The parts of a connectionData reply the verdict reads.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct ConnectionData {
+    #[serde(default, deserialize_with = "crate::net::lenient")]
+    authenticated_user: Option<Identity>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Identity {
+    #[serde(default, deserialize_with = "crate::net::lenient")]
+    id: Option<String>,
+    #[serde(default, deserialize_with = "crate::net::lenient")]
+    descriptor: Option<String>,
+    #[serde(default, deserialize_with = "crate::net::lenient")]
+    provider_display_name: Option<String>,
+    #[serde(default, deserialize_with = "crate::net::lenient")]
+    properties: Option<Properties>,
+}
+
+#[derive(Deserialize)]
+struct Properties {
+    #[serde(rename = "Account", default, deserialize_with = "crate::net::lenient")]
+    account: Option<PropertyValue>,
+}
+
+#[derive(Deserialize)]
+struct PropertyValue {
+    #[serde(rename = "$value", default, deserialize_with = "crate::net::lenient")]
+    value: Option<String>,
 }
 
 /// The verdict for a connectionData reply. Pure, so every rule is unit-tested.
@@ -155,23 +110,25 @@ pub fn judge(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Verdict {
         headers.get("X-TFS-ServiceError").and_then(|v| v.to_str().ok()).map(|v| printable(&percent_decode(v)));
     match status.as_u16() {
         200 if content_type.contains("text/html") => sign_in_page(headers),
-        200 => match serde_json::from_slice::<serde_json::Value>(body) {
-            Ok(data) => {
-                let user = &data["authenticatedUser"];
-                let id = user["id"].as_str().unwrap_or("");
-                let descriptor = user["descriptor"].as_str().unwrap_or("");
+        200 => match serde_json::from_slice::<Reply>(body) {
+            Ok(Reply(data)) => {
+                let ConnectionData { authenticated_user } = data.unwrap_or_default();
+                let user = authenticated_user.unwrap_or_default();
+                let id = user.id.unwrap_or_default();
+                let descriptor = user.descriptor.unwrap_or_default();
                 if id.is_empty() {
                     Verdict::Unknown { reason: "the reply names no user".into() }
                 } else if id.eq_ignore_ascii_case(ANONYMOUS_ID) || descriptor.starts_with("System:PublicAccess;") {
                     Verdict::Invalid { reason: "Azure DevOps answered anonymously: the PAT was not accepted".into() }
                 } else {
-                    let name = user["providerDisplayName"].as_str().filter(|n| !n.is_empty());
-                    let account = user["properties"]["Account"]["$value"].as_str().filter(|a| !a.is_empty());
+                    let name = user.provider_display_name.filter(|n| !n.is_empty());
+                    let account =
+                        user.properties.and_then(|p| p.account).and_then(|a| a.value).filter(|a| !a.is_empty());
                     let shown = match (name, account) {
                         (Some(n), Some(a)) if n != a => format!("{n} <{a}>"),
-                        (Some(n), _) => n.to_owned(),
-                        (None, Some(a)) => a.to_owned(),
-                        (None, None) => id.to_owned(),
+                        (Some(n), _) => n,
+                        (None, Some(a)) => a,
+                        (None, None) => id,
                     };
                     Verdict::Valid { user: printable(&shown) }
                 }
@@ -241,28 +198,6 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     Duration::try_from_secs_f64(secs).ok()
 }
 
-/// A network failure in words, without the URL's secrets (there are none: auth is a header).
-fn describe(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "cannot connect"
-    } else {
-        "request failed"
-    };
-    let mut detail = String::new();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        detail = s.to_string();
-        source = s.source();
-    }
-    if detail.is_empty() {
-        kind.to_owned()
-    } else {
-        format!("{kind} ({})", printable(&detail))
-    }
-}
-
 fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -282,26 +217,11 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// `scheme://user:pass@host` → `scheme://***@host`, for messages about a proxy.
-pub fn redact_userinfo(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => format!("{}***{}", &url[..scheme_end + 3], &url[at..]),
-        _ => url.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::test_headers as headers;
     use reqwest::header::HeaderValue;
-
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.insert(*k, HeaderValue::from_static(v));
-        }
-        h
-    }
 
     const JSON: &[(&str, &str)] = &[("content-type", "application/json; charset=utf-8")];
 
@@ -361,6 +281,10 @@ mod tests {
         }
         assert!(matches!(judge(StatusCode::OK, &headers(JSON), b"{not json"), Verdict::Unknown { .. }));
         assert!(matches!(judge(StatusCode::OK, &headers(JSON), b"{}"), Verdict::Unknown { .. }));
+        for odd in [&br#"[1]"#[..], br#"{"authenticatedUser":{"id":{"n":[1]},"descriptor":7}}"#, b"null"] {
+            let verdict = judge(StatusCode::OK, &headers(JSON), odd);
+            assert_eq!(verdict, Verdict::Unknown { reason: "the reply names no user".into() }, "{odd:?}");
+        }
     }
 
     #[test]
@@ -376,9 +300,7 @@ mod tests {
     }
 
     #[test]
-    fn percent_decoding_and_proxy_redaction() {
+    fn percent_decoding() {
         assert_eq!(percent_decode("a%20b%zz%4"), "a b%zz%4");
-        assert_eq!(redact_userinfo("http://user:pw@proxy:3128"), "http://***@proxy:3128");
-        assert_eq!(redact_userinfo("http://proxy:3128"), "http://proxy:3128");
     }
 }

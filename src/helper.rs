@@ -1,69 +1,65 @@
-//! The three operations git runs: `get`, `store`, `erase`.
+//! The three operations git runs: `get`, `store`, `erase`, over a [`Context`].
 //!
 //! `get` is a pipeline of sources tried in order: the `AZURE_DEVOPS_EXT_PAT` variable; the stored
-//! PAT, checked against Azure DevOps when a check is due ([`check`]); then obtaining a new one (a
-//! prompt today; minting will plug in before it). A dead PAT is removed and replaced within the same
-//! `get`, so git's command succeeds instead of failing once. Nothing to offer means no output.
+//! PAT, checked against Azure DevOps when a check is due ([`crate::check`]) and renewed when due
+//! ([`crate::auth::renew`]); then a new one, minted after an Entra sign-in ([`crate::auth`]) or
+//! typed at a prompt. A dead PAT is removed and replaced within the same `get`, so git's command
+//! succeeds instead of failing once. Nothing to offer means no output.
 
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use crate::azure::{self, Verdict};
-use crate::config::{GitConfig, Settings};
+use crate::auth::{self, Obtained};
+use crate::check::{self, looks_like_jwt};
+use crate::config::{self, GitConfig, Settings};
+use crate::context::Context;
 use crate::error::Error;
-use crate::mint;
-use crate::org::{self, Org, Resolution, ServiceUrl};
+use crate::org::{self, Origins, Resolution, Target};
 use crate::protocol::{self, Answer, Operation, Request};
 use crate::secret::Secret;
-use crate::store::{self, Credential, Metadata, Origin, Store};
-use crate::text::{now, printable, timestamp};
+use crate::store::{Credential, Metadata, Origin};
+use crate::text::printable;
+use crate::time::now;
 
 /// Run one operation: read the request from `input`, answer on `out` (for `get`).
 pub fn run(op: Operation, input: impl Read, out: &mut impl Write) -> Result<(), Error> {
     let request = protocol::read_request(input)?;
     let env = |name: &str| std::env::var_os(name);
-    let default = org::resolve(&request, &ServiceUrl::default(), &[]);
     // For other hosts nothing is written, not even the config cache; for ours the cache is used.
     let (config, save) = GitConfig::load_readonly_with_save();
-    let custom = match (Settings::services_url(&config, &env), Settings::servers(&config, &env)) {
-        (Ok(services), Ok(servers)) => {
-            (services != ServiceUrl::default() || !servers.is_empty()).then_some((services, servers))
-        }
-        (Err(e), _) | (_, Err(e)) if default == Resolution::NotOurs => {
-            tracing::debug!(error = %e, "azdo.url or azdo.server unusable");
-            None
-        }
-        (Err(e), _) | (_, Err(e)) => return Err(e.into()),
-    };
     // With `azdo.url` naming another origin, that origin replaces dev.azure.com (its PATs must
     // never go elsewhere); `azdo.server` adds collections.
-    let resolution = match custom {
-        Some((services, servers)) => org::resolve(&request, &services, &servers),
-        None => default,
+    let origins = match config::origins(&config, &env) {
+        Ok(origins) => origins,
+        Err(e) if org::resolve(&request, &Origins::default()) == Resolution::NotOurs => {
+            tracing::debug!(error = %e, "azdo.url or azdo.server unusable");
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
     };
-    let Some(org) = organization(op, &request, resolution) else {
+    let Some(target) = target(op, &request, org::resolve(&request, &origins)) else {
         return Ok(());
     };
+    tracing::debug!(%target, "resolved the request");
     save.remember(&config);
-    let settings = Settings::from_sources(config, Some(&org.url()), &env)?;
-    let store = store::open(&settings);
-    tracing::info!(op = ?op, %org, store = store.kind(), "request");
+    let ctx = Context::open(Settings::from_sources(config, origins, Some(&target), &env)?);
+    tracing::info!(op = ?op, %target, store = ctx.store.kind(), "request");
     match op {
-        Operation::Get => get(&request, &org, &settings, store.as_ref(), out),
-        Operation::Store => store_op(&request, &org, &settings, store.as_ref()),
-        Operation::Erase => erase(&request, &org, store.as_ref()),
+        Operation::Get => get(&ctx, &request, &target, out),
+        Operation::Store => store(&ctx, &request, &target),
+        Operation::Erase => erase(&ctx, &request, &target),
     }
 }
 
-/// The request's organization, or `None` (with a one-line hint on `get` where one helps).
-fn organization(op: Operation, request: &Request, resolution: Resolution) -> Option<Org> {
+/// The request's target, or `None` (with a one-line hint on `get` where one helps).
+fn target(op: Operation, request: &Request, resolution: Resolution) -> Option<Target> {
     let warn = |msg: String| {
         if op == Operation::Get {
             eprintln!("git-credential-azdo: {msg}");
         }
     };
     match resolution {
-        Resolution::Org(org) => return Some(org),
+        Resolution::Target(target) => return Some(target),
         Resolution::NotOurs => tracing::debug!(host = %printable(&request.host), "not an Azure DevOps host"),
         Resolution::Insecure => warn(format!(
             "refusing to send a PAT to {} over plain http: use an https:// remote",
@@ -79,172 +75,98 @@ fn organization(op: Operation, request: &Request, resolution: Resolution) -> Opt
     None
 }
 
-fn get(
-    request: &Request,
-    org: &Org,
-    settings: &Settings,
-    store: &dyn Store,
-    out: &mut impl Write,
-) -> Result<(), Error> {
+fn get(ctx: &Context, request: &Request, target: &Target, out: &mut impl Write) -> Result<(), Error> {
+    let (settings, store) = (&ctx.settings, ctx.store.as_ref());
     let answer = |password: Secret, expiry: Option<i64>, stored_user: Option<&str>| Answer {
         username: request
             .username
             .clone()
             .or(stored_user.map(str::to_owned))
-            .unwrap_or_else(|| org.default_username().to_owned()),
+            .unwrap_or_else(|| target.default_username().to_owned()),
         password,
         password_expiry_utc: expiry,
     };
     // The Azure CLI's variable is for Azure DevOps Services, never for a Server collection.
-    if let Some(pat) = settings.env_pat.as_ref().filter(|_| !org.is_server()) {
-        tracing::info!(%org, source = crate::config::PAT_ENV, "answering from the environment");
+    if let Some(pat) = settings.env_pat.as_ref().filter(|_| !target.is_server()) {
+        tracing::info!(%target, source = config::PAT_ENV, "answering from the environment");
         return write(&answer(pat.clone(), None, None), out);
     }
-    match store.get(org)? {
-        Some(credential) => match check(org, &credential, settings, store) {
-            Ok(()) => {
-                let Credential { pat, meta } = renew(org, credential, settings, store)?;
-                tracing::info!(%org, store = store.kind(), "answering with the stored PAT");
-                return write(&answer(pat, meta.expires_at, meta.username.as_deref()), out);
+    match store.get(target)? {
+        Some(credential) => {
+            let ask = |pat: &Secret| ctx.validate(target, pat);
+            match check::check(target, &credential, settings.validate_interval, store, ask) {
+                Ok(()) => {
+                    let Credential { pat, meta } = auth::renew::renew(ctx, target, credential)?;
+                    tracing::info!(%target, store = store.kind(), "answering with the stored PAT");
+                    return write(&answer(pat, meta.expires_at, meta.username.as_deref()), out);
+                }
+                Err(reason) => {
+                    // Only that PAT: another git process may have stored a new one meanwhile.
+                    store.delete_if(target, &credential.pat)?;
+                    eprintln!(
+                        "git-credential-azdo: the stored PAT for {target} is no longer valid ({reason}); removed it"
+                    );
+                    tracing::info!(%target, "removed a dead PAT; obtaining a new one");
+                }
             }
-            Err(reason) => {
-                // Only that PAT: another git process may have stored a new one meanwhile.
-                store.delete_if(org, &credential.pat)?;
-                eprintln!("git-credential-azdo: the stored PAT for {org} is no longer valid ({reason}); removed it");
-                tracing::info!(%org, "removed a dead PAT; obtaining a new one");
-            }
-        },
-        None => tracing::info!(%org, store = store.kind(), "no stored PAT"),
+        }
+        None => tracing::info!(%target, store = store.kind(), "no stored PAT"),
     }
     // Sign in and mint one. Parallel git processes wait for each other here, then find the PAT.
-    if mint::may_mint(org, settings) {
-        match mint::OrgLock::acquire(&settings.data_dir, org, Duration::from_secs(120)) {
+    if settings.may_mint(target) {
+        match auth::org_lock(ctx, target, Duration::from_secs(120)) {
             // Another process is still signing in: a second sign-in would mint a second PAT.
             None => eprintln!(
-                "git-credential-azdo: another git process is signing in for {org}; not starting a second sign-in"
+                "git-credential-azdo: another git process is signing in for {target}; not starting a second sign-in"
             ),
             Some(_lock) => {
                 if let Some(Credential { pat, meta }) =
-                    store.get(org)?.filter(|c| c.meta.expires_at.is_none_or(|t| t > now()))
+                    store.get(target)?.filter(|c| c.meta.expires_at.is_none_or(|t| t > now()))
                 {
-                    tracing::info!(%org, "another git process stored a PAT meanwhile");
+                    tracing::info!(%target, "another git process stored a PAT meanwhile");
                     return write(&answer(pat, meta.expires_at, meta.username.as_deref()), out);
                 }
-                match azure::Client::new(&settings.network(&settings.vssps_url)) {
-                    Ok(client) => match mint::obtain(org, settings, store, &client) {
-                        Some(mint::Obtained::Pat(Credential { pat, meta })) => {
-                            return write(&answer(pat, meta.expires_at, None), out);
-                        }
-                        Some(mint::Obtained::AccessToken(tokens)) => {
-                            tracing::info!(%org, "answering with the Entra access token (not stored)");
-                            return write(&answer(tokens.access_token, Some(tokens.expires_at), None), out);
-                        }
-                        None => {}
-                    },
-                    Err(e) => tracing::info!(%org, error = %e, "cannot mint"),
+                match auth::obtain(ctx, target) {
+                    Some(Obtained::Pat(Credential { pat, meta })) => {
+                        return write(&answer(pat, meta.expires_at, None), out);
+                    }
+                    Some(Obtained::AccessToken(tokens)) => {
+                        tracing::info!(%target, "answering with the Entra access token (not stored)");
+                        return write(&answer(tokens.access_token, Some(tokens.expires_at), None), out);
+                    }
+                    None => {}
                 }
             }
         }
     }
     // Ask for one. It is returned to git but stored only when git confirms it with `store`.
-    if let Some(pat) = crate::prompt::ask_pat(org, settings) {
+    if let Some(pat) = crate::prompt::ask_pat(target, settings) {
         return write(&answer(pat, None, None), out);
     }
-    tracing::info!(%org, "nothing to offer");
+    tracing::info!(%target, "nothing to offer");
     Ok(())
-}
-
-/// Renew `current` if due, under the org lock, so parallel git processes renew once: after the
-/// lock, whatever is stored is used (another process may have renewed it already).
-fn renew(org: &Org, current: Credential, settings: &Settings, store: &dyn Store) -> Result<Credential, Error> {
-    if !mint::renewal_due(org, &current, settings) {
-        return Ok(current);
-    }
-    let Some(_lock) = mint::OrgLock::acquire(&settings.data_dir, org, Duration::from_secs(30)) else {
-        return Ok(current);
-    };
-    match store.get(org)? {
-        Some(stored) if stored.pat == current.pat => {
-            Ok(mint::renew_if_due(org, &stored, settings, store).unwrap_or(stored))
-        }
-        Some(stored) => Ok(stored),
-        None => Ok(current),
-    }
-}
-
-/// Whether a stored PAT may be offered: `Err(reason)` when it is known to be dead. A PAT past its
-/// known expiry is dead without a request; otherwise Azure DevOps is asked once per
-/// `azdo.validateInterval`. When nobody can tell (throttling, outage, timeout), the PAT is kept.
-pub fn check(org: &Org, credential: &Credential, settings: &Settings, store: &dyn Store) -> Result<(), String> {
-    let now = now();
-    let meta = &credential.meta;
-    if let Some(t) = meta.expires_at.filter(|t| *t <= now) {
-        return Err(format!("it expired at {}", timestamp(t)));
-    }
-    let Some(interval) = settings.validate_interval.map(|d| d.as_secs() as i64) else {
-        tracing::debug!(%org, "checks are off (azdo.validateInterval=never)");
-        return Ok(());
-    };
-    let last = meta.last_validated.max(meta.last_checked);
-    if interval > 0 && last.is_some_and(|t| now >= t && now - t < interval) {
-        tracing::debug!(%org, "checked recently; no request");
-        return Ok(());
-    }
-    let verdict = validate(org, &credential.pat, settings);
-    let mut updated = Metadata { last_checked: Some(now), ..meta.clone() };
-    let result = match verdict {
-        Verdict::Valid { user } => {
-            tracing::info!(%org, %user, "Azure DevOps accepted the stored PAT");
-            updated.last_validated = Some(now);
-            Ok(())
-        }
-        Verdict::Invalid { reason } => return Err(reason),
-        Verdict::Unknown { reason } => {
-            eprintln!("git-credential-azdo: could not check the stored PAT for {org} ({reason}); using it");
-            Ok(())
-        }
-    };
-    if let Err(e) = store.set_metadata_if(org, &credential.pat, &updated) {
-        tracing::warn!(%org, error = %e, "could not record the check");
-    }
-    result
-}
-
-/// One validation request, with the network settings git users already have.
-pub fn validate(org: &Org, pat: &Secret, settings: &Settings) -> Verdict {
-    let url = settings.api_url(org);
-    let network = settings.network(&url);
-    if !network.verify_tls {
-        eprintln!(
-            "git-credential-azdo: WARNING: TLS certificate checks are off (http.sslVerify=false or GIT_SSL_NO_VERIFY)"
-        );
-    }
-    tracing::info!(%org, %url, "checking the PAT with Azure DevOps");
-    match azure::Client::new(&network) {
-        Ok(client) => client.validate(&url, pat),
-        Err(e) => Verdict::Unknown { reason: e.to_string() },
-    }
 }
 
 fn write(answer: &Answer, out: &mut impl Write) -> Result<(), Error> {
     protocol::write_answer(answer, out).map_err(Error::Output)
 }
 
-fn store_op(request: &Request, org: &Org, settings: &Settings, store: &dyn Store) -> Result<(), Error> {
+fn store(ctx: &Context, request: &Request, target: &Target) -> Result<(), Error> {
+    let store = ctx.store.as_ref();
     let Some(password) = &request.password else {
-        tracing::info!(%org, "store without a password; ignored");
+        tracing::info!(%target, "store without a password; ignored");
         return Ok(());
     };
-    if settings.env_pat.as_ref() == Some(password) {
-        tracing::info!(%org, "the PAT came from the environment; not storing it");
+    if ctx.settings.env_pat.as_ref() == Some(password) {
+        tracing::info!(%target, "the PAT came from the environment; not storing it");
         return Ok(());
     }
     if looks_like_jwt(password.expose()) {
-        tracing::info!(%org, "an Entra access token, not a PAT; never stored");
+        tracing::info!(%target, "an Entra access token, not a PAT; never stored");
         return Ok(());
     }
     let now = now();
-    if let Some(existing) = store.get(org)? {
+    if let Some(existing) = store.get(target)? {
         if &existing.pat == password {
             // git just used it successfully: as good as a check. Recorded at most once a minute,
             // so bursts of git commands do not all write.
@@ -257,15 +179,15 @@ fn store_op(request: &Request, org: &Org, settings: &Settings, store: &dyn Store
                     last_validated: Some(now),
                     ..existing.meta
                 };
-                store.set_metadata_if(org, password, &meta)?;
+                store.set_metadata_if(target, password, &meta)?;
             }
-            tracing::info!(%org, "already stored");
+            tracing::info!(%target, "already stored");
             return Ok(());
         }
         // A minted PAT is replaced only by minting (or renewal): a different password reported
         // by git is an older one still in flight, perhaps one renewal just revoked.
         if existing.meta.origin == Origin::Minted {
-            tracing::info!(%org, "keeping the minted PAT; not replacing it with the one git reported");
+            tracing::info!(%target, "keeping the minted PAT; not replacing it with the one git reported");
             return Ok(());
         }
     }
@@ -277,32 +199,24 @@ fn store_op(request: &Request, org: &Org, settings: &Settings, store: &dyn Store
         last_validated: Some(now),
         ..Metadata::default()
     };
-    store.put(org, &Credential { pat: password.clone(), meta })?;
-    tracing::info!(%org, store = store.kind(), "stored the PAT git confirmed");
+    store.put(target, &Credential { pat: password.clone(), meta })?;
+    tracing::info!(%target, store = store.kind(), "stored the PAT git confirmed");
     Ok(())
 }
 
-/// Entra access tokens are JWTs (`eyJ…` header, three dot-separated base64url parts); PATs have
-/// no dots. One handed to git with `azdo.credentialType=oauth` must not be stored as a PAT.
-pub fn looks_like_jwt(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('.').collect();
-    s.starts_with("eyJ")
-        && parts.len() == 3
-        && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
-}
-
-fn erase(request: &Request, org: &Org, store: &dyn Store) -> Result<(), Error> {
-    let Some(existing) = store.get(org)? else {
-        tracing::info!(%org, "nothing stored to erase");
+fn erase(ctx: &Context, request: &Request, target: &Target) -> Result<(), Error> {
+    let store = ctx.store.as_ref();
+    let Some(existing) = store.get(target)? else {
+        tracing::info!(%target, "nothing stored to erase");
         return Ok(());
     };
     match &request.password {
         Some(password) if *password != existing.pat => {
-            tracing::info!(%org, "erase for a different PAT; keeping the stored one");
+            tracing::info!(%target, "erase for a different PAT; keeping the stored one");
         }
         _ => {
-            store.delete_if(org, &existing.pat)?;
-            tracing::info!(%org, store = store.kind(), "erased the stored PAT");
+            store.delete_if(target, &existing.pat)?;
+            tracing::info!(%target, store = store.kind(), "erased the stored PAT");
         }
     }
     Ok(())
@@ -313,11 +227,11 @@ mod tests {
     use super::*;
     use crate::store::MemoryStore;
 
-    fn settings() -> Settings {
-        Settings::from_sources(crate::config::GitConfig::default(), None, &|name| {
-            (name == "GIT_TERMINAL_PROMPT").then(|| "0".into())
-        })
-        .expect("valid")
+    /// A context over an empty memory store, with prompts off.
+    fn ctx() -> Context {
+        let env = |name: &str| (name == "GIT_TERMINAL_PROMPT").then(|| "0".into());
+        let settings = Settings::from_sources(GitConfig::default(), Origins::default(), None, &env).expect("valid");
+        Context::new(settings, Box::new(MemoryStore::new()))
     }
 
     fn request(extra: &str) -> Request {
@@ -327,71 +241,69 @@ mod tests {
         .expect("valid")
     }
 
-    fn contoso() -> Org {
-        Org::new("contoso").expect("valid")
+    fn contoso() -> Target {
+        Target::org("contoso").expect("valid")
     }
 
-    fn stored(store: &MemoryStore, pat: &str, expires_at: Option<i64>) {
+    fn stored(ctx: &Context, pat: &str, expires_at: Option<i64>) {
         let meta = Metadata { expires_at, ..Metadata::default() };
-        store.put(&contoso(), &Credential { pat: Secret::new(pat), meta }).expect("put");
+        ctx.store.put(&contoso(), &Credential { pat: Secret::new(pat), meta }).expect("put");
     }
 
-    fn get_output(store: &MemoryStore, extra: &str) -> String {
+    fn get_output(ctx: &Context, extra: &str) -> String {
         let mut out = Vec::new();
-        get(&request(extra), &contoso(), &settings(), store, &mut out).expect("get");
+        get(ctx, &request(extra), &contoso(), &mut out).expect("get");
         String::from_utf8(out).expect("utf8")
     }
 
     #[test]
     fn get_answers_with_stored_pat_and_expiry() {
-        let store = MemoryStore::new();
-        stored(&store, "pat-1", Some(now() + 3600));
-        let out = get_output(&store, "");
+        let ctx = ctx();
+        stored(&ctx, "pat-1", Some(now() + 3600));
+        let out = get_output(&ctx, "");
         assert!(out.starts_with("username=contoso\npassword=pat-1\npassword_expiry_utc="), "{out}");
-        assert_eq!(get_output(&store, "username=me\n").lines().next(), Some("username=me"));
+        assert_eq!(get_output(&ctx, "username=me\n").lines().next(), Some("username=me"));
     }
 
     #[test]
     fn get_removes_an_expired_pat_and_prints_nothing_without_prompts() {
-        let store = MemoryStore::new();
-        stored(&store, "old", Some(now() - 1));
-        assert_eq!(get_output(&store, ""), "");
-        assert!(store.get(&contoso()).expect("get").is_none(), "an expired PAT must be removed");
+        let ctx = ctx();
+        stored(&ctx, "old", Some(now() - 1));
+        assert_eq!(get_output(&ctx, ""), "");
+        assert!(ctx.store.get(&contoso()).expect("get").is_none(), "an expired PAT must be removed");
     }
 
     #[test]
     fn store_replaces_and_erase_matches_the_password() {
-        let store = MemoryStore::new();
-        let s = settings();
-        store_op(&request("username=u\npassword=new\npassword_expiry_utc=1900000000\n"), &contoso(), &s, &store)
-            .expect("store");
-        let c = store.get(&contoso()).expect("get").expect("stored");
+        let ctx = ctx();
+        store(&ctx, &request("username=u\npassword=new\npassword_expiry_utc=1900000000\n"), &contoso()).expect("store");
+        let c = ctx.store.get(&contoso()).expect("get").expect("stored");
         assert_eq!(c.pat, Secret::new("new"));
         assert_eq!(c.meta.expires_at, Some(1_900_000_000));
         assert_eq!(c.meta.origin, Origin::Git);
 
-        erase(&request("password=other\n"), &contoso(), &store).expect("erase");
-        assert!(store.get(&contoso()).expect("get").is_some(), "a different password erases nothing");
-        erase(&request("password=new\n"), &contoso(), &store).expect("erase");
-        assert!(store.get(&contoso()).expect("get").is_none());
+        erase(&ctx, &request("password=other\n"), &contoso()).expect("erase");
+        assert!(ctx.store.get(&contoso()).expect("get").is_some(), "a different password erases nothing");
+        erase(&ctx, &request("password=new\n"), &contoso()).expect("erase");
+        assert!(ctx.store.get(&contoso()).expect("get").is_none());
 
-        stored(&store, "p", None);
-        erase(&request(""), &contoso(), &store).expect("erase");
-        assert!(store.get(&contoso()).expect("get").is_none(), "no password given erases");
+        stored(&ctx, "p", None);
+        erase(&ctx, &request(""), &contoso()).expect("erase");
+        assert!(ctx.store.get(&contoso()).expect("get").is_none(), "no password given erases");
     }
 
     #[test]
     fn storing_the_same_pat_keeps_its_metadata() {
-        let store = MemoryStore::new();
+        let ctx = ctx();
         let meta = Metadata {
             origin: Origin::Login,
             stored_at: 5,
             authorization_id: Some("id".into()),
             ..Metadata::default()
         };
-        store.put(&contoso(), &Credential { pat: Secret::new("p"), meta: meta.clone() }).expect("put");
-        store_op(&request("password=p\n"), &contoso(), &settings(), &store).expect("store");
-        let after = store.get(&contoso()).expect("get").expect("some").meta;
+        ctx.store.put(&contoso(), &Credential { pat: Secret::new("p"), meta: meta.clone() }).expect("put");
+        store(&ctx, &request("password=p\n"), &contoso()).expect("store");
+        let after = ctx.store.get(&contoso()).expect("get").expect("some").meta;
         assert!(after.last_validated.is_some_and(|t| t >= now() - 5), "git's success counts as a check");
         assert_eq!(Metadata { last_validated: None, ..after }, meta, "everything else is kept");
     }

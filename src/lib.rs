@@ -1,21 +1,26 @@
 //! git-credential-azdo: a git credential helper for Azure DevOps. See README.md for what it does
-//! and docs/ for how. `main.rs` only calls [`cli::main`].
+//! and docs/architecture.md for how. `main.rs` only calls [`cli::main`]; what else is public here
+//! is what the tests use (the protocol, targets, stores, the settings table, setup's helper value).
 
-pub mod azure;
+mod app;
+mod auth;
+mod azure;
+mod check;
 pub mod cli;
 pub mod config;
-pub mod doctor;
-pub mod entra;
-pub mod error;
-pub mod helper;
-pub mod import;
-pub mod mint;
+mod context;
+mod error;
+mod fs;
+mod helper;
+mod net;
 pub mod org;
-pub mod pats;
-pub mod prompt;
+mod pats;
+mod prompt;
 pub mod protocol;
 pub mod secret;
-pub mod setup;
 pub mod store;
-pub mod text;
-pub mod trace;
+mod text;
+mod time;
+mod trace;
+
+pub use app::setup;

@@ -1,7 +1,7 @@
 //! Which Azure DevOps organization a request is for: from the URL path, the URL's username or the
 //! legacy `{org}.visualstudio.com` host, or which Azure DevOps Server collection (declared in
 //! `azdo.server`). Hosts are matched exactly; names are validated and compared case-insensitively
-//! (stored lower-case).
+//! (stored lower-case). A [`Target`] knows its one URL, on whatever origin it was found.
 
 use std::fmt;
 
@@ -12,10 +12,15 @@ use crate::text::printable;
 pub const SERVICES_HOST: &str = "dev.azure.com";
 const LEGACY_SUFFIX: &str = ".visualstudio.com";
 
-/// What one PAT is for: an Azure DevOps Services organization (its validated name, lower-case) or
-/// an Azure DevOps Server collection (its normalised URL, lower-case), which plays the org's role.
+/// What one PAT is for: an Azure DevOps Services organization on its origin (dev.azure.com, or
+/// the `azdo.url` origin), or an Azure DevOps Server collection, which plays the org's role.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Org(String);
+pub enum Target {
+    /// `org` is a validated name, lower-case.
+    Services { origin: ServiceUrl, org: String },
+    /// `collection` is the normalised collection URL, lower-case.
+    Server { collection: String },
+}
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum Error {
@@ -26,28 +31,57 @@ pub enum Error {
     #[error("the URL '{0}' does not name an organization: use https://dev.azure.com/ORG")]
     NoOrganization(String),
     #[error("'{0}' is not a valid Azure DevOps Server collection URL: {1}")]
-    InvalidServer(String, String),
+    InvalidServer(String, &'static str),
+    #[error("{0}")]
+    BadOrigin(&'static str),
 }
 
-impl Org {
-    /// Validate a name: ASCII letters, digits, '-' and '_', not starting or ending with '-', 1 to 50 long.
-    pub fn new(name: &str) -> Result<Org, Error> {
-        let ok = !name.is_empty()
-            && name.len() <= 50
-            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            && !name.starts_with('-')
-            && !name.ends_with('-');
-        if ok {
-            Ok(Org(name.to_ascii_lowercase()))
-        } else {
-            Err(Error::InvalidName(printable(name)))
-        }
+/// The origins this helper serves: the Services origin (`azdo.url`) and the declared Azure DevOps
+/// Server collections (`azdo.server`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origins {
+    pub services: ServiceUrl,
+    /// Only [`Target::Server`]s.
+    pub servers: Vec<Target>,
+}
+
+impl Origins {
+    /// Whether this is the default: dev.azure.com and no Server collection.
+    pub fn is_default(&self) -> bool {
+        *self == Origins::default()
+    }
+}
+
+/// Validate an organization name: ASCII letters, digits, '-' and '_', not starting or ending with
+/// '-', 1 to 50 long. Lower-cased.
+fn org_name(name: &str) -> Result<String, Error> {
+    let ok = !name.is_empty()
+        && name.len() <= 50
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if ok {
+        Ok(name.to_ascii_lowercase())
+    } else {
+        Err(Error::InvalidName(printable(name)))
+    }
+}
+
+impl Target {
+    /// An organization of the real service (dev.azure.com).
+    pub fn org(name: &str) -> Result<Target, Error> {
+        Target::org_in(&ServiceUrl::default(), name)
+    }
+
+    /// An organization on the Services origin `origin`.
+    pub fn org_in(origin: &ServiceUrl, name: &str) -> Result<Target, Error> {
+        Ok(Target::Services { origin: origin.clone(), org: org_name(name)? })
     }
 
     /// An Azure DevOps Server collection, e.g. `https://tfs.example.com/tfs/DefaultCollection`:
     /// https (or http on loopback), a host and a path.
-    pub fn server(url: &str) -> Result<Org, Error> {
-        let bad = |why: &str| Error::InvalidServer(printable(url), why.to_owned());
+    pub fn server(url: &str) -> Result<Target, Error> {
+        let bad = |why: &'static str| Error::InvalidServer(printable(url), why);
         let (scheme, rest) = url.trim().split_once("://").ok_or_else(|| bad("not a URL"))?;
         let scheme = scheme.to_ascii_lowercase();
         let rest = rest.trim_end_matches('/');
@@ -62,54 +96,52 @@ impl Org {
         if path.split('/').any(|seg| seg.is_empty() || seg == "." || seg == "..") {
             return Err(bad("odd path"));
         }
-        match scheme.as_str() {
-            "https" => {}
-            "http" if is_loopback(host) => {}
-            "http" => return Err(bad("plain http is allowed only for loopback hosts")),
-            _ => return Err(bad("expected an https:// URL")),
-        }
-        Ok(Org(format!("{scheme}://{}/{}", normalize_host(host, &scheme), path.to_ascii_lowercase())))
+        check_scheme(&scheme, host).map_err(bad)?;
+        let collection = format!("{scheme}://{}/{}", normalize_host(host, &scheme), path.to_ascii_lowercase());
+        Ok(Target::Server { collection })
     }
 
-    /// The org or collection a store key names (the inverse of [`Org::name`]).
-    pub fn from_key(key: &str) -> Result<Org, Error> {
+    /// The target a store key names on the Services origin `origin` (the inverse of [`Target::name`]).
+    pub fn from_key(key: &str, origin: &ServiceUrl) -> Result<Target, Error> {
         if key.contains("://") {
-            Org::server(key)
+            Target::server(key)
         } else {
-            Org::new(key)
+            Target::org_in(origin, key)
         }
     }
 
     /// A Server collection's origin (`scheme://host[:port]`), where git's config keys attach.
-    pub fn origin(&self) -> Option<String> {
-        let (scheme, rest) = self.0.split_once("://")?;
+    pub fn server_origin(&self) -> Option<String> {
+        let Target::Server { collection } = self else { return None };
+        let (scheme, rest) = collection.split_once("://")?;
         Some(format!("{scheme}://{}", rest.split('/').next()?))
     }
 
     /// The user name to give git with a PAT when the URL has none (any works with a PAT; it must
     /// not hold a `:`).
     pub fn default_username(&self) -> &str {
-        if self.is_server() {
-            "pat"
-        } else {
-            &self.0
+        match self {
+            Target::Services { org, .. } => org,
+            Target::Server { .. } => "pat",
         }
     }
 
     /// Whether this is an Azure DevOps Server collection (no minting there).
     pub fn is_server(&self) -> bool {
-        self.0.contains("://")
+        matches!(self, Target::Server { .. })
+    }
+
+    /// Whether this organization is on the real service's origin.
+    pub fn is_real_service(&self) -> bool {
+        matches!(self, Target::Services { origin, .. } if *origin == ServiceUrl::default())
     }
 
     /// An org name or any Azure DevOps URL naming one, as a person types it on the command line.
-    pub fn from_arg(arg: &str) -> Result<Org, Error> {
-        Org::from_arg_in(arg, &ServiceUrl::default(), &[])
-    }
-
-    /// Like [`Org::from_arg`], with the configured Services origin and Server collections.
-    pub fn from_arg_in(arg: &str, services: &ServiceUrl, servers: &[Org]) -> Result<Org, Error> {
+    /// A name, or a dev.azure.com / visualstudio.com URL, names an org on the configured Services
+    /// origin; a URL of a declared Server collection names that collection.
+    pub fn from_arg(arg: &str, origins: &Origins) -> Result<Target, Error> {
         let Some((scheme, rest)) = arg.split_once("://") else {
-            return Org::new(arg);
+            return Target::org_in(&origins.services, arg);
         };
         let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
         let (user, host) = match authority.rsplit_once('@') {
@@ -124,8 +156,13 @@ impl Org {
             password: None,
             password_expiry_utc: None,
         };
-        match resolve(&request, services, servers) {
-            Resolution::Org(org) => Ok(org),
+        let named = match resolve(&request, &Origins::default()) {
+            Resolution::Target(Target::Services { org, .. }) => return Target::org_in(&origins.services, &org),
+            other if origins.is_default() => other,
+            _ => resolve(&request, origins),
+        };
+        match named {
+            Resolution::Target(target) => Ok(target),
             Resolution::NeedsOrganization => Err(Error::NoOrganization(printable(arg))),
             Resolution::Refused(err) => Err(err),
             Resolution::NotOurs | Resolution::Insecure => Err(Error::NotAzureDevOps(printable(arg))),
@@ -134,15 +171,18 @@ impl Org {
 
     /// The store key: the org name, or the collection URL.
     pub fn name(&self) -> &str {
-        &self.0
+        match self {
+            Target::Services { org, .. } => org,
+            Target::Server { collection } => collection,
+        }
     }
 
-    /// The organization's URL on Azure DevOps Services, or the collection's URL.
+    /// The organization's URL on its origin, or the collection's URL: where its API calls go,
+    /// and the URL its URL-scoped settings are matched against.
     pub fn url(&self) -> String {
-        if self.is_server() {
-            self.0.clone()
-        } else {
-            format!("https://{SERVICES_HOST}/{}", self.0)
+        match self {
+            Target::Services { origin, org } => format!("{}/{org}", origin.base()),
+            Target::Server { collection } => collection.clone(),
         }
     }
 
@@ -152,9 +192,9 @@ impl Org {
     }
 }
 
-impl fmt::Display for Org {
+impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.name())
     }
 }
 
@@ -169,12 +209,12 @@ pub enum Resolution {
     NeedsOrganization,
     /// The URL names something that is not a valid organization.
     Refused(Error),
-    Org(Org),
+    Target(Target),
 }
 
 /// The Azure DevOps Services origin: `https://dev.azure.com` unless `azdo.url` names another
 /// (a loopback fake, in tests and the demo). Requests to it are read exactly as for dev.azure.com.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ServiceUrl {
     scheme: String,
     /// Lower-case host, with a port only when it is not the scheme's default.
@@ -187,32 +227,32 @@ impl Default for ServiceUrl {
     }
 }
 
+/// https, or plain http for a loopback host; else why not.
+fn check_scheme(scheme: &str, host: &str) -> Result<(), &'static str> {
+    match scheme {
+        "https" => Ok(()),
+        "http" if is_loopback(host) => Ok(()),
+        "http" => Err("plain http is allowed only for loopback hosts"),
+        _ => Err("expected an https:// URL"),
+    }
+}
+
 impl ServiceUrl {
     /// Parse `scheme://host[:port]` (a trailing `/` is fine). Plain http only for loopback hosts.
-    pub fn parse(url: &str) -> Result<ServiceUrl, String> {
-        let (scheme, rest) = url.split_once("://").ok_or("not a URL")?;
+    pub fn parse(url: &str) -> Result<ServiceUrl, Error> {
+        let (scheme, rest) = url.split_once("://").ok_or(Error::BadOrigin("not a URL"))?;
         let scheme = scheme.to_ascii_lowercase();
         let host = rest.trim_end_matches('/');
         if host.is_empty() || host.contains(['/', '@', '?', '#']) || host.chars().any(|c| c.is_control() || c == ' ') {
-            return Err("expected scheme://host[:port] without a path".into());
+            return Err(Error::BadOrigin("expected scheme://host[:port] without a path"));
         }
-        match scheme.as_str() {
-            "https" => {}
-            "http" if is_loopback(host) => {}
-            "http" => return Err("plain http is allowed only for loopback hosts".into()),
-            _ => return Err("expected an https:// URL".into()),
-        }
+        check_scheme(&scheme, host).map_err(Error::BadOrigin)?;
         Ok(ServiceUrl { host: normalize_host(host, &scheme), scheme })
     }
 
     /// The base URL, e.g. `https://dev.azure.com`.
     pub fn base(&self) -> String {
         format!("{}://{}", self.scheme, self.host)
-    }
-
-    /// The organization's URL on this service, for API calls.
-    pub fn org_url(&self, org: &Org) -> String {
-        format!("{}/{}", self.base(), org.name())
     }
 }
 
@@ -226,9 +266,10 @@ pub fn is_loopback(host: &str) -> bool {
     bare.eq_ignore_ascii_case("localhost") || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Resolve a request to an organization, with `services` playing dev.azure.com's role and
-/// `servers` the declared Azure DevOps Server collections.
-pub fn resolve(req: &Request, services: &ServiceUrl, servers: &[Org]) -> Resolution {
+/// Resolve a request to an organization, with `origins.services` playing dev.azure.com's role and
+/// `origins.servers` the declared Azure DevOps Server collections.
+pub fn resolve(req: &Request, origins: &Origins) -> Resolution {
+    let services = &origins.services;
     let protocol = req.protocol.to_ascii_lowercase();
     let host = normalize_host(&req.host, &protocol);
     let is_services = host == services.host;
@@ -237,7 +278,7 @@ pub fn resolve(req: &Request, services: &ServiceUrl, servers: &[Org]) -> Resolut
         .strip_suffix(LEGACY_SUFFIX)
         .filter(|label| !label.is_empty() && !label.contains('.') && *services == ServiceUrl::default());
     if !is_services && legacy_org.is_none() {
-        return resolve_server(req, &protocol, &host, servers);
+        return resolve_server(req, &protocol, &host, &origins.servers);
     }
     let expected = if is_services { services.scheme.as_str() } else { "https" };
     match protocol.as_str() {
@@ -245,35 +286,37 @@ pub fn resolve(req: &Request, services: &ServiceUrl, servers: &[Org]) -> Resolut
         "http" => return Resolution::Insecure,
         _ => return Resolution::NotOurs,
     }
+    let found = |name: &str| match Target::org_in(services, name) {
+        Ok(target) => Resolution::Target(target),
+        Err(err) => Resolution::Refused(err),
+    };
     if let Some(label) = legacy_org {
-        return match Org::new(label) {
-            Ok(org) => Resolution::Org(org),
-            Err(err) => Resolution::Refused(err),
-        };
+        return found(label);
     }
     // dev.azure.com: the first path segment names the org, else the URL's username does.
     let first_segment = req.path.as_deref().and_then(|p| p.split(|b| *b == b'/').find(|s| !s.is_empty()));
     if let Some(segment) = first_segment {
-        return match std::str::from_utf8(segment).map_err(|_| ()).and_then(|s| Org::new(s).map_err(|_| ())) {
-            Ok(org) => Resolution::Org(org),
-            Err(()) => Resolution::Refused(Error::InvalidName(crate::text::printable_bytes(segment))),
+        return match std::str::from_utf8(segment) {
+            Ok(name) if org_name(name).is_ok() => found(name),
+            _ => Resolution::Refused(Error::InvalidName(crate::text::printable_bytes(segment))),
         };
     }
-    match req.username.as_deref().map(Org::new) {
-        Some(Ok(org)) => Resolution::Org(org),
+    match req.username.as_deref().map(|name| Target::org_in(services, name)) {
+        Some(Ok(target)) => Resolution::Target(target),
         _ => Resolution::NeedsOrganization,
     }
 }
 
 /// A request to a declared Azure DevOps Server: the longest collection path that prefixes the
 /// request's path (at a segment boundary, case-insensitively) names the collection.
-fn resolve_server(req: &Request, protocol: &str, host: &str, servers: &[Org]) -> Resolution {
-    let on_host: Vec<(&str, &str, &Org)> = servers
+fn resolve_server(req: &Request, protocol: &str, host: &str, servers: &[Target]) -> Resolution {
+    let on_host: Vec<(&str, &str, &Target)> = servers
         .iter()
-        .filter_map(|org| {
-            let (scheme, rest) = org.0.split_once("://")?;
+        .filter_map(|target| {
+            let Target::Server { collection } = target else { return None };
+            let (scheme, rest) = collection.split_once("://")?;
             let (h, path) = rest.split_once('/')?;
-            (h == host).then_some((scheme, path, org))
+            (h == host).then_some((scheme, path, target))
         })
         .collect();
     if on_host.is_empty() {
@@ -290,7 +333,7 @@ fn resolve_server(req: &Request, protocol: &str, host: &str, servers: &[Org]) ->
             *scheme == protocol && (path == *collection || path.starts_with(&format!("{collection}/")))
         })
         .max_by_key(|(_, collection, _)| collection.len())
-        .map_or(Resolution::NotOurs, |(_, _, org)| Resolution::Org(org.clone()))
+        .map_or(Resolution::NotOurs, |(_, _, target)| Resolution::Target(target.clone()))
 }
 
 /// Lower-case the host and drop the protocol's default port.
@@ -323,7 +366,7 @@ mod tests {
     }
 
     fn org(name: &str) -> Resolution {
-        Resolution::Org(Org::new(name).expect("valid"))
+        Resolution::Target(Target::org(name).expect("valid"))
     }
 
     /// protocol, host, path, username → expected.
@@ -357,7 +400,7 @@ mod tests {
         ];
         for (protocol, host, path, user, expected) in cases {
             assert_eq!(
-                &resolve(&req(protocol, host, *path, *user), &ServiceUrl::default(), &[]),
+                &resolve(&req(protocol, host, *path, *user), &Origins::default()),
                 expected,
                 "{protocol}://{host} {path:?} {user:?}"
             );
@@ -369,14 +412,14 @@ mod tests {
         for path in ["con\u{1b}[31mtoso/x", "../x", "a b/x", "-lead/x", "x".repeat(51).as_str()] {
             assert!(
                 matches!(
-                    resolve(&req("https", "dev.azure.com", Some(path), None), &ServiceUrl::default(), &[]),
+                    resolve(&req("https", "dev.azure.com", Some(path), None), &Origins::default()),
                     Resolution::Refused(_)
                 ),
                 "{path}"
             );
         }
         let Resolution::Refused(err) =
-            resolve(&req("https", "dev.azure.com", Some("a\u{1b}b"), None), &ServiceUrl::default(), &[])
+            resolve(&req("https", "dev.azure.com", Some("a\u{1b}b"), None), &Origins::default())
         else {
             panic!("expected refusal")
         };
@@ -394,25 +437,27 @@ mod tests {
             "https://contoso@dev.azure.com",
             "https://contoso.visualstudio.com/DefaultCollection",
         ] {
-            assert_eq!(Org::from_arg(arg), Ok(Org::new("contoso").expect("valid")), "{arg}");
+            assert_eq!(Target::from_arg(arg, &Origins::default()), Ok(Target::org("contoso").expect("valid")), "{arg}");
         }
-        assert!(Org::from_arg("https://github.com/contoso").is_err());
-        assert!(Org::from_arg("http://dev.azure.com/contoso").is_err());
-        assert!(Org::from_arg("https://dev.azure.com").is_err());
-        assert!(Org::from_arg("bad/name").is_err());
+        assert!(Target::from_arg("https://github.com/contoso", &Origins::default()).is_err());
+        assert!(Target::from_arg("http://dev.azure.com/contoso", &Origins::default()).is_err());
+        assert!(Target::from_arg("https://dev.azure.com", &Origins::default()).is_err());
+        assert!(Target::from_arg("bad/name", &Origins::default()).is_err());
     }
 
     #[test]
     fn a_loopback_service_url_plays_dev_azure_com() {
         let fake = ServiceUrl::parse("http://127.0.0.1:8123/").expect("loopback http");
+        let fake_origins = Origins { services: fake.clone(), servers: Vec::new() };
+        let fake_org = || Resolution::Target(Target::org_in(&fake, "contoso").expect("org"));
         assert_eq!(fake.base(), "http://127.0.0.1:8123");
-        assert_eq!(resolve(&req("http", "127.0.0.1:8123", Some("Contoso/p/_git/r"), None), &fake, &[]), org("contoso"));
-        assert_eq!(resolve(&req("http", "127.0.0.1:8123", None, Some("contoso")), &fake, &[]), org("contoso"));
-        assert_eq!(resolve(&req("http", "127.0.0.1:9999", Some("contoso"), None), &fake, &[]), Resolution::NotOurs);
-        assert_eq!(resolve(&req("https", "dev.azure.com", Some("contoso"), None), &fake, &[]), Resolution::NotOurs);
+        assert_eq!(resolve(&req("http", "127.0.0.1:8123", Some("Contoso/p/_git/r"), None), &fake_origins), fake_org());
+        assert_eq!(resolve(&req("http", "127.0.0.1:8123", None, Some("contoso")), &fake_origins), fake_org());
+        assert_eq!(resolve(&req("http", "127.0.0.1:9999", Some("contoso"), None), &fake_origins), Resolution::NotOurs);
+        assert_eq!(resolve(&req("https", "dev.azure.com", Some("contoso"), None), &fake_origins), Resolution::NotOurs);
         // The legacy host form belongs to the real service: not served while the fake replaces it.
-        assert_eq!(resolve(&req("https", "contoso.visualstudio.com", None, None), &fake, &[]), Resolution::NotOurs);
-        assert_eq!(fake.org_url(&Org::new("Contoso").expect("org")), "http://127.0.0.1:8123/contoso");
+        assert_eq!(resolve(&req("https", "contoso.visualstudio.com", None, None), &fake_origins), Resolution::NotOurs);
+        assert_eq!(Target::org_in(&fake, "Contoso").expect("org").url(), "http://127.0.0.1:8123/contoso");
     }
 
     #[test]
@@ -443,28 +488,28 @@ mod tests {
     #[test]
     fn server_collections_play_the_orgs_role() {
         let servers = [
-            Org::server("https://tfs.example.com/tfs/DefaultCollection/").expect("valid"),
-            Org::server("https://tfs.example.com/tfs/Other").expect("valid"),
-            Org::server("http://127.0.0.1:8080/coll").expect("loopback http"),
+            Target::server("https://tfs.example.com/tfs/DefaultCollection/").expect("valid"),
+            Target::server("https://tfs.example.com/tfs/Other").expect("valid"),
+            Target::server("http://127.0.0.1:8080/coll").expect("loopback http"),
         ];
-        let default = ServiceUrl::default();
-        let r = |p: &str, h: &str, path: Option<&str>| resolve(&req(p, h, path, None), &default, &servers);
+        let origins = Origins { services: ServiceUrl::default(), servers: servers.to_vec() };
+        let r = |p: &str, h: &str, path: Option<&str>| resolve(&req(p, h, path, None), &origins);
         assert_eq!(
             r("https", "TFS.example.com:443", Some("tfs/defaultcollection/Proj/_git/r")),
-            Resolution::Org(servers[0].clone())
+            Resolution::Target(servers[0].clone())
         );
-        assert_eq!(r("https", "tfs.example.com", Some("tfs/Other/p/_git/r")), Resolution::Org(servers[1].clone()));
+        assert_eq!(r("https", "tfs.example.com", Some("tfs/Other/p/_git/r")), Resolution::Target(servers[1].clone()));
         assert_eq!(r("https", "tfs.example.com", Some("tfs/DefaultCollectionX/p")), Resolution::NotOurs);
         assert_eq!(r("https", "tfs.example.com", None), Resolution::NeedsOrganization);
         assert_eq!(r("http", "tfs.example.com", Some("tfs/Other/p")), Resolution::Insecure);
-        assert_eq!(r("http", "127.0.0.1:8080", Some("coll/p/_git/r")), Resolution::Org(servers[2].clone()));
+        assert_eq!(r("http", "127.0.0.1:8080", Some("coll/p/_git/r")), Resolution::Target(servers[2].clone()));
         assert_eq!(r("https", "other.example.com", Some("tfs/Other")), Resolution::NotOurs);
         assert_eq!(servers[0].name(), "https://tfs.example.com/tfs/defaultcollection");
         assert_eq!(servers[0].url(), "https://tfs.example.com/tfs/defaultcollection");
-        assert!(servers[0].is_server() && !Org::new("contoso").expect("org").is_server());
+        assert!(servers[0].is_server() && !Target::org("contoso").expect("org").is_server());
         assert_eq!(servers[0].default_username(), "pat", "a URL is no user name for Basic auth");
-        assert_eq!(servers[2].origin().as_deref(), Some("http://127.0.0.1:8080"));
-        assert_eq!(Org::from_key(servers[0].name()), Ok(servers[0].clone()));
+        assert_eq!(servers[2].server_origin().as_deref(), Some("http://127.0.0.1:8080"));
+        assert_eq!(Target::from_key(servers[0].name(), &ServiceUrl::default()), Ok(servers[0].clone()));
         for bad in [
             "https://tfs.example.com",
             "http://tfs.example.com/tfs/c",
@@ -472,17 +517,14 @@ mod tests {
             "https://u@h/c",
             "https://h/a/../b",
         ] {
-            assert!(Org::server(bad).is_err(), "{bad}");
+            assert!(Target::server(bad).is_err(), "{bad}");
         }
-        assert_eq!(
-            Org::from_arg_in("https://tfs.example.com/tfs/Other/p/_git/r", &default, &servers),
-            Ok(servers[1].clone())
-        );
+        assert_eq!(Target::from_arg("https://tfs.example.com/tfs/Other/p/_git/r", &origins), Ok(servers[1].clone()));
     }
 
     #[test]
     fn urls() {
-        let org = Org::new("Contoso").expect("valid");
+        let org = Target::org("Contoso").expect("valid");
         assert_eq!(org.url(), "https://dev.azure.com/contoso");
         assert_eq!(org.tokens_url(), "https://dev.azure.com/contoso/_usersSettings/tokens");
     }

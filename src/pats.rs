@@ -2,11 +2,10 @@
 //! only): create, list and revoke the PATs this helper mints. A refusal by policy comes back as
 //! `patTokenError`, turned here into one line that names the cause.
 
-use std::io::Read;
+use reqwest::Method;
+use serde::Deserialize;
 
-use serde_json::Value;
-
-use crate::azure::Client;
+use crate::net::{self, Client};
 use crate::secret::Secret;
 use crate::text::printable;
 
@@ -33,10 +32,74 @@ pub enum Error {
     Unauthorized(u16),
     #[error("the PAT lifecycle API failed: {0}")]
     Failed(String),
+    #[error("the PAT lifecycle API failed: {0}")]
+    Network(#[from] net::Failure),
 }
+
+/// A PAT record in a reply.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PatToken {
+    #[serde(default, deserialize_with = "crate::net::lenient")]
+    authorization_id: Option<String>,
+    #[serde(default, deserialize_with = "crate::net::lenient")]
+    display_name: Option<String>,
+    #[serde(default, deserialize_with = "crate::net::lenient")]
+    scope: Option<String>,
+    #[serde(default, deserialize_with = "crate::net::lenient")]
+    valid_to: Option<String>,
+    #[serde(default, deserialize_with = "crate::net::lenient")]
+    token: Option<String>,
+}
+
+/// The reply to a create.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateReply {
+    #[serde(default, deserialize_with = "crate::net::lenient")]
+    pat_token: Option<PatToken>,
+    #[serde(default, deserialize_with = "crate::net::lenient")]
+    pat_token_error: Option<String>,
+    #[serde(default, deserialize_with = "crate::net::lenient")]
+    pat_token_error_message: Option<String>,
+}
+
+/// One page of a list.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListReply {
+    #[serde(default)]
+    pat_tokens: Vec<PatToken>,
+    #[serde(default, deserialize_with = "crate::net::lenient")]
+    continuation_token: Option<String>,
+}
+
+/// An error reply of Azure DevOps.
+#[derive(Deserialize)]
+struct ErrorReply {
+    #[serde(default, deserialize_with = "crate::net::lenient")]
+    message: Option<String>,
+}
+
+const MAX_BODY: u64 = 4 * 1024 * 1024;
 
 fn url(vssps: &str, org: &str, query: &str) -> String {
     format!("{}/{org}/_apis/tokens/pats?{query}api-version={API_VERSION}", vssps.trim_end_matches('/'))
+}
+
+/// One request with the Entra access token.
+fn send(
+    client: &Client,
+    method: Method,
+    url: &str,
+    bearer: &Secret,
+    body: Option<String>,
+) -> Result<reqwest::blocking::Response, Error> {
+    let mut request = client.bearer(method, url, bearer);
+    if let Some(body) = body {
+        request = request.header(reqwest::header::CONTENT_TYPE, "application/json").body(body);
+    }
+    Ok(request.send().map_err(net::Failure::from)?)
 }
 
 /// Create a PAT for `org`, valid until `valid_to` (the service may shorten it: use what it returns).
@@ -52,24 +115,16 @@ pub fn create(
     let body = serde_json::json!({
         "displayName": display_name,
         "scope": scope,
-        "validTo": crate::text::timestamp(valid_to),
+        "validTo": crate::time::timestamp(valid_to),
         "allOrgs": false,
     });
-    let response = client
-        .http()
-        .post(url(vssps, org, ""))
-        .bearer_auth(bearer.expose())
-        .header("X-TFS-FedAuthRedirect", "Suppress")
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .body(body.to_string())
-        .send()
-        .map_err(|e| Error::Failed(printable(&e.to_string())))?;
-    let value = read_json(response)?;
-    match value["patTokenError"].as_str() {
+    let reply: CreateReply =
+        read_json(send(client, Method::POST, &url(vssps, org, ""), bearer, Some(body.to_string()))?)?;
+    match reply.pat_token_error.as_deref() {
         None | Some("none") => {}
-        Some(code) => return Err(classify(code, value["patTokenErrorMessage"].as_str())),
+        Some(code) => return Err(classify(code, reply.pat_token_error_message.as_deref())),
     }
-    let info = pat_info(&value["patToken"]).ok_or_else(|| Error::Failed("the reply holds no PAT".into()))?;
+    let info = reply.pat_token.and_then(pat_info).ok_or_else(|| Error::Failed("the reply holds no PAT".into()))?;
     if info.token.is_none() {
         return Err(Error::Failed("the reply holds no PAT".into()));
     }
@@ -81,14 +136,8 @@ pub fn revoke(client: &Client, vssps: &str, org: &str, bearer: &Secret, authoriz
     if !authorization_id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
         return Err(Error::Failed("not an authorization id".into()));
     }
-    let response = client
-        .http()
-        .delete(url(vssps, org, &format!("authorizationId={authorization_id}&")))
-        .bearer_auth(bearer.expose())
-        .header("X-TFS-FedAuthRedirect", "Suppress")
-        .send()
-        .map_err(|e| Error::Failed(printable(&e.to_string())))?;
-    let status = response.status().as_u16();
+    let query = format!("authorizationId={authorization_id}&");
+    let status = send(client, Method::DELETE, &url(vssps, org, &query), bearer, None)?.status().as_u16();
     match status {
         203 | 401 => Err(Error::Unauthorized(status)),
         200..=299 => Ok(()),
@@ -106,16 +155,9 @@ pub fn list(client: &Client, vssps: &str, org: &str, bearer: &Secret) -> Result<
         } else {
             format!("$top=100&continuationToken={}&", form_encode(&continuation))
         };
-        let response = client
-            .http()
-            .get(url(vssps, org, &query))
-            .bearer_auth(bearer.expose())
-            .header("X-TFS-FedAuthRedirect", "Suppress")
-            .send()
-            .map_err(|e| Error::Failed(printable(&e.to_string())))?;
-        let value = read_json(response)?;
-        all.extend(value["patTokens"].as_array().into_iter().flatten().filter_map(pat_info));
-        continuation = value["continuationToken"].as_str().unwrap_or("").to_owned();
+        let page: ListReply = read_json(send(client, Method::GET, &url(vssps, org, &query), bearer, None)?)?;
+        all.extend(page.pat_tokens.into_iter().filter_map(pat_info));
+        continuation = page.continuation_token.unwrap_or_default();
         if continuation.is_empty() {
             break;
         }
@@ -123,20 +165,19 @@ pub fn list(client: &Client, vssps: &str, org: &str, bearer: &Secret) -> Result<
     Ok(all)
 }
 
-fn read_json(response: reqwest::blocking::Response) -> Result<Value, Error> {
+fn read_json<T: serde::de::DeserializeOwned>(response: reqwest::blocking::Response) -> Result<T, Error> {
     let status = response.status().as_u16();
     if status == 401 || status == 203 || (300..400).contains(&status) {
         return Err(Error::Unauthorized(status));
     }
-    let mut bytes = Vec::new();
-    response.take(4 * 1024 * 1024).read_to_end(&mut bytes).map_err(|e| Error::Failed(printable(&e.to_string())))?;
-    let value: Value =
-        serde_json::from_slice(&bytes).map_err(|_| Error::Failed(format!("HTTP {status}, unreadable reply")))?;
+    let bytes = net::read_body(response, MAX_BODY)?;
+    let unreadable = || Error::Failed(format!("HTTP {status}, unreadable reply"));
     if !(200..300).contains(&status) {
-        let message = value["message"].as_str().map(printable).unwrap_or_default();
+        let reply: ErrorReply = serde_json::from_slice(&bytes).map_err(|_| unreadable())?;
+        let message = reply.message.as_deref().map(printable).unwrap_or_default();
         return Err(Error::Failed(format!("HTTP {status} {message}").trim().to_owned()));
     }
-    Ok(value)
+    serde_json::from_slice(&bytes).map_err(|_| unreadable())
 }
 
 fn classify(code: &str, message: Option<&str>) -> Error {
@@ -164,20 +205,15 @@ fn classify(code: &str, message: Option<&str>) -> Error {
     }
 }
 
-fn pat_info(v: &Value) -> Option<PatInfo> {
-    let authorization_id = v["authorizationId"].as_str()?.to_owned();
+fn pat_info(v: PatToken) -> Option<PatInfo> {
+    let authorization_id = v.authorization_id?;
     Some(PatInfo {
-        display_name: printable(v["displayName"].as_str().unwrap_or("")),
-        scope: printable(v["scope"].as_str().unwrap_or("")),
-        valid_to: v["validTo"].as_str().and_then(parse_time),
-        token: v["token"].as_str().filter(|t| !t.is_empty()).map(Secret::new),
+        display_name: printable(v.display_name.as_deref().unwrap_or("")),
+        scope: printable(v.scope.as_deref().unwrap_or("")),
+        valid_to: v.valid_to.as_deref().and_then(crate::time::parse_rfc3339),
+        token: v.token.filter(|t| !t.is_empty()).map(Secret::from),
         authorization_id: printable(&authorization_id),
     })
-}
-
-/// RFC 3339 (`2020-12-01T23:46:23.32Z`) to Unix seconds.
-pub fn parse_time(s: &str) -> Option<i64> {
-    s.parse::<jiff::Timestamp>().ok().map(|t| t.as_second())
 }
 
 fn form_encode(s: &str) -> String {
@@ -205,11 +241,12 @@ mod tests {
 
     #[test]
     fn pat_records_and_times_are_read() {
+        let record = |v: serde_json::Value| serde_json::from_value::<PatToken>(v).expect("record");
         let v = serde_json::json!({"displayName":"n","validTo":"2020-12-01T23:46:23.32Z","scope":"vso.code_write","authorizationId":"4ab5764f-4193-4f1d-b995-64144880b7d7","token":"tok"});
-        let info = pat_info(&v).expect("info");
+        let info = pat_info(record(v)).expect("info");
         assert_eq!(info.valid_to, Some(1_606_866_383));
         assert_eq!(info.token.as_ref().map(Secret::expose), Some("tok"));
-        assert!(pat_info(&serde_json::json!({"displayName":"x"})).is_none());
+        assert!(pat_info(record(serde_json::json!({"displayName":"x"}))).is_none());
         assert_eq!(form_encode("a b/+"), "a%20b%2F%2B");
     }
 }

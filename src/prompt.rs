@@ -2,11 +2,11 @@
 //! on the terminal (`/dev/tty`) with input hidden. Never on stdout, never when prompts are off.
 
 use crate::config::Settings;
-use crate::org::Org;
+use crate::org::Target;
 use crate::secret::Secret;
 
 /// The text shown to the person: which org, and where to create a PAT.
-pub fn pat_prompt(org: &Org) -> String {
+pub fn pat_prompt(org: &Target) -> String {
     // git's own wording first, so askpass programs that look for "Password" hide the input.
     let target = if org.is_server() { org.url() } else { format!("https://{org}@dev.azure.com") };
     format!(
@@ -16,7 +16,7 @@ pub fn pat_prompt(org: &Org) -> String {
 }
 
 /// Ask for a PAT for `org`. `None` when prompts are off, nobody can be asked, or nothing was typed.
-pub fn ask_pat(org: &Org, settings: &Settings) -> Option<Secret> {
+pub fn ask_pat(org: &Target, settings: &Settings) -> Option<Secret> {
     if !settings.interactive {
         tracing::info!(%org, "prompts are off; not asking");
         return None;
@@ -65,7 +65,7 @@ mod tests {
 
     #[test]
     fn prompt_names_org_and_token_page() {
-        let text = pat_prompt(&Org::new("Contoso").expect("valid"));
+        let text = pat_prompt(&Target::org("Contoso").expect("valid"));
         assert!(text.contains("'contoso'"));
         assert!(text.contains("https://dev.azure.com/contoso/_usersSettings/tokens"));
     }

@@ -24,18 +24,6 @@ pub fn printable_bytes(b: &[u8]) -> String {
     printable(&String::from_utf8_lossy(b))
 }
 
-/// Seconds since the Unix epoch, now.
-pub fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
-
-/// A Unix time as an RFC 3339 UTC timestamp, for people.
-pub fn timestamp(secs: i64) -> String {
-    jiff::Timestamp::from_second(secs)
-        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
-        .unwrap_or_else(|_| secs.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,11 +39,5 @@ mod tests {
     fn long_text_is_cut() {
         let long = "a".repeat(1000);
         assert!(printable(&long).chars().count() <= 201);
-    }
-
-    #[test]
-    fn timestamps_are_utc_rfc3339() {
-        assert_eq!(timestamp(0), "1970-01-01T00:00:00Z");
-        assert_eq!(timestamp(1_800_000_000), "2027-01-15T08:00:00Z");
     }
 }

@@ -379,3 +379,52 @@ fn a_short_lifetime_policy_does_not_renew_on_every_command() {
     }
     assert_eq!(w.fake.count(Route::PatCreate), 1, "renewed although half its life is left");
 }
+
+/// The worst `get`: the config cache answers, a check is due and the PAT is renewed (sign-in,
+/// mint, revoke). Its set-up still happens once: the target is resolved once, the settings are
+/// read once, `git config` runs once (for the network settings the cache does not keep), and one
+/// HTTP client serves every request. Without the cache, `git config` still runs only once.
+#[test]
+fn a_get_resolves_reads_settings_spawns_git_and_builds_a_client_once() {
+    let mut w = world();
+    w.first_mint();
+    w.env.set("GIT_CREDENTIAL_AZDO_RENEW_BEFORE", "31");
+    w.env.set("GIT_TERMINAL_PROMPT", "0");
+    let trace = w.env.root.path().join("setup-trace.log");
+    w.env.set("GIT_CREDENTIAL_AZDO_TRACE", &trace);
+    let host = w.url().split('/').nth(2).expect("host").to_owned();
+    let query = format!("protocol=http\nhost={host}\npath=contoso/proj/_git/repo\n");
+    let due = |w: &World| {
+        w.age_minted(60);
+        let mut doc = w.stored();
+        for key in ["last_validated", "last_checked"] {
+            doc["organizations"]["contoso"][key] = 0.into();
+        }
+        std::fs::write(w.env.store_file(), serde_json::to_vec(&doc).expect("json")).expect("write");
+    };
+    let counts = |text: &str| {
+        ["resolved the request", "reading settings", "running git config --list", "building an HTTP client"]
+            .map(|line| text.lines().filter(|l| l.contains(line)).count())
+    };
+    for cache in ["warm", "cold"] {
+        // A hot-path get from the same directory leaves the config cache warm.
+        assert_eq!(w.env.helper(&["get"], query.as_bytes()).status, 0);
+        due(&w);
+        if cache == "cold" {
+            for file in walk(w.env.root.path()).into_iter().filter(|p| p.ends_with("config-cache.json")) {
+                std::fs::remove_file(file).expect("remove the config cache");
+            }
+        }
+        let _ = std::fs::remove_file(&trace);
+        w.fake.reset_counts();
+        let before = w.fake.minted("contoso").len();
+        let run = w.env.helper(&["get"], query.as_bytes());
+        assert_eq!(run.status, 0, "{run:?}");
+        assert!(run.stdout.contains("password="), "{run:?}");
+        assert_eq!(w.fake.count(Route::ConnectionData), 1, "{cache}: the check was made");
+        assert_eq!(w.fake.minted("contoso").len(), before + 1, "{cache}: the PAT was renewed");
+        let text = std::fs::read_to_string(&trace).expect("trace");
+        assert_eq!(text.contains("git config from the cache"), cache == "warm", "{text}");
+        assert_eq!(counts(&text), [1, 1, 1, 1], "{cache}: resolved, settings, git config, HTTP client:\n{text}");
+    }
+}

@@ -2,7 +2,7 @@
 //! The default run is quick; a longer search (a stable-toolchain stand-in for a fuzzer):
 //! `PROPTEST_CASES=200000 cargo test --test properties`.
 
-use git_credential_azdo::org::{resolve, Org, Resolution, ServiceUrl};
+use git_credential_azdo::org::{resolve, Origins, Resolution, Target};
 use git_credential_azdo::protocol::{parse_request, write_answer, Answer, Request};
 use git_credential_azdo::secret::Secret;
 use proptest::prelude::*;
@@ -72,9 +72,9 @@ proptest! {
         username in proptest::option::of("[ -~\\u{80}-\\u{2FF}]{0,40}"),
     ) {
         let req = Request { protocol, host, path, username, password: None, password_expiry_utc: None };
-        match resolve(&req, &ServiceUrl::default(), &[]) {
-            Resolution::Org(org) => {
-                prop_assert_eq!(Org::new(org.name()), Ok(org.clone()), "resolved to an invalid name");
+        match resolve(&req, &Origins::default()) {
+            Resolution::Target(org) => {
+                prop_assert_eq!(Target::org(org.name()), Ok(org.clone()), "resolved to an invalid name");
                 prop_assert_eq!(org.name().to_ascii_lowercase(), org.name().to_owned());
                 prop_assert!(!org.is_server());
             }
@@ -86,7 +86,7 @@ proptest! {
     /// Org names: accepted ones are lower-case, short, and safe in URLs and keyring names.
     #[test]
     fn accepted_org_names_are_safe(name in "[ -~\\u{80}-\\u{2FF}]{0,60}") {
-        match Org::new(&name) {
+        match Target::org(&name) {
             Ok(org) => {
                 prop_assert!(org.name().len() <= 50);
                 prop_assert!(org.name().bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'));

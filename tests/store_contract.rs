@@ -4,7 +4,7 @@ mod common;
 
 use std::sync::Arc;
 
-use git_credential_azdo::org::Org;
+use git_credential_azdo::org::Target;
 use git_credential_azdo::secret::Secret;
 use git_credential_azdo::store::{Credential, FileStore, MemoryStore, Metadata, Store};
 
@@ -21,7 +21,7 @@ fn file_store_meets_the_contract() {
 
 fn put(store: &FileStore, org: &str, pat: &str) {
     let c = Credential { pat: Secret::new(pat), meta: Metadata::default() };
-    store.put(&Org::new(org).expect("org"), &c).expect("put");
+    store.put(&Target::org(org).expect("org"), &c).expect("put");
 }
 
 #[test]
@@ -48,7 +48,7 @@ fn corrupt_file_is_an_error_and_is_never_overwritten() {
     std::fs::write(&path, garbage).expect("write");
     common::set_mode(&path, 0o600);
     let store = FileStore::new(path.clone());
-    let org = Org::new("fabrikam").expect("org");
+    let org = Target::org("fabrikam").expect("org");
     let err = store.get(&org).expect_err("corrupt").to_string();
     assert!(err.contains("not a valid credential file"), "{err}");
     assert!(!err.contains("secret-in-garbage"), "error quotes file content: {err}");
@@ -66,7 +66,7 @@ fn loosely_permissioned_file_is_refused() {
     put(&store, "contoso", "p");
     common::set_mode(&path, 0o644);
     let before = std::fs::read(&path).expect("read");
-    let org = Org::new("contoso").expect("org");
+    let org = Target::org("contoso").expect("org");
     let err = store.get(&org).expect_err("loose").to_string();
     assert!(err.contains("readable by other users") && err.contains("chmod 600"), "{err}");
     assert!(store.put(&org, &Credential { pat: Secret::new("q"), meta: Metadata::default() }).is_err());
@@ -95,7 +95,7 @@ fn concurrent_puts_for_different_orgs_lose_nothing() {
     let listed = store.list().expect("list");
     assert_eq!(listed.len(), 16);
     for i in 0..16 {
-        let got = store.get(&Org::new(&format!("org{i}")).expect("org")).expect("get").expect("present");
+        let got = store.get(&Target::org(&format!("org{i}")).expect("org")).expect("get").expect("present");
         assert_eq!(got.pat, Secret::new(format!("pat-{i}-4")));
     }
 }

@@ -19,7 +19,7 @@ fn keyring_store_meets_the_contract_on_a_real_secret_service() {
     common::contract::run(&store);
 
     // Items are findable the way a person (or secret-tool) would look for them.
-    let org = git_credential_azdo::org::Org::new("Contoso").expect("org");
+    let org = git_credential_azdo::org::Target::org("Contoso").expect("org");
     let c = git_credential_azdo::store::Credential {
         pat: git_credential_azdo::secret::Secret::new("findable-pat"),
         meta: Default::default(),

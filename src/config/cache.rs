@@ -6,13 +6,13 @@
 //! unchanged (a `git config` write replaces the file, so it always shows) and for at most
 //! [`MAX_AGE`] seconds, which bounds how long a newly created system or worktree config file can go
 //! unseen. Command-line config (`git -c`) is never cached. Only non-secret keys are stored
-//! ([`super::is_relevant`]); the file is private like every file of this helper.
+//! ([`super::git::is_relevant`]); the file is private like every file of this helper ([`crate::fs`]).
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::GitConfig;
+use super::git::GitConfig;
 
 /// Seconds an entry is trusted at most.
 pub const MAX_AGE: i64 = 300;
@@ -113,7 +113,7 @@ fn candidates() -> Vec<PathBuf> {
 }
 
 fn read() -> Option<CacheFile> {
-    let bytes = std::fs::read(cache_path()?).ok()?;
+    let bytes = crate::fs::read_private(&cache_path()?).ok().flatten()?;
     serde_json::from_slice::<CacheFile>(&bytes).ok().filter(|c| c.version == 1)
 }
 
@@ -142,16 +142,14 @@ pub fn save(key: String, now: i64, config: &GitConfig, origins: &[PathBuf]) {
     }
 }
 
-fn write(cache: &CacheFile) -> std::io::Result<()> {
-    let path = cache_path().ok_or_else(|| std::io::Error::other("no cache directory"))?;
-    let dir = path.parent().ok_or_else(|| std::io::Error::other("no parent"))?;
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)?;
-    let mut tmp = tempfile::Builder::new().prefix(".tmp-config-cache-").tempfile_in(dir)?;
-    serde_json::to_writer(&mut tmp, cache).map_err(std::io::Error::other)?;
-    tmp.persist(&path).map_err(|e| e.error)?;
-    Ok(())
+fn write(cache: &CacheFile) -> Result<(), crate::fs::Error> {
+    let path = cache_path().ok_or_else(|| crate::fs::Error::Io {
+        path: PathBuf::from("config-cache.json"),
+        source: std::io::Error::other("no cache directory"),
+    })?;
+    let bytes = serde_json::to_vec(cache).map_err(|e| crate::fs::Error::Io {
+        path: path.clone(),
+        source: std::io::Error::other(format!("cannot serialise: {:?}", e.classify())),
+    })?;
+    crate::fs::write_private(&path, &bytes, crate::fs::Durability::Cache)
 }

@@ -6,12 +6,14 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{jsonfile, Credential, Error, Metadata, Store};
-use crate::org::Org;
+use super::{jsonfile, Credential, Error, Metadata, Store, TokenStore};
+use crate::org::{ServiceUrl, Target};
 use crate::secret::Secret;
 
 pub struct FileStore {
     path: PathBuf,
+    /// The Services origin its organizations are on.
+    origin: ServiceUrl,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -38,12 +40,15 @@ struct Entry {
 }
 
 impl FileStore {
+    /// The store in the file `path`, for organizations of dev.azure.com.
     pub fn new(path: PathBuf) -> Self {
-        FileStore { path }
+        FileStore { path, origin: ServiceUrl::default() }
     }
 
-    pub fn path(&self) -> &std::path::Path {
-        &self.path
+    /// Its organizations are on another Services origin (`azdo.url`).
+    pub fn for_origin(mut self, origin: ServiceUrl) -> Self {
+        self.origin = origin;
+        self
     }
 
     fn read(&self) -> Result<Document, Error> {
@@ -70,40 +75,40 @@ impl Store for FileStore {
         "file"
     }
 
-    fn get(&self, org: &Org) -> Result<Option<Credential>, Error> {
-        Ok(self.read()?.organizations.remove(org.name()).map(|e| Credential { pat: e.pat, meta: e.meta }))
+    fn get(&self, target: &Target) -> Result<Option<Credential>, Error> {
+        Ok(self.read()?.organizations.remove(target.name()).map(|e| Credential { pat: e.pat, meta: e.meta }))
     }
 
-    fn put(&self, org: &Org, credential: &Credential) -> Result<(), Error> {
+    fn put(&self, target: &Target, credential: &Credential) -> Result<(), Error> {
         let entry = Entry { pat: credential.pat.clone(), meta: credential.meta.clone() };
         self.update(|doc| {
-            doc.organizations.insert(org.name().to_owned(), entry);
+            doc.organizations.insert(target.name().to_owned(), entry);
         })
     }
 
-    fn set_metadata(&self, org: &Org, meta: &Metadata) -> Result<bool, Error> {
-        self.update(|doc| doc.organizations.get_mut(org.name()).map(|e| e.meta = meta.clone()).is_some())
+    fn set_metadata(&self, target: &Target, meta: &Metadata) -> Result<bool, Error> {
+        self.update(|doc| doc.organizations.get_mut(target.name()).map(|e| e.meta = meta.clone()).is_some())
     }
 
-    fn delete(&self, org: &Org) -> Result<bool, Error> {
+    fn delete(&self, target: &Target) -> Result<bool, Error> {
         if !self.path.exists() {
             return Ok(false);
         }
-        self.update(|doc| doc.organizations.remove(org.name()).is_some())
+        self.update(|doc| doc.organizations.remove(target.name()).is_some())
     }
 
-    fn delete_if(&self, org: &Org, pat: &Secret) -> Result<bool, Error> {
+    fn delete_if(&self, target: &Target, pat: &Secret) -> Result<bool, Error> {
         if !self.path.exists() {
             return Ok(false);
         }
-        self.update(|doc| match doc.organizations.get(org.name()) {
-            Some(e) if &e.pat == pat => doc.organizations.remove(org.name()).is_some(),
+        self.update(|doc| match doc.organizations.get(target.name()) {
+            Some(e) if &e.pat == pat => doc.organizations.remove(target.name()).is_some(),
             _ => false,
         })
     }
 
-    fn set_metadata_if(&self, org: &Org, pat: &Secret, meta: &Metadata) -> Result<bool, Error> {
-        self.update(|doc| match doc.organizations.get_mut(org.name()) {
+    fn set_metadata_if(&self, target: &Target, pat: &Secret, meta: &Metadata) -> Result<bool, Error> {
+        self.update(|doc| match doc.organizations.get_mut(target.name()) {
             Some(e) if &e.pat == pat => {
                 e.meta = meta.clone();
                 true
@@ -112,15 +117,17 @@ impl Store for FileStore {
         })
     }
 
-    fn list(&self) -> Result<Vec<(Org, Metadata)>, Error> {
+    fn list(&self) -> Result<Vec<(Target, Metadata)>, Error> {
         Ok(self
             .read()?
             .organizations
             .into_iter()
-            .filter_map(|(name, e)| Org::from_key(&name).ok().map(|org| (org, e.meta)))
+            .filter_map(|(name, e)| Target::from_key(&name, &self.origin).ok().map(|target| (target, e.meta)))
             .collect())
     }
+}
 
+impl TokenStore for FileStore {
     fn get_token(&self, key: &str) -> Result<Option<Secret>, Error> {
         Ok(self.read()?.tokens.remove(key))
     }

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{jsonfile, Credential, Error, Metadata, Store};
-use crate::org::Org;
+use super::{jsonfile, Credential, Error, Metadata, Store, TokenStore};
+use crate::org::{ServiceUrl, Target};
 use crate::secret::Secret;
 use crate::text::printable;
 
@@ -22,9 +22,9 @@ pub const SERVICE_PREFIX: &str = "git-credential-azdo";
 pub struct KeyringStore {
     index: PathBuf,
     timeout: Duration,
-    /// Another Services origin (`azdo.url`): its items are named after it, apart from the real
-    /// service's.
-    services_base: Option<String>,
+    /// The Services origin its organizations are on; items are named after each target's URL,
+    /// so another origin's (`azdo.url`) stay apart from the real service's.
+    origin: ServiceUrl,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -43,12 +43,12 @@ impl Default for Index {
 impl KeyringStore {
     /// `index` is the metadata file; `timeout` bounds each keyring call.
     pub fn new(index: PathBuf, timeout: Duration) -> Self {
-        KeyringStore { index, timeout, services_base: None }
+        KeyringStore { index, timeout, origin: ServiceUrl::default() }
     }
 
-    /// Items for organizations of another Services origin are named after that origin.
-    pub fn for_origin(mut self, services_base: Option<String>) -> Self {
-        self.services_base = services_base;
+    /// Its organizations are on another Services origin (`azdo.url`).
+    pub fn for_origin(mut self, origin: ServiceUrl) -> Self {
+        self.origin = origin;
         self
     }
 
@@ -56,14 +56,10 @@ impl KeyringStore {
     /// abandoned; the process exits soon after, which ends it.
     fn bounded<T: Send + 'static>(
         &self,
-        org: &Org,
+        target: &Target,
         call: impl FnOnce(keyring::Entry) -> keyring::Result<T> + Send + 'static,
     ) -> Result<T, Error> {
-        let url = match &self.services_base {
-            Some(base) if !org.is_server() => format!("{base}/{}", org.name()),
-            _ => org.url(),
-        };
-        self.bounded_item(format!("{SERVICE_PREFIX}:{url}"), org.name().to_owned(), call)
+        self.bounded_item(format!("{SERVICE_PREFIX}:{}", target.url()), target.name().to_owned(), call)
     }
 
     fn bounded_item<T: Send + 'static>(
@@ -89,44 +85,43 @@ impl KeyringStore {
 
     /// Changes are made under one lock across processes: the keyring has no compare-and-delete,
     /// and a `store` landing between another process's read and delete must not be lost.
-    fn lock(&self) -> Result<std::fs::File, Error> {
-        let path = self.index.with_file_name("keyring.lock");
-        jsonfile::lock_file_within(&path, Some(self.timeout))
+    fn lock(&self) -> Result<crate::fs::Lock, Error> {
+        Ok(crate::fs::lock(&self.index.with_file_name("keyring.lock"), Some(self.timeout))?)
     }
 
-    fn put_unlocked(&self, org: &Org, credential: &Credential) -> Result<(), Error> {
+    fn put_unlocked(&self, target: &Target, credential: &Credential) -> Result<(), Error> {
         let pat = credential.pat.clone();
-        self.bounded(org, move |e| match e.set_password(pat.expose()) {
+        self.bounded(target, move |e| match e.set_password(pat.expose()) {
             // The item went away between the crate's search and its write: once more.
             Err(err) if vanished(&err) => e.set_password(pat.expose()),
             other => other,
         })?;
-        self.set_index(org, &credential.meta)
+        self.set_index(target, &credential.meta)
     }
 
-    fn delete_unlocked(&self, org: &Org) -> Result<bool, Error> {
-        let deleted = self.bounded(org, |e| match e.delete_credential() {
+    fn delete_unlocked(&self, target: &Target) -> Result<bool, Error> {
+        let deleted = self.bounded(target, |e| match e.delete_credential() {
             Ok(()) => Ok(true),
             Err(keyring::Error::NoEntry) => Ok(false),
             Err(e) if vanished(&e) => Ok(false),
             Err(other) => Err(other),
         })?;
         if self.index.exists() {
-            self.update_index(|index| Ok(index.organizations.remove(org.name())))?;
+            self.update_index(|index| Ok(index.organizations.remove(target.name())))?;
         }
         Ok(deleted)
     }
 
-    fn set_index(&self, org: &Org, meta: &Metadata) -> Result<(), Error> {
+    fn set_index(&self, target: &Target, meta: &Metadata) -> Result<(), Error> {
         self.update_index(|index| {
-            index.organizations.insert(org.name().to_owned(), meta.clone());
+            index.organizations.insert(target.name().to_owned(), meta.clone());
             Ok(())
         })
     }
 
-    fn metadata(&self, org: &Org) -> Option<Metadata> {
+    fn metadata(&self, target: &Target) -> Option<Metadata> {
         match jsonfile::read::<Index>(&self.index) {
-            Ok(mut index) => index.organizations.remove(org.name()),
+            Ok(mut index) => index.organizations.remove(target.name()),
             Err(e) => {
                 tracing::warn!(error = %e, "keyring metadata unreadable; using none");
                 None
@@ -187,59 +182,61 @@ impl Store for KeyringStore {
         "keyring"
     }
 
-    fn get(&self, org: &Org) -> Result<Option<Credential>, Error> {
-        let pat = self.bounded(org, |e| match e.get_password() {
+    fn get(&self, target: &Target) -> Result<Option<Credential>, Error> {
+        let pat = self.bounded(target, |e| match e.get_password() {
             Ok(pat) => Ok(Some(Secret::from(pat))),
             Err(keyring::Error::NoEntry) => Ok(None),
             Err(e) if vanished(&e) => Ok(None),
             Err(other) => Err(other),
         })?;
-        Ok(pat.map(|pat| Credential { pat, meta: self.metadata(org).unwrap_or_default() }))
+        Ok(pat.map(|pat| Credential { pat, meta: self.metadata(target).unwrap_or_default() }))
     }
 
-    fn put(&self, org: &Org, credential: &Credential) -> Result<(), Error> {
+    fn put(&self, target: &Target, credential: &Credential) -> Result<(), Error> {
         let _lock = self.lock()?;
-        self.put_unlocked(org, credential)
+        self.put_unlocked(target, credential)
     }
 
-    fn set_metadata(&self, org: &Org, meta: &Metadata) -> Result<bool, Error> {
+    fn set_metadata(&self, target: &Target, meta: &Metadata) -> Result<bool, Error> {
         let _lock = self.lock()?;
-        if self.get(org)?.is_none() {
+        if self.get(target)?.is_none() {
             return Ok(false);
         }
-        self.set_index(org, meta)?;
+        self.set_index(target, meta)?;
         Ok(true)
     }
 
-    fn delete(&self, org: &Org) -> Result<bool, Error> {
+    fn delete(&self, target: &Target) -> Result<bool, Error> {
         let _lock = self.lock()?;
-        self.delete_unlocked(org)
+        self.delete_unlocked(target)
     }
 
-    fn delete_if(&self, org: &Org, pat: &Secret) -> Result<bool, Error> {
+    fn delete_if(&self, target: &Target, pat: &Secret) -> Result<bool, Error> {
         let _lock = self.lock()?;
-        match self.get(org)? {
-            Some(c) if &c.pat == pat => self.delete_unlocked(org),
+        match self.get(target)? {
+            Some(c) if &c.pat == pat => self.delete_unlocked(target),
             _ => Ok(false),
         }
     }
 
-    fn set_metadata_if(&self, org: &Org, pat: &Secret, meta: &Metadata) -> Result<bool, Error> {
+    fn set_metadata_if(&self, target: &Target, pat: &Secret, meta: &Metadata) -> Result<bool, Error> {
         let _lock = self.lock()?;
-        match self.get(org)? {
-            Some(c) if &c.pat == pat => self.set_index(org, meta).map(|()| true),
+        match self.get(target)? {
+            Some(c) if &c.pat == pat => self.set_index(target, meta).map(|()| true),
             _ => Ok(false),
         }
     }
 
-    fn list(&self) -> Result<Vec<(Org, Metadata)>, Error> {
+    fn list(&self) -> Result<Vec<(Target, Metadata)>, Error> {
         Ok(jsonfile::read::<Index>(&self.index)?
             .organizations
             .into_iter()
-            .filter_map(|(name, meta)| Org::from_key(&name).ok().map(|org| (org, meta)))
+            .filter_map(|(name, meta)| Target::from_key(&name, &self.origin).ok().map(|target| (target, meta)))
             .collect())
     }
+}
 
+impl TokenStore for KeyringStore {
     fn get_token(&self, key: &str) -> Result<Option<Secret>, Error> {
         self.bounded_item(format!("{SERVICE_PREFIX}:sign-in"), key.to_owned(), |e| match e.get_password() {
             Ok(token) => Ok(Some(Secret::from(token))),

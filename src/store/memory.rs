@@ -3,13 +3,13 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use super::{Credential, Error, Metadata, Store};
-use crate::org::Org;
+use super::{Credential, Error, Metadata, Store, TokenStore};
+use crate::org::Target;
 use crate::secret::Secret;
 
 #[derive(Default)]
 pub struct MemoryStore {
-    entries: Mutex<BTreeMap<Org, Credential>>,
+    entries: Mutex<BTreeMap<Target, Credential>>,
     tokens: Mutex<BTreeMap<String, Secret>>,
 }
 
@@ -18,7 +18,7 @@ impl MemoryStore {
         Self::default()
     }
 
-    fn entries(&self) -> std::sync::MutexGuard<'_, BTreeMap<Org, Credential>> {
+    fn entries(&self) -> std::sync::MutexGuard<'_, BTreeMap<Target, Credential>> {
         // A panic while holding the lock cannot leave the map half-written: take it anyway.
         self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -29,27 +29,29 @@ impl Store for MemoryStore {
         "memory"
     }
 
-    fn get(&self, org: &Org) -> Result<Option<Credential>, Error> {
-        Ok(self.entries().get(org).cloned())
+    fn get(&self, target: &Target) -> Result<Option<Credential>, Error> {
+        Ok(self.entries().get(target).cloned())
     }
 
-    fn put(&self, org: &Org, credential: &Credential) -> Result<(), Error> {
-        self.entries().insert(org.clone(), credential.clone());
+    fn put(&self, target: &Target, credential: &Credential) -> Result<(), Error> {
+        self.entries().insert(target.clone(), credential.clone());
         Ok(())
     }
 
-    fn set_metadata(&self, org: &Org, meta: &Metadata) -> Result<bool, Error> {
-        Ok(self.entries().get_mut(org).map(|c| c.meta = meta.clone()).is_some())
+    fn set_metadata(&self, target: &Target, meta: &Metadata) -> Result<bool, Error> {
+        Ok(self.entries().get_mut(target).map(|c| c.meta = meta.clone()).is_some())
     }
 
-    fn delete(&self, org: &Org) -> Result<bool, Error> {
-        Ok(self.entries().remove(org).is_some())
+    fn delete(&self, target: &Target) -> Result<bool, Error> {
+        Ok(self.entries().remove(target).is_some())
     }
 
-    fn list(&self) -> Result<Vec<(Org, Metadata)>, Error> {
+    fn list(&self) -> Result<Vec<(Target, Metadata)>, Error> {
         Ok(self.entries().iter().map(|(o, c)| (o.clone(), c.meta.clone())).collect())
     }
+}
 
+impl TokenStore for MemoryStore {
     fn get_token(&self, key: &str) -> Result<Option<Secret>, Error> {
         Ok(self.tokens.lock().unwrap_or_else(|p| p.into_inner()).get(key).cloned())
     }

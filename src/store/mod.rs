@@ -1,6 +1,7 @@
-//! Where PATs live. One [`Store`] trait; backends: the OS keyring (default), a 0600 file (opt-in,
-//! for headless machines) and memory (unit tests). Every backend passes the same contract suite
-//! (`tests/store_contract.rs`).
+//! Where PATs live. One [`Store`] trait for PATs and a [`TokenStore`] trait for sign-in secrets
+//! (Entra refresh tokens), kept apart from PATs; backends: the OS keyring (default), a 0600 file
+//! (opt-in, for headless machines) and memory (unit tests). Every backend implements both and
+//! passes the same contract suite (`tests/store_contract.rs`).
 
 mod file;
 mod jsonfile;
@@ -12,7 +13,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::org::Org;
+use crate::org::Target;
 use crate::secret::Secret;
 
 pub use self::file::FileStore;
@@ -89,78 +90,60 @@ pub enum Error {
     KeyringTimeout(Duration),
     #[error("the OS keyring failed: {0}")]
     Keyring(String),
-    #[error("{} is not a valid credential file ({detail}); it was left untouched: fix or move it", shown(.path))]
+    #[error("{} is not a valid credential file ({detail}); it was left untouched: fix or move it", crate::fs::shown(.path))]
     Corrupt { path: PathBuf, detail: String },
-    #[error("{} is readable by other users (mode {mode:o}); refusing to use it: run chmod 600 on it", shown(.path))]
-    LoosePermissions { path: PathBuf, mode: u32 },
-    #[error("{}: {source}", shown(.path))]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Fs(#[from] crate::fs::Error),
 }
 
-/// A path as it may be shown: no raw control characters.
-fn shown(path: &std::path::Path) -> String {
-    crate::text::printable(&path.to_string_lossy())
-}
-
-/// A place that keeps one PAT per organization.
-pub trait Store: Send + Sync {
+/// A place that keeps one PAT per organization (and, through [`TokenStore`], sign-in secrets).
+pub trait Store: TokenStore {
     /// A short name for messages and `list`: `keyring`, `file`, `memory`.
     fn kind(&self) -> &'static str;
-    fn get(&self, org: &Org) -> Result<Option<Credential>, Error>;
+    fn get(&self, target: &Target) -> Result<Option<Credential>, Error>;
     /// Store or replace the org's entry; other orgs are untouched.
-    fn put(&self, org: &Org, credential: &Credential) -> Result<(), Error>;
+    fn put(&self, target: &Target, credential: &Credential) -> Result<(), Error>;
     /// Replace only the metadata of an existing entry; `false` if there is none.
-    fn set_metadata(&self, org: &Org, meta: &Metadata) -> Result<bool, Error>;
+    fn set_metadata(&self, target: &Target, meta: &Metadata) -> Result<bool, Error>;
     /// Remove the org's entry; `false` if there was none.
-    fn delete(&self, org: &Org) -> Result<bool, Error>;
+    fn delete(&self, target: &Target) -> Result<bool, Error>;
     /// Every stored org with its metadata, sorted by org; never a secret.
-    fn list(&self) -> Result<Vec<(Org, Metadata)>, Error>;
+    fn list(&self) -> Result<Vec<(Target, Metadata)>, Error>;
     /// Remove the org's entry only if it still holds `pat` (another process may have stored a
     /// new one meanwhile). The file store decides under its lock; others read and compare.
-    fn delete_if(&self, org: &Org, pat: &Secret) -> Result<bool, Error> {
-        match self.get(org)? {
-            Some(c) if &c.pat == pat => self.delete(org),
+    fn delete_if(&self, target: &Target, pat: &Secret) -> Result<bool, Error> {
+        match self.get(target)? {
+            Some(c) if &c.pat == pat => self.delete(target),
             _ => Ok(false),
         }
     }
     /// Replace the metadata only if the entry still holds `pat`.
-    fn set_metadata_if(&self, org: &Org, pat: &Secret, meta: &Metadata) -> Result<bool, Error> {
-        match self.get(org)? {
-            Some(c) if &c.pat == pat => self.set_metadata(org, meta),
+    fn set_metadata_if(&self, target: &Target, pat: &Secret, meta: &Metadata) -> Result<bool, Error> {
+        match self.get(target)? {
+            Some(c) if &c.pat == pat => self.set_metadata(target, meta),
             _ => Ok(false),
         }
     }
-    /// A sign-in secret (an Entra refresh token) under `key`, kept like a PAT.
+}
+
+/// Sign-in secrets (Entra refresh tokens) by key, kept as safely as PATs but apart from them:
+/// they never show in `list`, and an org's PAT operations never touch them.
+pub trait TokenStore: Send + Sync {
     fn get_token(&self, key: &str) -> Result<Option<Secret>, Error>;
     fn put_token(&self, key: &str, token: &Secret) -> Result<(), Error>;
     /// `false` if there was none.
     fn delete_token(&self, key: &str) -> Result<bool, Error>;
 }
 
-/// Write a small private file atomically (0600, temp file and rename), for caches.
-pub fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().ok_or_else(|| std::io::Error::other("no parent directory"))?;
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)?;
-    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
-    std::io::Write::write_all(&mut tmp, bytes)?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
-}
-
 /// Open the store the settings name.
 pub fn open(settings: &crate::config::Settings) -> Box<dyn Store> {
     match settings.store {
-        crate::config::StoreKind::File => Box::new(FileStore::new(settings.store_file.clone())),
-        crate::config::StoreKind::Keyring => {
-            let custom = (settings.services != crate::org::ServiceUrl::default()).then(|| settings.services.base());
-            Box::new(
-                KeyringStore::new(settings.data_dir.join("keyring-metadata.json"), settings.keyring_timeout)
-                    .for_origin(custom),
-            )
+        crate::config::StoreKind::File => {
+            Box::new(FileStore::new(settings.store_file.clone()).for_origin(settings.origins.services.clone()))
         }
+        crate::config::StoreKind::Keyring => Box::new(
+            KeyringStore::new(settings.data_dir.join("keyring-metadata.json"), settings.keyring_timeout)
+                .for_origin(settings.origins.services.clone()),
+        ),
     }
 }

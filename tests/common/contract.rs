@@ -1,11 +1,11 @@
 //! The store contract: every backend must pass these, in any order, on an empty store.
 
-use git_credential_azdo::org::Org;
+use git_credential_azdo::org::Target;
 use git_credential_azdo::secret::Secret;
 use git_credential_azdo::store::{Credential, Metadata, Origin, Store};
 
-fn org(name: &str) -> Org {
-    Org::new(name).expect("valid org")
+fn org(name: &str) -> Target {
+    Target::org(name).expect("valid org")
 }
 
 fn credential(pat: &str, stored_at: i64) -> Credential {

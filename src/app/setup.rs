@@ -195,6 +195,19 @@ fn get_section_is_empty(scope: &Scope, section: &str) -> Result<bool, Error> {
     }))
 }
 
+/// `configure` as typed: this program, for Azure DevOps and for the configured origins (a custom
+/// `azdo.url`, Azure DevOps Server hosts), which need the helper too.
+pub fn configure_here(scope: &Scope) -> Result<Vec<String>, crate::error::Error> {
+    let helper = helper_value(&current_exe()?);
+    let origins = crate::config::origins(&crate::config::GitConfig::load(), &|name| std::env::var_os(name))?;
+    let mut extra: Vec<String> = origins.servers.iter().filter_map(|s| s.server_origin()).collect();
+    if origins.services != crate::org::ServiceUrl::default() {
+        extra.insert(0, origins.services.base());
+    }
+    extra.dedup();
+    Ok(configure(scope, &helper, &extra)?)
+}
+
 /// This program's absolute path.
 pub fn current_exe() -> Result<PathBuf, Error> {
     std::env::current_exe().map_err(Error::NoExe)

@@ -5,12 +5,15 @@
 use std::io::Write;
 use std::process::Command;
 
-use crate::azure::{Client, Verdict};
-use crate::config::{GitConfig, Settings};
+use std::process::Stdio;
+
+use super::setup::is_our_helper;
+use crate::azure::Verdict;
+use crate::config::{bool_value, GitConfig};
+use crate::context::Context;
 use crate::error::Error;
-use crate::org::Org;
-use crate::setup::is_our_helper;
-use crate::store;
+use crate::net::Client;
+use crate::org::Target;
 use crate::text::printable;
 
 /// One finding.
@@ -22,15 +25,15 @@ enum Finding {
 
 #[allow(clippy::print_stdout)] // the report is the command's output
 pub fn run() -> Result<(), Error> {
-    let settings = Settings::load(None)?;
-    let credential_config = crate::config::credential_config();
+    let (ctx, _) = Context::for_verb(None)?;
+    let (settings, store) = (&ctx.settings, ctx.store.as_ref());
+    let credential_config = credential_config();
     let mut findings = vec![git_version(), use_http_path(&credential_config)];
     findings.extend(helper_order(&credential_config));
-    let store = store::open(&settings);
     let stored = match store.list() {
         Ok(list) => {
             // The keyring's own reachability: a lookup that finds nothing is fine.
-            let probe = Org::new("git-credential-azdo-doctor").map_err(Error::Org)?;
+            let probe = Target::org_in(&settings.origins.services, "git-credential-azdo-doctor")?;
             match store.get(&probe) {
                 Ok(_) => findings.push(Finding::Ok(format!("store: {} is reachable", store.kind()))),
                 Err(e) => findings.push(Finding::Problem(format!("store: {e}"), "see the message".into())),
@@ -42,11 +45,12 @@ pub fn run() -> Result<(), Error> {
             Vec::new()
         }
     };
-    let network = settings.network(&settings.services.base());
+    let services = settings.origins.services.base();
+    let network = settings.network(&services);
     match Client::new(&network) {
         Ok(client) => {
             for (what, url) in [
-                ("Azure DevOps", settings.services.base()),
+                ("Azure DevOps", services.clone()),
                 ("identity service", settings.vssps_url.clone()),
                 ("Entra ID", settings.authority.clone()),
             ] {
@@ -69,11 +73,11 @@ pub fn run() -> Result<(), Error> {
     }
     for (org, meta) in &stored {
         let Ok(Some(credential)) = store.get(org) else { continue };
-        let expired = meta.expires_at.is_some_and(|t| t <= crate::text::now());
+        let expired = meta.expires_at.is_some_and(|t| t <= crate::time::now());
         findings.push(if expired {
             Finding::Problem(format!("{org}: the stored PAT has expired"), format!("git credential-azdo login {org}"))
         } else {
-            match crate::helper::validate(org, &credential.pat, &settings) {
+            match ctx.validate(org, &credential.pat) {
                 Verdict::Valid { user } => Finding::Ok(format!("{org}: stored PAT is valid (signed in as {user})")),
                 Verdict::Invalid { reason } => Finding::Problem(
                     format!("{org}: stored PAT is refused: {reason}"),
@@ -122,7 +126,7 @@ fn use_http_path(config: &GitConfig) -> Finding {
     let on = config
         .get_urlmatch("credential.usehttppath", "https://dev.azure.com/org")
         .flatten()
-        .and_then(crate::config::bool_value)
+        .and_then(bool_value)
         .unwrap_or(false);
     if on {
         Finding::Ok("credential.useHttpPath is on for https://dev.azure.com".into())
@@ -139,7 +143,7 @@ fn use_http_path(config: &GitConfig) -> Finding {
 fn helper_order(config: &GitConfig) -> Vec<Finding> {
     let mut findings = Vec::new();
     for url in ["https://dev.azure.com/org", "https://org.visualstudio.com"] {
-        let helpers = crate::config::helpers_for(config, url);
+        let helpers = helpers_for(config, url);
         let ours = helpers.iter().position(|h| is_our_helper(h));
         findings.push(match ours {
             None => Finding::Problem(
@@ -160,6 +164,41 @@ fn shown(helpers: &[String]) -> String {
     if helpers.is_empty() {
         "none".into()
     } else {
-        helpers.iter().map(|h| crate::setup::helper_name(h)).collect::<Vec<_>>().join(", ")
+        helpers.iter().map(|h| super::setup::helper_name(h)).collect::<Vec<_>>().join(", ")
     }
+}
+
+/// All of git's `credential.*` configuration, unfiltered and uncached (for `doctor`).
+fn credential_config() -> GitConfig {
+    let output =
+        Command::new("git").args(["config", "-z", "--list"]).stdin(Stdio::null()).stderr(Stdio::null()).output();
+    let bytes = match output {
+        Ok(out) if out.status.success() => out.stdout,
+        _ => Vec::new(),
+    };
+    // Only `credential.*` entries: nothing else of git's configuration is kept.
+    let kept: Vec<u8> = bytes
+        .split(|b| *b == 0)
+        .filter(|entry| entry.len() >= 11 && entry[..11].eq_ignore_ascii_case(b"credential."))
+        .flat_map(|entry| entry.iter().copied().chain([0]))
+        .collect();
+    GitConfig::parse_z(&kept)
+}
+
+/// The helper list git builds for `url` from `credential[.<url>].helper` entries: every matching
+/// entry in config order, an empty value resetting the list.
+fn helpers_for(config: &GitConfig, url: &str) -> Vec<String> {
+    let mut helpers = Vec::new();
+    for entry in config.entries() {
+        let Some(Some(value)) = crate::config::urlmatch::best(std::slice::from_ref(entry), "credential.helper", url)
+        else {
+            continue;
+        };
+        if value.is_empty() {
+            helpers.clear();
+        } else {
+            helpers.push(value.to_owned());
+        }
+    }
+    helpers
 }

@@ -1,0 +1,281 @@
+//! Obtaining a credential without a person typing a PAT, under one sign-in policy used by `get`
+//! and by the verbs: an Entra access token (silently from a stored refresh token or the Azure CLI,
+//! or interactively with the device code flow), then a PAT minted through the lifecycle API and
+//! stored with its expiry and authorization id. Also the per-org lock, so that parallel git
+//! processes sign in and mint once; renewal is in [`renew`].
+
+pub mod entra;
+pub mod renew;
+pub mod tenant;
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::rc::Rc;
+use std::time::Duration;
+
+use crate::config::{CredentialType, TokenSource};
+use crate::context::Context;
+use crate::net::{self, Client};
+use crate::org::Target;
+use crate::pats;
+use crate::store::{Credential, Metadata, Origin, TokenStore};
+use crate::text::printable;
+use crate::time::{now, timestamp};
+
+use self::entra::Tokens;
+
+/// How a new credential was obtained.
+pub enum Obtained {
+    /// A PAT, minted and stored.
+    Pat(Credential),
+    /// The Entra access token itself (`azdo.credentialType=oauth`, or PAT creation refused by
+    /// policy): handed to git, never stored.
+    AccessToken(Tokens),
+}
+
+/// Who wants a sign-in, which decides whether the device code flow may run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// git's `get`: the device code flow needs a person watching a terminal, or an explicit
+    /// `azdo.tokenSource=device`; an IDE's background fetch must not wait 15 minutes for nobody.
+    Get,
+    /// A verb a person typed (`login --device`, `logout --revoke`, `list --remote`).
+    Command,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Azure DevOps Server has no Entra sign-in: use login with a PAT")]
+    Server,
+    #[error("no sign-in without asking is available, and prompts are off")]
+    NoSilentSignIn,
+    #[error(transparent)]
+    Net(#[from] net::Error),
+    #[error("sign-in failed: {0}")]
+    SignIn(#[source] entra::Error),
+}
+
+/// Refresh tokens are kept per authority, tenant and client: one for a test authority can never
+/// be sent to another.
+fn refresh_key(ctx: &Context, tenant: &str) -> String {
+    format!("refresh-token:{}:{tenant}:{}", ctx.settings.authority, ctx.settings.client_id)
+}
+
+/// An access token without asking anyone: the stored refresh token (rotated on use), then the
+/// Azure CLI, as `azdo.tokenSource` allows.
+pub fn silent_token(ctx: &Context, target: &Target, client: &Client) -> Option<Tokens> {
+    let settings = &ctx.settings;
+    let tokens: &dyn TokenStore = ctx.store.as_ref();
+    let tenant = tenant::for_target(settings, target, client);
+    if settings.token_source != TokenSource::AzureCli {
+        let key = refresh_key(ctx, &tenant);
+        match tokens.get_token(&key) {
+            Ok(Some(rt)) => match entra::refresh(client, &settings.authority, &tenant, &settings.client_id, &rt) {
+                Ok(fresh) => {
+                    if let Some(new_rt) = &fresh.refresh_token {
+                        if let Err(e) = tokens.put_token(&key, new_rt) {
+                            tracing::warn!(error = %e, "could not keep the rotated refresh token");
+                        }
+                    }
+                    tracing::info!(%target, "access token from the stored refresh token");
+                    return Some(fresh);
+                }
+                Err(entra::Error::Refused(reason))
+                    if ["invalid_grant", "interaction_required", "invalid_client", "unauthorized_client"]
+                        .iter()
+                        .any(|code| reason.starts_with(code)) =>
+                {
+                    tracing::info!(%target, %reason, "the stored refresh token no longer works; forgetting it");
+                    let _ = tokens.delete_token(&key);
+                }
+                // An outage or an odd reply says nothing about the token: keep it for next time.
+                Err(e) => tracing::info!(%target, error = %e, "refresh failed; keeping the refresh token"),
+            },
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot read the stored sign-in"),
+        }
+    }
+    if settings.token_source != TokenSource::Device {
+        match entra::azure_cli_token(Some(&tenant), settings.timeout.max(Duration::from_secs(10))) {
+            Ok(fresh) => {
+                tracing::info!(%target, "access token from the Azure CLI");
+                return Some(fresh);
+            }
+            Err(e) => tracing::info!(%target, error = %e, "no token from the Azure CLI"),
+        }
+    }
+    None
+}
+
+/// Sign in with the device code flow: the instructions go to the terminal (or stderr), never to
+/// stdout. The refresh token is kept for later silent use.
+fn device_sign_in(ctx: &Context, target: &Target, client: &Client) -> Result<Tokens, entra::Error> {
+    let settings = &ctx.settings;
+    let tenant = tenant::for_target(settings, target, client);
+    let code = entra::start_device_flow(client, &settings.authority, &tenant, &settings.client_id)?;
+    tell_person(&format!(
+        "git-credential-azdo: to create a PAT for Azure DevOps organization '{target}', open {} and enter the code {}",
+        code.verification_uri, code.user_code
+    ));
+    let wait = |d: Duration| {
+        std::thread::sleep(d);
+        true
+    };
+    let tokens = entra::poll_device_flow(client, &settings.authority, &tenant, &settings.client_id, &code, &wait)?;
+    if let Some(rt) = &tokens.refresh_token {
+        if let Err(e) = ctx.store.put_token(&refresh_key(ctx, &tenant), rt) {
+            eprintln!("git-credential-azdo: could not keep the sign-in for next time: {e}");
+        }
+    }
+    Ok(tokens)
+}
+
+/// The one sign-in policy: silently if possible; else, when a person may be asked and can be
+/// reached for `purpose`, the device code flow. The client is the one for the identity service.
+pub fn sign_in(ctx: &Context, target: &Target, purpose: Purpose) -> Result<(Rc<Client>, Tokens), Error> {
+    if target.is_server() {
+        return Err(Error::Server);
+    }
+    let settings = &ctx.settings;
+    let client = ctx.http(&settings.vssps_url)?;
+    if let Some(tokens) = silent_token(ctx, target, &client) {
+        return Ok((client, tokens));
+    }
+    let reachable = match purpose {
+        Purpose::Command => true,
+        Purpose::Get => {
+            settings.token_source == TokenSource::Device
+                || (settings.token_source == TokenSource::Auto && has_terminal())
+        }
+    };
+    if !settings.interactive || !reachable {
+        return Err(Error::NoSilentSignIn);
+    }
+    let tokens = device_sign_in(ctx, target, &client).map_err(Error::SignIn)?;
+    Ok((client, tokens))
+}
+
+/// Whether a person can be reached on a terminal.
+fn has_terminal() -> bool {
+    // git passes our stderr through: a terminal there means someone runs git in it (an IDE's
+    // background fetch has a pipe there, even when the IDE was started from a terminal).
+    #[cfg(unix)]
+    {
+        std::io::IsTerminal::is_terminal(&std::io::stderr()) && OpenOptions::new().write(true).open("/dev/tty").is_ok()
+    }
+    #[cfg(not(unix))]
+    {
+        std::io::IsTerminal::is_terminal(&std::io::stderr())
+    }
+}
+
+/// Instructions for a person: the terminal when there is one, else stderr.
+fn tell_person(text: &str) {
+    #[cfg(unix)]
+    if let Ok(mut tty) = OpenOptions::new().write(true).open("/dev/tty") {
+        if writeln!(tty, "{text}").is_ok() {
+            return;
+        }
+    }
+    eprintln!("{text}");
+}
+
+/// Mint a PAT for `target` with `tokens` and describe it (not stored yet).
+pub fn mint_pat(ctx: &Context, target: &Target, client: &Client, tokens: &Tokens) -> Result<Credential, pats::Error> {
+    let settings = &ctx.settings;
+    let now = now();
+    let display_name = format!("git-credential-azdo on {} {}", hostname(), &timestamp(now)[..10]);
+    let valid_to = now + i64::from(settings.pat_lifetime_days) * 86_400;
+    let info = pats::create(
+        client,
+        &settings.vssps_url,
+        target.name(),
+        &tokens.access_token,
+        &display_name,
+        &settings.scope,
+        valid_to,
+    )?;
+    let pat = info.token.ok_or_else(|| pats::Error::Failed("the reply holds no PAT".into()))?;
+    tracing::info!(%target, authorization_id = %info.authorization_id, valid_to = ?info.valid_to, "minted a PAT");
+    Ok(Credential {
+        pat,
+        meta: Metadata {
+            origin: Origin::Minted,
+            stored_at: now,
+            expires_at: info.valid_to.or(Some(valid_to)),
+            last_validated: Some(now),
+            last_checked: Some(now),
+            authorization_id: Some(info.authorization_id),
+            username: None,
+            renew_attempted: None,
+        },
+    })
+}
+
+/// Obtain a new credential for `get`: a sign-in under [`Purpose::Get`], then a minted PAT (or
+/// the access token itself). `None`: fall back to prompting.
+pub fn obtain(ctx: &Context, target: &Target) -> Option<Obtained> {
+    let (client, tokens) = match sign_in(ctx, target, Purpose::Get) {
+        Ok(signed_in) => signed_in,
+        Err(Error::SignIn(e)) => {
+            eprintln!("git-credential-azdo: sign-in for {target} failed: {e}");
+            return None;
+        }
+        Err(e) => {
+            tracing::info!(%target, error = %e, "no sign-in");
+            return None;
+        }
+    };
+    if ctx.settings.credential_type == CredentialType::OAuth {
+        return Some(Obtained::AccessToken(tokens));
+    }
+    match mint_pat(ctx, target, &client, &tokens) {
+        Ok(credential) => {
+            if let Err(e) = ctx.store.put(target, &credential) {
+                eprintln!("git-credential-azdo: minted a PAT for {target} but could not store it: {e}");
+            }
+            Some(Obtained::Pat(credential))
+        }
+        Err(e @ pats::Error::Policy(_)) => {
+            eprintln!("git-credential-azdo: {target}: {e}; using the sign-in token itself");
+            Some(Obtained::AccessToken(tokens))
+        }
+        Err(e) => {
+            eprintln!("git-credential-azdo: {target}: {e}");
+            None
+        }
+    }
+}
+
+/// An exclusive per-org lock across processes, waited for at most `limit`; `None` when it could
+/// not be had in time (or at all).
+pub fn org_lock(ctx: &Context, target: &Target, limit: Duration) -> Option<crate::fs::Lock> {
+    let name: String =
+        target.name().chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+    let path = ctx.settings.data_dir.join("locks").join(format!("{name}.lock"));
+    match crate::fs::lock(&path, Some(limit)) {
+        Ok(lock) => Some(lock),
+        Err(e) => {
+            tracing::info!(%target, error = %e, "no org lock");
+            None
+        }
+    }
+}
+
+fn hostname() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_default();
+    let name: String = printable(name.trim())
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '.')
+        .take(40)
+        .collect();
+    if name.is_empty() {
+        "this machine".into()
+    } else {
+        name
+    }
+}

@@ -1,0 +1,316 @@
+//! The table of every setting: git config key, environment variable, default, whether it is
+//! URL-scoped, what it means, and the parser that turns its text into a typed value. Defaults are
+//! written once, as text, and parsed like any value; docs/configuration.md and the README list
+//! exactly these ([`SETTINGS`]).
+
+use std::borrow::Cow;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::org::{ServiceUrl, Target};
+
+/// One setting as people read it.
+pub struct Setting {
+    pub key: &'static str,
+    pub env: &'static str,
+    /// The default as text: a value the parser reads, or (in parentheses or angle brackets) a
+    /// description of what happens when the setting is absent.
+    pub default: &'static str,
+    pub url_scoped: bool,
+    pub help: &'static str,
+}
+
+impl Setting {
+    /// Whether the default is a value (not a description such as `(none)`).
+    pub fn has_value_default(&self) -> bool {
+        !self.default.starts_with(['(', '<'])
+    }
+}
+
+/// Why a value was refused, for the message "invalid value 'V' for KEY: WHY".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Why(pub Cow<'static, str>);
+
+/// A setting and the type its value has.
+pub struct Key<T: 'static> {
+    pub setting: Setting,
+    pub parse: fn(&str) -> Result<T, Why>,
+}
+
+macro_rules! key {
+    ($name:ident: $ty:ty = $key:literal, $env:literal, $default:literal, $scoped:literal, $parse:expr, $help:literal) => {
+        pub const $name: Key<$ty> = Key {
+            setting: Setting { key: $key, env: $env, default: $default, url_scoped: $scoped, help: $help },
+            parse: $parse,
+        };
+    };
+}
+
+key!(STORE: StoreKind = "azdo.store", "GIT_CREDENTIAL_AZDO_STORE", "keyring", false, StoreKind::parse,
+    "where PATs are kept: keyring (the OS store) or file");
+key!(STORE_FILE: PathBuf = "azdo.storeFile", "GIT_CREDENTIAL_AZDO_STORE_FILE", "<data dir>/git-credential-azdo/credentials.json", false, absolute_path,
+    "the file of the file store");
+key!(INTERACTIVE: bool = "azdo.interactive", "GIT_CREDENTIAL_AZDO_INTERACTIVE", "true", true, boolean,
+    "whether the helper may prompt (false in scripts; GIT_TERMINAL_PROMPT=0 and credential.interactive=false also turn prompts off)");
+key!(KEYRING_TIMEOUT: Duration = "azdo.keyringTimeout", "GIT_CREDENTIAL_AZDO_KEYRING_TIMEOUT", "10", false, seconds,
+    "seconds one keyring call may take before the helper gives up");
+key!(VALIDATE_INTERVAL: Option<Duration> = "azdo.validateInterval", "GIT_CREDENTIAL_AZDO_VALIDATE_INTERVAL", "3600", true, interval,
+    "seconds between checks of a stored PAT against Azure DevOps (0: on every get; never: no checks, known expiry still applies)");
+key!(TIMEOUT: Duration = "azdo.timeout", "GIT_CREDENTIAL_AZDO_TIMEOUT", "5", false, seconds,
+    "seconds one request to Azure DevOps may take in total, waiting on Retry-After included");
+key!(CONNECT_TIMEOUT: Duration = "azdo.connectTimeout", "GIT_CREDENTIAL_AZDO_CONNECT_TIMEOUT", "2", false, seconds,
+    "seconds to wait for a connection to Azure DevOps");
+key!(URL: ServiceUrl = "azdo.url", "GIT_CREDENTIAL_AZDO_URL", "https://dev.azure.com", false, service_url,
+    "the Azure DevOps Services origin, read like dev.azure.com (https, or http on loopback)");
+key!(SERVER: Target = "azdo.server", "GIT_CREDENTIAL_AZDO_SERVER", "(none)", false, collection,
+    "Azure DevOps Server (on-premises) collection URLs, one per value (in the variable: separated by spaces)");
+key!(VSSPS_URL: String = "azdo.vsspsUrl", "GIT_CREDENTIAL_AZDO_VSSPS_URL", "https://vssps.dev.azure.com", false, origin,
+    "the Azure DevOps identity service origin (PAT lifecycle API)");
+key!(AUTHORITY: String = "azdo.authority", "GIT_CREDENTIAL_AZDO_AUTHORITY", "https://login.microsoftonline.com", false, origin,
+    "the Microsoft Entra ID authority");
+key!(MINT: Mint = "azdo.mint", "GIT_CREDENTIAL_AZDO_MINT", "auto", true, Mint::parse,
+    "auto: mint a PAT through Entra sign-in when none is usable; never: only prompt");
+key!(TOKEN_SOURCE: TokenSource = "azdo.tokenSource", "GIT_CREDENTIAL_AZDO_TOKEN_SOURCE", "auto", true, TokenSource::parse,
+    "where Entra tokens come from: auto (stored refresh token, then the Azure CLI, then device code), device, azcli");
+key!(CLIENT_ID: String = "azdo.clientId", "GIT_CREDENTIAL_AZDO_CLIENT_ID", "872cd9fa-d31f-45e0-9eab-6e460a02d1f1", false, client_id,
+    "the Entra public client id used to sign in (Visual Studio's, as Git Credential Manager uses)");
+key!(TENANT: String = "azdo.tenant", "GIT_CREDENTIAL_AZDO_TENANT", "(discovered per org)", true, tenant,
+    "the Entra tenant to sign in to, instead of the one the organization names");
+key!(SCOPE: String = "azdo.scope", "GIT_CREDENTIAL_AZDO_SCOPE", "vso.code_write", true, scope,
+    "the scopes of minted PATs, separated by spaces");
+key!(PAT_LIFETIME: u32 = "azdo.patLifetime", "GIT_CREDENTIAL_AZDO_PAT_LIFETIME", "30", true, days,
+    "days a minted PAT is asked to live (the organization's policy may shorten it)");
+key!(RENEW_BEFORE: u32 = "azdo.renewBefore", "GIT_CREDENTIAL_AZDO_RENEW_BEFORE", "7", true, days,
+    "days before expiry a minted PAT is replaced, when a sign-in token is at hand without asking");
+key!(CREDENTIAL_TYPE: CredentialType = "azdo.credentialType", "GIT_CREDENTIAL_AZDO_CREDENTIAL_TYPE", "pat", true, CredentialType::parse,
+    "pat: hand git a PAT; oauth: hand git the Entra access token itself (never stored)");
+
+/// Every setting this helper reads, in the order the documentation lists them.
+pub const SETTINGS: &[&Setting] = &[
+    &STORE.setting,
+    &STORE_FILE.setting,
+    &INTERACTIVE.setting,
+    &KEYRING_TIMEOUT.setting,
+    &VALIDATE_INTERVAL.setting,
+    &TIMEOUT.setting,
+    &CONNECT_TIMEOUT.setting,
+    &URL.setting,
+    &SERVER.setting,
+    &VSSPS_URL.setting,
+    &AUTHORITY.setting,
+    &MINT.setting,
+    &TOKEN_SOURCE.setting,
+    &CLIENT_ID.setting,
+    &TENANT.setting,
+    &SCOPE.setting,
+    &PAT_LIFETIME.setting,
+    &RENEW_BEFORE.setting,
+    &CREDENTIAL_TYPE.setting,
+];
+
+/// A PAT for every organization (the Azure CLI's variable).
+pub const PAT_ENV: &str = "AZURE_DEVOPS_EXT_PAT";
+
+fn expected(what: &'static str) -> Why {
+    Why(Cow::Borrowed(what))
+}
+
+/// One of `allowed` (case-insensitive) and its value.
+fn one_of<T: Copy>(v: &str, allowed: &[(&str, T)], what: &'static str) -> Result<T, Why> {
+    let v = v.trim().to_ascii_lowercase();
+    allowed.iter().find(|(name, _)| *name == v).map(|(_, t)| *t).ok_or(expected(what))
+}
+
+/// Where PATs are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    Keyring,
+    File,
+}
+
+impl StoreKind {
+    fn parse(v: &str) -> Result<StoreKind, Why> {
+        // Spelled exactly: a store is not a place for guesses.
+        match v.trim() {
+            "keyring" => Ok(StoreKind::Keyring),
+            "file" => Ok(StoreKind::File),
+            _ => Err(expected("expected keyring or file")),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreKind::Keyring => "keyring",
+            StoreKind::File => "file",
+        }
+    }
+}
+
+/// Whether PATs may be minted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mint {
+    /// Mint a PAT through Entra sign-in when none is usable.
+    Auto,
+    /// Only prompt.
+    Never,
+}
+
+impl Mint {
+    fn parse(v: &str) -> Result<Mint, Why> {
+        one_of(v, &[("auto", Mint::Auto), ("never", Mint::Never)], "expected one of the documented values")
+    }
+}
+
+/// Where Entra access tokens may come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSource {
+    /// A stored refresh token, then the Azure CLI, then (when interactive) the device code flow.
+    Auto,
+    /// Stored refresh token, then the device code flow; never the Azure CLI.
+    Device,
+    /// Only the Azure CLI.
+    AzureCli,
+}
+
+impl TokenSource {
+    fn parse(v: &str) -> Result<TokenSource, Why> {
+        let allowed = [("auto", TokenSource::Auto), ("device", TokenSource::Device), ("azcli", TokenSource::AzureCli)];
+        one_of(v, &allowed, "expected one of the documented values")
+    }
+}
+
+/// What git is handed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialType {
+    /// A PAT (stored, checked, renewed).
+    Pat,
+    /// The Entra access token itself, never stored.
+    OAuth,
+}
+
+impl CredentialType {
+    fn parse(v: &str) -> Result<CredentialType, Why> {
+        let allowed = [("pat", CredentialType::Pat), ("oauth", CredentialType::OAuth)];
+        one_of(v, &allowed, "expected one of the documented values")
+    }
+}
+
+/// git's boolean spellings.
+pub fn bool_value(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" | "1" => Some(true),
+        "false" | "no" | "off" | "0" | "" => Some(false),
+        _ => None,
+    }
+}
+
+fn boolean(v: &str) -> Result<bool, Why> {
+    bool_value(v).ok_or(expected("expected true or false"))
+}
+
+/// Seconds, more than zero, at most a year.
+fn seconds(v: &str) -> Result<Duration, Why> {
+    match interval(v)? {
+        Some(d) if !d.is_zero() => Ok(d),
+        _ => Err(expected("expected a number of seconds")),
+    }
+}
+
+/// Seconds (zero allowed), or `never`/`off` for no checks at all.
+fn interval(v: &str) -> Result<Option<Duration>, Why> {
+    match v.trim() {
+        "never" | "off" => Ok(None),
+        v => v
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && *s >= 0.0 && *s <= 31_536_000.0)
+            .map(|s| Some(Duration::from_secs_f64(s)))
+            .ok_or(expected("expected a number of seconds")),
+    }
+}
+
+fn days(v: &str) -> Result<u32, Why> {
+    v.trim().parse::<u32>().ok().filter(|d| *d <= 3650).ok_or(expected("expected a number of days"))
+}
+
+/// `~/` expanded to the home directory.
+pub fn expand_home(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), dirs::home_dir()) {
+        (Some(rest), Some(home)) => home.join(rest),
+        _ => PathBuf::from(path),
+    }
+}
+
+/// Relative paths would land in whatever repository git runs in.
+fn absolute_path(v: &str) -> Result<PathBuf, Why> {
+    Some(expand_home(v)).filter(|p| p.is_absolute()).ok_or(expected("expected an absolute path (or ~/...)"))
+}
+
+fn service_url(v: &str) -> Result<ServiceUrl, Why> {
+    ServiceUrl::parse(v.trim()).map_err(|e| Why(Cow::Owned(e.to_string())))
+}
+
+/// An origin, as its base URL (`https://host[:port]`).
+fn origin(v: &str) -> Result<String, Why> {
+    service_url(v).map(|u| u.base())
+}
+
+fn collection(v: &str) -> Result<Target, Why> {
+    Target::server(v).map_err(|e| Why(Cow::Owned(e.to_string())))
+}
+
+fn client_id(v: &str) -> Result<String, Why> {
+    Some(v.trim().to_owned())
+        .filter(|v| crate::auth::tenant::is_tenant(v))
+        .ok_or(expected("expected a client id (GUID)"))
+}
+
+fn tenant(v: &str) -> Result<String, Why> {
+    Some(v.trim().to_owned())
+        .filter(|v| crate::auth::tenant::is_tenant(v))
+        .ok_or(expected("expected a tenant id or domain"))
+}
+
+fn scope(v: &str) -> Result<String, Why> {
+    let scope = v.split_whitespace().collect::<Vec<_>>().join(" ");
+    if scope.is_empty() || !scope.chars().all(|c| c.is_ascii_alphanumeric() || "._ ".contains(c)) {
+        return Err(expected("expected scopes like vso.code_write, separated by spaces"));
+    }
+    Ok(scope)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A default written as a value must be one its own parser accepts.
+    fn default_parses<T>(key: &Key<T>) -> bool {
+        !key.setting.has_value_default() || (key.parse)(key.setting.default).is_ok()
+    }
+
+    #[test]
+    fn every_default_value_parses() {
+        assert!(default_parses(&STORE) && default_parses(&STORE_FILE) && default_parses(&INTERACTIVE));
+        assert!(default_parses(&KEYRING_TIMEOUT) && default_parses(&VALIDATE_INTERVAL) && default_parses(&TIMEOUT));
+        assert!(default_parses(&CONNECT_TIMEOUT) && default_parses(&URL) && default_parses(&SERVER));
+        assert!(default_parses(&VSSPS_URL) && default_parses(&AUTHORITY) && default_parses(&MINT));
+        assert!(default_parses(&TOKEN_SOURCE) && default_parses(&CLIENT_ID) && default_parses(&TENANT));
+        assert!(default_parses(&SCOPE) && default_parses(&PAT_LIFETIME) && default_parses(&RENEW_BEFORE));
+        assert!(default_parses(&CREDENTIAL_TYPE));
+        assert_eq!(SETTINGS.len(), 19, "every key is in the table once");
+        // Visual Studio's public client, which Git Credential Manager also uses, so that
+        // organizations that already allow GCM allow this helper too.
+        assert_eq!((CLIENT_ID.parse)(CLIENT_ID.setting.default), Ok("872cd9fa-d31f-45e0-9eab-6e460a02d1f1".to_owned()));
+    }
+
+    #[test]
+    fn values_parse_to_their_types() {
+        assert_eq!((VALIDATE_INTERVAL.parse)("never"), Ok(None));
+        assert_eq!((VALIDATE_INTERVAL.parse)("0"), Ok(Some(Duration::ZERO)));
+        assert!((TIMEOUT.parse)("0").is_err() && (TIMEOUT.parse)("soon").is_err());
+        assert_eq!((TOKEN_SOURCE.parse)(" AzCli "), Ok(TokenSource::AzureCli));
+        assert_eq!((SCOPE.parse)(" vso.code   vso.packaging "), Ok("vso.code vso.packaging".to_owned()));
+        assert!((STORE_FILE.parse)("relative/file.json").is_err());
+        assert_eq!((VSSPS_URL.parse)("https://VSSPS.example:443/"), Ok("https://vssps.example".to_owned()));
+    }
+}

@@ -1,0 +1,198 @@
+//! This helper's private files: the only place that creates its directories (0700), its files
+//! (0600 from the first byte), replaces them atomically (temp file in the same directory, rename)
+//! and takes its cross-process locks (waits bounded when asked). Reading checks that a file is
+//! not readable by others, so a secret in it was never exposed unnoticed.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{ErrorKind, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use zeroize::Zeroize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{} is readable by other users (mode {mode:o}); refusing to use it: run chmod 600 on it", shown(.path))]
+    LoosePermissions { path: PathBuf, mode: u32 },
+    #[error("{}: another git process holds this lock; try again", shown(.path))]
+    Busy { path: PathBuf },
+    #[error("{}: {source}", shown(.path))]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+/// A path as it may be shown: no raw control characters.
+pub fn shown(path: &Path) -> String {
+    crate::text::printable(&path.to_string_lossy())
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io { path: path.to_owned(), source }
+}
+
+/// Create `dir` and its parents, private to the user.
+pub fn create_private_dir(dir: &Path) -> Result<(), Error> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(io(dir))
+}
+
+/// The whole file, or `None` when it does not exist; an error when others may read it. The
+/// caller wipes what it read when it holds a secret.
+pub fn read_private(path: &Path) -> Result<Option<Vec<u8>>, Error> {
+    let mut file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(path)(e)),
+    };
+    check_private(path, &file)?;
+    let mut bytes = Vec::new();
+    if let Err(e) = file.read_to_end(&mut bytes) {
+        bytes.zeroize();
+        return Err(io(path)(e));
+    }
+    Ok(Some(bytes))
+}
+
+#[cfg(unix)]
+fn check_private(path: &Path, file: &File) -> Result<(), Error> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = file.metadata().map_err(io(path))?.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(Error::LoosePermissions { path: path.to_owned(), mode });
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private(_path: &Path, _file: &File) -> Result<(), Error> {
+    Ok(())
+}
+
+/// How hard a write tries to survive a crash of the machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync the file and its directory (stores: a PAT must not be lost).
+    Synced,
+    /// Rename only (caches, which are rebuilt when lost).
+    Cache,
+}
+
+/// The directory a file lives in (`.` for a bare name).
+fn parent(path: &Path) -> &Path {
+    path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."))
+}
+
+/// Temp files are named after the file they replace, so each lock covers only its own.
+fn temp_prefix(path: &Path) -> String {
+    format!(".tmp-{}-", path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
+}
+
+/// Replace `path` with `bytes` atomically: readers see the old or the new file, never a torn one.
+/// The directory is created private when missing.
+pub fn write_private(path: &Path, bytes: &[u8], durability: Durability) -> Result<(), Error> {
+    let dir = parent(path);
+    create_private_dir(dir)?;
+    // tempfile creates the file with mode 0600 from the start: no window with looser permissions.
+    let mut tmp = tempfile::Builder::new().prefix(&temp_prefix(path)).tempfile_in(dir).map_err(io(dir))?;
+    tmp.write_all(bytes).map_err(io(tmp.path()))?;
+    if durability == Durability::Synced {
+        tmp.as_file().sync_all().map_err(io(path))?;
+    }
+    tmp.persist(path).map_err(|e| io(path)(e.error))?;
+    #[cfg(unix)]
+    if durability == Durability::Synced {
+        File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))?;
+    }
+    Ok(())
+}
+
+/// Temp files of writers killed mid-write (copies of a store, PATs included). Every writer of
+/// `path` creates its temp file while holding `path`'s lock, so under that lock any is stale.
+pub fn remove_stale_temp_files(path: &Path) {
+    let prefix = temp_prefix(path);
+    if let Ok(entries) = fs::read_dir(parent(path)) {
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
+/// An exclusive lock across processes, held until dropped. A process that dies releases it (the
+/// OS drops the file lock with the process).
+#[derive(Debug)]
+pub struct Lock {
+    _file: File,
+}
+
+/// `path` with `.lock` appended to its file name.
+pub fn lock_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".lock");
+    path.with_file_name(name)
+}
+
+/// Open (creating, 0600) and lock exclusively the lock file `path`, waiting at most `limit` when
+/// one is given (a holder stopped with Ctrl-Z must not hang git).
+pub fn lock(path: &Path, limit: Option<Duration>) -> Result<Lock, Error> {
+    create_private_dir(parent(path))?;
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(path).map_err(io(path))?;
+    let Some(limit) = limit else {
+        file.lock().map_err(io(path))?;
+        return Ok(Lock { _file: file });
+    };
+    let deadline = Instant::now() + limit;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(Lock { _file: file }),
+            Err(fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(fs::TryLockError::WouldBlock) => return Err(Error::Busy { path: path.to_owned() }),
+            Err(fs::TryLockError::Error(e)) => return Err(io(path)(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_files_are_private_and_replaced_whole() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("sub").join("f.json");
+        assert!(read_private(&path).expect("absent is fine").is_none());
+        write_private(&path, b"one", Durability::Synced).expect("write");
+        write_private(&path, b"two", Durability::Cache).expect("write");
+        assert_eq!(read_private(&path).expect("read").as_deref(), Some(&b"two"[..]));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+            assert_eq!(mode(&path), 0o600);
+            assert_eq!(mode(path.parent().expect("dir")), 0o700);
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
+            assert!(matches!(read_private(&path), Err(Error::LoosePermissions { mode: 0o644, .. })));
+        }
+    }
+
+    #[test]
+    fn a_held_lock_is_waited_for_within_the_bound() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = lock_path(&dir.path().join("x"));
+        let held = lock(&path, None).expect("lock");
+        let started = Instant::now();
+        assert!(matches!(lock(&path, Some(Duration::from_millis(100))), Err(Error::Busy { .. })));
+        assert!(started.elapsed() < Duration::from_secs(5));
+        drop(held);
+        lock(&path, Some(Duration::from_millis(100))).expect("free again");
+    }
+}

@@ -1,0 +1,198 @@
+//! HTTP: the one builder of the client every request goes through (git's proxy and CA settings,
+//! connect and total timeouts, no redirects, our user agent), the headers every Azure DevOps
+//! request carries, bounded reading of replies, and the one describer of network failures. Nothing
+//! here logs a header or a body.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use reqwest::blocking::{RequestBuilder, Response};
+
+use crate::secret::Secret;
+use crate::text::printable;
+
+/// git's network settings for one URL, as [`crate::config::Settings::network`] reads them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Network {
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+    /// `http.proxy`; `Some("")` means no proxy at all, `None` the environment's.
+    pub proxy: Option<String>,
+    pub ca_file: Option<PathBuf>,
+    pub verify_tls: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read the CA file {path}: {detail}")]
+    CaFile { path: String, detail: String },
+    #[error("invalid proxy {0}")]
+    Proxy(String),
+    #[error("cannot set up HTTP: {0}")]
+    Setup(String),
+}
+
+/// A request that failed before an HTTP status came back, in words (no URL secrets: there are
+/// none, credentials travel in headers).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Failure(pub String);
+
+impl From<reqwest::Error> for Failure {
+    fn from(e: reqwest::Error) -> Failure {
+        Failure(describe(&e))
+    }
+}
+
+pub struct Client {
+    http: reqwest::blocking::Client,
+    timeout: Duration,
+}
+
+impl Client {
+    pub fn new(net: &Network) -> Result<Client, Error> {
+        tracing::debug!("building an HTTP client");
+        let mut builder = reqwest::blocking::Client::builder()
+            .user_agent(concat!("git-credential-azdo/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(net.connect_timeout)
+            .timeout(net.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .https_only(false);
+        if net.proxy.as_deref() == Some("") {
+            builder = builder.no_proxy();
+        } else if let Some(proxy) = &net.proxy {
+            let proxy = reqwest::Proxy::all(proxy)
+                .map_err(|_| Error::Proxy(printable(&redact_userinfo(proxy))))?
+                .no_proxy(reqwest::NoProxy::from_env());
+            builder = builder.proxy(proxy);
+        }
+        if let Some(path) = &net.ca_file {
+            let shown = printable(&path.to_string_lossy());
+            let pem = std::fs::read(path).map_err(|e| Error::CaFile { path: shown.clone(), detail: e.to_string() })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| Error::CaFile { path: shown.clone(), detail: e.to_string() })?;
+            if certs.is_empty() {
+                return Err(Error::CaFile { path: shown, detail: "no certificate in it".into() });
+            }
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        if !net.verify_tls {
+            builder = builder.danger_accept_invalid_certs(true);
+        }
+        let http = builder.build().map_err(|e| Error::Setup(e.to_string()))?;
+        Ok(Client { http, timeout: net.timeout })
+    }
+
+    /// The total time one request may take.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// A request to an Azure DevOps or Entra endpoint: Azure DevOps is asked to answer with a
+    /// status instead of redirecting to its sign-in page.
+    pub fn request(&self, method: reqwest::Method, url: &str) -> RequestBuilder {
+        self.http.request(method, url).header("X-TFS-FedAuthRedirect", "Suppress")
+    }
+
+    pub fn get(&self, url: &str) -> RequestBuilder {
+        self.request(reqwest::Method::GET, url)
+    }
+
+    pub fn post(&self, url: &str) -> RequestBuilder {
+        self.request(reqwest::Method::POST, url)
+    }
+
+    /// A request carrying an Entra access token.
+    pub fn bearer(&self, method: reqwest::Method, url: &str, token: &Secret) -> RequestBuilder {
+        self.request(method, url).bearer_auth(token.expose())
+    }
+
+    /// Whether `url` answers at all (any HTTP status), without credentials.
+    pub fn probe(&self, url: &str) -> Result<u16, Failure> {
+        Ok(self.get(url).send()?.status().as_u16())
+    }
+}
+
+/// For a reply field: its value when it has the expected type; any other JSON value (a number
+/// where text was expected, an object, `null`) reads as absent, as the service's own clients
+/// treat it. `#[serde(default, deserialize_with = "crate::net::lenient")]` on an `Option` field.
+pub fn lenient<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Or<T> {
+        Value(T),
+        Other(serde::de::IgnoredAny),
+    }
+    Ok(match <Or<T> as serde::Deserialize>::deserialize(d)? {
+        Or::Value(v) => Some(v),
+        Or::Other(_) => None,
+    })
+}
+
+/// At most `max` bytes of a reply's body.
+pub fn read_body(response: Response, max: u64) -> Result<Vec<u8>, Failure> {
+    let mut bytes = Vec::new();
+    response
+        .take(max)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Failure(format!("the reply was cut off ({})", printable(&e.to_string()))))?;
+    Ok(bytes)
+}
+
+/// A network failure in words: what happened (timed out, cannot connect), then the innermost cause.
+pub fn describe(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else {
+        "request failed"
+    };
+    let mut detail = String::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        detail = s.to_string();
+        source = s.source();
+    }
+    if detail.is_empty() {
+        kind.to_owned()
+    } else {
+        format!("{kind} ({})", printable(&detail))
+    }
+}
+
+/// `scheme://user:pass@host` → `scheme://***@host`, for messages about a proxy.
+pub fn redact_userinfo(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => format!("{}***{}", &url[..scheme_end + 3], &url[at..]),
+        _ => url.to_owned(),
+    }
+}
+
+/// Reply headers from `(name, value)` pairs, in order, for the tests of reply parsers.
+#[cfg(test)]
+pub fn test_headers(pairs: &[(&'static str, &'static str)]) -> reqwest::header::HeaderMap {
+    let mut h = reqwest::header::HeaderMap::new();
+    for (k, v) in pairs {
+        h.append(*k, reqwest::header::HeaderValue::from_static(v));
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_credentials_are_redacted() {
+        assert_eq!(redact_userinfo("http://user:pw@proxy:3128"), "http://***@proxy:3128");
+        assert_eq!(redact_userinfo("http://proxy:3128"), "http://proxy:3128");
+    }
+}
