@@ -1,6 +1,7 @@
 //! This helper's private files: the only place that creates its directories (0700), its files
 //! (0600 from the first byte), replaces them atomically (temp file in the same directory, rename)
-//! and takes its cross-process locks (waits bounded when asked). Reading checks that a file is
+//! and takes its cross-process locks (waits bounded when asked). (The trace file, at a path the
+//! user names, is opened by [`crate::trace`].) Reading checks that a file is
 //! not readable by others, so a secret in it was never exposed unnoticed.
 
 use std::fs::{self, File, OpenOptions};

@@ -136,6 +136,15 @@ where
     })
 }
 
+/// A list element read like a [`lenient`] field: `Maybe(None)` when it has another shape.
+pub struct Maybe<T>(pub Option<T>);
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Maybe<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        lenient(d).map(Maybe)
+    }
+}
+
 /// At most `max` bytes of a reply's body.
 pub fn read_body(response: Response, max: u64) -> Result<Vec<u8>, Failure> {
     let mut bytes = Vec::new();

@@ -68,8 +68,8 @@ struct CreateReply {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ListReply {
-    #[serde(default)]
-    pat_tokens: Vec<PatToken>,
+    #[serde(default, deserialize_with = "crate::net::lenient")]
+    pat_tokens: Option<Vec<net::Maybe<PatToken>>>,
     #[serde(default, deserialize_with = "crate::net::lenient")]
     continuation_token: Option<String>,
 }
@@ -156,7 +156,7 @@ pub fn list(client: &Client, vssps: &str, org: &str, bearer: &Secret) -> Result<
             format!("$top=100&continuationToken={}&", form_encode(&continuation))
         };
         let page: ListReply = read_json(send(client, Method::GET, &url(vssps, org, &query), bearer, None)?)?;
-        all.extend(page.pat_tokens.into_iter().filter_map(pat_info));
+        all.extend(page.pat_tokens.into_iter().flatten().filter_map(|m| m.0).filter_map(pat_info));
         continuation = page.continuation_token.unwrap_or_default();
         if continuation.is_empty() {
             break;
@@ -247,6 +247,11 @@ mod tests {
         assert_eq!(info.valid_to, Some(1_606_866_383));
         assert_eq!(info.token.as_ref().map(Secret::expose), Some("tok"));
         assert!(pat_info(record(serde_json::json!({"displayName":"x"}))).is_none());
+        let page: ListReply =
+            serde_json::from_value(serde_json::json!({"patTokens":[null,"x",{"authorizationId":"a"}]})).expect("page");
+        assert_eq!(page.pat_tokens.into_iter().flatten().filter_map(|m| m.0).count(), 1, "odd entries are skipped");
+        let page: ListReply = serde_json::from_value(serde_json::json!({"patTokens":null})).expect("page");
+        assert!(page.pat_tokens.is_none());
         assert_eq!(form_encode("a b/+"), "a%20b%2F%2B");
     }
 }

@@ -135,8 +135,8 @@ pub fn start_device_flow(client: &Client, authority: &str, tenant: &str, client_
         device_code: Secret::from(device_code),
         user_code: printable(&user_code),
         verification_uri: printable(&verification_uri),
-        expires_at: now() + Number::value(&reply.expires_in).unwrap_or(900).clamp(0, 3600),
-        interval: Duration::from_secs(Number::value(&reply.interval).unwrap_or(5).clamp(0, 60) as u64),
+        expires_at: now() + Number::value(&reply.expires_in).filter(|n| *n >= 0).unwrap_or(900).min(3600),
+        interval: Duration::from_secs(Number::value(&reply.interval).filter(|n| *n >= 0).unwrap_or(5).min(60) as u64),
     })
 }
 

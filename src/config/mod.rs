@@ -55,7 +55,7 @@ impl Source<'_> {
     fn parse<T>(key: &Key<T>, value: &str) -> Result<T, Error> {
         (key.parse)(value).map_err(|Why(why)| Error::Invalid {
             key: key.setting.key,
-            value: printable(value),
+            value: printable(value.trim()),
             why: why.into_owned(),
         })
     }
@@ -83,7 +83,10 @@ impl Source<'_> {
 /// The configured origins (`azdo.url`, `azdo.server`): read before the target is known.
 pub fn origins(config: &GitConfig, env: Env) -> Result<Origins, Error> {
     let source = Source { config, env, url: None };
-    Ok(Origins { services: source.get(&keys::URL)?, servers: source.get_all(&keys::SERVER)? })
+    // A bare `azdo.url` names no origin: the default one.
+    let bare_url = env(keys::URL.setting.env).is_none() && config.get(keys::URL.setting.key) == Some(None);
+    let services = if bare_url { ServiceUrl::default() } else { source.get(&keys::URL)? };
+    Ok(Origins { services, servers: source.get_all(&keys::SERVER)? })
 }
 
 /// The settings of one invocation.
@@ -125,14 +128,6 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// The unscoped settings, from git's configuration and the process environment.
-    pub fn load() -> Result<Settings, Error> {
-        let config = GitConfig::load();
-        let env = |name: &str| std::env::var_os(name);
-        let origins = origins(&config, &env)?;
-        Settings::from_sources(config, origins, None, &env)
-    }
-
     /// Whether a PAT may be minted for `target`: minting is on, it is no Server collection, and
     /// the Microsoft endpoints are the real ones, or test ones set explicitly: with only
     /// `azdo.url` changed, tokens and PATs for the real service must not be used for another
@@ -286,6 +281,13 @@ mod tests {
         let s = Settings::from_sources(c.clone(), origins, Some(&contoso), &env).expect("valid");
         assert!(!s.interactive, "the entry for the custom origin's URL applies");
         assert!(s.validate_interval.is_some(), "an entry for dev.azure.com does not apply to another origin");
+    }
+
+    #[test]
+    fn a_bare_azdo_url_means_the_default_origin() {
+        let c = GitConfig::parse_z(b"azdo.url\0");
+        assert_eq!(origins(&c, &env_of(&[])).expect("default"), Origins::default());
+        assert!(origins(&config(&[("azdo.url", "ftp://x")]), &env_of(&[])).is_err());
     }
 
     #[test]
