@@ -1,13 +1,16 @@
-//! The README's demo (`cargo run -p fake-azdo --bin azdo-demo`) still works and still shows what
-//! it claims: run it against the helper under test and check the transcript's key lines.
+//! The README's demo (`cargo run --example demo`) still works and still shows what it claims: run
+//! its steps against the helper under test and check the transcript's key lines.
 #![cfg(unix)]
+
+#[path = "../examples/demo/steps.rs"]
+mod steps;
 
 use std::path::Path;
 
 #[test]
 fn the_demo_runs_every_step() {
     let mut out = Vec::new();
-    let result = fake_azdo::demo::run(Path::new(env!("CARGO_BIN_EXE_git-credential-azdo")), &mut out);
+    let result = steps::run(Path::new(env!("CARGO_BIN_EXE_git-credential-azdo")), &mut out);
     let transcript = String::from_utf8_lossy(&out);
     assert!(result.is_ok(), "the demo failed: {result:?}\n{transcript}");
     for expected in [

@@ -5,14 +5,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::bounded::{now, YEAR};
 use common::{Run, TestEnv};
 use fake_azdo::{FakeAzdo, Fault, Route};
-
-const YEAR: i64 = 365 * 24 * 3600;
-
-fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64
-}
 
 struct World {
     fake: FakeAzdo,

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod bounded;
 pub mod contract;
+pub mod faults;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_git-credential-azdo");
 

@@ -21,9 +21,6 @@
 //! revoke PATs or switch faults while git runs.
 
 mod azdo;
-/// A guided demo of the helper against this fake (`cargo run -p fake-azdo --bin azdo-demo`).
-#[cfg(unix)]
-pub mod demo;
 mod entra;
 mod git;
 mod http;

@@ -1,59 +1,29 @@
-//! A guided demo of git-credential-azdo against this fake: real git, the real helper binary, a
-//! throwaway home directory. `cargo run -p fake-azdo --bin azdo-demo` runs it; the root crate's
-//! `tests/demo.rs` runs it too, so it cannot rot unnoticed.
+//! The steps of the guided demo of git-credential-azdo (`cargo run --example demo`) against the
+//! local fake of Azure DevOps (the `fake-azdo` crate in tests/): real git, the real helper
+//! binary, a throwaway home directory. The example's `main.rs` is only the command line; the
+//! root crate's `tests/demo.rs` includes this file and runs the same steps, so the demo cannot
+//! rot unnoticed.
 //!
 //! Every child process gets a scrubbed environment (only `PATH` and the variables set here), so
 //! the user's git configuration, credential helpers and keyring are never read or written.
 
+use std::collections::hash_map::RandomState;
 use std::ffi::OsString;
+use std::hash::{BuildHasher, Hasher};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::{FakeAzdo, Route};
+use fake_azdo::{FakeAzdo, Route};
 
 const ORG: &str = "contoso";
 const PROJECT: &str = "proj";
 const REPO: &str = "repo";
 const USER: &str = "alice@contoso.example";
 const SCOPE: &str = "vso.code_write";
-const HELPER_NAME: &str = "git-credential-azdo";
-
-/// Builds the helper with `$CARGO build --bin git-credential-azdo` (cargo's own output goes to
-/// stderr) and returns the binary's path in the workspace's target directory: `CARGO_TARGET_DIR`
-/// (or `CARGO_BUILD_TARGET_DIR`) if set, else `target/` at the workspace root.
-pub fn build_helper(out: &mut dyn Write) -> Result<PathBuf, String> {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let workspace = workspace.canonicalize().unwrap_or(workspace);
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let args = ["build", "--bin", HELPER_NAME];
-    say(out, &format!("$ cargo {}", args.join(" ")))?;
-    let status = Command::new(&cargo)
-        .args(args)
-        .arg("--manifest-path")
-        .arg(workspace.join("Cargo.toml"))
-        .stdin(Stdio::null())
-        .status()
-        .map_err(|e| format!("cannot run {}: {e}", cargo.to_string_lossy()))?;
-    if !status.success() {
-        return Err(format!("building the helper failed ({status}); see cargo's messages above"));
-    }
-    let target = match std::env::var_os("CARGO_TARGET_DIR").or_else(|| std::env::var_os("CARGO_BUILD_TARGET_DIR")) {
-        // A relative target directory is relative to where cargo was started: this process's
-        // working directory, which the build above inherited.
-        Some(dir) => std::path::absolute(PathBuf::from(dir)).map_err(|e| format!("CARGO_TARGET_DIR: {e}"))?,
-        None => workspace.join("target"),
-    };
-    let exe = target.join("debug").join(format!("{HELPER_NAME}{}", std::env::consts::EXE_SUFFIX));
-    if !exe.is_file() {
-        return Err(format!(
-            "built the helper, but it is not at {} (a target directory set in cargo's config?): pass --helper PATH",
-            exe.display()
-        ));
-    }
-    Ok(exe)
-}
+pub const HELPER_NAME: &str = "git-credential-azdo";
 
 /// Runs the demo with the helper binary at `helper`, writing the transcript to `out`. Returns an
 /// error naming the step that failed. The fake and the throwaway directory are gone on return,
@@ -83,7 +53,7 @@ pub fn run(helper: &Path, out: &mut dyn Write) -> Result<(), String> {
 
 fn steps(world: &World, fake: &FakeAzdo, show: &mut Show) -> Result<(), String> {
     let repo_url = fake.repo_url(ORG, PROJECT, REPO);
-    let first = fake.add_pat(ORG, USER, &[SCOPE], crate::util::now_unix() + 30 * 86_400).token;
+    let first = fake.add_pat(ORG, USER, &[SCOPE], now_unix() + 30 * 86_400).token;
     show.mask_pat(&first);
 
     show.say("# git-credential-azdo demo: real git and the real helper against a local fake of Azure DevOps.")?;
@@ -161,7 +131,7 @@ fn steps(world: &World, fake: &FakeAzdo, show: &mut Show) -> Result<(), String> 
     // d. revoked PAT, check due
     show.section("4. The PAT is revoked: the helper notices and replaces it in the same command")?;
     fake.revoke_pat(&first);
-    let second = fake.add_pat(ORG, USER, &[SCOPE], crate::util::now_unix() + 30 * 86_400).token;
+    let second = fake.add_pat(ORG, USER, &[SCOPE], now_unix() + 30 * 86_400).token;
     show.mask_pat(&second);
     show.say(&format!("# The fake now rejects {} (as if you revoked it on the tokens page).", mask(&first)))?;
     show.say("# GIT_CREDENTIAL_AZDO_VALIDATE_INTERVAL=0 makes the helper check the stored PAT on every use, as if")?;
@@ -220,8 +190,7 @@ struct World {
 
 impl World {
     fn new(helper: &Path, fake: &FakeAzdo) -> Result<World, String> {
-        let root =
-            std::env::temp_dir().join(format!("azdo-demo-{}-{:016x}", std::process::id(), crate::util::random_u64()));
+        let root = std::env::temp_dir().join(format!("azdo-demo-{}-{:016x}", std::process::id(), random_u64()));
         std::fs::DirBuilder::new()
             .mode(0o700)
             .create(&root)
@@ -402,7 +371,7 @@ impl Show<'_> {
     }
 }
 
-fn say(out: &mut dyn Write, text: &str) -> Result<(), String> {
+pub fn say(out: &mut dyn Write, text: &str) -> Result<(), String> {
     writeln!(out, "{text}").and_then(|()| out.flush()).map_err(|e| format!("cannot write the transcript: {e}"))
 }
 
@@ -414,4 +383,17 @@ pub fn mask(pat: &str) -> String {
 
 fn shell_quote(path: &Path) -> String {
     format!("'{}'", path.to_string_lossy().replace('\'', "'\\''"))
+}
+
+/// Seconds since the Unix epoch.
+fn now_unix() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// 64 random bits (SipHash with std's per-process random keys over the clock): enough to keep
+/// two throwaway directories apart.
+fn random_u64() -> u64 {
+    let mut h = RandomState::new().build_hasher();
+    h.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    h.finish()
 }
