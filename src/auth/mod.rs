@@ -297,8 +297,9 @@ mod tests {
         let s = |v: &str| Some(v.to_owned());
         assert_eq!(display_host([s("build-01.corp"), s("WIN"), None]), "build-01.corp");
         assert_eq!(display_host([None, s("DESKTOP-42"), s("x")]), "DESKTOP-42");
-        assert_eq!(display_host([s(" \u{1b}[2J "), None, s("ok")]), "2J", "control characters are dropped");
-        assert_eq!(display_host([s("\u{202e}"), s(""), None]), "202e");
+        // Control characters are escaped, then only letters, digits, '-' and '.' are kept.
+        assert_eq!(display_host([s(" \u{1b}[2J "), None, s("ok")]), "u1b2J");
+        assert_eq!(display_host([s("[]"), s(""), s("ok")]), "ok", "an empty result is no name");
         assert_eq!(display_host([None, None, None]), "this machine");
         assert_eq!(display_host([s(&"a".repeat(99)), None, None]).len(), 40);
         assert!(!hostname().is_empty());
