@@ -42,14 +42,16 @@ pub fn create_private_dir(dir: &Path) -> Result<(), Error> {
 /// The whole file, or `None` when it does not exist; an error when others may read it. The
 /// caller wipes what it read when it holds a secret.
 pub fn read_private(path: &Path) -> Result<Option<Vec<u8>>, Error> {
-    let mut file = match File::open(path) {
+    let file = match File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io(path)(e)),
     };
-    check_private(path, &file)?;
-    let mut bytes = Vec::new();
-    if let Err(e) = file.read_to_end(&mut bytes) {
+    let meta = file.metadata().map_err(io(path))?;
+    check_private(path, &meta)?;
+    // Sized from the metadata just read, so reading costs no second stat (this is the hot path).
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0).saturating_add(1));
+    if let Err(e) = (&file).take(u64::MAX).read_to_end(&mut bytes) {
         bytes.zeroize();
         return Err(io(path)(e));
     }
@@ -57,9 +59,9 @@ pub fn read_private(path: &Path) -> Result<Option<Vec<u8>>, Error> {
 }
 
 #[cfg(unix)]
-fn check_private(path: &Path, file: &File) -> Result<(), Error> {
+fn check_private(path: &Path, meta: &fs::Metadata) -> Result<(), Error> {
     use std::os::unix::fs::PermissionsExt;
-    let mode = file.metadata().map_err(io(path))?.permissions().mode() & 0o777;
+    let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
         return Err(Error::LoosePermissions { path: path.to_owned(), mode });
     }
@@ -67,7 +69,7 @@ fn check_private(path: &Path, file: &File) -> Result<(), Error> {
 }
 
 #[cfg(not(unix))]
-fn check_private(_path: &Path, _file: &File) -> Result<(), Error> {
+fn check_private(_path: &Path, _meta: &fs::Metadata) -> Result<(), Error> {
     Ok(())
 }
 
@@ -99,14 +101,41 @@ pub fn write_private(path: &Path, bytes: &[u8], durability: Durability) -> Resul
     let mut tmp = tempfile::Builder::new().prefix(&temp_prefix(path)).tempfile_in(dir).map_err(io(dir))?;
     tmp.write_all(bytes).map_err(io(tmp.path()))?;
     if durability == Durability::Synced {
-        tmp.as_file().sync_all().map_err(io(path))?;
+        tolerate_unsupported_sync(tmp.as_file().sync_all()).map_err(io(path))?;
     }
-    tmp.persist(path).map_err(|e| io(path)(e.error))?;
+    // std's rename, not tempfile's persist: on Windows it falls back to a POSIX-semantics rename,
+    // which works while a parallel reader has the target open (a plain MoveFileEx fails then).
+    let (file, temp_path) = tmp.into_parts();
+    drop(file);
+    fs::rename(&temp_path, path).map_err(io(path))?;
+    // The file is now at `path`: nothing is left under the temporary name to delete.
+    let _ = temp_path.keep();
     #[cfg(unix)]
     if durability == Durability::Synced {
-        File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))?;
+        tolerate_unsupported_sync(File::open(dir).and_then(|d| d.sync_all())).map_err(io(dir))?;
     }
     Ok(())
+}
+
+/// A sync the file system cannot do is not a failed write: `sync_all` is `F_FULLFSYNC` on Apple
+/// systems, which network home directories refuse with `ENOTSUP`, and some file systems refuse a
+/// directory fsync with `EINVAL`. The rename has happened either way.
+fn tolerate_unsupported_sync(result: std::io::Result<()>) -> std::io::Result<()> {
+    match result {
+        Err(e) if sync_unsupported(&e) => {
+            tracing::debug!(error = %e, "this file system cannot sync; the write stands without it");
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+fn sync_unsupported(e: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    let refused = matches!(e.raw_os_error(), Some(code) if code == libc::ENOTSUP || code == libc::EOPNOTSUPP || code == libc::EINVAL);
+    #[cfg(not(unix))]
+    let refused = false;
+    refused || e.kind() == ErrorKind::Unsupported
 }
 
 /// Temp files of writers killed mid-write (copies of a store, PATs included). Every writer of
@@ -183,6 +212,33 @@ mod tests {
             fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
             assert!(matches!(read_private(&path), Err(Error::LoosePermissions { mode: 0o644, .. })));
         }
+    }
+
+    #[test]
+    fn a_file_open_for_reading_is_replaced_and_the_reader_keeps_the_old_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("doc.json");
+        write_private(&path, b"old", Durability::Synced).expect("write");
+        let mut reader = File::open(&path).expect("open");
+        write_private(&path, b"new", Durability::Synced).expect("replace while a reader has it open");
+        let mut seen = String::new();
+        reader.read_to_string(&mut seen).expect("read");
+        assert_eq!(seen, "old");
+        assert_eq!(fs::read(&path).expect("read"), b"new");
+        let names: Vec<_> = fs::read_dir(dir.path()).expect("dir").flatten().map(|e| e.file_name()).collect();
+        assert_eq!(names, ["doc.json"], "no temporary file is left behind");
+    }
+
+    #[test]
+    fn an_unsupported_sync_does_not_fail_the_write() {
+        #[cfg(unix)]
+        for code in [libc::ENOTSUP, libc::EINVAL] {
+            assert!(tolerate_unsupported_sync(Err(std::io::Error::from_raw_os_error(code))).is_ok(), "{code}");
+        }
+        assert!(tolerate_unsupported_sync(Err(ErrorKind::Unsupported.into())).is_ok());
+        assert!(tolerate_unsupported_sync(Err(std::io::Error::other("disk on fire"))).is_err());
+        #[cfg(unix)]
+        assert!(tolerate_unsupported_sync(Err(std::io::Error::from_raw_os_error(libc::EIO))).is_err());
     }
 
     #[test]

@@ -21,6 +21,10 @@ pub fn ask_pat(org: &Target, settings: &Settings) -> Option<Secret> {
         tracing::info!(%org, "prompts are off; not asking");
         return None;
     }
+    if let Some(hint) = no_console_prompt(cfg!(unix), settings.askpass.is_some()) {
+        eprintln!("git-credential-azdo: {hint}");
+        return None;
+    }
     let options = gix_prompt::Options { askpass: settings.askpass.clone(), mode: gix_prompt::Mode::Hidden };
     tracing::info!(%org, askpass = settings.askpass.is_some(), "asking for a PAT");
     match gix_prompt::ask(&pat_prompt(org), &options) {
@@ -40,6 +44,16 @@ pub fn ask_pat(org: &Target, settings: &Settings) -> Option<Secret> {
             None
         }
     }
+}
+
+/// Why no PAT can be asked for, when that is so: hidden input from the terminal exists only on
+/// Unix (gix-prompt reads `/dev/tty`; this crate forbids the `unsafe` a console API needs), so
+/// elsewhere only an askpass program can ask.
+pub fn no_console_prompt(unix: bool, askpass: bool) -> Option<&'static str> {
+    (!unix && !askpass).then_some(
+        "cannot ask for a PAT on this console: set GIT_ASKPASS to an askpass program, \
+         or store one with: git credential-azdo login ORG --pat-stdin",
+    )
 }
 
 /// Hidden input leaves the cursor on the prompt line: move on, as git does.
@@ -68,6 +82,14 @@ mod tests {
         let text = pat_prompt(&Target::org("Contoso").expect("valid"));
         assert!(text.contains("'contoso'"));
         assert!(text.contains("https://dev.azure.com/contoso/_usersSettings/tokens"));
+    }
+
+    #[test]
+    fn without_a_unix_terminal_only_askpass_can_ask() {
+        assert!(no_console_prompt(true, false).is_none());
+        assert!(no_console_prompt(false, true).is_none());
+        let hint = no_console_prompt(false, false).expect("a hint");
+        assert!(hint.contains("GIT_ASKPASS") && hint.contains("--pat-stdin"), "{hint}");
     }
 
     #[test]

@@ -1,3 +1,4 @@
+#![cfg(unix)] // shell scripts, git http-backend and Unix file modes
 mod common;
 
 // The human CLI through the real binary and real git: help and version, usage errors, the
@@ -564,6 +565,7 @@ fn store_and_config_errors_are_one_line() {
 
 // --- the real keyring ---------------------------------------------------------------------------
 
+#[cfg(target_os = "linux")] // a real Secret Service
 #[test]
 fn login_list_logout_through_the_keyring() {
     let Some(env) = TestEnv::with_keyring() else {

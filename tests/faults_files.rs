@@ -3,6 +3,7 @@
 //! next one, and an `erase` of the old PAT racing a `store` of the new one never takes the new
 //! one. Every helper run here is bounded in time (tests/common/bounded.rs): a hang fails the test
 //! instead of hanging it, and no run may panic.
+#![cfg(unix)] // shell scripts, git http-backend and Unix file modes
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! confirmed is lost; and an `erase` of the old PAT racing a `store` of the new one on a real
 //! Secret Service. Every helper run here is bounded in time (tests/common/bounded.rs): a hang
 //! fails the test instead of hanging it, and no run may panic.
+#![cfg(target_os = "linux")] // a real Secret Service (gnome-keyring on a private D-Bus bus)
 
 mod common;
 

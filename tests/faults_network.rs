@@ -2,6 +2,7 @@
 //! slowly, answers garbage or throttles, for `status`, `get` and `doctor`, which must answer in
 //! time and keep the stored PAT. Every helper run here is bounded in time
 //! (tests/common/bounded.rs): a hang fails the test instead of hanging it, and no run may panic.
+#![cfg(unix)] // shell scripts, git http-backend and Unix file modes
 
 mod common;
 

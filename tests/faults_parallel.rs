@@ -2,6 +2,7 @@
 //! Secret Service: every outcome is accounted for by some serialization of the operations, and
 //! no organization ever sees another's PAT. Every helper run here is bounded in time
 //! (tests/common/bounded.rs): a hang fails the test instead of hanging it, and no run may panic.
+#![cfg(unix)] // shell scripts, git http-backend and Unix file modes
 
 mod common;
 
@@ -200,6 +201,7 @@ fn fifty_parallel_operations_on_the_file_store_are_all_accounted_for() {
     assert!(temp_files(path.parent().expect("dir")).is_empty(), "temp files left without any kill");
 }
 
+#[cfg(target_os = "linux")] // a real Secret Service
 #[test]
 fn fifty_parallel_operations_on_the_secret_service_are_all_accounted_for() {
     let Some(env) = TestEnv::with_keyring() else {

@@ -1,5 +1,6 @@
 //! Real git (`git credential fill | approve | reject`) driving the helper, configured exactly as
 //! `configure` writes it, for every URL form.
+#![cfg(unix)] // shell scripts, git http-backend and Unix file modes
 
 mod common;
 
@@ -139,6 +140,7 @@ fn a_pat_typed_at_the_prompt_is_kept_once_git_approves_it() {
     assert_eq!(password(&env.fill(url)), Some("typed-at-prompt"));
 }
 
+#[cfg(target_os = "linux")] // a real Secret Service
 #[test]
 fn keyring_store_end_to_end() {
     let Some(env) = TestEnv::with_keyring() else {

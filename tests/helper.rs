@@ -1,4 +1,5 @@
 //! The helper as git runs it (`get`, `store`, `erase` on stdin/stdout), through the real binary.
+#![cfg(unix)] // shell scripts, git http-backend and Unix file modes
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! `import` on a real Secret Service, with items written the way Git Credential Manager and the
 //! Azure CLI write them, checked against the fake.
+#![cfg(target_os = "linux")] // a real Secret Service (gnome-keyring on a private D-Bus bus)
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Minting: Entra sign-in (device code, refresh token, Azure CLI) and the PAT lifecycle API,
 //! end to end with real git against the fake.
+#![cfg(unix)] // shell scripts, git http-backend and Unix file modes
 
 mod common;
 
@@ -248,6 +249,7 @@ fn the_azure_cli_is_a_silent_source() {
     assert_eq!(w.fake.device_flows().len(), 0, "no interaction");
 }
 
+#[cfg(target_os = "linux")] // a real Secret Service
 #[test]
 fn tokens_never_appear_in_output_traces_or_files_other_than_the_store() {
     let Some(mut env) = TestEnv::with_keyring() else { return };

@@ -1,5 +1,6 @@
 //! Settings through git config: read with at most one git process, none on a warm hot path, and
 //! every change seen.
+#![cfg(unix)] // shell scripts, git http-backend and Unix file modes
 
 mod common;
 

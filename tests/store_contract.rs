@@ -1,4 +1,5 @@
 //! The store contract on the memory and file backends, plus what only the file store promises.
+#![cfg(unix)] // shell scripts, git http-backend and Unix file modes
 
 mod common;
 

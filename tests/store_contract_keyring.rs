@@ -1,11 +1,13 @@
 //! The store contract on the real Secret Service (gnome-keyring on a private D-Bus session bus).
 //! Its own test binary: it points this process's D-Bus address at the private bus.
+#![cfg(target_os = "linux")] // a real Secret Service (gnome-keyring on a private D-Bus bus)
 
 mod common;
 
 use std::time::Duration;
 
-use git_credential_azdo::store::{KeyringStore, Store};
+use git_credential_azdo::secret::Secret;
+use git_credential_azdo::store::{KeyringStore, Store, TokenStore};
 
 #[test]
 fn keyring_store_meets_the_contract_on_a_real_secret_service() {
@@ -33,4 +35,27 @@ fn keyring_store_meets_the_contract_on_a_real_secret_service() {
     let meta = std::fs::read_to_string(dir.path().join("data/keyring-metadata.json")).expect("metadata");
     assert!(!meta.contains("findable-pat"), "{meta}");
     assert!(meta.contains("contoso"));
+
+    // A sign-in token longer than one item may hold (Windows' limit; 100 here) is split across
+    // items, each within the limit, and read back whole. A shorter one replaces it and leaves no
+    // part behind; deleting it deletes every item.
+    let split =
+        KeyringStore::new(dir.path().join("data/keyring-metadata.json"), Duration::from_secs(10)).with_max_secret(100);
+    let key = "refresh-token:https://login.example:t:c";
+    let long = Secret::from("0.AX-".repeat(90));
+    split.put_token(key, &long).expect("put a long token");
+    assert_eq!(split.get_token(key).expect("get"), Some(long.clone()));
+    assert_eq!(store.get_token(key).expect("get without a limit"), Some(long), "any reader joins the parts");
+    let items = ss.secret_tool(&["search", "--all", "service", "git-credential-azdo:sign-in"]);
+    let parts = items.stderr.matches(&format!("attribute.username = {key}#")).count();
+    assert_eq!(parts, 5, "450 characters in items of at most 100: {items:?}");
+    for line in items.stdout.lines().filter(|l| l.starts_with("secret = ")) {
+        assert!(line.len() - "secret = ".len() <= 100, "an item over the limit: {line}");
+    }
+    split.put_token(key, &Secret::new("short-token")).expect("put a short token");
+    assert_eq!(split.get_token(key).expect("get"), Some(Secret::new("short-token")));
+    let items = ss.secret_tool(&["search", "--all", "service", "git-credential-azdo:sign-in"]);
+    assert!(!items.stderr.contains(&format!("{key}#")), "parts left behind: {items:?}");
+    assert!(split.delete_token(key).expect("delete"));
+    assert_eq!(split.get_token(key).expect("get"), None);
 }

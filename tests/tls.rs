@@ -2,6 +2,7 @@
 //! `http.sslVerify` and `GIT_SSL_NO_VERIFY`. A small TLS front (rustls, with the test CA and
 //! server certificate in tests/fixtures/tls) stands before the plain-HTTP fake Azure DevOps, and
 //! `GIT_CREDENTIAL_AZDO_URL` points at the front.
+#![cfg(unix)] // shell scripts, git http-backend and Unix file modes
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! Tracing on, every verb run, and the PAT found nowhere it should not be.
+#![cfg(unix)] // shell scripts, git http-backend and Unix file modes
 
 mod common;
 
@@ -72,6 +73,7 @@ fn trace_on_stderr_has_decisions_and_no_secret() {
     assert!(get.stderr.contains("answering with the stored PAT"), "{get:?}");
 }
 
+#[cfg(target_os = "linux")] // a real Secret Service
 #[test]
 fn trace_through_real_git_and_a_prompt_leaks_nothing() {
     let Some(mut env) = TestEnv::with_keyring() else {

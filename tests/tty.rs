@@ -1,4 +1,5 @@
 //! Prompting on a real terminal: a pseudo-terminal driven by Python's `pty` module plays the person.
+#![cfg(unix)] // shell scripts, git http-backend and Unix file modes
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Validation against a faithful fake of Azure DevOps, with real `git clone`, `fetch` and `push`
 //! over smart HTTP (`git http-backend` behind the fake) driving the helper.
+#![cfg(unix)] // shell scripts, git http-backend and Unix file modes
 
 mod common;
 

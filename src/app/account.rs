@@ -28,6 +28,8 @@ pub fn login(arg: &str, pat_stdin: bool) -> Result<(), Error> {
         let mut input = String::new();
         std::io::stdin().take(64 * 1024).read_to_string(&mut input).map_err(Error::Stdin)?;
         Secret::from(input)
+    } else if let Some(hint) = crate::prompt::no_console_prompt(cfg!(unix), false) {
+        return Err(Error::User(hint.into()));
     } else if std::io::stdin().is_terminal() {
         let answer = gix_prompt::securely(crate::prompt::pat_prompt(&target))
             .map_err(|_| Error::User("cannot prompt on this terminal: use --pat-stdin".into()))?;

@@ -67,9 +67,18 @@ fn get_all(scope: &Scope, key: &str) -> Result<Vec<String>, Error> {
 
 /// The helper string git should run: an absolute path, quoted through `!` when it needs quoting.
 pub fn helper_value(exe: &Path) -> String {
-    let path = exe.to_string_lossy();
+    helper_value_for(exe, cfg!(windows))
+}
+
+/// [`helper_value`] for Windows or not: on Windows the path is written with forward slashes,
+/// which git's shell reads as they are (a backslash would be an escape).
+fn helper_value_for(exe: &Path, windows: bool) -> String {
+    let mut path = exe.to_string_lossy().into_owned();
+    if windows {
+        path = path.replace('\\', "/");
+    }
     if path.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+:@".contains(c)) {
-        path.into_owned()
+        path
     } else {
         format!("!'{}'", path.replace('\'', "'\\''"))
     }
@@ -83,14 +92,22 @@ pub fn helper_name(value: &str) -> String {
     format!("{}{more}", crate::text::printable(first))
 }
 
-/// Whether a configured helper value is this helper (any install location).
+/// Whether a configured helper value is this helper (any install location, any system).
 pub fn is_our_helper(value: &str) -> bool {
     let v = value.trim().trim_start_matches('!').trim().trim_matches('\'');
     let first = v.split_whitespace().next().unwrap_or("");
-    v == "azdo"
-        || first == "azdo"
-        || Path::new(v).file_name().is_some_and(|n| n == "git-credential-azdo")
-        || Path::new(first).file_name().is_some_and(|n| n == "git-credential-azdo")
+    v == "azdo" || first == "azdo" || is_our_program(v) || is_our_program(first)
+}
+
+/// Whether `path` names this program: its file stem (after `/` or `\\`, without `.exe`) is
+/// `git-credential-azdo`, case-insensitively as on Windows and macOS.
+fn is_our_program(path: &str) -> bool {
+    let name = path.rsplit(['/', '\\']).next().unwrap_or(path);
+    let stem = match name.len().checked_sub(4) {
+        Some(dot) if name.get(dot..).is_some_and(|ext| ext.eq_ignore_ascii_case(".exe")) => &name[..dot],
+        _ => name,
+    };
+    stem.eq_ignore_ascii_case("git-credential-azdo")
 }
 
 /// Register `helper` in `scope` for Azure DevOps and for `extra_origins` (a custom `azdo.url`,
@@ -225,6 +242,10 @@ mod tests {
             "!'/opt/my tools/git-credential-azdo'"
         );
         assert_eq!(helper_value(Path::new("/o'k/git-credential-azdo")), "!'/o'\\''k/git-credential-azdo'");
+        let windows = Path::new(r"C:\Users\me\bin\git-credential-azdo.exe");
+        assert_eq!(helper_value_for(windows, true), "C:/Users/me/bin/git-credential-azdo.exe");
+        let spaced = Path::new(r"C:\Program Files\azdo\git-credential-azdo.exe");
+        assert_eq!(helper_value_for(spaced, true), "!'C:/Program Files/azdo/git-credential-azdo.exe'");
     }
 
     #[test]
@@ -234,10 +255,23 @@ mod tests {
             "/x/y/git-credential-azdo",
             "!'/opt/my tools/git-credential-azdo'",
             "/x/git-credential-azdo --flag",
+            "C:/Users/me/bin/git-credential-azdo.exe",
+            r"C:\Tools\GIT-CREDENTIAL-AZDO.EXE",
+            "!'C:/Program Files/azdo/git-credential-azdo.exe'",
+            "/Applications/Git-Credential-Azdo",
         ] {
             assert!(is_our_helper(v), "{v}");
         }
-        for v in ["", "store", "manager", "/usr/bin/git-credential-manager", "cache --timeout 900"] {
+        for v in [
+            "",
+            "store",
+            "manager",
+            "/usr/bin/git-credential-manager",
+            "cache --timeout 900",
+            "C:/x/git-credential-azdo.exe.old",
+            "/x/git-credential-azdox",
+            "/x/.exe",
+        ] {
             assert!(!is_our_helper(v), "{v}");
         }
     }

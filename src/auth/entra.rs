@@ -200,7 +200,7 @@ pub fn refresh(
 /// The Azure CLI's token for Azure DevOps, if `az` is installed and signed in. Silent: it never
 /// prompts (stdin is closed, its stderr is not shown).
 pub fn azure_cli_token(tenant: Option<&str>, timeout: Duration) -> Result<Tokens, Error> {
-    let mut cmd = std::process::Command::new("az");
+    let mut cmd = std::process::Command::new(az_program(cfg!(windows)));
     cmd.args(["account", "get-access-token", "--resource", AZURE_DEVOPS_RESOURCE, "--output", "json"]);
     if let Some(tenant) = tenant.filter(|t| super::tenant::is_tenant(t) && !matches!(*t, "common" | "organizations")) {
         cmd.args(["--tenant", tenant]);
@@ -232,6 +232,16 @@ pub fn azure_cli_token(tenant: Option<&str>, timeout: Duration) -> Result<Tokens
     Ok(Tokens { access_token: Secret::from(access_token), refresh_token: None, expires_at })
 }
 
+/// The Azure CLI's program: `az.cmd` on Windows, where std adds only `.exe` to a bare name and
+/// ignores `PATHEXT` (std quotes a `.cmd`'s arguments safely), else `az`.
+fn az_program(windows: bool) -> &'static str {
+    if windows {
+        "az.cmd"
+    } else {
+        "az"
+    }
+}
+
 fn tokens(reply: TokenReply) -> Result<Tokens, Error> {
     let access_token = reply.access_token.filter(|t| !t.is_empty()).ok_or(Error::BadReply)?;
     let expires_in = Number::value(&reply.expires_in).unwrap_or(3599);
@@ -259,6 +269,13 @@ fn post_form<T: DeserializeOwned>(client: &Client, url: &str, form: &[(&str, &st
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[test]
+    fn the_azure_cli_is_az_cmd_on_windows() {
+        assert_eq!(az_program(true), "az.cmd");
+        assert_eq!(az_program(false), "az");
+        assert_eq!(az_program(cfg!(windows)), if cfg!(windows) { "az.cmd" } else { "az" });
+    }
+
     #[test]
     fn token_replies_are_read_and_bounded() {
         let reply = |v: serde_json::Value| serde_json::from_value::<TokenReply>(v).expect("reply");

@@ -8,8 +8,6 @@ pub mod entra;
 pub mod renew;
 pub mod tenant;
 
-use std::fs::OpenOptions;
-use std::io::Write;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -161,7 +159,8 @@ fn has_terminal() -> bool {
     // background fetch has a pipe there, even when the IDE was started from a terminal).
     #[cfg(unix)]
     {
-        std::io::IsTerminal::is_terminal(&std::io::stderr()) && OpenOptions::new().write(true).open("/dev/tty").is_ok()
+        std::io::IsTerminal::is_terminal(&std::io::stderr())
+            && std::fs::OpenOptions::new().write(true).open("/dev/tty").is_ok()
     }
     #[cfg(not(unix))]
     {
@@ -172,8 +171,8 @@ fn has_terminal() -> bool {
 /// Instructions for a person: the terminal when there is one, else stderr.
 fn tell_person(text: &str) {
     #[cfg(unix)]
-    if let Ok(mut tty) = OpenOptions::new().write(true).open("/dev/tty") {
-        if writeln!(tty, "{text}").is_ok() {
+    if let Ok(mut tty) = std::fs::OpenOptions::new().write(true).open("/dev/tty") {
+        if std::io::Write::write_all(&mut tty, format!("{text}\n").as_bytes()).is_ok() {
             return;
         }
     }
@@ -262,20 +261,47 @@ pub fn org_lock(ctx: &Context, target: &Target, limit: Duration) -> Option<crate
     }
 }
 
+/// This machine's name for a minted PAT's display name: the kernel's node name on Unix
+/// (uname, which macOS and Linux both have), `COMPUTERNAME` on Windows.
 fn hostname() -> String {
-    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("COMPUTERNAME").ok())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_default();
-    let name: String = printable(name.trim())
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '.')
-        .take(40)
-        .collect();
-    if name.is_empty() {
-        "this machine".into()
-    } else {
-        name
+    #[cfg(unix)]
+    let name = Some(rustix::system::uname().nodename().to_string_lossy().into_owned());
+    #[cfg(not(unix))]
+    let name = None;
+    display_host([name, std::env::var("COMPUTERNAME").ok(), std::env::var("HOSTNAME").ok()])
+}
+
+/// The first usable name among `candidates`, reduced to letters, digits, `-` and `.` (40 at
+/// most), else "this machine".
+fn display_host(candidates: [Option<String>; 3]) -> String {
+    candidates
+        .into_iter()
+        .flatten()
+        .map(|name| {
+            printable(name.trim())
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '.')
+                .take(40)
+                .collect::<String>()
+        })
+        .find(|name| !name.is_empty())
+        .unwrap_or_else(|| "this machine".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_host_name_comes_from_the_first_usable_source() {
+        let s = |v: &str| Some(v.to_owned());
+        assert_eq!(display_host([s("build-01.corp"), s("WIN"), None]), "build-01.corp");
+        assert_eq!(display_host([None, s("DESKTOP-42"), s("x")]), "DESKTOP-42");
+        // Control characters are escaped, then only letters, digits, '-' and '.' are kept.
+        assert_eq!(display_host([s(" \u{1b}[2J "), None, s("ok")]), "u1b2J");
+        assert_eq!(display_host([s("[]"), s(""), s("ok")]), "ok", "an empty result is no name");
+        assert_eq!(display_host([None, None, None]), "this machine");
+        assert_eq!(display_host([s(&"a".repeat(99)), None, None]).len(), 40);
+        assert!(!hostname().is_empty());
     }
 }

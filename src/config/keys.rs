@@ -52,7 +52,7 @@ key!(STORE_FILE: PathBuf = "azdo.storeFile", "GIT_CREDENTIAL_AZDO_STORE_FILE", "
     "the file of the file store");
 key!(INTERACTIVE: bool = "azdo.interactive", "GIT_CREDENTIAL_AZDO_INTERACTIVE", "true", true, boolean,
     "whether the helper may prompt (false in scripts; GIT_TERMINAL_PROMPT=0 and credential.interactive=false also turn prompts off)");
-key!(KEYRING_TIMEOUT: Duration = "azdo.keyringTimeout", "GIT_CREDENTIAL_AZDO_KEYRING_TIMEOUT", "10", false, seconds,
+key!(KEYRING_TIMEOUT: Duration = "azdo.keyringTimeout", "GIT_CREDENTIAL_AZDO_KEYRING_TIMEOUT", "(10; 30 on macOS)", false, seconds,
     "seconds one keyring call may take before the helper gives up");
 key!(VALIDATE_INTERVAL: Option<Duration> = "azdo.validateInterval", "GIT_CREDENTIAL_AZDO_VALIDATE_INTERVAL", "3600", true, interval,
     "seconds between checks of a stored PAT against Azure DevOps (0: on every get; never: no checks, known expiry still applies)");

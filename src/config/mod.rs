@@ -165,7 +165,8 @@ impl Settings {
         let source = Source { config: &config, env, url: url.as_deref() };
         // Another Services origin (a test instance) keeps its PATs apart: org names alone would
         // mix them up with the real service's.
-        let data_dir = match dirs::data_dir().ok_or(Error::NoDataDir)?.join("git-credential-azdo") {
+        // The local (not roaming) data directory: on Windows a PAT file must not roam.
+        let data_dir = match dirs::data_local_dir().ok_or(Error::NoDataDir)?.join("git-credential-azdo") {
             base if origins.services == ServiceUrl::default() => base,
             base => base.join("origins").join(
                 origins
@@ -197,7 +198,9 @@ impl Settings {
             store_file: source.get_opt(&keys::STORE_FILE)?.unwrap_or_else(|| data_dir.join("credentials.json")),
             interactive,
             askpass,
-            keyring_timeout: source.get(&keys::KEYRING_TIMEOUT)?,
+            keyring_timeout: source
+                .get_opt(&keys::KEYRING_TIMEOUT)?
+                .unwrap_or(crate::store::Os::CURRENT.keyring_timeout()),
             env_pat: env(PAT_ENV)
                 .map(|v| v.to_string_lossy().trim().to_owned())
                 .filter(|v| !v.is_empty())

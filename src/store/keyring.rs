@@ -22,6 +22,8 @@ pub const SERVICE_PREFIX: &str = "git-credential-azdo";
 pub struct KeyringStore {
     index: PathBuf,
     timeout: Duration,
+    /// The longest secret one item may hold; longer sign-in tokens are split across items.
+    max_secret: usize,
     /// The Services origin its organizations are on; items are named after each target's URL,
     /// so another origin's (`azdo.url`) stay apart from the real service's.
     origin: ServiceUrl,
@@ -43,13 +45,52 @@ impl Default for Index {
 impl KeyringStore {
     /// `index` is the metadata file; `timeout` bounds each keyring call.
     pub fn new(index: PathBuf, timeout: Duration) -> Self {
-        KeyringStore { index, timeout, origin: ServiceUrl::default() }
+        KeyringStore { index, timeout, max_secret: MAX_SECRET, origin: ServiceUrl::default() }
     }
 
     /// Its organizations are on another Services origin (`azdo.url`).
     pub fn for_origin(mut self, origin: ServiceUrl) -> Self {
         self.origin = origin;
         self
+    }
+
+    /// Split sign-in tokens longer than `max` characters across items (Windows' limit, applied
+    /// here to test the splitting on any keyring).
+    pub fn with_max_secret(mut self, max: usize) -> Self {
+        self.max_secret = max.max(1);
+        self
+    }
+
+    fn token_item<T: Send + 'static>(
+        &self,
+        user: String,
+        call: impl FnOnce(keyring::Entry) -> keyring::Result<T> + Send + 'static,
+    ) -> Result<T, Error> {
+        self.bounded_item(format!("{SERVICE_PREFIX}:sign-in"), user, call)
+    }
+
+    fn read_token_item(&self, user: String) -> Result<Option<Secret>, Error> {
+        self.token_item(user, |e| match e.get_password() {
+            Ok(token) => Ok(Some(Secret::from(token))),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(other) => Err(other),
+        })
+    }
+
+    fn delete_token_item(&self, user: String) -> Result<bool, Error> {
+        self.token_item(user, |e| match e.delete_credential() {
+            Ok(()) => Ok(true),
+            Err(keyring::Error::NoEntry) => Ok(false),
+            Err(other) => Err(other),
+        })
+    }
+
+    /// Delete the parts a split token under `key` left (as many as its header names).
+    fn delete_parts(&self, key: &str, header: Option<&Secret>) -> Result<(), Error> {
+        for i in 1..=header.and_then(|h| parts_in(h.expose())).unwrap_or(0) {
+            self.delete_token_item(part_name(key, i))?;
+        }
+        Ok(())
     }
 
     /// Run one keyring call on a worker thread and give up after the timeout. A call that hangs is
@@ -168,9 +209,18 @@ fn vanished(e: &keyring::Error) -> bool {
     }
 }
 
+/// macOS' `errSecInteractionNotAllowed`: the Keychain may not show a dialog in this session
+/// (SSH, a locked keychain); the keyring crate reports it as a platform failure.
+fn interaction_refused(text: &str) -> bool {
+    text.contains("-25308") || text.contains("User interaction is not allowed")
+}
+
 fn map_error(e: keyring::Error) -> Error {
     match e {
         keyring::Error::NoStorageAccess(inner) => Error::KeyringLocked { detail: printable(&inner.to_string()) },
+        keyring::Error::PlatformFailure(inner) if interaction_refused(&inner.to_string()) => {
+            Error::KeyringLocked { detail: printable(&inner.to_string()) }
+        }
         keyring::Error::PlatformFailure(inner) => Error::KeyringUnavailable { detail: printable(&inner.to_string()) },
         keyring::Error::BadEncoding(_) => Error::Keyring("the stored item is not valid UTF-8".into()),
         other => Error::Keyring(printable(&other.to_string())),
@@ -238,23 +288,100 @@ impl Store for KeyringStore {
 
 impl TokenStore for KeyringStore {
     fn get_token(&self, key: &str) -> Result<Option<Secret>, Error> {
-        self.bounded_item(format!("{SERVICE_PREFIX}:sign-in"), key.to_owned(), |e| match e.get_password() {
-            Ok(token) => Ok(Some(Secret::from(token))),
-            Err(keyring::Error::NoEntry) => Ok(None),
-            Err(other) => Err(other),
-        })
+        let Some(first) = self.read_token_item(key.to_owned())? else { return Ok(None) };
+        let Some(count) = parts_in(first.expose()) else { return Ok(Some(first)) };
+        let mut joined = String::new();
+        for i in 1..=count {
+            match self.read_token_item(part_name(key, i))? {
+                Some(part) => joined.push_str(part.expose()),
+                // A part gone missing (a writer killed midway): no usable token.
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(Secret::from(joined)))
     }
 
     fn put_token(&self, key: &str, token: &Secret) -> Result<(), Error> {
-        let token = token.clone();
-        self.bounded_item(format!("{SERVICE_PREFIX}:sign-in"), key.to_owned(), move |e| e.set_password(token.expose()))
+        let old = self.read_token_item(key.to_owned())?;
+        self.delete_parts(key, old.as_ref())?;
+        let parts = split(token.expose(), self.max_secret);
+        let first = match parts.as_slice() {
+            [whole] => Secret::new(*whole),
+            parts => {
+                for (i, part) in parts.iter().enumerate() {
+                    let part = Secret::new(*part);
+                    self.token_item(part_name(key, i + 1), move |e| e.set_password(part.expose()))?;
+                }
+                Secret::from(format!("{CHUNKS}{}", parts.len()))
+            }
+        };
+        self.token_item(key.to_owned(), move |e| e.set_password(first.expose()))
     }
 
     fn delete_token(&self, key: &str) -> Result<bool, Error> {
-        self.bounded_item(format!("{SERVICE_PREFIX}:sign-in"), key.to_owned(), |e| match e.delete_credential() {
-            Ok(()) => Ok(true),
-            Err(keyring::Error::NoEntry) => Ok(false),
-            Err(other) => Err(other),
-        })
+        let old = self.read_token_item(key.to_owned())?;
+        self.delete_parts(key, old.as_ref())?;
+        self.delete_token_item(key.to_owned())
+    }
+}
+
+/// The longest secret one item holds: Windows Credential Manager keeps at most 2560 bytes, and
+/// the keyring crate stores text there as UTF-16 (two bytes a character), with room to spare.
+#[cfg(target_os = "windows")]
+const MAX_SECRET: usize = 1200;
+#[cfg(not(target_os = "windows"))]
+const MAX_SECRET: usize = usize::MAX;
+
+/// The first item of a split token says how many parts follow (no token holds a space).
+const CHUNKS: &str = "git-credential-azdo split-token ";
+
+fn parts_in(first: &str) -> Option<usize> {
+    first.strip_prefix(CHUNKS).and_then(|n| n.parse().ok()).filter(|n| (1..=64).contains(n))
+}
+
+fn part_name(key: &str, i: usize) -> String {
+    format!("{key}#{i}")
+}
+
+/// `token` in pieces of at most `max` characters (one piece when it fits).
+fn split(token: &str, max: usize) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut rest = token;
+    while rest.chars().count() > max {
+        let cut = rest.char_indices().nth(max).map_or(rest.len(), |(i, _)| i);
+        let (head, tail) = rest.split_at(cut);
+        parts.push(head);
+        rest = tail;
+    }
+    parts.push(rest);
+    parts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_keychain_that_may_not_ask_is_reported_as_locked() {
+        let refused = keyring::Error::PlatformFailure("User interaction is not allowed. (-25308)".into());
+        assert!(matches!(map_error(refused), Error::KeyringLocked { .. }));
+        let down = keyring::Error::PlatformFailure("org.freedesktop.DBus.Error.ServiceUnknown".into());
+        assert!(matches!(map_error(down), Error::KeyringUnavailable { .. }));
+    }
+
+    #[test]
+    fn long_tokens_are_split_within_the_limit_and_joined_back() {
+        let token = "0.AX".repeat(700);
+        let parts = split(&token, 1200);
+        assert_eq!(parts.len(), 3);
+        assert!(parts.iter().all(|p| p.chars().count() <= 1200));
+        assert_eq!(parts.concat(), token);
+        assert_eq!(split("short", 1200), ["short"]);
+        assert_eq!(split("", 3), [""]);
+        assert_eq!(split("äbcdé", 2), ["äb", "cd", "é"]);
+        let header = format!("{CHUNKS}{}", parts.len());
+        assert_eq!(parts_in(&header), Some(3));
+        assert_eq!(parts_in("0.AXheader"), None, "a token is never taken for a header");
+        assert!(header.len() <= 1200 && !token.contains(' '));
     }
 }

@@ -80,13 +80,11 @@ pub struct Credential {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("the OS keyring is unreachable ({detail}); start a Secret Service (e.g. gnome-keyring) in this session, or opt in to the file store: git config --global azdo.store file")]
+    #[error("the OS keyring is unreachable ({detail}); {}", Os::CURRENT.unreachable_hint())]
     KeyringUnavailable { detail: String },
-    #[error("the OS keyring refused access ({detail}): it is locked or has no default collection; unlock it (log in to the desktop, or run gnome-keyring-daemon --unlock), or opt in to the file store: git config --global azdo.store file")]
+    #[error("the OS keyring refused access ({detail}): {}", Os::CURRENT.locked_hint())]
     KeyringLocked { detail: String },
-    #[error(
-        "the OS keyring did not answer within {0:?}; is the keyring daemon hung? (azdo.keyringTimeout sets the limit)"
-    )]
+    #[error("the OS keyring did not answer within {limit:?}; {}", Os::CURRENT.timeout_hint(), limit = .0)]
     KeyringTimeout(Duration),
     #[error("the OS keyring failed: {0}")]
     Keyring(String),
@@ -94,6 +92,63 @@ pub enum Error {
     Corrupt { path: PathBuf, detail: String },
     #[error(transparent)]
     Fs(#[from] crate::fs::Error),
+}
+
+/// Which OS keyring a message is about: each has its own fixes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Os {
+    Linux,
+    MacOs,
+    Windows,
+    Other,
+}
+
+const FILE_STORE: &str = "or opt in to the file store: git config --global azdo.store file";
+
+impl Os {
+    pub const CURRENT: Os = if cfg!(target_os = "linux") {
+        Os::Linux
+    } else if cfg!(target_os = "macos") {
+        Os::MacOs
+    } else if cfg!(target_os = "windows") {
+        Os::Windows
+    } else {
+        Os::Other
+    };
+
+    fn unreachable_hint(self) -> String {
+        let fix = match self {
+            Os::Linux | Os::Other => "start a Secret Service (e.g. gnome-keyring) in this session",
+            Os::MacOs => {
+                "the login keychain cannot be used in this session (over SSH, unlock it with: security unlock-keychain)"
+            }
+            Os::Windows => "Windows Credential Manager is not available to this user session",
+        };
+        format!("{fix}, {FILE_STORE}")
+    }
+
+    fn locked_hint(self) -> String {
+        let fix = match self {
+            Os::Linux | Os::Other => "it is locked or has no default collection; unlock it (log in to the desktop, or run gnome-keyring-daemon --unlock)",
+            Os::MacOs => "the keychain is locked, or macOS may not ask for access in this session (SSH); unlock it with: security unlock-keychain",
+            Os::Windows => "Windows Credential Manager refused access to this item",
+        };
+        format!("{fix}, {FILE_STORE}")
+    }
+
+    fn timeout_hint(self) -> &'static str {
+        match self {
+            Os::Linux | Os::Other => "is the keyring daemon hung? (azdo.keyringTimeout sets the limit)",
+            Os::MacOs => "is a Keychain access dialog waiting for an answer? (azdo.keyringTimeout sets the limit)",
+            Os::Windows => "is Credential Manager hung? (azdo.keyringTimeout sets the limit)",
+        }
+    }
+
+    /// How long one keyring call may take by default: on macOS a Keychain access dialog (after
+    /// an upgrade of the binary) may be waiting for a person.
+    pub fn keyring_timeout(self) -> Duration {
+        Duration::from_secs(if self == Os::MacOs { 30 } else { 10 })
+    }
 }
 
 /// A place that keeps one PAT per organization (and, through [`TokenStore`], sign-in secrets).
@@ -145,5 +200,28 @@ pub fn open(settings: &crate::config::Settings) -> Box<dyn Store> {
             KeyringStore::new(settings.data_dir.join("keyring-metadata.json"), settings.keyring_timeout)
                 .for_origin(settings.origins.services.clone()),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keyring_messages_name_each_systems_fix() {
+        let unreachable = |os: Os| os.unreachable_hint();
+        assert!(unreachable(Os::Linux).contains("gnome-keyring") && unreachable(Os::Linux).contains("azdo.store file"));
+        for os in [Os::MacOs, Os::Windows] {
+            for text in [os.unreachable_hint(), os.locked_hint(), os.timeout_hint().to_owned()] {
+                assert!(!text.contains("gnome-keyring") && !text.contains("Secret Service"), "{os:?}: {text}");
+            }
+        }
+        assert!(Os::MacOs.locked_hint().contains("security unlock-keychain"));
+        assert!(Os::MacOs.timeout_hint().contains("dialog"));
+        assert!(Os::Windows.unreachable_hint().contains("Credential Manager"));
+        assert_eq!(Os::MacOs.keyring_timeout(), Duration::from_secs(30));
+        assert_eq!(Os::Linux.keyring_timeout(), Duration::from_secs(10));
+        let shown = Error::KeyringTimeout(Duration::from_secs(10)).to_string();
+        assert!(shown.starts_with("the OS keyring did not answer within 10s; "), "{shown}");
     }
 }
