@@ -65,9 +65,16 @@ impl Context {
     pub fn validate(&self, target: &Target, pat: &Secret) -> Verdict {
         let url = target.url();
         tracing::info!(%target, %url, "checking the PAT with Azure DevOps");
-        match self.http(&url) {
+        let verdict = match self.http(&url) {
             Ok(client) => crate::azure::validate(&client, &url, pat),
             Err(e) => Verdict::Unknown { reason: e.to_string() },
+        };
+        // Server text may quote the PAT just sent (an error header, a display name).
+        let redact = |text: String| crate::secret::redact(&text, pat);
+        match verdict {
+            Verdict::Valid { user } => Verdict::Valid { user: redact(user) },
+            Verdict::Invalid { reason } => Verdict::Invalid { reason: redact(reason) },
+            Verdict::Unknown { reason } => Verdict::Unknown { reason: redact(reason) },
         }
     }
 }

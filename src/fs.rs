@@ -1,8 +1,9 @@
 //! This helper's private files: the only place that creates its directories (0700), its files
 //! (0600 from the first byte), replaces them atomically (temp file in the same directory, rename)
 //! and takes its cross-process locks (waits bounded when asked). (The trace file, at a path the
-//! user names, is opened by [`crate::trace`].) Reading checks that a file is
-//! not readable by others, so a secret in it was never exposed unnoticed.
+//! user names, is opened by [`crate::trace`].) Reading checks that a file is the user's own and
+//! not readable by others, in a directory of the user's that others cannot write, and follows no
+//! symbolic link: a file another user planted or could swap is never trusted.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
@@ -17,6 +18,12 @@ pub enum Error {
     LoosePermissions { path: PathBuf, mode: u32 },
     #[error("{}: another git process holds this lock; try again", shown(.path))]
     Busy { path: PathBuf },
+    #[error("{} belongs to another user (uid {uid}); refusing to use it", shown(.path))]
+    NotOwned { path: PathBuf, uid: u32 },
+    #[error("{} is writable by other users (mode {mode:o}); refusing to use it: run chmod 700 on it", shown(.path))]
+    LooseDirectory { path: PathBuf, mode: u32 },
+    #[error("{} is a symbolic link; refusing to follow it", shown(.path))]
+    Link { path: PathBuf },
     #[error("{}: {source}", shown(.path))]
     Io { path: PathBuf, source: std::io::Error },
 }
@@ -30,23 +37,64 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |source| Error::Io { path: path.to_owned(), source }
 }
 
-/// Create `dir` and its parents, private to the user.
+/// Create `dir` and its parents, private to the user; an existing `dir` must be one the user
+/// owns and others cannot write ([`check_dir`]).
 pub fn create_private_dir(dir: &Path) -> Result<(), Error> {
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir).map_err(io(dir))
+    builder.create(dir).map_err(io(dir))?;
+    check_dir(dir)
+}
+
+/// The directory of a private file: not a link, the user's own, not writable by others (who
+/// could otherwise replace the file in it).
+#[cfg(unix)]
+pub fn check_dir(dir: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let meta = fs::symlink_metadata(dir).map_err(io(dir))?;
+    if meta.file_type().is_symlink() {
+        return Err(Error::Link { path: dir.to_owned() });
+    }
+    check_owner(dir, meta.uid())?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o022 != 0 {
+        return Err(Error::LooseDirectory { path: dir.to_owned(), mode });
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+pub fn check_dir(_dir: &Path) -> Result<(), Error> {
+    Ok(())
+}
+
+#[cfg(unix)]
+fn check_owner(path: &Path, uid: u32) -> Result<(), Error> {
+    if uid != rustix::process::geteuid().as_raw() {
+        return Err(Error::NotOwned { path: path.to_owned(), uid });
+    }
+    Ok(())
+}
+
+/// Open options that never follow a symbolic link in the last component.
+fn no_follow(options: &mut OpenOptions) -> &mut OpenOptions {
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(options, libc::O_NOFOLLOW);
+    options
 }
 
 /// The whole file, or `None` when it does not exist; an error when others may read it. The
 /// caller wipes what it read when it holds a secret.
 pub fn read_private(path: &Path) -> Result<Option<Vec<u8>>, Error> {
-    let file = match File::open(path) {
+    let file = match no_follow(OpenOptions::new().read(true)).open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) if is_link_refusal(&e) => return Err(Error::Link { path: path.to_owned() }),
         Err(e) => return Err(io(path)(e)),
     };
+    check_dir(parent(path))?;
     let meta = file.metadata().map_err(io(path))?;
     check_private(path, &meta)?;
     // Sized from the metadata just read, so reading costs no second stat (this is the hot path).
@@ -58,9 +106,21 @@ pub fn read_private(path: &Path) -> Result<Option<Vec<u8>>, Error> {
     Ok(Some(bytes))
 }
 
+/// `O_NOFOLLOW` refusing a link: ELOOP.
+fn is_link_refusal(e: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    return e.raw_os_error() == Some(libc::ELOOP);
+    #[cfg(not(unix))]
+    return {
+        let _ = e;
+        false
+    };
+}
+
 #[cfg(unix)]
 fn check_private(path: &Path, meta: &fs::Metadata) -> Result<(), Error> {
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    check_owner(path, meta.uid())?;
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
         return Err(Error::LoosePermissions { path: path.to_owned(), mode });
@@ -173,7 +233,13 @@ pub fn lock(path: &Path, limit: Option<Duration>) -> Result<Lock, Error> {
     options.read(true).write(true).create(true).truncate(false);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let file = options.open(path).map_err(io(path))?;
+    let file = no_follow(&mut options).open(path).map_err(|e| {
+        if is_link_refusal(&e) {
+            Error::Link { path: path.to_owned() }
+        } else {
+            io(path)(e)
+        }
+    })?;
     let Some(limit) = limit else {
         file.lock().map_err(io(path))?;
         return Ok(Lock { _file: file });
@@ -239,6 +305,36 @@ mod tests {
         assert!(tolerate_unsupported_sync(Err(std::io::Error::other("disk on fire"))).is_err());
         #[cfg(unix)]
         assert!(tolerate_unsupported_sync(Err(std::io::Error::from_raw_os_error(libc::EIO))).is_err());
+    }
+
+    /// Holes 1 and 5: a file or directory another user could have planted or could swap is
+    /// refused, and no link is followed.
+    #[cfg(unix)]
+    #[test]
+    fn planted_or_swappable_files_are_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("private").join("f.json");
+        write_private(&path, b"x", Durability::Cache).expect("write");
+        let private = path.parent().expect("dir");
+        fs::set_permissions(private, fs::Permissions::from_mode(0o777)).expect("chmod");
+        assert!(matches!(read_private(&path), Err(Error::LooseDirectory { .. })));
+        assert!(matches!(lock(&lock_path(&path), None), Err(Error::LooseDirectory { .. })));
+        fs::set_permissions(private, fs::Permissions::from_mode(0o700)).expect("chmod");
+        let link = private.join("link.json");
+        std::os::unix::fs::symlink(&path, &link).expect("symlink");
+        assert!(matches!(read_private(&link), Err(Error::Link { .. })));
+        let lock_link = private.join("l.lock");
+        std::os::unix::fs::symlink(&path, &lock_link).expect("symlink");
+        assert!(matches!(lock(&lock_link, None), Err(Error::Link { .. })));
+        let linked_dir = dir.path().join("linked");
+        std::os::unix::fs::symlink(private, &linked_dir).expect("symlink");
+        assert!(matches!(read_private(&linked_dir.join("f.json")), Err(Error::Link { .. })));
+        if rustix::process::geteuid().is_root() {
+            // Only root can give a file away: one owned by another user is refused.
+            std::os::unix::fs::chown(&path, Some(65534), None).expect("chown");
+            assert!(matches!(read_private(&path), Err(Error::NotOwned { uid: 65534, .. })));
+        }
     }
 
     #[test]

@@ -86,19 +86,30 @@ fn get(ctx: &Context, request: &Request, target: &Target, out: &mut impl Write) 
         password,
         password_expiry_utc: expiry,
     };
-    // The Azure CLI's variable is for Azure DevOps Services, never for a Server collection.
-    if let Some(pat) = settings.env_pat.as_ref().filter(|_| !target.is_server()) {
+    // The Azure CLI's variable holds a PAT of the real service: never for a Server collection or
+    // another `azdo.url` origin.
+    if let Some(pat) = settings.env_pat.as_ref().filter(|_| target.is_real_service()) {
         tracing::info!(%target, source = config::PAT_ENV, "answering from the environment");
         return write(&answer(pat.clone(), None, None), out);
     }
     match store.get(target)? {
+        // A PAT git cannot be given (a line break or NUL in it) would fail every `get`.
+        Some(credential) if !protocol::is_writable(&credential.pat) => {
+            store.delete_if(target, &credential.pat)?;
+            eprintln!(
+                "git-credential-azdo: the stored PAT for {target} holds control characters git cannot take; removed it"
+            );
+        }
         Some(credential) => {
             let ask = |pat: &Secret| ctx.validate(target, pat);
             match check::check(target, &credential, settings.validate_interval, store, ask) {
                 Ok(()) => {
                     let Credential { pat, meta } = auth::renew::renew(ctx, target, credential)?;
-                    tracing::info!(%target, store = store.kind(), "answering with the stored PAT");
-                    return write(&answer(pat, meta.expires_at, meta.username.as_deref()), out);
+                    if live(meta.expires_at) {
+                        tracing::info!(%target, store = store.kind(), "answering with the stored PAT");
+                        return write(&answer(pat, meta.expires_at, meta.username.as_deref()), out);
+                    }
+                    tracing::info!(%target, "the PAT renewal left has expired; obtaining a new one");
                 }
                 Err(reason) => {
                     // Only that PAT: another git process may have stored a new one meanwhile.
@@ -121,14 +132,19 @@ fn get(ctx: &Context, request: &Request, target: &Target, out: &mut impl Write) 
             ),
             Some(_lock) => {
                 if let Some(Credential { pat, meta }) =
-                    store.get(target)?.filter(|c| c.meta.expires_at.is_none_or(|t| t > now()))
+                    store.get(target)?.filter(|c| live(c.meta.expires_at) && protocol::is_writable(&c.pat))
                 {
                     tracing::info!(%target, "another git process stored a PAT meanwhile");
                     return write(&answer(pat, meta.expires_at, meta.username.as_deref()), out);
                 }
                 match auth::obtain(ctx, target) {
-                    Some(Obtained::Pat(Credential { pat, meta })) => {
+                    // A minted PAT already past its expiry (a skewed clock, a broken reply) is not
+                    // handed to git.
+                    Some(Obtained::Pat(Credential { pat, meta })) if live(meta.expires_at) => {
                         return write(&answer(pat, meta.expires_at, None), out);
+                    }
+                    Some(Obtained::Pat(_)) => {
+                        eprintln!("git-credential-azdo: the PAT minted for {target} has already expired; not using it");
                     }
                     Some(Obtained::AccessToken(tokens)) => {
                         tracing::info!(%target, "answering with the Entra access token (not stored)");
@@ -145,6 +161,11 @@ fn get(ctx: &Context, request: &Request, target: &Target, out: &mut impl Write) 
     }
     tracing::info!(%target, "nothing to offer");
     Ok(())
+}
+
+/// Whether a credential with this known expiry may still be handed to git.
+fn live(expires_at: Option<i64>) -> bool {
+    expires_at.is_none_or(|t| t > now())
 }
 
 fn write(answer: &Answer, out: &mut impl Write) -> Result<(), Error> {
@@ -211,6 +232,10 @@ fn erase(ctx: &Context, request: &Request, target: &Target) -> Result<(), Error>
         return Ok(());
     };
     match &request.password {
+        // As `git credential-store`: an empty password matches nothing stored.
+        None if request.empty_password => {
+            tracing::info!(%target, "erase with an empty password; keeping the stored PAT");
+        }
         Some(password) if *password != existing.pat => {
             tracing::info!(%target, "erase for a different PAT; keeping the stored one");
         }
@@ -288,6 +313,8 @@ mod tests {
         assert!(ctx.store.get(&contoso()).expect("get").is_none());
 
         stored(&ctx, "p", None);
+        erase(&ctx, &request("password=\n"), &contoso()).expect("erase");
+        assert!(ctx.store.get(&contoso()).expect("get").is_some(), "an empty password erases nothing");
         erase(&ctx, &request(""), &contoso()).expect("erase");
         assert!(ctx.store.get(&contoso()).expect("get").is_none(), "no password given erases");
     }

@@ -36,6 +36,19 @@ pub enum Error {
     Network(#[from] net::Failure),
 }
 
+impl Error {
+    /// The error with `secret` (the bearer token just sent) taken out of any server text.
+    fn redact(self, secret: &Secret) -> Error {
+        let r = |text: String| crate::secret::redact(&text, secret);
+        match self {
+            Error::Policy(t) => Error::Policy(r(t)),
+            Error::Refused(t) => Error::Refused(r(t)),
+            Error::Failed(t) => Error::Failed(r(t)),
+            other => other,
+        }
+    }
+}
+
 /// A PAT record in a reply.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -112,6 +125,18 @@ pub fn create(
     scope: &str,
     valid_to: i64,
 ) -> Result<PatInfo, Error> {
+    create_unredacted(client, vssps, org, bearer, display_name, scope, valid_to).map_err(|e| e.redact(bearer))
+}
+
+fn create_unredacted(
+    client: &Client,
+    vssps: &str,
+    org: &str,
+    bearer: &Secret,
+    display_name: &str,
+    scope: &str,
+    valid_to: i64,
+) -> Result<PatInfo, Error> {
     let body = serde_json::json!({
         "displayName": display_name,
         "scope": scope,
@@ -147,6 +172,10 @@ pub fn revoke(client: &Client, vssps: &str, org: &str, bearer: &Secret, authoriz
 
 /// Every PAT of the signed-in user in `org` (all pages).
 pub fn list(client: &Client, vssps: &str, org: &str, bearer: &Secret) -> Result<Vec<PatInfo>, Error> {
+    list_unredacted(client, vssps, org, bearer).map_err(|e| e.redact(bearer))
+}
+
+fn list_unredacted(client: &Client, vssps: &str, org: &str, bearer: &Secret) -> Result<Vec<PatInfo>, Error> {
     let mut all = Vec::new();
     let mut continuation = String::new();
     for _ in 0..100 {

@@ -8,7 +8,15 @@ use crate::secret::Secret;
 /// The text shown to the person: which org, and where to create a PAT.
 pub fn pat_prompt(org: &Target) -> String {
     // git's own wording first, so askpass programs that look for "Password" hide the input.
-    let target = if org.is_server() { org.url() } else { format!("https://{org}@dev.azure.com") };
+    // The URL git would show: the org as user name on its own origin, or the collection.
+    let target = match org {
+        crate::org::Target::Services { origin, org } => {
+            let base = origin.base();
+            let (scheme, host) = base.split_once("://").unwrap_or(("https", &base));
+            format!("{scheme}://{org}@{host}")
+        }
+        crate::org::Target::Server { collection } => collection.clone(),
+    };
     format!(
         "Password for '{target}' (a personal access token for Azure DevOps organization '{org}'; create one at {}): ",
         org.tokens_url()
@@ -82,6 +90,15 @@ mod tests {
         let text = pat_prompt(&Target::org("Contoso").expect("valid"));
         assert!(text.contains("'contoso'"));
         assert!(text.contains("https://dev.azure.com/contoso/_usersSettings/tokens"));
+        assert!(text.starts_with("Password for 'https://contoso@dev.azure.com' "), "{text}");
+        // Hole 2: another origin's prompt names that origin, never dev.azure.com.
+        let fake = crate::org::ServiceUrl::parse("http://127.0.0.1:8123").expect("origin");
+        let text = pat_prompt(&Target::org_in(&fake, "contoso").expect("valid"));
+        assert!(!text.contains("dev.azure.com"), "{text}");
+        assert!(
+            text.contains("'http://contoso@127.0.0.1:8123'")
+                && text.contains("http://127.0.0.1:8123/contoso/_usersSettings/tokens")
+        );
     }
 
     #[test]

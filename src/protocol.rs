@@ -3,7 +3,7 @@
 //! Parsing goes through gix-credentials, behind a stricter first pass that names the offending key
 //! (never its value) and bounds the input. This is the only module that writes protocol output.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
 
 use gix_credentials::protocol::{Context, ContextOptions};
 
@@ -63,6 +63,9 @@ pub struct Request {
     pub path: Option<Vec<u8>>,
     pub username: Option<String>,
     pub password: Option<Secret>,
+    /// git sent `password=` with nothing after it: like `git credential-store`, an `erase` with
+    /// it matches no stored PAT.
+    pub empty_password: bool,
     pub password_expiry_utc: Option<i64>,
 }
 
@@ -74,12 +77,28 @@ pub struct Answer {
     pub password_expiry_utc: Option<i64>,
 }
 
-/// Read a request from `input` (to EOF or a blank line), validating every line.
+/// Whether `secret` can be written to git as a value: no NUL, LF or CR, which would end or
+/// corrupt the answer ([`write_answer`] refuses them).
+pub fn is_writable(secret: &Secret) -> bool {
+    !secret.expose().contains(['\0', '\n', '\r'])
+}
+
+/// Read a request from `input` up to its blank line (or EOF), validating every line. Nothing
+/// after the blank line is read: a caller may keep stdin open while it waits for the answer, as
+/// git's own helpers allow.
 pub fn read_request(input: impl Read) -> Result<Request, Error> {
+    let mut reader = std::io::BufReader::new(input.take(MAX_INPUT as u64 + 1));
     let mut buf = Vec::new();
-    input.take(MAX_INPUT as u64 + 1).read_to_end(&mut buf).map_err(Error::Read)?;
-    if buf.len() > MAX_INPUT {
-        return Err(Error::TooLarge);
+    loop {
+        let start = buf.len();
+        let read = reader.read_until(b'\n', &mut buf).map_err(Error::Read)?;
+        if buf.len() > MAX_INPUT {
+            return Err(Error::TooLarge);
+        }
+        let line = &buf[start..];
+        if read == 0 || line == b"\n" || line == b"\r\n" {
+            break;
+        }
     }
     parse_request(&buf)
 }
@@ -107,6 +126,7 @@ pub fn parse_request(buf: &[u8]) -> Result<Request, Error> {
         host: host.ok_or(Error::Missing("host"))?,
         path: path.map(|p| p.to_vec()).filter(|p| !p.is_empty()),
         username: username.filter(|u| !u.is_empty()),
+        empty_password: password.as_ref().is_some_and(|p| p.is_empty()),
         password: password.map(Secret::from).filter(|p| !p.is_empty()),
         // git treats 0 as "no expiry".
         password_expiry_utc: password_expiry_utc.filter(|t| *t > 0),

@@ -63,6 +63,16 @@ impl<'de> serde::Deserialize<'de> for Secret {
     }
 }
 
+/// `text` (from a server) with every occurrence of `secret` replaced by `***`: a reply that
+/// quotes the PAT or token just sent never shows it on a terminal, in a trace or in a file.
+pub fn redact(text: &str, secret: &Secret) -> String {
+    let value = secret.expose();
+    if value.len() < 4 {
+        return text.to_owned();
+    }
+    text.replace(value, "***")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,5 +90,12 @@ mod tests {
         assert_eq!(Secret::new("abc"), Secret::new("abc"));
         assert_ne!(Secret::new("abc"), Secret::new("abd"));
         assert_ne!(Secret::new("abc"), Secret::new("abcd"));
+    }
+
+    #[test]
+    fn a_secret_quoted_by_a_server_is_redacted() {
+        let pat = Secret::new("s3cretPAT0123");
+        assert_eq!(redact("Access denied for s3cretPAT0123 (s3cretPAT0123)", &pat), "Access denied for *** (***)");
+        assert_eq!(redact("nothing here", &pat), "nothing here");
     }
 }

@@ -2,7 +2,7 @@
 //! to that file (created 0600). Callers log orgs, stores and decisions, never a secret: secrets are
 //! [`crate::secret::Secret`], whose `Debug` is redacted.
 
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -18,25 +18,44 @@ pub fn init() {
     match value.trim() {
         "" | "0" | "false" | "off" | "no" => {}
         "1" | "true" | "on" | "yes" | "2" => builder.with_writer(std::io::stderr).init(),
-        path if Path::new(path).is_absolute() => {
-            let mut options = OpenOptions::new();
-            options.create(true).append(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                // Never follow a link planted where the trace file should be.
-                options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
-            }
-            match options.open(path) {
-                Ok(file) => builder.with_writer(Mutex::new(file)).init(),
-                Err(e) => {
-                    eprintln!("git-credential-azdo: cannot open trace file {}: {e}", crate::text::printable(path))
-                }
-            }
-        }
+        path if Path::new(path).is_absolute() => match open(Path::new(path)) {
+            Ok(file) => builder.with_writer(Mutex::new(file)).init(),
+            Err(why) => eprintln!("git-credential-azdo: cannot use trace file {}: {why}", crate::text::printable(path)),
+        },
         other => eprintln!(
             "git-credential-azdo: {ENV} must be 1 or an absolute file path, not '{}'",
             crate::text::printable(other)
         ),
     }
+}
+
+/// Open the trace file for appending: created 0600, never through a link (the file or its
+/// directory), never blocking (a FIFO planted there must not hang git), and only a regular file
+/// of the user's own (one another user pre-created in a shared directory would receive it).
+fn open(path: &Path) -> Result<File, String> {
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+        if let Some(dir) = path.parent() {
+            if std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Err("its directory is a symbolic link".into());
+            }
+        }
+    }
+    let file = options.open(path).map_err(|e| e.to_string())?;
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("it is not a regular file".into());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if meta.uid() != rustix::process::geteuid().as_raw() {
+            return Err(format!("it belongs to another user (uid {})", meta.uid()));
+        }
+    }
+    Ok(file)
 }

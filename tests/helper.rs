@@ -361,3 +361,48 @@ fn a_relative_store_file_is_refused() {
     assert!(run.stderr.contains("azdo.storeFile") && run.stderr.contains("absolute"), "{run:?}");
     assert!(!env.home.join("creds.json").exists(), "a PAT landed in the working directory");
 }
+
+/// Hole 7: the request ends at its blank line. A caller that writes it and waits for the answer
+/// before closing stdin (as git's own helpers allow) gets the answer; the helper does not wait
+/// for EOF.
+#[test]
+fn the_request_ends_at_the_blank_line_not_at_eof() {
+    let mut env = TestEnv::new();
+    env.set("AZURE_DEVOPS_EXT_PAT", "env-pat");
+    let mut child = env
+        .command(common::BIN)
+        .arg("get")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    std::io::Write::write_all(&mut stdin, &query("\n")).expect("write the request");
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break Some(status);
+        }
+        if started.elapsed() > std::time::Duration::from_secs(10) {
+            let _ = child.kill();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    drop(stdin);
+    let output = child.wait_with_output().expect("output");
+    assert!(status.is_some_and(|s| s.success()), "the helper waited for EOF: {output:?}");
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "username=contoso\npassword=env-pat\n");
+}
+
+/// Hole 11: like `git credential-store`, an erase with an empty `password=` matches nothing.
+#[test]
+fn an_erase_with_an_empty_password_erases_nothing() {
+    let env = TestEnv::new();
+    env.login("contoso", "pat-123");
+    assert_eq!(env.helper(&["erase"], &query("password=\n")).status, 0);
+    assert_eq!(env.helper(&["get"], CONTOSO).stdout, "username=contoso\npassword=pat-123\n", "the PAT was erased");
+    assert_eq!(env.helper(&["erase"], CONTOSO).status, 0);
+    assert_eq!(env.helper(&["get"], CONTOSO).stdout, "", "an erase naming no password still erases");
+}

@@ -226,11 +226,16 @@ fn a_declined_or_expired_sign_in_fails_cleanly_and_stores_nothing() {
 }
 
 #[test]
-fn the_azure_cli_is_a_silent_source() {
+fn the_azure_cli_is_never_asked_for_a_token_another_identity_service_would_get() {
+    // Hole 2: the Azure CLI's token belongs to the real service. With the identity service and
+    // the authority pointed at the fake, it must never be fetched (the production-path tests
+    // use it against the real hostnames).
     let mut w = world();
     let tokens = w.fake.issue_entra_tokens(UPN);
+    let ran = w.env.root.path().join("az-ran");
     let az = format!(
-        "printf '%s' '{{\"accessToken\":\"{}\",\"expires_on\":4000000000,\"tokenType\":\"Bearer\"}}'",
+        "touch '{}'; printf '%s' '{{\"accessToken\":\"{}\",\"expires_on\":4000000000,\"tokenType\":\"Bearer\"}}'",
+        ran.display(),
         tokens.access_token
     );
     let bin = w.env.root.path().join("az-bin");
@@ -244,8 +249,9 @@ fn the_azure_cli_is_a_silent_source() {
     w.env.set("GIT_CREDENTIAL_AZDO_TOKEN_SOURCE", "azcli");
     w.env.set("GIT_TERMINAL_PROMPT", "0");
     let run = w.clone("c1");
-    assert_eq!(run.status, 0, "{run:?}");
-    assert_eq!(w.fake.count(Route::PatCreate), 1);
+    assert_ne!(run.status, 0, "nothing to clone with: {run:?}");
+    assert!(!ran.exists(), "the Azure CLI was asked for a token the fake would receive");
+    assert_eq!(w.fake.count(Route::PatCreate), 0);
     assert_eq!(w.fake.device_flows().len(), 0, "no interaction");
 }
 
@@ -429,4 +435,19 @@ fn a_get_resolves_reads_settings_spawns_git_and_builds_a_client_once() {
         assert_eq!(text.contains("git config from the cache"), cache == "warm", "{text}");
         assert_eq!(counts(&text), [1, 1, 1, 1], "{cache}: resolved, settings, git config, HTTP client:\n{text}");
     }
+}
+
+/// Hole 3: a minted PAT whose expiry has already passed (here a policy that clamps PATs to a
+/// lifetime of zero days) is never handed to git, nor stored.
+#[test]
+fn a_minted_pat_that_has_already_expired_is_never_handed_to_git() {
+    let w = world();
+    w.fake.set_pat_policy("contoso", PatPolicy::MaxLifespanDays(0));
+    w.fake.approve_device_flow(DeviceFlow::Next, UPN);
+    let host = w.url().split('/').nth(2).expect("host").to_owned();
+    let run = w.env.helper(&["get"], format!("protocol=http\nhost={host}\npath=contoso/proj/_git/repo\n").as_bytes());
+    assert_eq!(w.fake.minted("contoso").len(), 1, "{run:?}");
+    assert!(!run.stdout.contains("password="), "an expired PAT went to git: {run:?}");
+    assert!(run.stderr.contains("already expired"), "{run:?}");
+    assert!(w.stored_pat().is_none(), "an expired PAT was stored");
 }

@@ -100,3 +100,29 @@ fn concurrent_puts_for_different_orgs_lose_nothing() {
         assert_eq!(got.pat, Secret::new(format!("pat-{i}-4")));
     }
 }
+
+/// Hole 2: a file shared by several origins (an explicit `azdo.storeFile`) serves each entry
+/// only on the origin it was stored for; an entry written before origins were recorded is the
+/// real service's.
+#[test]
+fn a_shared_file_keeps_each_origins_pats_to_that_origin() {
+    use git_credential_azdo::org::ServiceUrl;
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("credentials.json");
+    let fake = ServiceUrl::parse("http://127.0.0.1:8123").expect("origin");
+    let real_store = FileStore::new(path.clone());
+    let fake_store = FileStore::new(path.clone()).for_origin(fake.clone());
+    let real = Target::org("contoso").expect("org");
+    let on_fake = Target::org_in(&fake, "contoso").expect("org");
+    put(&real_store, "contoso", "real-pat");
+    assert!(fake_store.get(&on_fake).expect("get").is_none(), "the real service's PAT went to another origin");
+    assert!(fake_store.list().expect("list").is_empty());
+    assert!(!fake_store.delete(&on_fake).expect("delete"), "another origin's entry is not ours to delete");
+    assert_eq!(real_store.get(&real).expect("get").map(|c| c.pat), Some(Secret::new("real-pat")));
+    // Written before origins were recorded: no "service", so the real service's only.
+    let legacy = r#"{"version":1,"organizations":{"contoso":{"pat":"old-pat","origin":"git","stored_at":1}}}"#;
+    std::fs::write(&path, legacy).expect("write");
+    common::set_mode(&path, 0o600);
+    assert!(fake_store.get(&on_fake).expect("get").is_none());
+    assert_eq!(real_store.get(&real).expect("get").map(|c| c.pat), Some(Secret::new("old-pat")));
+}

@@ -129,3 +129,37 @@ fn trace_of_checks_and_replacement_leaks_nothing() {
     assert!(text.contains("checking the PAT with Azure DevOps"), "{text}");
     assert!(!text.contains(&old) && !text.contains(&new), "secret in trace");
 }
+
+/// Hole 4: the trace file is only ever a regular file of the user's own, opened without blocking
+/// and without following a link: a FIFO planted at the path cannot hang `get`, a file another
+/// user pre-created in a shared directory receives nothing, and a linked directory is refused.
+#[test]
+fn a_planted_trace_path_is_refused_without_hanging() {
+    let mut env = TestEnv::new();
+    env.set("AZURE_DEVOPS_EXT_PAT", "env-pat");
+    let q = b"protocol=https\nhost=dev.azure.com\npath=contoso/proj/_git/repo\n";
+    let dir = env.root.path().join("shared");
+    std::fs::create_dir(&dir).expect("dir");
+    let fifo = dir.join("fifo.log");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
+    let linked = env.root.path().join("linked");
+    std::os::unix::fs::symlink(&dir, &linked).expect("symlink");
+    let mut cases = vec![(fifo, "trace file"), (linked.join("t.log"), "symbolic link")];
+    let foreign = dir.join("foreign.log");
+    if std::process::Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout == b"0\n") {
+        std::fs::write(&foreign, b"").expect("write");
+        std::os::unix::fs::chown(&foreign, Some(65534), Some(65534)).expect("chown");
+        cases.push((foreign.clone(), "another user"));
+    }
+    for (path, why) in cases {
+        env.set("GIT_CREDENTIAL_AZDO_TRACE", &path);
+        let started = std::time::Instant::now();
+        let run = env.helper(&["get"], q);
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "{path:?}: get hung on the trace file");
+        assert_eq!(run.stdout, "username=contoso\npassword=env-pat\n", "{run:?}");
+        assert!(run.stderr.contains("cannot use trace file") && run.stderr.contains(why), "{path:?}: {run:?}");
+    }
+    if foreign.exists() {
+        assert_eq!(std::fs::read(&foreign).expect("read"), b"", "another user's file received the trace");
+    }
+}

@@ -219,14 +219,14 @@ fn outages_keep_the_stored_pat_and_git_decides() {
 #[test]
 fn an_unreachable_service_keeps_the_stored_pat() {
     let mut w = world();
-    w.env.login("contoso", &w.pat());
-    w.age_checks(2 * 3600);
-    // Nothing listens there: connection refused.
+    // Nothing listens there: connection refused. The PAT is stored for that origin (a stored
+    // PAT is only ever served on the origin it was stored for).
     let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let dead_url = format!("http://{}", dead.local_addr().expect("addr"));
     drop(dead);
-    // Keep recognising the fake's origin, but send the check elsewhere: use a different org URL.
     w.env.set("GIT_CREDENTIAL_AZDO_URL", &dead_url);
+    w.env.login("contoso", &w.pat());
+    w.age_checks(2 * 3600);
     let q = format!("protocol=http\nhost={}\npath=contoso/p/_git/r\n", dead_url.trim_start_matches("http://"));
     let started = Instant::now();
     let run = w.env.helper(&["get"], q.as_bytes());
@@ -410,4 +410,59 @@ fn another_origin_keeps_its_pats_apart_from_the_real_services() {
     assert!(run.stdout.contains(&format!("password={fake_pat}")), "{run:?}");
     assert_eq!(std::fs::read(&real_file).expect("real store"), before, "the real service's store was touched");
     assert!(w.fake.count(Route::ConnectionData) >= 1);
+}
+
+/// A server that answers every request with `reply` (raw HTTP), until the test ends.
+fn raw_server(reply: String) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let mut conn = conn;
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && std::io::Read::read(&mut conn, &mut byte).is_ok_and(|n| n == 1) {
+                head.push(byte[0]);
+            }
+            let _ = std::io::Write::write_all(&mut conn, reply.as_bytes());
+        }
+    });
+    url
+}
+
+/// Hole 6: server text that quotes the PAT just sent (an `X-TFS-ServiceError`, a display name)
+/// never shows it, on `status`, on `doctor` or in the trace.
+#[test]
+fn server_text_quoting_the_pat_is_redacted() {
+    const PAT: &str = "quotedPAT0123456789abcdefQUOTED";
+    let refused = format!(
+        "HTTP/1.1 401 Unauthorized\r\nX-TFS-ServiceError: Access%20denied%20for%20{PAT}\r\nActivityId: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    let body = format!(
+        r#"{{"authenticatedUser":{{"id":"11111111-1111-1111-1111-111111111111","providerDisplayName":"Eve {PAT}"}}}}"#
+    );
+    let accepted = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    for reply in [refused, accepted] {
+        let mut env = TestEnv::new();
+        let url = raw_server(reply);
+        // Every endpoint on loopback: doctor probes them all.
+        for var in ["GIT_CREDENTIAL_AZDO_URL", "GIT_CREDENTIAL_AZDO_VSSPS_URL", "GIT_CREDENTIAL_AZDO_AUTHORITY"] {
+            env.set(var, &url);
+        }
+        env.set("GIT_CREDENTIAL_AZDO_STORE_FILE", env.store_file());
+        env.login("contoso", PAT);
+        env.unset("GIT_CREDENTIAL_AZDO_VALIDATE_INTERVAL");
+        let trace = env.root.path().join("trace.log");
+        env.set("GIT_CREDENTIAL_AZDO_TRACE", &trace);
+        for args in [&["status", "contoso"][..], &["doctor"][..]] {
+            let run = env.helper(args, b"");
+            assert!(!run.stdout.contains(PAT) && !run.stderr.contains(PAT), "{args:?}: the PAT was shown: {run:?}");
+            assert!(run.stdout.contains("***"), "{args:?}: the server's text is shown, redacted: {run:?}");
+        }
+        let text = std::fs::read_to_string(&trace).unwrap_or_default();
+        assert!(!text.contains(PAT), "the PAT is in the trace");
+    }
 }

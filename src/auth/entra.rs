@@ -16,6 +16,9 @@ use crate::time::now;
 pub const AZURE_DEVOPS_RESOURCE: &str = "499b84ac-1321-427f-aa17-267ca6975798";
 const SCOPE: &str = "499b84ac-1321-427f-aa17-267ca6975798/.default offline_access";
 const MAX_BODY: u64 = 1024 * 1024;
+/// Form fields that carry a secret, never shown even when a reply quotes them.
+const SECRET_FIELDS: &[&str] =
+    &["refresh_token", "device_code", "code", "code_verifier", "client_secret", "client_assertion"];
 
 /// An access token for Azure DevOps and, when Entra issued one, a refresh token.
 #[derive(Debug)]
@@ -205,24 +208,7 @@ pub fn azure_cli_token(tenant: Option<&str>, timeout: Duration) -> Result<Tokens
     if let Some(tenant) = tenant.filter(|t| super::tenant::is_tenant(t) && !matches!(*t, "common" | "organizations")) {
         cmd.args(["--tenant", tenant]);
     }
-    cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null());
-    let mut child = cmd.spawn().map_err(Error::AzureCliSpawn)?;
-    let mut stdout = child.stdout.take().ok_or(Error::AzureCli("no output"))?;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut out = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut stdout, &mut out);
-        let _ = tx.send(out);
-    });
-    let out = match rx.recv_timeout(timeout) {
-        Ok(out) => out,
-        Err(_) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(Error::AzureCliTimeout(timeout));
-        }
-    };
-    let status = child.wait().map_err(Error::AzureCliSpawn)?;
+    let (status, out) = run_bounded(cmd, timeout)?;
     if !status.success() {
         return Err(Error::AzureCli("az is not signed in (run az login)"));
     }
@@ -230,6 +216,42 @@ pub fn azure_cli_token(tenant: Option<&str>, timeout: Duration) -> Result<Tokens
     let access_token = reply.access_token.filter(|t| !t.is_empty()).ok_or(Error::AzureCli("no accessToken"))?;
     let expires_at = Number::value(&reply.expires_on).unwrap_or_else(|| now() + 300);
     Ok(Tokens { access_token: Secret::from(access_token), refresh_token: None, expires_at })
+}
+
+/// Run `cmd` (stdin closed, stderr dropped) and collect its stdout; the whole child, its exit
+/// included, is bounded by `timeout`: one that prints, closes stdout and keeps running is killed.
+fn run_bounded(
+    mut cmd: std::process::Command,
+    timeout: Duration,
+) -> Result<(std::process::ExitStatus, Vec<u8>), Error> {
+    use std::process::Stdio;
+    let deadline = std::time::Instant::now() + timeout;
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
+    let mut child = cmd.spawn().map_err(Error::AzureCliSpawn)?;
+    let mut stdout = child.stdout.take().ok_or(Error::AzureCli("no output"))?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut std::io::Read::take(&mut stdout, MAX_BODY), &mut out);
+        let _ = tx.send(out);
+    });
+    let give_up = |child: &mut std::process::Child| {
+        let _ = child.kill();
+        let _ = child.wait();
+        Error::AzureCliTimeout(timeout)
+    };
+    let Ok(out) = rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())) else {
+        return Err(give_up(&mut child));
+    };
+    loop {
+        if let Some(status) = child.try_wait().map_err(Error::AzureCliSpawn)? {
+            return Ok((status, out));
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(give_up(&mut child));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// The Azure CLI's program: `az.cmd` on Windows, where std adds only `.exe` to a bare name and
@@ -264,11 +286,32 @@ fn post_form<T: DeserializeOwned>(client: &Client, url: &str, form: &[(&str, &st
     let error = reply.error.as_deref().map(printable).unwrap_or_else(|| format!("HTTP {}", status.as_u16()));
     // The first line of the description carries the AADSTS code and the reason.
     let detail = reply.error_description.as_deref().and_then(|d| d.lines().next()).map(printable).unwrap_or_default();
-    Err(Error::Refused(if detail.is_empty() { error } else { format!("{error}: {detail}") }))
+    let mut text = if detail.is_empty() { error } else { format!("{error}: {detail}") };
+    // The reply may quote a secret the form just sent.
+    for (_, value) in form.iter().filter(|(key, _)| SECRET_FIELDS.contains(key)) {
+        text = crate::secret::redact(&text, &Secret::new(*value));
+    }
+    Err(Error::Refused(text))
 }
 #[cfg(test)]
 mod tests {
     use super::*;
+    /// Hole 8: the bound covers the child's exit, not only its output.
+    #[cfg(unix)]
+    #[test]
+    fn a_child_that_closes_stdout_and_lingers_is_killed_in_time() {
+        let mut cmd = std::process::Command::new("sh");
+        cmd.args(["-c", "printf '{}'; exec >&-; sleep 30"]);
+        let started = std::time::Instant::now();
+        let result = run_bounded(cmd, Duration::from_millis(500));
+        assert!(matches!(result, Err(Error::AzureCliTimeout(_))), "{result:?}");
+        assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+        let mut quick = std::process::Command::new("sh");
+        quick.args(["-c", "printf ok"]);
+        let (status, out) = run_bounded(quick, Duration::from_secs(5)).expect("a quick child");
+        assert!(status.success() && out == b"ok");
+    }
+
     #[test]
     fn the_azure_cli_is_az_cmd_on_windows() {
         assert_eq!(az_program(true), "az.cmd");

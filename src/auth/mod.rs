@@ -45,6 +45,8 @@ pub enum Purpose {
 pub enum Error {
     #[error("Azure DevOps Server has no Entra sign-in: use login with a PAT")]
     Server,
+    #[error("no Entra sign-in for {0}: azdo.url, azdo.vsspsUrl and azdo.authority must all be the real service's, or the last two both test endpoints")]
+    MixedEndpoints(String),
     #[error("no sign-in without asking is available, and prompts are off")]
     NoSilentSignIn,
     #[error(transparent)]
@@ -93,7 +95,8 @@ pub fn silent_token(ctx: &Context, target: &Target, client: &Client) -> Option<T
             Err(e) => tracing::warn!(error = %e, "cannot read the stored sign-in"),
         }
     }
-    if settings.token_source != TokenSource::Device {
+    // The Azure CLI's token is for the real service: it goes to the real identity service only.
+    if settings.token_source != TokenSource::Device && target.is_real_service() && settings.real_endpoints() {
         match entra::azure_cli_token(Some(&tenant), settings.timeout.max(Duration::from_secs(10))) {
             Ok(fresh) => {
                 tracing::info!(%target, "access token from the Azure CLI");
@@ -135,6 +138,9 @@ pub fn sign_in(ctx: &Context, target: &Target, purpose: Purpose) -> Result<(Rc<C
         return Err(Error::Server);
     }
     let settings = &ctx.settings;
+    if !settings.may_sign_in(target) {
+        return Err(Error::MixedEndpoints(target.to_string()));
+    }
     let client = ctx.http(&settings.vssps_url)?;
     if let Some(tokens) = silent_token(ctx, target, &client) {
         return Ok((client, tokens));
@@ -229,6 +235,11 @@ pub fn obtain(ctx: &Context, target: &Target) -> Option<Obtained> {
         return Some(Obtained::AccessToken(tokens));
     }
     match mint_pat(ctx, target, &client, &tokens) {
+        // A PAT already past its expiry (a skewed clock, a hostile reply) is never handed to git.
+        Ok(credential) if credential.meta.expires_at.is_some_and(|t| t <= now()) => {
+            eprintln!("git-credential-azdo: the PAT minted for {target} has already expired; not using it");
+            None
+        }
         Ok(credential) => {
             if let Err(e) = ctx.store.put(target, &credential) {
                 eprintln!("git-credential-azdo: minted a PAT for {target} but could not store it: {e}");

@@ -27,6 +27,8 @@ pub enum Error {
     Invalid { key: &'static str, value: String, why: String },
     #[error("cannot find the user's data directory (is HOME set?)")]
     NoDataDir,
+    #[error("the user's data directory '{0}' is a relative path (is HOME relative?); refusing to keep PATs under the current directory")]
+    RelativeDataDir(String),
 }
 
 /// Environment variables, as a function so tests can pass their own.
@@ -128,14 +130,24 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Whether a PAT may be minted for `target`: minting is on, it is no Server collection, and
-    /// the Microsoft endpoints are the real ones, or test ones set explicitly: with only
-    /// `azdo.url` changed, tokens and PATs for the real service must not be used for another
-    /// origin.
+    /// Whether the identity service and the authority are the real service's.
+    pub fn real_endpoints(&self) -> bool {
+        self.vssps_url == keys::VSSPS_URL.setting.default && self.authority == keys::AUTHORITY.setting.default
+    }
+
+    /// Whether an Entra sign-in may serve `target`: no Server collection, and either every
+    /// endpoint is the real service's (the organization, the identity service, the authority), or
+    /// the identity service and the authority are both test ones set explicitly. Tokens of the
+    /// real authority never go to another identity service, nor its PATs to another origin.
+    pub fn may_sign_in(&self, target: &Target) -> bool {
+        let custom_endpoints =
+            self.vssps_url != keys::VSSPS_URL.setting.default && self.authority != keys::AUTHORITY.setting.default;
+        !target.is_server() && ((target.is_real_service() && self.real_endpoints()) || custom_endpoints)
+    }
+
+    /// Whether a PAT may be minted for `target`: minting is on and a sign-in may serve it.
     pub fn may_mint(&self, target: &Target) -> bool {
-        let real_endpoints =
-            self.vssps_url == keys::VSSPS_URL.setting.default && self.authority == keys::AUTHORITY.setting.default;
-        self.mint == Mint::Auto && !target.is_server() && (target.is_real_service() || !real_endpoints)
+        self.mint == Mint::Auto && self.may_sign_in(target)
     }
 
     /// git's network settings for requests to `url`: `http.proxy`, `http.sslCAInfo`,
@@ -166,7 +178,12 @@ impl Settings {
         // Another Services origin (a test instance) keeps its PATs apart: org names alone would
         // mix them up with the real service's.
         // The local (not roaming) data directory: on Windows a PAT file must not roam.
-        let data_dir = match dirs::data_local_dir().ok_or(Error::NoDataDir)?.join("git-credential-azdo") {
+        let local = dirs::data_local_dir().ok_or(Error::NoDataDir)?;
+        // A relative HOME would put the store inside whatever repository git runs in.
+        if !local.is_absolute() {
+            return Err(Error::RelativeDataDir(printable(&local.to_string_lossy())));
+        }
+        let data_dir = match local.join("git-credential-azdo") {
             base if origins.services == ServiceUrl::default() => base,
             base => base.join("origins").join(
                 origins
@@ -291,6 +308,26 @@ mod tests {
         let c = GitConfig::parse_z(b"azdo.url\0");
         assert_eq!(origins(&c, &env_of(&[])).expect("default"), Origins::default());
         assert!(origins(&config(&[("azdo.url", "ftp://x")]), &env_of(&[])).is_err());
+    }
+
+    #[test]
+    fn real_service_sign_ins_never_mix_with_other_endpoints() {
+        let real = Target::org("contoso").expect("org");
+        let fake =
+            Target::org_in(&ServiceUrl::parse("http://127.0.0.1:8123").expect("origin"), "contoso").expect("org");
+        let with =
+            |env: &'static [(&'static str, &'static str)]| settings(config(&[]), None, &env_of(env)).expect("valid");
+        const VSSPS: (&str, &str) = ("GIT_CREDENTIAL_AZDO_VSSPS_URL", "http://127.0.0.1:8123");
+        const AUTHORITY: (&str, &str) = ("GIT_CREDENTIAL_AZDO_AUTHORITY", "http://127.0.0.1:8123");
+        let defaults = with(&[]);
+        assert!(defaults.may_sign_in(&real) && !defaults.may_sign_in(&fake), "real tokens stay with the real org");
+        let test = with(&[VSSPS, AUTHORITY]);
+        assert!(test.may_sign_in(&fake) && test.may_sign_in(&real));
+        for mixed in [with(&[VSSPS]), with(&[AUTHORITY])] {
+            assert!(!mixed.may_sign_in(&real) && !mixed.may_sign_in(&fake), "a real token would reach a test endpoint");
+        }
+        let server = Target::server("https://tfs.example.com/tfs/c").expect("server");
+        assert!(!defaults.may_sign_in(&server) && !test.may_sign_in(&server));
     }
 
     #[test]

@@ -158,6 +158,7 @@ impl Target {
             path: Some(path.as_bytes().to_vec()).filter(|p| !p.is_empty()),
             username: user.map(str::to_owned),
             password: None,
+            empty_password: false,
             password_expiry_utc: None,
         };
         let named = match resolve(&request, &Origins::default()) {

@@ -100,6 +100,7 @@ mod tests {
             path: path.map(|p| p.as_bytes().to_vec()),
             username: user.map(Into::into),
             password: None,
+            empty_password: false,
             password_expiry_utc: None,
         }
     }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +15,8 @@ pub struct FileStore {
     path: PathBuf,
     /// The Services origin its organizations are on.
     origin: ServiceUrl,
+    /// How long a change waits for another process's lock (a stopped holder must not hang git).
+    lock_timeout: Duration,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -35,19 +38,47 @@ impl Default for Document {
 #[derive(Serialize, Deserialize)]
 struct Entry {
     pat: Secret,
+    /// The Services origin the PAT is for (`https://dev.azure.com` when absent, as in files
+    /// written before origins were recorded): it is served there only, so a file shared by
+    /// several origins (an explicit `azdo.storeFile`) never sends one origin's PAT to another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    service: Option<String>,
     #[serde(flatten)]
     meta: Metadata,
+}
+
+impl Entry {
+    /// Whether this entry is for `target` (a Server collection's key is its own URL).
+    fn serves(&self, target: &Target) -> bool {
+        match target {
+            Target::Services { origin, .. } => {
+                self.service.as_deref().map_or(*origin == ServiceUrl::default(), |s| s == origin.base())
+            }
+            Target::Server { .. } => true,
+        }
+    }
+}
+
+/// The entry for `target`, if it is for `target`'s origin.
+fn entry_for<'a>(doc: &'a mut Document, target: &Target) -> Option<&'a mut Entry> {
+    doc.organizations.get_mut(target.name()).filter(|e| e.serves(target))
 }
 
 impl FileStore {
     /// The store in the file `path`, for organizations of dev.azure.com.
     pub fn new(path: PathBuf) -> Self {
-        FileStore { path, origin: ServiceUrl::default() }
+        FileStore { path, origin: ServiceUrl::default(), lock_timeout: Duration::from_secs(10) }
     }
 
     /// Its organizations are on another Services origin (`azdo.url`).
     pub fn for_origin(mut self, origin: ServiceUrl) -> Self {
         self.origin = origin;
+        self
+    }
+
+    /// Wait at most `limit` for another process's lock.
+    pub fn with_lock_timeout(mut self, limit: Duration) -> Self {
+        self.lock_timeout = limit;
         self
     }
 
@@ -61,7 +92,7 @@ impl FileStore {
 
     fn update<R>(&self, change: impl FnOnce(&mut Document) -> R) -> Result<R, Error> {
         let path = self.path.clone();
-        jsonfile::update(&self.path, |doc: &mut Document| {
+        jsonfile::update(&self.path, self.lock_timeout, |doc: &mut Document| {
             if doc.version != 1 {
                 return Err(Error::Corrupt { path, detail: format!("unknown version {}", doc.version) });
             }
@@ -76,39 +107,44 @@ impl Store for FileStore {
     }
 
     fn get(&self, target: &Target) -> Result<Option<Credential>, Error> {
-        Ok(self.read()?.organizations.remove(target.name()).map(|e| Credential { pat: e.pat, meta: e.meta }))
+        let mut doc = self.read()?;
+        Ok(entry_for(&mut doc, target).map(|e| Credential { pat: e.pat.clone(), meta: e.meta.clone() }))
     }
 
     fn put(&self, target: &Target, credential: &Credential) -> Result<(), Error> {
-        let entry = Entry { pat: credential.pat.clone(), meta: credential.meta.clone() };
+        let service = match target {
+            Target::Services { origin, .. } => Some(origin.base()),
+            Target::Server { .. } => None,
+        };
+        let entry = Entry { pat: credential.pat.clone(), service, meta: credential.meta.clone() };
         self.update(|doc| {
             doc.organizations.insert(target.name().to_owned(), entry);
         })
     }
 
     fn set_metadata(&self, target: &Target, meta: &Metadata) -> Result<bool, Error> {
-        self.update(|doc| doc.organizations.get_mut(target.name()).map(|e| e.meta = meta.clone()).is_some())
+        self.update(|doc| entry_for(doc, target).map(|e| e.meta = meta.clone()).is_some())
     }
 
     fn delete(&self, target: &Target) -> Result<bool, Error> {
         if !self.path.exists() {
             return Ok(false);
         }
-        self.update(|doc| doc.organizations.remove(target.name()).is_some())
+        self.update(|doc| entry_for(doc, target).is_some() && doc.organizations.remove(target.name()).is_some())
     }
 
     fn delete_if(&self, target: &Target, pat: &Secret) -> Result<bool, Error> {
         if !self.path.exists() {
             return Ok(false);
         }
-        self.update(|doc| match doc.organizations.get(target.name()) {
+        self.update(|doc| match entry_for(doc, target) {
             Some(e) if &e.pat == pat => doc.organizations.remove(target.name()).is_some(),
             _ => false,
         })
     }
 
     fn set_metadata_if(&self, target: &Target, pat: &Secret, meta: &Metadata) -> Result<bool, Error> {
-        self.update(|doc| match doc.organizations.get_mut(target.name()) {
+        self.update(|doc| match entry_for(doc, target) {
             Some(e) if &e.pat == pat => {
                 e.meta = meta.clone();
                 true
@@ -122,7 +158,10 @@ impl Store for FileStore {
             .read()?
             .organizations
             .into_iter()
-            .filter_map(|(name, e)| Target::from_key(&name, &self.origin).ok().map(|target| (target, e.meta)))
+            .filter_map(|(name, e)| {
+                let target = Target::from_key(&name, &self.origin).ok()?;
+                e.serves(&target).then_some((target, e.meta))
+            })
             .collect())
     }
 }

@@ -3,6 +3,7 @@
 //! is an error and is never overwritten. What was read or written is wiped from memory after.
 
 use std::path::Path;
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -23,13 +24,13 @@ pub fn read<T: DeserializeOwned + Default>(path: &Path) -> Result<T, Error> {
     parsed
 }
 
-/// Apply `change` to the document under an exclusive lock and write it back atomically; when
-/// `change` fails, nothing is written.
-pub fn update<T, R>(path: &Path, change: impl FnOnce(&mut T) -> Result<R, Error>) -> Result<R, Error>
+/// Apply `change` to the document under an exclusive lock (waited for at most `limit`) and write
+/// it back atomically; when `change` fails, nothing is written.
+pub fn update<T, R>(path: &Path, limit: Duration, change: impl FnOnce(&mut T) -> Result<R, Error>) -> Result<R, Error>
 where
     T: DeserializeOwned + Serialize + Default,
 {
-    let lock = fs::lock(&fs::lock_path(path), None)?;
+    let lock = fs::lock(&fs::lock_path(path), Some(limit))?;
     fs::remove_stale_temp_files(path);
     let mut doc: T = read(path)?;
     // A change that fails leaves the file exactly as it was.

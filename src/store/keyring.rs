@@ -171,7 +171,7 @@ impl KeyringStore {
     }
 
     fn update_index<R>(&self, change: impl FnOnce(&mut Index) -> Result<R, Error>) -> Result<R, Error> {
-        jsonfile::update(&self.index, change)
+        jsonfile::update(&self.index, self.timeout, change)
     }
 }
 
