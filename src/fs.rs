@@ -72,7 +72,9 @@ pub fn check_dir(_dir: &Path) -> Result<(), Error> {
 
 #[cfg(unix)]
 fn check_owner(path: &Path, uid: u32) -> Result<(), Error> {
-    if uid != rustix::process::geteuid().as_raw() {
+    // Asked of the kernel once per run: every private file of the run is checked against it.
+    static EUID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    if uid != *EUID.get_or_init(|| rustix::process::geteuid().as_raw()) {
         return Err(Error::NotOwned { path: path.to_owned(), uid });
     }
     Ok(())
