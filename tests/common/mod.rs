@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 pub mod bounded;
 pub mod contract;
 pub mod faults;
+pub mod tls;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_git-credential-azdo");
 
