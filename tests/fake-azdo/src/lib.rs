@@ -1,6 +1,8 @@
 //! A local fake of Azure DevOps for end-to-end tests of git-credential-azdo.
 //!
-//! One loopback HTTP/1.1 server, path-routed like `https://dev.azure.com`:
+//! One loopback HTTP/1.1 server, path-routed like `https://dev.azure.com` (and, for a request
+//! whose `Host` names one of the real service's hosts, routed by host as the service is: see
+//! `route` in server.rs; `tests/production.rs` puts it behind TLS under those names):
 //!
 //! * `GET /{org}/_apis/connectionData`: the PAT validation probe, with the responses Azure DevOps
 //!   gives for valid, bad, revoked, expired, other-org and absent credentials, public orgs,
@@ -290,6 +292,8 @@ pub(crate) struct State {
     pub fault: Fault,
     pub git_fault: Fault,
     pub counts: HashMap<Route, usize>,
+    /// Requests by `Host` (lower-cased, without the port).
+    pub host_counts: HashMap<String, usize>,
     pub authority: String,
     pub entra: entra::EntraState,
     /// Page size of the PAT list when the request has no `$top`.
@@ -461,6 +465,10 @@ impl Shared {
         *self.state().counts.entry(route).or_insert(0) += 1;
     }
 
+    pub fn count_host(&self, host: String) {
+        *self.state().host_counts.entry(host).or_insert(0) += 1;
+    }
+
     /// Registers an open connection so that stopping can shut it down.
     pub fn register(&self, stream: TcpStream) -> u64 {
         let mut c = lock(&self.conns);
@@ -504,6 +512,7 @@ impl FakeAzdo {
                 fault: Fault::None,
                 git_fault: Fault::None,
                 counts: HashMap::new(),
+                host_counts: HashMap::new(),
                 authority: DEFAULT_AUTHORITY.to_string(),
                 entra: entra::EntraState::default(),
                 pat_page_size: 100,
@@ -923,8 +932,16 @@ impl FakeAzdo {
         self.shared.state().counts.get(&route).copied().unwrap_or(0)
     }
 
+    /// Requests received so far with this `Host` (case-insensitive, without the port; faulted
+    /// and unroutable ones included), e.g. `dev.azure.com` behind a TLS front for the real names.
+    pub fn requests_to(&self, host: &str) -> usize {
+        self.shared.state().host_counts.get(&server::host_name(host)).copied().unwrap_or(0)
+    }
+
     pub fn reset_counts(&self) {
-        self.shared.state().counts.clear();
+        let mut st = self.shared.state();
+        st.counts.clear();
+        st.host_counts.clear();
     }
 }
 

@@ -170,6 +170,59 @@ pub(crate) fn classify(method: &str, raw_path: &str, query: &str) -> Target {
     Target::Git { org, project, repo, endpoint }
 }
 
+/// The real service's hosts, as a request's `Host` header names them (lower-cased, port dropped).
+pub(crate) const SERVICES_HOST: &str = "dev.azure.com";
+pub(crate) const VSSPS_HOST: &str = "vssps.dev.azure.com";
+pub(crate) const ENTRA_HOST: &str = "login.microsoftonline.com";
+const LEGACY_SUFFIX: &str = ".visualstudio.com";
+
+/// `Host` without its port, lower-cased (`[::1]:80` → `[::1]`).
+pub(crate) fn host_name(host: &str) -> String {
+    let host = host.trim().to_ascii_lowercase();
+    match host.rsplit_once(':') {
+        Some((name, port)) if !name.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) && !name.ends_with(':') => {
+            name.to_string()
+        }
+        _ => host,
+    }
+}
+
+/// Routes a request by `Host` as the real service splits its routes across hosts, then by path
+/// ([`classify`]): `dev.azure.com` serves the Azure DevOps routes (challenge, connectionData,
+/// REST, git); `{org}.visualstudio.com` the same for that org, with paths relative to it (and
+/// an optional `DefaultCollection` first); `vssps.dev.azure.com` the PAT lifecycle API;
+/// `login.microsoftonline.com` Entra. A route on another host of these (or on another
+/// `*.visualstudio.com` host) is not found. Any other
+/// `Host` (the fake's own `127.0.0.1:PORT`) gets every route, as one origin.
+pub(crate) fn route(method: &str, raw_path: &str, query: &str, host: Option<&str>) -> Target {
+    let host = host.map(host_name).unwrap_or_default();
+    let services = |t: Target| match t {
+        Target::Pats { org, .. } => Target::Api { org: Some(org) },
+        Target::Entra { .. } => Target::Other,
+        t => t,
+    };
+    if host == SERVICES_HOST {
+        return services(classify(method, raw_path, query));
+    }
+    if host == VSSPS_HOST {
+        let t = classify(method, raw_path, query);
+        return if matches!(t, Target::Pats { .. }) { t } else { Target::Other };
+    }
+    if host == ENTRA_HOST {
+        let t = classify(method, raw_path, query);
+        return if matches!(t, Target::Entra { .. }) { t } else { Target::Other };
+    }
+    if let Some(org) = host.strip_suffix(LEGACY_SUFFIX) {
+        let Some(rest) = raw_path.strip_prefix('/').filter(|_| !org.is_empty() && !org.contains('.')) else {
+            return Target::Other;
+        };
+        let collection = rest.split('/').next().is_some_and(|s| s.eq_ignore_ascii_case("DefaultCollection"));
+        let rest = if collection { rest.split_once('/').map_or("", |(_, r)| r) } else { rest };
+        return services(classify(method, &format!("/{org}/{rest}"), query));
+    }
+    classify(method, raw_path, query)
+}
+
 pub(crate) fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     for stream in listener.incoming() {
         if shared.is_stopping() {
@@ -269,8 +322,9 @@ fn dispatch(
     reader: &mut BufReader<TcpStream>,
     writer: &mut TcpStream,
 ) -> Outcome {
-    let target = classify(&req.method, &req.path, &req.query);
+    let target = route(&req.method, &req.path, &req.query, req.header("Host"));
     shared.count(target.route());
+    shared.count_host(req.header("Host").map(host_name).unwrap_or_default());
     let fault = match &target {
         Target::ConnectionData { .. } | Target::Api { .. } | Target::Pats { .. } => Some(shared.state().fault.clone()),
         Target::Git { .. } => Some(shared.state().git_fault.clone()),
@@ -436,5 +490,71 @@ mod tests {
         assert_eq!(classify("POST", "/common/oauth2/v2.0/authorize", ""), Target::Other);
         assert_eq!(classify("POST", "/common/oauth2/devicecode", ""), Target::Other);
         assert_eq!(classify("GET", "/contoso/proj/_git/repo/objects/info/packs", ""), Target::Other);
+    }
+
+    #[test]
+    fn routes_by_host() {
+        let r = |method: &str, path: &str, host: &str| route(method, path, "", Some(host));
+        let git = |org: &str, endpoint| Target::Git {
+            org: org.into(),
+            project: "proj".into(),
+            repo: "repo".into(),
+            endpoint,
+        };
+        // dev.azure.com: the Azure DevOps routes, not the PAT API or Entra.
+        assert_eq!(r("GET", "/contoso", "dev.azure.com"), Target::Challenge { org: "contoso".into() });
+        assert_eq!(r("GET", "/contoso", "Dev.Azure.Com:443"), Target::Challenge { org: "contoso".into() });
+        assert_eq!(
+            r("GET", "/contoso/_apis/connectionData", "dev.azure.com"),
+            Target::ConnectionData { org: "contoso".into() }
+        );
+        assert_eq!(
+            r("GET", "/contoso/proj/_git/repo/info/refs", "dev.azure.com"),
+            git("contoso", GitEndpoint::InfoRefs)
+        );
+        assert_eq!(
+            r("POST", "/contoso/_apis/tokens/pats", "dev.azure.com"),
+            Target::Api { org: Some("contoso".into()) }
+        );
+        assert_eq!(r("POST", "/organizations/oauth2/v2.0/token", "dev.azure.com"), Target::Other);
+        // vssps.dev.azure.com: the PAT API only.
+        assert_eq!(
+            r("POST", "/contoso/_apis/tokens/pats", "vssps.dev.azure.com"),
+            Target::Pats { org: "contoso".into(), op: Some(PatOp::Create) }
+        );
+        assert_eq!(r("GET", "/contoso/_apis/connectionData", "vssps.dev.azure.com"), Target::Other);
+        assert_eq!(r("GET", "/contoso", "vssps.dev.azure.com"), Target::Other);
+        // login.microsoftonline.com: Entra only.
+        assert_eq!(
+            r("POST", "/organizations/oauth2/v2.0/devicecode", "login.microsoftonline.com"),
+            Target::Entra { tenant: "organizations".into(), endpoint: EntraEndpoint::DeviceCode }
+        );
+        assert_eq!(r("GET", "/contoso", "login.microsoftonline.com"), Target::Other);
+        assert_eq!(r("POST", "/contoso/_apis/tokens/pats", "login.microsoftonline.com"), Target::Other);
+        // {org}.visualstudio.com: the org's routes, paths relative to it.
+        assert_eq!(r("GET", "/", "contoso.visualstudio.com"), Target::Challenge { org: "contoso".into() });
+        assert_eq!(
+            r("GET", "/proj/_git/repo/info/refs", "contoso.visualstudio.com"),
+            git("contoso", GitEndpoint::InfoRefs)
+        );
+        assert_eq!(
+            r("POST", "/DefaultCollection/proj/_git/repo/git-upload-pack", "Contoso.VisualStudio.com"),
+            git("contoso", GitEndpoint::UploadPack)
+        );
+        assert_eq!(
+            r("GET", "/_apis/connectionData", "contoso.visualstudio.com"),
+            Target::ConnectionData { org: "contoso".into() }
+        );
+        assert_eq!(r("GET", "/proj/_git/repo/info/refs", "a.b.visualstudio.com"), Target::Other);
+        // Any other host: every route, as one origin.
+        for host in ["127.0.0.1:8080", "localhost", ""] {
+            assert_eq!(
+                r("POST", "/contoso/_apis/tokens/pats", host),
+                Target::Pats { org: "contoso".into(), op: Some(PatOp::Create) }
+            );
+            assert_eq!(r("GET", "/contoso", host), Target::Challenge { org: "contoso".into() });
+        }
+        assert_eq!(host_name("[::1]:80"), "[::1]");
+        assert_eq!(host_name("DEV.azure.com"), "dev.azure.com");
     }
 }
