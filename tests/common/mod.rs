@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 pub mod bounded;
 pub mod contract;
 pub mod faults;
+pub mod sandbox;
 pub mod tls;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_git-credential-azdo");
@@ -94,6 +95,11 @@ impl TestEnv {
 
     pub fn unset(&mut self, key: &str) {
         self.env.retain(|(k, _)| k != key);
+    }
+
+    /// The names of the variables this world's commands get.
+    pub fn vars(&self) -> impl Iterator<Item = &str> {
+        self.env.iter().map(|(k, _)| k.as_str())
     }
 
     pub fn store_file(&self) -> PathBuf {

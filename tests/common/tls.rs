@@ -27,6 +27,8 @@ pub struct Seen {
     pub handshakes: usize,
     /// Why handshakes failed (e.g. the client's alert refusing the certificate).
     pub refused: Vec<String>,
+    /// The server name (SNI) of each completed handshake; none for an IP address.
+    pub names: Vec<Option<String>>,
 }
 
 struct Shared {
@@ -136,7 +138,11 @@ fn serve(config: Arc<ServerConfig>, mut client: TcpStream, backend: SocketAddr, 
             return shared.seen().refused.push(e.to_string());
         }
     }
-    shared.seen().handshakes += 1;
+    {
+        let mut seen = shared.seen();
+        seen.handshakes += 1;
+        seen.names.push(tls.server_name().map(str::to_owned));
+    }
     let Ok(backend) = TcpStream::connect(backend) else { return };
     let tls = Mutex::new(tls);
     std::thread::scope(|scope| {
