@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use common::sandbox::{isolated, ORG};
 use common::tls::{fixture, TlsFront};
 use common::{Run, TestEnv};
-use fake_azdo::{FakeAzdo, Route, TENANT_ID};
+use fake_azdo::{DeviceFlow, DeviceFlowState, FakeAzdo, Route, DEFAULT_CLIENT_ID, TENANT_ID, VERIFICATION_URI};
 
 const UPN: &str = "alice@contoso.example";
 const SERVICES: &str = "dev.azure.com";
@@ -34,11 +34,20 @@ struct World {
     az_log: PathBuf,
 }
 
+/// How a world differs from the plain one.
+#[derive(Default)]
+struct Options {
+    /// The test CA in `GIT_SSL_CAINFO` instead of `http.sslCAInfo`.
+    ca_in_env: bool,
+    /// No Azure CLI on PATH.
+    no_az: bool,
+}
+
 /// The fake with `contoso/proj/repo` behind TLS on 127.0.0.1:443 under the real names, the
-/// helper registered by `configure --global`, the test CA in `http.sslCAInfo` (unless
-/// `ca_in_env`: then in `GIT_SSL_CAINFO`), a signed-in Azure CLI stand-in, and nothing else set.
+/// helper registered by `configure --global`, the test CA in `http.sslCAInfo`, a signed-in
+/// Azure CLI stand-in, and nothing else set (unless `options` say otherwise).
 /// `None`: no Secret Service here (skipped; under CI that fails instead).
-fn world_with(ca_in_env: bool) -> Option<World> {
+fn world_with(options: Options) -> Option<World> {
     let mut env = TestEnv::with_keyring()?;
     // Every azdo setting at its default; git's prompts too (there is no terminal: see sandbox.rs).
     for var in ["GIT_CREDENTIAL_AZDO_VALIDATE_INTERVAL", "GIT_CREDENTIAL_AZDO_MINT", "GIT_TERMINAL_PROMPT"] {
@@ -67,11 +76,12 @@ fn world_with(ca_in_env: bool) -> Option<World> {
     // `git credential-azdo ...` finds the helper on PATH, as after an install.
     let helper_dir = PathBuf::from(common::BIN).parent().expect("helper dir").to_owned();
     let path = std::env::var_os("PATH").unwrap_or_default();
-    let dirs = [bin, helper_dir].into_iter().chain(std::env::split_paths(&path));
+    let az_dir = (!options.no_az).then_some(bin);
+    let dirs = az_dir.into_iter().chain([helper_dir]).chain(std::env::split_paths(&path));
     env.set("PATH", std::env::join_paths(dirs).expect("PATH"));
 
     env.configure();
-    if ca_in_env {
+    if options.ca_in_env {
         env.set("GIT_SSL_CAINFO", fixture("ca.pem"));
     } else {
         let run = env.git(&["config", "--global", "http.sslCAInfo", &fixture("ca.pem").to_string_lossy()], b"");
@@ -84,7 +94,7 @@ fn world_with(ca_in_env: bool) -> Option<World> {
 }
 
 fn world() -> Option<World> {
-    world_with(false)
+    world_with(Options::default())
 }
 
 impl World {
@@ -277,7 +287,7 @@ fn a_minted_pat_near_its_expiry_is_renewed_and_the_old_one_revoked() {
 fn org_visualstudio_com_remotes_use_the_same_org_pat() {
     isolated("org_visualstudio_com_remotes_use_the_same_org_pat", || {
         // The test CA through GIT_SSL_CAINFO this time.
-        let Some(w) = world_with(true) else { return };
+        let Some(w) = world_with(Options { ca_in_env: true, ..Options::default() }) else { return };
         let legacy = format!("{ORG}.visualstudio.com");
         let run = w.clone(&format!("https://{legacy}/proj/_git/repo"), "c1");
         assert_eq!(run.status, 0, "{run:?}");
@@ -326,6 +336,82 @@ fn doctor_is_all_green() {
             assert!(run.stdout.contains(expected), "missing {expected:?}:\n{run:?}");
         }
         assert_eq!(w.fake.requests_to(ENTRA), 1, "doctor's probe reached the fake's Entra host");
+        w.assert_tls_clean();
+    });
+}
+
+/// Runs ARGV on a new pseudo-terminal (stdin, stdout and stderr, and the controlling terminal),
+/// prints everything it showed, and exits as it did. Nothing is typed: the sign-in is approved
+/// on the fake's side.
+const ON_A_TERMINAL: &str = r#"
+import os, pty, select, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(sys.argv[1], sys.argv[1:])
+seen, deadline = b"", time.time() + 120
+while time.time() < deadline:
+    ready, _, _ = select.select([fd], [], [], 1)
+    if not ready:
+        continue
+    try:
+        chunk = os.read(fd, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    seen += chunk
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(seen.decode("utf-8", "replace"))
+sys.exit(os.waitstatus_to_exitcode(status))
+"#;
+
+#[test]
+fn on_a_terminal_without_the_azure_cli_the_device_code_signs_in_and_later_mints_are_silent() {
+    isolated("on_a_terminal_without_the_azure_cli_the_device_code_signs_in_and_later_mints_are_silent", || {
+        if !common::require(&["python3"]) {
+            return;
+        }
+        let Some(w) = world_with(Options { no_az: true, ..Options::default() }) else { return };
+        w.fake.set_device_flow_timing(0, 900);
+        w.fake.approve_device_flow(DeviceFlow::Next, UPN);
+        let url = format!("https://{SERVICES}/{ORG}/proj/_git/repo");
+        let into = w.env.home.join("c1");
+        let run: Run = w
+            .env
+            .command("python3")
+            .args(["-c", ON_A_TERMINAL, "git", "clone", "-q", &url])
+            .arg(&into)
+            .output()
+            .expect("python3")
+            .into();
+        assert_eq!(run.status, 0, "{run:?}");
+        assert!(into.join("README.md").is_file(), "not cloned: {run:?}");
+        // The person was shown where to sign in, on the terminal.
+        let flows = w.fake.device_flows();
+        assert_eq!(flows.len(), 1, "one sign-in");
+        let flow = &flows[0];
+        assert!(run.stdout.contains(VERIFICATION_URI) && run.stdout.contains(&flow.user_code), "{run:?}");
+        // At login.microsoftonline.com, in the org's tenant, as the default client.
+        assert_eq!((flow.tenant.as_str(), flow.client_id.as_str()), (TENANT_ID, DEFAULT_CLIENT_ID));
+        assert_eq!(flow.state, DeviceFlowState::SignedIn(UPN.to_owned()));
+        assert!(w.fake.requests_to(ENTRA) >= 2, "device code and token requests");
+        assert_eq!(w.fake.count(Route::PatCreate), 1);
+        assert_eq!(w.keyring_pat(), w.fake.minted(ORG)[0].token);
+        // The refresh token went to the keyring too.
+        let ss = w.env.secret_service.as_ref().expect("secret service");
+        let found = ss.secret_tool(&["search", "--all", "service", "git-credential-azdo:sign-in"]);
+        assert!(found.stdout.contains("sign-in token"), "{found:?}");
+
+        // Without a terminal now: after a logout, the next clone mints with the stored refresh
+        // token, silently.
+        let run = w.env.helper(&["logout", ORG], b"");
+        assert_eq!(run.status, 0, "{run:?}");
+        let run = w.clone(&url, "c2");
+        assert_eq!(run.status, 0, "{run:?}");
+        assert_eq!(w.fake.device_flows().len(), 1, "no second device code");
+        assert_eq!(w.fake.refresh_grants(), 1);
+        assert_eq!(w.fake.count(Route::PatCreate), 2);
+        assert_eq!(w.keyring_pat(), w.fake.minted(ORG)[1].token);
         w.assert_tls_clean();
     });
 }
