@@ -10,6 +10,7 @@
 //! through `http.sslCAInfo` or `GIT_SSL_CAINFO`. The silent sign-in source with every setting
 //! at its default is the Azure CLI (device code needs a terminal): a stand-in `az` on PATH hands
 //! out an access token of the fake's Entra, and only for the tenant the org's challenge names.
+#![cfg(target_os = "linux")] // network namespaces and a real Secret Service
 
 mod common;
 
