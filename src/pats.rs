@@ -125,18 +125,6 @@ pub fn create(
     scope: &str,
     valid_to: i64,
 ) -> Result<PatInfo, Error> {
-    create_unredacted(client, vssps, org, bearer, display_name, scope, valid_to).map_err(|e| e.redact(bearer))
-}
-
-fn create_unredacted(
-    client: &Client,
-    vssps: &str,
-    org: &str,
-    bearer: &Secret,
-    display_name: &str,
-    scope: &str,
-    valid_to: i64,
-) -> Result<PatInfo, Error> {
     let body = serde_json::json!({
         "displayName": display_name,
         "scope": scope,
@@ -144,10 +132,10 @@ fn create_unredacted(
         "allOrgs": false,
     });
     let reply: CreateReply =
-        read_json(send(client, Method::POST, &url(vssps, org, ""), bearer, Some(body.to_string()))?)?;
+        read_json(send(client, Method::POST, &url(vssps, org, ""), bearer, Some(body.to_string()))?, bearer)?;
     match reply.pat_token_error.as_deref() {
         None | Some("none") => {}
-        Some(code) => return Err(classify(code, reply.pat_token_error_message.as_deref())),
+        Some(code) => return Err(classify(code, reply.pat_token_error_message.as_deref()).redact(bearer)),
     }
     let info = reply.pat_token.and_then(pat_info).ok_or_else(|| Error::Failed("the reply holds no PAT".into()))?;
     if info.token.is_none() {
@@ -172,10 +160,6 @@ pub fn revoke(client: &Client, vssps: &str, org: &str, bearer: &Secret, authoriz
 
 /// Every PAT of the signed-in user in `org` (all pages).
 pub fn list(client: &Client, vssps: &str, org: &str, bearer: &Secret) -> Result<Vec<PatInfo>, Error> {
-    list_unredacted(client, vssps, org, bearer).map_err(|e| e.redact(bearer))
-}
-
-fn list_unredacted(client: &Client, vssps: &str, org: &str, bearer: &Secret) -> Result<Vec<PatInfo>, Error> {
     let mut all = Vec::new();
     let mut continuation = String::new();
     for _ in 0..100 {
@@ -184,7 +168,7 @@ fn list_unredacted(client: &Client, vssps: &str, org: &str, bearer: &Secret) -> 
         } else {
             format!("$top=100&continuationToken={}&", form_encode(&continuation))
         };
-        let page: ListReply = read_json(send(client, Method::GET, &url(vssps, org, &query), bearer, None)?)?;
+        let page: ListReply = read_json(send(client, Method::GET, &url(vssps, org, &query), bearer, None)?, bearer)?;
         all.extend(page.pat_tokens.into_iter().flatten().filter_map(|m| m.0).filter_map(pat_info));
         continuation = page.continuation_token.unwrap_or_default();
         if continuation.is_empty() {
@@ -194,7 +178,8 @@ fn list_unredacted(client: &Client, vssps: &str, org: &str, bearer: &Secret) -> 
     Ok(all)
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(response: reqwest::blocking::Response) -> Result<T, Error> {
+/// The reply's JSON; an error reply's server text has `bearer` (the token just sent) taken out.
+fn read_json<T: serde::de::DeserializeOwned>(response: reqwest::blocking::Response, bearer: &Secret) -> Result<T, Error> {
     let status = response.status().as_u16();
     if status == 401 || status == 203 || (300..400).contains(&status) {
         return Err(Error::Unauthorized(status));
@@ -204,7 +189,7 @@ fn read_json<T: serde::de::DeserializeOwned>(response: reqwest::blocking::Respon
     if !(200..300).contains(&status) {
         let reply: ErrorReply = serde_json::from_slice(&bytes).map_err(|_| unreadable())?;
         let message = reply.message.as_deref().map(printable).unwrap_or_default();
-        return Err(Error::Failed(format!("HTTP {status} {message}").trim().to_owned()));
+        return Err(Error::Failed(format!("HTTP {status} {message}").trim().to_owned()).redact(bearer));
     }
     serde_json::from_slice(&bytes).map_err(|_| unreadable())
 }

@@ -15,11 +15,12 @@ use crate::text::printable;
 mod cache;
 pub mod git;
 pub mod keys;
+mod source;
 pub(crate) mod urlmatch;
 
 pub use self::git::{CacheSave, GitConfig};
 pub use self::keys::{bool_value, CredentialType, Mint, Setting, StoreKind, TokenSource, PAT_ENV, SETTINGS};
-use self::keys::{Key, Why};
+use self::source::Source;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -33,54 +34,6 @@ pub enum Error {
 
 /// Environment variables, as a function so tests can pass their own.
 pub type Env<'a> = &'a dyn Fn(&str) -> Option<OsString>;
-
-/// Where each setting's text comes from: its variable, else git config (URL-matched against the
-/// target's URL for URL-scoped keys). A bare boolean key reads as `true`.
-struct Source<'a> {
-    config: &'a GitConfig,
-    env: Env<'a>,
-    url: Option<&'a str>,
-}
-
-impl Source<'_> {
-    fn text(&self, setting: &Setting) -> Option<String> {
-        if let Some(value) = (self.env)(setting.env) {
-            return Some(value.to_string_lossy().into_owned());
-        }
-        match self.url.filter(|_| setting.url_scoped) {
-            Some(url) => self.config.get_urlmatch(setting.key, url),
-            None => self.config.get(setting.key),
-        }
-        .map(|v| v.unwrap_or("true").to_owned())
-    }
-
-    fn parse<T>(key: &Key<T>, value: &str) -> Result<T, Error> {
-        (key.parse)(value).map_err(|Why(why)| Error::Invalid {
-            key: key.setting.key,
-            value: printable(value.trim()),
-            why: why.into_owned(),
-        })
-    }
-
-    /// The setting's value, or its default.
-    fn get<T>(&self, key: &Key<T>) -> Result<T, Error> {
-        Source::parse(key, &self.text(&key.setting).unwrap_or_else(|| key.setting.default.to_owned()))
-    }
-
-    /// The setting's value, or `None` when it is not set (its default is described, not a value).
-    fn get_opt<T>(&self, key: &Key<T>) -> Result<Option<T>, Error> {
-        self.text(&key.setting).map(|v| Source::parse(key, &v)).transpose()
-    }
-
-    /// Every value of a multi-valued setting (the variable holds them separated by spaces).
-    fn get_all<T>(&self, key: &Key<T>) -> Result<Vec<T>, Error> {
-        let values: Vec<String> = match (self.env)(key.setting.env) {
-            Some(v) => v.to_string_lossy().split_whitespace().map(str::to_owned).collect(),
-            None => self.config.get_all(key.setting.key).into_iter().map(str::to_owned).collect(),
-        };
-        values.iter().map(|v| Source::parse(key, v)).collect()
-    }
-}
 
 /// The configured origins (`azdo.url`, `azdo.server`): read before the target is known.
 pub fn origins(config: &GitConfig, env: Env) -> Result<Origins, Error> {

@@ -1,0 +1,54 @@
+//! Where each setting's text comes from: its environment variable, else git config (URL-matched
+//! for URL-scoped keys), else its default from the key table, parsed by the key's parser.
+
+use super::keys::{Key, Setting, Why};
+use super::{Env, Error, GitConfig};
+use crate::text::printable;
+
+/// Where each setting's text comes from: its variable, else git config (URL-matched against the
+/// target's URL for URL-scoped keys). A bare boolean key reads as `true`.
+pub(super) struct Source<'a> {
+    pub config: &'a GitConfig,
+    pub env: Env<'a>,
+    pub url: Option<&'a str>,
+}
+
+impl Source<'_> {
+    fn text(&self, setting: &Setting) -> Option<String> {
+        if let Some(value) = (self.env)(setting.env) {
+            return Some(value.to_string_lossy().into_owned());
+        }
+        match self.url.filter(|_| setting.url_scoped) {
+            Some(url) => self.config.get_urlmatch(setting.key, url),
+            None => self.config.get(setting.key),
+        }
+        .map(|v| v.unwrap_or("true").to_owned())
+    }
+
+    fn parse<T>(key: &Key<T>, value: &str) -> Result<T, Error> {
+        (key.parse)(value).map_err(|Why(why)| Error::Invalid {
+            key: key.setting.key,
+            value: printable(value.trim()),
+            why: why.into_owned(),
+        })
+    }
+
+    /// The setting's value, or its default.
+    pub fn get<T>(&self, key: &Key<T>) -> Result<T, Error> {
+        Source::parse(key, &self.text(&key.setting).unwrap_or_else(|| key.setting.default.to_owned()))
+    }
+
+    /// The setting's value, or `None` when it is not set (its default is described, not a value).
+    pub fn get_opt<T>(&self, key: &Key<T>) -> Result<Option<T>, Error> {
+        self.text(&key.setting).map(|v| Source::parse(key, &v)).transpose()
+    }
+
+    /// Every value of a multi-valued setting (the variable holds them separated by spaces).
+    pub fn get_all<T>(&self, key: &Key<T>) -> Result<Vec<T>, Error> {
+        let values: Vec<String> = match (self.env)(key.setting.env) {
+            Some(v) => v.to_string_lossy().split_whitespace().map(str::to_owned).collect(),
+            None => self.config.get_all(key.setting.key).into_iter().map(str::to_owned).collect(),
+        };
+        values.iter().map(|v| Source::parse(key, v)).collect()
+    }
+}
