@@ -179,7 +179,10 @@ pub fn list(client: &Client, vssps: &str, org: &str, bearer: &Secret) -> Result<
 }
 
 /// The reply's JSON; an error reply's server text has `bearer` (the token just sent) taken out.
-fn read_json<T: serde::de::DeserializeOwned>(response: reqwest::blocking::Response, bearer: &Secret) -> Result<T, Error> {
+fn read_json<T: serde::de::DeserializeOwned>(
+    response: reqwest::blocking::Response,
+    bearer: &Secret,
+) -> Result<T, Error> {
     let status = response.status().as_u16();
     if status == 401 || status == 203 || (300..400).contains(&status) {
         return Err(Error::Unauthorized(status));
