@@ -1,6 +1,7 @@
 //! git-credential-azdo: a git credential helper for Azure DevOps. See README.md for what it does
 //! and docs/architecture.md for how. `main.rs` only calls [`cli::main`]; what else is public here
-//! is what the tests use (the protocol, targets, stores, the settings table, setup's helper value).
+//! is what the tests use (the protocol, targets, stores, the settings table, setup's helper value)
+//! and, hidden, the entry points of the fuzz targets.
 
 mod app;
 mod auth;
@@ -11,6 +12,8 @@ pub mod config;
 mod context;
 mod error;
 mod fs;
+#[doc(hidden)]
+pub mod fuzzing;
 mod helper;
 mod net;
 pub mod org;

@@ -131,11 +131,17 @@ pub fn create(
         "validTo": crate::time::timestamp(valid_to),
         "allOrgs": false,
     });
-    let reply: CreateReply =
-        read_json(send(client, Method::POST, &url(vssps, org, ""), bearer, Some(body.to_string()))?, bearer)?;
+    // Server text may quote the token just sent: taken out of every error.
+    read_json(send(client, Method::POST, &url(vssps, org, ""), bearer, Some(body.to_string()))?)
+        .and_then(created)
+        .map_err(|e| e.redact(bearer))
+}
+
+/// The PAT a create reply holds, or why it holds none.
+fn created(reply: CreateReply) -> Result<PatInfo, Error> {
     match reply.pat_token_error.as_deref() {
         None | Some("none") => {}
-        Some(code) => return Err(classify(code, reply.pat_token_error_message.as_deref()).redact(bearer)),
+        Some(code) => return Err(classify(code, reply.pat_token_error_message.as_deref())),
     }
     let info = reply.pat_token.and_then(pat_info).ok_or_else(|| Error::Failed("the reply holds no PAT".into()))?;
     if info.token.is_none() {
@@ -168,9 +174,10 @@ pub fn list(client: &Client, vssps: &str, org: &str, bearer: &Secret) -> Result<
         } else {
             format!("$top=100&continuationToken={}&", form_encode(&continuation))
         };
-        let page: ListReply = read_json(send(client, Method::GET, &url(vssps, org, &query), bearer, None)?, bearer)?;
-        all.extend(page.pat_tokens.into_iter().flatten().filter_map(|m| m.0).filter_map(pat_info));
-        continuation = page.continuation_token.unwrap_or_default();
+        let page = read_json(send(client, Method::GET, &url(vssps, org, &query), bearer, None)?);
+        let (pats, next) = list_page(page.map_err(|e| e.redact(bearer))?);
+        all.extend(pats);
+        continuation = next;
         if continuation.is_empty() {
             break;
         }
@@ -178,23 +185,45 @@ pub fn list(client: &Client, vssps: &str, org: &str, bearer: &Secret) -> Result<
     Ok(all)
 }
 
-/// The reply's JSON; an error reply's server text has `bearer` (the token just sent) taken out.
-fn read_json<T: serde::de::DeserializeOwned>(
-    response: reqwest::blocking::Response,
-    bearer: &Secret,
-) -> Result<T, Error> {
+/// One page of a list: its PATs (odd entries skipped) and the continuation token (empty: the last).
+fn list_page(page: ListReply) -> (Vec<PatInfo>, String) {
+    let pats = page.pat_tokens.into_iter().flatten().filter_map(|m| m.0).filter_map(pat_info).collect();
+    (pats, page.continuation_token.unwrap_or_default())
+}
+
+/// A create reply, as [`create`] reads it (for the fuzz targets, [`crate::fuzzing`]).
+pub(crate) fn parse_create_reply(status: u16, bytes: &[u8]) -> Result<PatInfo, Error> {
+    created(parse_json(status, bytes)?)
+}
+
+/// A list page, as [`list`] reads it (for the fuzz targets).
+pub(crate) fn parse_list_reply(status: u16, bytes: &[u8]) -> Result<(Vec<PatInfo>, String), Error> {
+    Ok(list_page(parse_json(status, bytes)?))
+}
+
+fn unauthorized(status: u16) -> bool {
+    status == 401 || status == 203 || (300..400).contains(&status)
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(response: reqwest::blocking::Response) -> Result<T, Error> {
     let status = response.status().as_u16();
-    if status == 401 || status == 203 || (300..400).contains(&status) {
+    // Refused by its status alone: the body is not read.
+    let bytes = if unauthorized(status) { Vec::new() } else { net::read_body(response, MAX_BODY)? };
+    parse_json(status, &bytes)
+}
+
+/// A reply's JSON: `T` on success, else the service's error message (printable).
+fn parse_json<T: serde::de::DeserializeOwned>(status: u16, bytes: &[u8]) -> Result<T, Error> {
+    if unauthorized(status) {
         return Err(Error::Unauthorized(status));
     }
-    let bytes = net::read_body(response, MAX_BODY)?;
     let unreadable = || Error::Failed(format!("HTTP {status}, unreadable reply"));
     if !(200..300).contains(&status) {
-        let reply: ErrorReply = serde_json::from_slice(&bytes).map_err(|_| unreadable())?;
+        let reply: ErrorReply = serde_json::from_slice(bytes).map_err(|_| unreadable())?;
         let message = reply.message.as_deref().map(printable).unwrap_or_default();
-        return Err(Error::Failed(format!("HTTP {status} {message}").trim().to_owned()).redact(bearer));
+        return Err(Error::Failed(format!("HTTP {status} {message}").trim().to_owned()));
     }
-    serde_json::from_slice(&bytes).map_err(|_| unreadable())
+    serde_json::from_slice(bytes).map_err(|_| unreadable())
 }
 
 fn classify(code: &str, message: Option<&str>) -> Error {

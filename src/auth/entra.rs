@@ -128,7 +128,11 @@ pub struct DeviceCode {
 /// Start the device code flow against `{authority}/{tenant}`.
 pub fn start_device_flow(client: &Client, authority: &str, tenant: &str, client_id: &str) -> Result<DeviceCode, Error> {
     let url = format!("{}/{tenant}/oauth2/v2.0/devicecode", authority.trim_end_matches('/'));
-    let reply: DeviceCodeReply = post_form(client, &url, &[("client_id", client_id), ("scope", SCOPE)])?;
+    device_code(post_form(client, &url, &[("client_id", client_id), ("scope", SCOPE)])?)
+}
+
+/// What a person needs to sign in, from a device authorization reply (timings bounded).
+fn device_code(reply: DeviceCodeReply) -> Result<DeviceCode, Error> {
     let (Some(device_code), Some(user_code), Some(verification_uri)) =
         (reply.device_code, reply.user_code, reply.verification_uri)
     else {
@@ -277,21 +281,41 @@ fn tokens(reply: TokenReply) -> Result<Tokens, Error> {
 /// POST a form; the 200 reply, or `Refused("error: AADSTS…")` for an OAuth error.
 fn post_form<T: DeserializeOwned>(client: &Client, url: &str, form: &[(&str, &str)]) -> Result<T, Error> {
     let response = client.post(url).form(form).send().map_err(net::Failure::from)?;
-    let status = response.status();
+    let status = response.status().as_u16();
     let bytes = net::read_body(response, MAX_BODY)?;
-    if status.is_success() {
-        return serde_json::from_slice(&bytes).map_err(|_| Error::BadReply);
+    parse_reply(status, &bytes).map_err(|e| match e {
+        // The reply may quote a secret the form just sent.
+        Error::Refused(mut text) => {
+            for (_, value) in form.iter().filter(|(key, _)| SECRET_FIELDS.contains(key)) {
+                text = crate::secret::redact(&text, &Secret::new(*value));
+            }
+            Error::Refused(text)
+        }
+        other => other,
+    })
+}
+
+/// A token endpoint's reply, as [`refresh`] and the device code poll read it (for the fuzz
+/// targets, [`crate::fuzzing`]).
+pub(crate) fn parse_token_reply(status: u16, bytes: &[u8]) -> Result<Tokens, Error> {
+    tokens(parse_reply(status, bytes)?)
+}
+
+/// A device authorization reply, as [`start_device_flow`] reads it (for the fuzz targets).
+pub(crate) fn parse_device_code_reply(status: u16, bytes: &[u8]) -> Result<DeviceCode, Error> {
+    device_code(parse_reply(status, bytes)?)
+}
+
+/// A reply's JSON: `T` on success, else `Refused("error: AADSTS…")` for an OAuth error.
+fn parse_reply<T: DeserializeOwned>(status: u16, bytes: &[u8]) -> Result<T, Error> {
+    if (200..300).contains(&status) {
+        return serde_json::from_slice(bytes).map_err(|_| Error::BadReply);
     }
-    let reply: ErrorReply = serde_json::from_slice(&bytes).map_err(|_| Error::BadReply)?;
-    let error = reply.error.as_deref().map(printable).unwrap_or_else(|| format!("HTTP {}", status.as_u16()));
+    let reply: ErrorReply = serde_json::from_slice(bytes).map_err(|_| Error::BadReply)?;
+    let error = reply.error.as_deref().map(printable).unwrap_or_else(|| format!("HTTP {status}"));
     // The first line of the description carries the AADSTS code and the reason.
     let detail = reply.error_description.as_deref().and_then(|d| d.lines().next()).map(printable).unwrap_or_default();
-    let mut text = if detail.is_empty() { error } else { format!("{error}: {detail}") };
-    // The reply may quote a secret the form just sent.
-    for (_, value) in form.iter().filter(|(key, _)| SECRET_FIELDS.contains(key)) {
-        text = crate::secret::redact(&text, &Secret::new(*value));
-    }
-    Err(Error::Refused(text))
+    Err(Error::Refused(if detail.is_empty() { error } else { format!("{error}: {detail}") }))
 }
 #[cfg(test)]
 mod tests {

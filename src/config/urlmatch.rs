@@ -13,14 +13,14 @@ pub fn best<'a>(entries: &'a [(String, Option<String>)], key: &str, url: &str) -
         let Some((k_section, rest)) = k.split_once('.') else {
             continue;
         };
-        let (subsection, k_name) = rest.rsplit_once('.').unwrap_or(("", rest));
+        // `section..name` has an empty URL, which matches nothing (as in git): it is no plain key.
+        let (subsection, k_name) = rest.rsplit_once('.').map_or((None, rest), |(sub, n)| (Some(sub), n));
         if !k_section.eq_ignore_ascii_case(section) || !k_name.eq_ignore_ascii_case(name) {
             continue;
         }
-        let score = if subsection.is_empty() {
-            Some(MatchScore::default())
-        } else {
-            target.as_ref().and_then(|t| UrlParts::parse(subsection).and_then(|pattern| pattern.matches(t)))
+        let score = match subsection {
+            None => Some(MatchScore::default()),
+            Some(sub) => target.as_ref().and_then(|t| UrlParts::parse(sub).and_then(|pattern| pattern.matches(t))),
         };
         if let Some(score) = score {
             if best.as_ref().is_none_or(|(b, _)| score >= *b) {
@@ -96,5 +96,20 @@ impl UrlParts {
             || url.path == self.path
             || (url.path.starts_with(&self.path) && url.path[self.path.len()..].starts_with('/'));
         path_ok.then_some(MatchScore { url: true, host_len, path_len: self.path.len(), user })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `git_config` fuzz target: `azdo..interactive` (git writes it for `[azdo ""]`)
+    /// was read as the plain key, where git's `--get-urlmatch` ignores it.
+    #[test]
+    fn an_empty_url_matches_nothing() {
+        let entries = [("azdo..interactive".to_owned(), Some("false".to_owned()))];
+        assert_eq!(best(&entries, "azdo.interactive", "https://dev.azure.com/contoso"), None);
+        let entries = [("azdo.interactive".to_owned(), Some("true".to_owned())), entries[0].clone()];
+        assert_eq!(best(&entries, "azdo.interactive", "https://dev.azure.com/contoso"), Some(Some("true")));
     }
 }

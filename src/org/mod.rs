@@ -92,6 +92,7 @@ impl Target {
         let (host, path) = rest.split_once('/').ok_or_else(|| bad("it has no collection path"))?;
         if host.is_empty()
             || host.contains('@')
+            || !port_is_valid(host)
             || rest.contains(['?', '#'])
             || rest.chars().any(|c| c.is_control() || c == ' ')
         {
@@ -234,7 +235,11 @@ impl ServiceUrl {
         let (scheme, rest) = url.split_once("://").ok_or(Error::BadOrigin("not a URL"))?;
         let scheme = scheme.to_ascii_lowercase();
         let host = rest.trim_end_matches('/');
-        if host.is_empty() || host.contains(['/', '@', '?', '#']) || host.chars().any(|c| c.is_control() || c == ' ') {
+        if host.is_empty()
+            || host.contains(['/', '@', '?', '#'])
+            || !port_is_valid(host)
+            || host.chars().any(|c| c.is_control() || c == ' ')
+        {
             return Err(Error::BadOrigin("expected scheme://host[:port] without a path"));
         }
         check_scheme(&scheme, host).map_err(Error::BadOrigin)?;
@@ -244,6 +249,19 @@ impl ServiceUrl {
     /// The base URL, e.g. `https://dev.azure.com`.
     pub fn base(&self) -> String {
         format!("{}://{}", self.scheme, self.host)
+    }
+}
+
+/// Whether `host` has at most one port, and a numeric one (`name`, `name:port`, `[v6]:port`):
+/// `h:443:443` would lose one `:443` each time it is normalised, and never name the same URL twice.
+fn port_is_valid(host: &str) -> bool {
+    let after_name = match host.strip_prefix('[') {
+        Some(rest) => rest.split_once(']').map_or(":", |(_, after)| after),
+        None => host.find(':').map_or("", |i| &host[i..]),
+    };
+    match after_name.strip_prefix(':') {
+        Some(port) => !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()),
+        None => after_name.is_empty(),
     }
 }
 
@@ -313,10 +331,27 @@ mod tests {
             "https://x/y",
             "https://u@x",
             "http://127.0.0.1.evil.example",
+            "https://h:443:443",
+            "https://h:x",
+            "https://h:",
+            "http://[::1]x",
         ] {
             assert!(ServiceUrl::parse(bad).is_err(), "{bad}");
         }
         assert_eq!(ServiceUrl::parse("https://DEV.azure.com:443").expect("ok"), ServiceUrl::default());
+    }
+
+    /// Found by the `resolve` fuzz target: a second port was dropped by each normalisation, so a
+    /// stored collection's key named another collection when read back.
+    #[test]
+    fn a_normalised_url_reads_back_as_itself() {
+        for bad in ["https://tfs.example.com:443:443/tfs/c", "https://tfs.example.c:ttom/tfs/c"] {
+            assert!(Target::server(bad).is_err(), "{bad}");
+        }
+        for ok in ["https://TFS.example.com:443/tfs/C", "http://[::1]:8080/c", "https://tfs.example.com:8443/c"] {
+            let target = Target::server(ok).expect(ok);
+            assert_eq!(Target::server(target.name()), Ok(target.clone()), "{ok}");
+        }
     }
 
     #[test]

@@ -1,0 +1,94 @@
+//! URL → target resolution on any request and any command-line argument, with the default
+//! origins and with a loopback Services origin plus Azure DevOps Server collections: never a
+//! panic; a resolved organization is on the configured origin, valid and lower-case; a resolved
+//! collection is a declared one; every error is printable. Input: `protocol`, `host`, `path`,
+//! `username` lines (a missing line is an absent attribute); the whole input is also tried as an
+//! argument, a collection URL and a Services origin.
+#![no_main]
+
+use std::sync::LazyLock;
+
+use git_credential_azdo::org::{resolve, Origins, Resolution, ServiceUrl, Target};
+use git_credential_azdo::protocol::Request;
+use git_credential_azdo_fuzz::assert_printable;
+use libfuzzer_sys::fuzz_target;
+
+/// A loopback Services origin and three declared collections, one under another's host.
+static CUSTOM: LazyLock<Origins> = LazyLock::new(|| Origins {
+    services: ServiceUrl::parse("http://127.0.0.1:8123").expect("loopback origin"),
+    servers: [
+        "https://tfs.example.com/tfs/DefaultCollection",
+        "https://tfs.example.com/tfs/Other/Sub",
+        "http://[::1]:8080/coll",
+    ]
+    .iter()
+    .map(|u| Target::server(u).expect("collection"))
+    .collect(),
+});
+
+/// A target these origins may name.
+fn check_target(target: &Target, origins: &Origins) {
+    match target {
+        Target::Services { origin, org } => {
+            assert_eq!(origin, &origins.services, "an org on another origin");
+            assert_eq!(Target::org_in(origin, org).as_ref(), Ok(target), "an invalid org name {org:?}");
+            assert!(!org.is_empty() && org.len() <= 50, "{org:?}");
+            assert!(
+                org.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'),
+                "{org:?}"
+            );
+        }
+        Target::Server { .. } => assert!(origins.servers.contains(target), "an undeclared collection {target:?}"),
+    }
+}
+
+fn check(req: &Request, origins: &Origins) {
+    match resolve(req, origins) {
+        Resolution::Target(target) => {
+            check_target(&target, origins);
+            if origins.is_default() {
+                assert!(target.url().starts_with("https://dev.azure.com/"), "{target:?}");
+            }
+        }
+        Resolution::Refused(e) => assert_printable("a refusal", &e.to_string()),
+        Resolution::Insecure => assert!(req.protocol.eq_ignore_ascii_case("http"), "{:?}", req.protocol),
+        Resolution::NotOurs | Resolution::NeedsOrganization => {}
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let fields: Vec<&[u8]> = data.split(|b| *b == b'\n').collect();
+    let text = |i: usize| fields.get(i).map(|f| String::from_utf8_lossy(f).into_owned());
+    let request = Request {
+        protocol: text(0).unwrap_or_default(),
+        host: text(1).unwrap_or_default(),
+        // The path may hold any bytes.
+        path: fields.get(2).map(|p| p.to_vec()).filter(|p| !p.is_empty()),
+        username: text(3).filter(|u| !u.is_empty()),
+        password: None,
+        password_expiry_utc: None,
+    };
+    let (default, custom) = (Origins::default(), &*CUSTOM);
+    check(&request, &default);
+    check(&request, custom);
+
+    let arg = String::from_utf8_lossy(data);
+    for origins in [&default, custom] {
+        match Target::from_arg(&arg, origins) {
+            Ok(target) => check_target(&target, origins),
+            Err(e) => assert_printable("an argument error", &e.to_string()),
+        }
+    }
+    match Target::server(&arg) {
+        Ok(target) => {
+            let name = target.name();
+            assert_eq!(name, name.to_ascii_lowercase());
+            assert_eq!(Target::server(name).as_ref(), Ok(&target), "a collection URL reads back as itself");
+        }
+        Err(e) => assert_printable("a collection error", &e.to_string()),
+    }
+    match ServiceUrl::parse(&arg) {
+        Ok(url) => assert_eq!(ServiceUrl::parse(&url.base()).as_ref(), Ok(&url), "an origin reads back as itself"),
+        Err(e) => assert_printable("an origin error", &e.to_string()),
+    }
+});
