@@ -66,6 +66,7 @@ fuzz_target!(|data: &[u8]| {
         path: fields.get(2).map(|p| p.to_vec()).filter(|p| !p.is_empty()),
         username: text(3).filter(|u| !u.is_empty()),
         password: None,
+        empty_password: false,
         password_expiry_utc: None,
     };
     let (default, custom) = (Origins::default(), &*CUSTOM);
