@@ -5,8 +5,7 @@
 #![no_main]
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
-use std::sync::LazyLock;
+use std::path::{Path, PathBuf};
 
 use git_credential_azdo::org::{ServiceUrl, Target};
 use git_credential_azdo::secret::Secret;
@@ -14,19 +13,20 @@ use git_credential_azdo::store::{FileStore, Metadata, Store, TokenStore};
 use git_credential_azdo_fuzz::{assert_no_marker, assert_printable, holds_marker, mark_every_json_string};
 use libfuzzer_sys::fuzz_target;
 
-/// One private directory for the whole run, in memory where there is a tmpfs (three times the
-/// executions); the file in it is rewritten for every input.
-static DIR: LazyLock<tempfile::TempDir> =
-    LazyLock::new(|| tempfile::tempdir_in("/dev/shm").or_else(|_| tempfile::tempdir()).expect("temporary directory"));
+/// A private directory for one input (statics are never dropped: one for the whole run would be
+/// left behind), in memory where there is a tmpfs (three times the executions).
+fn private_dir() -> tempfile::TempDir {
+    tempfile::tempdir_in("/dev/shm").or_else(|_| tempfile::tempdir()).expect("temporary directory")
+}
 
-fn write(content: &[u8]) -> PathBuf {
-    let path = DIR.path().join("credentials.json");
+fn write(dir: &Path, content: &[u8]) -> PathBuf {
+    let path = dir.join("credentials.json");
     std::fs::write(&path, content).expect("write the file");
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     path
 }
 
-fn check_error(e: &dyn std::error::Error, path: &std::path::Path) {
+fn check_error(e: &dyn std::error::Error, path: &Path) {
     let msg = e.to_string();
     assert_printable("a store error", &msg);
     // The path is the test's own: what is left must not quote the file.
@@ -34,8 +34,8 @@ fn check_error(e: &dyn std::error::Error, path: &std::path::Path) {
 }
 
 /// Read `content` through every reading call; returns whether it was readable.
-fn check(content: &[u8]) -> bool {
-    let path = write(content);
+fn check(dir: &Path, content: &[u8]) -> bool {
+    let path = write(dir, content);
     let store = FileStore::new(path.clone()).for_origin(ServiceUrl::default());
     let contoso = Target::org("contoso").expect("org");
     let readable = match store.list() {
@@ -66,8 +66,9 @@ fn check(content: &[u8]) -> bool {
 }
 
 fuzz_target!(|data: &[u8]| {
-    check(data);
+    let dir = private_dir();
+    check(dir.path(), data);
     if !holds_marker(data) {
-        check(&mark_every_json_string(data));
+        check(dir.path(), &mark_every_json_string(data));
     }
 });
