@@ -5,7 +5,7 @@
 
 mod file;
 mod jsonfile;
-mod keyring;
+pub(crate) mod keyring;
 mod memory;
 
 use std::path::PathBuf;

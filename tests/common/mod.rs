@@ -330,6 +330,20 @@ impl SecretService {
         self.env_command("secret-tool").args(args).stdin(Stdio::null()).output().expect("secret-tool").into()
     }
 
+    /// Run `secret-tool` against this Secret Service with `input` on its stdin.
+    pub fn secret_tool_stdin(&self, args: &[&str], input: &[u8]) -> Run {
+        let mut child = self
+            .env_command("secret-tool")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("secret-tool");
+        std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), input).expect("write");
+        child.wait_with_output().expect("secret-tool").into()
+    }
+
     /// The pid of the keyring daemon that owns the Secret Service name on this bus, if any.
     pub fn daemon_pid(&self) -> Option<u32> {
         self.owner_pid("org.freedesktop.secrets")
