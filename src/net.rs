@@ -12,6 +12,42 @@ use reqwest::blocking::{RequestBuilder, Response};
 use crate::secret::Secret;
 use crate::text::printable;
 
+/// The resolver of the static Linux build. Static glibc's `getaddrinfo` would load NSS modules
+/// at run time, which must come from the very glibc the binary was linked with; this reads
+/// /etc/hosts and /etc/resolv.conf itself instead (hickory). A name /etc/hosts maps is answered
+/// from it alone, IPv4 first, as glibc's `files` source does; then DNS, as `hosts: files dns`.
+#[cfg(all(target_os = "linux", target_feature = "crt-static"))]
+mod resolver {
+    use std::net::SocketAddr;
+    use std::sync::{Arc, OnceLock};
+
+    use hickory_resolver::TokioResolver;
+    use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+
+    /// Built on the first lookup (inside reqwest's runtime), then kept for the client's life.
+    #[derive(Default)]
+    pub struct Hosts(Arc<OnceLock<TokioResolver>>);
+
+    impl Resolve for Hosts {
+        fn resolve(&self, name: Name) -> Resolving {
+            let cell = Arc::clone(&self.0);
+            Box::pin(async move {
+                let resolver = match cell.get() {
+                    Some(resolver) => resolver,
+                    None => {
+                        // The default strategy is IPv4, then IPv6 when there is no IPv4 address.
+                        let built = TokioResolver::builder_tokio()?.build();
+                        cell.get_or_init(|| built)
+                    }
+                };
+                let found = resolver.lookup_ip(name.as_str()).await?;
+                let addrs: Addrs = Box::new(found.into_iter().map(|ip| SocketAddr::new(ip, 0)));
+                Ok(addrs)
+            })
+        }
+    }
+}
+
 /// git's network settings for one URL, as [`crate::config::Settings::network`] reads them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Network {
@@ -81,6 +117,10 @@ impl Client {
         }
         if !net.verify_tls {
             builder = builder.danger_accept_invalid_certs(true);
+        }
+        #[cfg(all(target_os = "linux", target_feature = "crt-static"))]
+        {
+            builder = builder.dns_resolver(std::sync::Arc::new(resolver::Hosts::default()));
         }
         let http = builder.build().map_err(|e| Error::Setup(e.to_string()))?;
         Ok(Client { http, timeout: net.timeout })

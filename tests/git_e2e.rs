@@ -45,7 +45,7 @@ fn every_url_form_finds_the_one_entry_of_its_org() {
 fn username_only_form_works_without_use_http_path() {
     let env = TestEnv::new();
     // Only the helper, no useHttpPath: git sends no path; the username names the org.
-    let bin = common::BIN;
+    let bin = common::bin();
     let run = env.git(&["config", "--global", "credential.helper", bin], b"");
     assert_eq!(run.status, 0);
     env.login("contoso", "pat-u");
@@ -62,7 +62,7 @@ fn helper_found_by_name_on_path() {
     let mut env = TestEnv::new();
     let bin_dir = env.root.path().join("bin");
     std::fs::create_dir_all(&bin_dir).expect("bin dir");
-    std::os::unix::fs::symlink(common::BIN, bin_dir.join("git-credential-azdo")).expect("symlink");
+    std::os::unix::fs::symlink(common::bin(), bin_dir.join("git-credential-azdo")).expect("symlink");
     let path = std::env::join_paths(
         std::iter::once(bin_dir).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
     )
@@ -115,7 +115,7 @@ fn a_miss_leaves_git_to_its_own_prompt_with_nothing_from_the_helper() {
 fn other_hosts_never_reach_the_store() {
     let env = TestEnv::new();
     // Even as a global helper for every host.
-    assert_eq!(env.git(&["config", "--global", "credential.helper", common::BIN], b"").status, 0);
+    assert_eq!(env.git(&["config", "--global", "credential.helper", common::bin()], b"").status, 0);
     let run = env.approve("https://github.com/contoso/repo", "u", "gh-token");
     assert_eq!(run.status, 0, "{run:?}");
     let run = env.fill("https://github.com/contoso/repo");

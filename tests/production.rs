@@ -75,7 +75,7 @@ fn world_with(options: Options) -> Option<World> {
     std::fs::create_dir_all(&bin).expect("bin dir");
     std::fs::rename(env.script("az", &az), bin.join("az")).expect("az");
     // `git credential-azdo ...` finds the helper on PATH, as after an install.
-    let helper_dir = PathBuf::from(common::BIN).parent().expect("helper dir").to_owned();
+    let helper_dir = PathBuf::from(common::bin()).parent().expect("helper dir").to_owned();
     let path = std::env::var_os("PATH").unwrap_or_default();
     let az_dir = (!options.no_az).then_some(bin);
     let dirs = az_dir.into_iter().chain([helper_dir]).chain(std::env::split_paths(&path));
@@ -189,6 +189,21 @@ fn a_first_clone_discovers_the_tenant_signs_in_with_the_azure_cli_and_mints() {
         assert_eq!(meta["authorization_id"].as_str(), Some(pat.authorization_id.as_str()), "{meta}");
         assert!(!w.env.store_file().exists(), "the file store is not used");
         assert!(!run.stderr.contains("git-credential-azdo"), "the helper said something: {run:?}");
+        w.assert_tls_clean();
+    });
+}
+
+#[test]
+fn names_resolved_through_dns_reach_the_fake_from_git_and_the_helper() {
+    // No /etc/hosts entry: git (the system resolver) and the helper (the system resolver in a
+    // dynamic build, its own in the static one that install.sh makes) both ask the DNS server.
+    common::sandbox::isolated_with_dns("names_resolved_through_dns_reach_the_fake_from_git_and_the_helper", |dns| {
+        let Some(w) = world() else { return };
+        w.first_clone();
+        // Only the helper talks to the identity service (the mint); git and the helper both to
+        // dev.azure.com.
+        assert!(dns.count(VSSPS) >= 1, "the helper did not resolve {VSSPS} through DNS");
+        assert!(dns.count(SERVICES) >= 1, "{SERVICES} was not resolved through DNS");
         w.assert_tls_clean();
     });
 }

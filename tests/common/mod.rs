@@ -11,11 +11,26 @@ use std::time::{Duration, Instant};
 
 pub mod bounded;
 pub mod contract;
+pub mod dns;
 pub mod faults;
 pub mod sandbox;
 pub mod tls;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_git-credential-azdo");
+
+/// The helper binary the shared environment runs: [`BIN`], or the build `AZDO_TEST_BINARY`
+/// names (`.ci/run` re-runs the end-to-end and production-path tests on the static release
+/// build that `install.sh` makes).
+pub fn bin() -> &'static str {
+    static CHOSEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    CHOSEN.get_or_init(|| match std::env::var("AZDO_TEST_BINARY") {
+        Ok(path) if !path.is_empty() => {
+            assert!(Path::new(&path).is_file(), "AZDO_TEST_BINARY={path}: no such file");
+            path
+        }
+        _ => BIN.to_owned(),
+    })
+}
 
 /// One isolated world for a test.
 pub struct TestEnv {
@@ -122,7 +137,7 @@ impl TestEnv {
 
     /// Run the helper binary with `args`, feeding `stdin`.
     pub fn helper(&self, args: &[&str], stdin: &[u8]) -> Run {
-        run_with_input(self.command(BIN).args(args), stdin)
+        run_with_input(self.command(bin()).args(args), stdin)
     }
 
     /// Run real git with `args`, feeding `stdin`.
@@ -171,7 +186,7 @@ impl TestEnv {
         let key = |name: &str| format!("credential.{url}.{name}");
         for args in [
             vec!["config", "--global", "--add", &key("helper"), ""],
-            vec!["config", "--global", "--add", &key("helper"), BIN],
+            vec!["config", "--global", "--add", &key("helper"), bin()],
             vec!["config", "--global", &key("useHttpPath"), "true"],
             vec!["config", "--global", "user.name", "Test"],
             vec!["config", "--global", "user.email", "test@example.invalid"],

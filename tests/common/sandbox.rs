@@ -18,6 +18,9 @@ use std::time::Duration;
 /// Set (to the hosts file's path) in the inner run.
 pub const MARKER: &str = "AZDO_TEST_SANDBOX";
 
+/// Set in the inner run of [`isolated_with_dns`]: the names come from a DNS server there.
+const DNS_MARKER: &str = "AZDO_TEST_SANDBOX_DNS";
+
 /// The org whose legacy host is mapped too.
 pub const ORG: &str = "contoso";
 
@@ -41,7 +44,20 @@ pub fn isolated(name: &str, body: impl FnOnce()) {
         assert_isolated();
         body();
     } else {
-        run_inside(name);
+        run_inside(name, false);
+    }
+}
+
+/// [`isolated`], but `/etc/hosts` names only localhost: the host names resolve through DNS, to
+/// a server ([`super::dns`]) on 127.0.0.1:53 inside, whose record of queries `body` gets.
+pub fn isolated_with_dns(name: &str, body: impl FnOnce(super::dns::Queries)) {
+    if std::env::var_os(MARKER).is_some() {
+        assert!(std::env::var_os(DNS_MARKER).is_some(), "{name}: not run with DNS");
+        let queries = super::dns::serve("127.0.0.1:53", host_names());
+        assert_isolated();
+        body(queries);
+    } else {
+        run_inside(name, true);
     }
 }
 
@@ -71,7 +87,7 @@ fn namespaces() -> &'static [&'static str] {
     }
 }
 
-fn run_inside(name: &str) {
+fn run_inside(name: &str, dns: bool) {
     let missing: Vec<&str> =
         ["unshare", "ip", "mount", "setsid", "sh"].into_iter().filter(|t| super::which(t).is_none()).collect();
     if !missing.is_empty() {
@@ -91,22 +107,33 @@ fn run_inside(name: &str) {
     }
     let dir = tempfile::tempdir().expect("temp dir");
     let hosts = dir.path().join("hosts");
-    let text = format!("127.0.0.1 localhost\n::1 localhost\n127.0.0.1 {}\n", host_names().join(" "));
+    let mut text = "127.0.0.1 localhost\n::1 localhost\n".to_owned();
+    if !dns {
+        text += &format!("127.0.0.1 {}\n", host_names().join(" "));
+    }
     std::fs::write(&hosts, text).expect("write hosts");
     super::set_mode(&hosts, 0o644);
+    // Whatever the mode, no query can leave: the only name server is on loopback inside.
+    let resolv = dir.path().join("resolv.conf");
+    std::fs::write(&resolv, "nameserver 127.0.0.1\noptions timeout:2 attempts:1\n").expect("write resolv.conf");
+    super::set_mode(&resolv, 0o644);
     let exe = std::env::current_exe().expect("own test binary");
     // unshare: new mount and network namespaces (mounts made private, so the bind mount stays
     // inside; for a user other than root, in a user namespace of its own); setsid: no controlling terminal, so nothing can prompt on one; then lo up, the
     // hosts file over /etc/hosts, and this one test again.
-    let script =
-        r#"ip link set lo up && mount --bind "$1" /etc/hosts && exec "$0" --exact "$2" --nocapture --test-threads=1"#;
+    let script = r#"ip link set lo up && mount --bind "$1" /etc/hosts && mount --bind "$3" /etc/resolv.conf &&
+        exec "$0" --exact "$2" --nocapture --test-threads=1"#;
     let mut cmd = Command::new("unshare");
     cmd.args(namespaces())
         .args(["--propagation", "private", "--", "setsid", "-w", "sh", "-c", script])
         .arg(&exe)
         .arg(&hosts)
         .arg(name)
+        .arg(&resolv)
         .env(MARKER, &hosts);
+    if dns {
+        cmd.env(DNS_MARKER, "1");
+    }
     let what = format!("{name} in a private network namespace");
     let (run, took) = super::bounded::start(cmd, b"", &what).finish(LIMIT);
     assert_eq!(run.status, 0, "{what} failed after {took:?}:\n{run:?}");
@@ -128,11 +155,13 @@ fn assert_isolated() {
     let expected = std::fs::read(Path::new(&hosts)).expect("read the test hosts file");
     let actual = std::fs::read("/etc/hosts").expect("read /etc/hosts");
     assert_eq!(actual, expected, "/etc/hosts is not the test hosts file: refusing");
+    let resolv = std::fs::read_to_string("/etc/resolv.conf").expect("read /etc/resolv.conf");
+    assert!(resolv.starts_with("nameserver 127.0.0.1\n"), "/etc/resolv.conf is not the test one: refusing");
     for name in host_names() {
         // The resolver git and the helper use (getaddrinfo, through /etc/nsswitch.conf).
         let addrs: Vec<_> = (name.as_str(), 443)
             .to_socket_addrs()
-            .unwrap_or_else(|e| panic!("{name} does not resolve through /etc/hosts (check /etc/nsswitch.conf): {e}"))
+            .unwrap_or_else(|e| panic!("{name} does not resolve (through /etc/hosts or the test DNS server; check /etc/nsswitch.conf): {e}"))
             .collect();
         assert!(
             !addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback()),
