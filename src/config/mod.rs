@@ -73,6 +73,8 @@ pub struct Settings {
     pub pat_lifetime_days: u32,
     pub renew_before_days: u32,
     pub credential_type: CredentialType,
+    /// The build identities' settings (pipeline job, managed identity, service principal).
+    pub(crate) identities: crate::identity::IdentitySettings,
     /// The snapshot the settings came from (for `network`).
     config: GitConfig,
     /// git's configuration read afresh, once, when the snapshot came from the cache (which holds
@@ -188,6 +190,7 @@ impl Settings {
             pat_lifetime_days: source.get(&keys::PAT_LIFETIME)?.max(1),
             renew_before_days: source.get(&keys::RENEW_BEFORE)?,
             credential_type: source.get(&keys::CREDENTIAL_TYPE)?,
+            identities: identities(&source, env)?,
             ssl_cainfo_env: env("GIT_SSL_CAINFO").filter(|v| !v.is_empty()).map(PathBuf::from),
             ssl_no_verify_env,
             data_dir,
@@ -196,6 +199,29 @@ impl Settings {
             fresh: OnceCell::new(),
         })
     }
+}
+
+/// The build identities' settings. The job's variables and `IDENTITY_*` are the platform's,
+/// read as they are.
+fn identities(source: &Source, env: Env) -> Result<crate::identity::IdentitySettings, Error> {
+    let text = |name: &str| env(name).map(|v| v.to_string_lossy().trim().to_owned()).filter(|v| !v.is_empty());
+    let app_service = match (text("IDENTITY_ENDPOINT"), text("IDENTITY_HEADER")) {
+        (Some(endpoint), Some(header)) => Some((endpoint, Secret::from(header))),
+        _ => None,
+    };
+    Ok(crate::identity::IdentitySettings {
+        pipeline_token: source.get(&keys::PIPELINE_TOKEN)?,
+        pipeline: crate::identity::pipeline::job(env),
+        managed_identity: source.get_opt(&keys::MANAGED_IDENTITY)?,
+        imds_url: source.get(&keys::IMDS_URL)?,
+        app_service,
+        service_principal: source.get_opt(&keys::SERVICE_PRINCIPAL)?,
+        sp_credentials: crate::identity::principal::Credentials {
+            secret: source.get_opt(&keys::SERVICE_PRINCIPAL_SECRET)?,
+            certificate: source.get_opt(&keys::SERVICE_PRINCIPAL_CERTIFICATE)?,
+            send_x5c: source.get(&keys::SERVICE_PRINCIPAL_SEND_X5C)?,
+        },
+    })
 }
 
 #[cfg(test)]

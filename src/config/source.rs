@@ -26,9 +26,11 @@ impl Source<'_> {
     }
 
     fn parse<T>(key: &Key<T>, value: &str) -> Result<T, Error> {
+        // A secret's value is never shown, not even a wrong one.
+        let secret = super::keys::SECRET_KEYS.contains(&key.setting.key);
         (key.parse)(value).map_err(|Why(why)| Error::Invalid {
             key: key.setting.key,
-            value: printable(value.trim()),
+            value: if secret { "(hidden)".to_owned() } else { printable(value.trim()) },
             why: why.into_owned(),
         })
     }

@@ -1,0 +1,50 @@
+//! The Azure Pipelines job token: `SYSTEM_ACCESSTOKEN` of a job (`TF_BUILD=True`), for the one
+//! organization the job runs in (`SYSTEM_COLLECTIONURI`), never another.
+
+use crate::config::Settings;
+use crate::org::Target;
+use crate::secret::Secret;
+
+/// What a pipeline job sets.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub token: Secret,
+    /// `SYSTEM_COLLECTIONURI` (`https://dev.azure.com/ORG/` or `https://ORG.visualstudio.com/`).
+    pub collection_uri: Option<String>,
+}
+
+/// The job's variables from the environment: `TF_BUILD=True` and a non-empty `SYSTEM_ACCESSTOKEN`.
+pub fn job(env: crate::config::Env) -> Option<Job> {
+    let text = |name: &str| env(name).map(|v| v.to_string_lossy().trim().to_owned()).filter(|v| !v.is_empty());
+    if !text("TF_BUILD").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+        return None;
+    }
+    let token = text("SYSTEM_ACCESSTOKEN")?;
+    Some(Job { token: Secret::from(token), collection_uri: text("SYSTEM_COLLECTIONURI") })
+}
+
+/// The organization a collection URI names, read like the organization URLs git asks about
+/// (dev.azure.com, `ORG.visualstudio.com`, or the `azdo.url` origin).
+pub fn organization(collection_uri: &str, settings: &Settings) -> Option<Target> {
+    if !collection_uri.contains("://") {
+        return None;
+    }
+    Target::from_arg(collection_uri, &settings.origins).ok().filter(|t| !t.is_server())
+}
+
+/// The job token, when a job runs in `target`'s organization and `azdo.pipelineToken` allows it.
+pub fn token_for(settings: &Settings, target: &Target) -> Option<Secret> {
+    let ids = &settings.identities;
+    let job = ids.pipeline.as_ref().filter(|_| ids.pipeline_token)?;
+    let Some(uri) = job.collection_uri.as_deref() else {
+        tracing::info!(%target, "SYSTEM_ACCESSTOKEN is set but SYSTEM_COLLECTIONURI is not: not using the job token");
+        return None;
+    };
+    match organization(uri, settings) {
+        Some(org) if org == *target => Some(job.token.clone()),
+        _ => {
+            tracing::info!(%target, "the pipeline's job token is for another organization: not using it");
+            None
+        }
+    }
+}
