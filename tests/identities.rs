@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::{Run, TestEnv};
-use fake_azdo::{Assignment, FakeAzdo, Fault, Principal, Route, TENANT_ID};
+use fake_azdo::{Assignment, FakeAzdo, Fault, Principal, Route, EXCHANGE_AUDIENCE, GITHUB_ISSUER, TENANT_ID};
 
 /// Debian's own git (2.39), older than git's Bearer support (2.46), where it is installed.
 const OLD_GIT: &str = "/usr/bin/git";
@@ -139,6 +139,18 @@ impl World {
         let pat = self.fake.add_named_pat("contoso", "dev@contoso.example", "dev", &["vso.code_write"], valid_to).token;
         self.env.login("contoso", &pat);
         pat
+    }
+
+    /// An app with a federated credential for (issuer, subject), added to contoso, and the
+    /// helper set to federate as it in `scenario`.
+    fn federated_app(&mut self, scenario: &str, issuer: &str, subject: &str) -> Principal {
+        let app = self.fake.add_service_principal("federated-app");
+        self.fake.add_federated_credential(&app.client_id, issuer, subject, EXCHANGE_AUDIENCE);
+        self.fake.add_principal_to_org("contoso", &app.client_id);
+        self.env.set("GIT_CREDENTIAL_AZDO_WORKLOAD_FEDERATION", scenario);
+        self.env.set("GIT_CREDENTIAL_AZDO_WORKLOAD_FEDERATION_CLIENT_ID", &app.client_id);
+        self.env.set("GIT_CREDENTIAL_AZDO_WORKLOAD_FEDERATION_TENANT_ID", TENANT_ID);
+        app
     }
 
     /// A pipeline job in `org` (the job token of that org).
@@ -422,8 +434,9 @@ fn the_metadata_endpoint_is_never_asked_unless_a_managed_identity_is_configured(
     assert!(w.env.vars().any(|v| v == "GIT_CREDENTIAL_AZDO_IMDS_URL"));
 }
 
-/// The precedence table, one row per test: pipeline token, managed identity, service principal,
-/// AZURE_DEVOPS_EXT_PAT, the stored PAT.
+/// The precedence table, one row per test: pipeline token, managed identity, workload identity
+/// federation, service principal, AZURE_DEVOPS_EXT_PAT, the stored PAT (minting and the prompt
+/// after them are tests/mint.rs and tests/helper.rs).
 mod precedence {
     use super::*;
 
@@ -462,7 +475,23 @@ mod precedence {
     }
 
     #[test]
-    fn row3_then_the_service_principal() {
+    fn row3_then_workload_identity_federation() {
+        let (mut w, _, _) = everything();
+        w.env.unset("TF_BUILD");
+        w.env.unset("GIT_CREDENTIAL_AZDO_MANAGED_IDENTITY");
+        let (issuer, subject) = ("https://oidc.aks.example/cluster/", "system:serviceaccount:ci:builder");
+        w.federated_app("generic", issuer, subject);
+        let assertion = w.fake.issue_external_token(issuer, subject, EXCHANGE_AUDIENCE, 600);
+        w.env.set("GIT_CREDENTIAL_AZDO_WORKLOAD_FEDERATION_ASSERTION", &assertion);
+        assert!(credential(&w).starts_with("eyJ"));
+        assert_eq!(w.fake.count(Route::Token), 1, "one exchange, and no service principal sign-in after it");
+        w.env.unset("GIT_CREDENTIAL_AZDO_WORKLOAD_FEDERATION_ASSERTION");
+        let run = w.get(true);
+        assert_eq!(run.stdout, "quit=1\n", "a failing federation does not fall back: {run:?}");
+    }
+
+    #[test]
+    fn row4_then_the_service_principal() {
         let (mut w, _, _) = everything();
         w.env.unset("TF_BUILD");
         w.env.unset("GIT_CREDENTIAL_AZDO_MANAGED_IDENTITY");
@@ -471,7 +500,7 @@ mod precedence {
     }
 
     #[test]
-    fn row4_then_azure_devops_ext_pat() {
+    fn row5_then_azure_devops_ext_pat() {
         let (mut w, _, _) = everything();
         for var in ["TF_BUILD", "GIT_CREDENTIAL_AZDO_MANAGED_IDENTITY", "GIT_CREDENTIAL_AZDO_SERVICE_PRINCIPAL"] {
             w.env.unset(var);
@@ -487,7 +516,7 @@ mod precedence {
     }
 
     #[test]
-    fn row5_then_the_stored_pat() {
+    fn row6_then_the_stored_pat() {
         let (mut w, _, pat) = everything();
         for var in [
             "TF_BUILD",
@@ -522,4 +551,96 @@ fn store_of_a_token_is_ignored() {
     let basic = w.env.approve(&url, "contoso", "not-a-jwt-but-the-identity-serves-this-org");
     assert_eq!(basic.status, 0);
     w.assert_nothing_stored();
+}
+
+mod federation {
+    use super::*;
+
+    #[test]
+    fn github_actions_id_tokens_are_exchanged() {
+        let mut w = world();
+        let subject = "repo:contoso/app:ref:refs/heads/main";
+        let url = w.fake.set_github_oidc("gh-request-token", subject);
+        w.federated_app("githubactions", GITHUB_ISSUER, subject);
+        w.env.set("ACTIONS_ID_TOKEN_REQUEST_URL", url);
+        w.env.set("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "gh-request-token");
+        works_end_to_end(&w);
+        assert!(w.fake.count(Route::Oidc) >= 1);
+    }
+
+    #[test]
+    fn azure_pipelines_service_connection_tokens_are_exchanged() {
+        let mut w = world();
+        let connection = w.fake.add_service_connection("contoso", "proj", "deploy");
+        let issuer = w.fake.pipelines_oidc_issuer("contoso");
+        w.federated_app("azurepipelines", &issuer, "sc://contoso/proj/deploy");
+        w.pipeline_job("contoso");
+        // The job token would come first for its own org: here the pipeline chose federation.
+        w.env.set("GIT_CREDENTIAL_AZDO_PIPELINE_TOKEN", "false");
+        w.env.set("GIT_CREDENTIAL_AZDO_WORKLOAD_FEDERATION_SERVICE_CONNECTION", &connection);
+        let oidc = format!("{}/contoso/proj/_apis/distributedtask/hubs/build/plans/p1/jobs/j1/oidctoken", w.fake.url());
+        w.env.set("SYSTEM_OIDCREQUESTURI", oidc);
+        works_end_to_end(&w);
+    }
+
+    #[test]
+    fn a_managed_identitys_token_is_the_assertion() {
+        let mut w = world();
+        let res =
+            "/subscriptions/0000/resourceGroups/build/providers/Microsoft.ManagedIdentity/userAssignedIdentities/fic";
+        let mi = w.fake.add_managed_identity("fic", Assignment::User { resource_id: res.into() });
+        let issuer = format!("https://login.microsoftonline.com/{TENANT_ID}/v2.0");
+        w.federated_app("managedidentity", &issuer, &mi.object_id);
+        w.env.set("GIT_CREDENTIAL_AZDO_WORKLOAD_FEDERATION_MANAGED_IDENTITY", &mi.client_id);
+        works_end_to_end(&w);
+    }
+
+    #[test]
+    fn generic_reads_the_token_file_of_the_workload_identity_webhook() {
+        let mut w = world();
+        let (issuer, subject) = ("https://oidc.aks.example/cluster/", "system:serviceaccount:ci:builder");
+        let app = w.federated_app("generic", issuer, subject);
+        w.env.unset("GIT_CREDENTIAL_AZDO_WORKLOAD_FEDERATION_CLIENT_ID");
+        w.env.unset("GIT_CREDENTIAL_AZDO_WORKLOAD_FEDERATION_TENANT_ID");
+        let file = w.env.root.path().join("azure-identity-token");
+        std::fs::write(&file, w.fake.issue_external_token(issuer, subject, EXCHANGE_AUDIENCE, 3600) + "\n")
+            .expect("token");
+        w.env.set("AZURE_FEDERATED_TOKEN_FILE", &file);
+        w.env.set("AZURE_CLIENT_ID", &app.client_id);
+        w.env.set("AZURE_TENANT_ID", TENANT_ID);
+        works_end_to_end(&w);
+        // The same with the assertion setting naming the file.
+        w.env.unset("AZURE_FEDERATED_TOKEN_FILE");
+        w.env.set("GIT_CREDENTIAL_AZDO_WORKLOAD_FEDERATION_ASSERTION", format!("file://{}", file.display()));
+        assert_eq!(answer_line(&w.get(true), "authtype"), Some("Bearer"));
+    }
+
+    #[test]
+    fn an_expired_assertion_fails_loudly() {
+        let mut w = world();
+        let (issuer, subject) = ("https://oidc.aks.example/cluster/", "system:serviceaccount:ci:builder");
+        w.federated_app("generic", issuer, subject);
+        let expired = w.fake.issue_external_token(issuer, subject, EXCHANGE_AUDIENCE, -60);
+        w.env.set("GIT_CREDENTIAL_AZDO_WORKLOAD_FEDERATION_ASSERTION", &expired);
+        let run = fails_loudly(&w, "AADSTS700024");
+        assert!(run.stderr.contains("workload identity federation for contoso"), "{run:?}");
+        assert!(!run.stderr.contains(&expired));
+    }
+
+    #[test]
+    fn a_token_no_federated_credential_matches_fails_loudly() {
+        let mut w = world();
+        let issuer = "https://oidc.aks.example/cluster/";
+        w.federated_app("generic", issuer, "system:serviceaccount:ci:builder");
+        let other = w.fake.issue_external_token(issuer, "system:serviceaccount:ci:intruder", EXCHANGE_AUDIENCE, 600);
+        w.env.set("GIT_CREDENTIAL_AZDO_WORKLOAD_FEDERATION_ASSERTION", &other);
+        fails_loudly(&w, "AADSTS70021");
+    }
+
+    #[test]
+    fn github_actions_without_id_token_permission_says_so() {
+        let mut w = world();
+        w.federated_app("githubactions", GITHUB_ISSUER, "repo:contoso/app:ref:refs/heads/main");
+        fails_loudly(&w, "id-token: write");
+    }
 }

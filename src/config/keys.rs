@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::identity::federation::{Assertion, Scenario};
 use crate::identity::{ManagedIdentity, ServicePrincipal};
 use crate::org::{ServiceUrl, Target};
 use crate::secret::Secret;
@@ -93,6 +94,20 @@ key!(MANAGED_IDENTITY: ManagedIdentity = "azdo.managedIdentity", "GIT_CREDENTIAL
     "answer with a managed identity's token: system, a client id, id://CLIENT_ID or resource://RESOURCE_ID (never stored)");
 key!(IMDS_URL: String = "azdo.imdsUrl", "GIT_CREDENTIAL_AZDO_IMDS_URL", "http://169.254.169.254", false, imds_origin,
     "the instance metadata endpoint's origin (the helper appends /metadata/identity/oauth2/token); asked only with azdo.managedIdentity");
+key!(WORKLOAD_FEDERATION: Scenario = "azdo.workloadFederation", "GIT_CREDENTIAL_AZDO_WORKLOAD_FEDERATION", "(none)", true, scenario,
+    "answer with an app's token obtained for another issuer's: githubactions, azurepipelines, managedidentity or generic (never stored)");
+key!(WORKLOAD_FEDERATION_CLIENT_ID: String = "azdo.workloadFederationClientId", "GIT_CREDENTIAL_AZDO_WORKLOAD_FEDERATION_CLIENT_ID", "(AZURE_CLIENT_ID for generic)", true, client_id,
+    "the client id of the app (or user-assigned managed identity) the federated credential is on");
+key!(WORKLOAD_FEDERATION_TENANT_ID: String = "azdo.workloadFederationTenantId", "GIT_CREDENTIAL_AZDO_WORKLOAD_FEDERATION_TENANT_ID", "(AZURE_TENANT_ID for generic)", true, tenant,
+    "the tenant of that app");
+key!(WORKLOAD_FEDERATION_AUDIENCE: String = "azdo.workloadFederationAudience", "GIT_CREDENTIAL_AZDO_WORKLOAD_FEDERATION_AUDIENCE", "api://AzureADTokenExchange", true, audience,
+    "the audience of the external token (the federated credential's)");
+key!(WORKLOAD_FEDERATION_ASSERTION: Assertion = "azdo.workloadFederationAssertion", "GIT_CREDENTIAL_AZDO_WORKLOAD_FEDERATION_ASSERTION", "(AZURE_FEDERATED_TOKEN_FILE for generic)", true, assertion,
+    "generic: the external token, or file://PATH to read it from on every get");
+key!(WORKLOAD_FEDERATION_SERVICE_CONNECTION: String = "azdo.workloadFederationServiceConnection", "GIT_CREDENTIAL_AZDO_WORKLOAD_FEDERATION_SERVICE_CONNECTION", "(none)", true, guid,
+    "azurepipelines: the service connection id whose OIDC token is exchanged");
+key!(WORKLOAD_FEDERATION_MANAGED_IDENTITY: ManagedIdentity = "azdo.workloadFederationManagedIdentity", "GIT_CREDENTIAL_AZDO_WORKLOAD_FEDERATION_MANAGED_IDENTITY", "system", true, managed_identity,
+    "managedidentity: the managed identity whose token is the assertion (as azdo.managedIdentity)");
 key!(SERVICE_PRINCIPAL: ServicePrincipal = "azdo.servicePrincipal", "GIT_CREDENTIAL_AZDO_SERVICE_PRINCIPAL", "(none)", true, service_principal,
     "answer with a service principal's token: TENANT_ID/CLIENT_ID (never stored)");
 key!(SERVICE_PRINCIPAL_SECRET: Secret = "azdo.servicePrincipalSecret", "GIT_CREDENTIAL_AZDO_SERVICE_PRINCIPAL_SECRET", "(none)", true, secret,
@@ -126,6 +141,13 @@ pub const SETTINGS: &[&Setting] = &[
     &PIPELINE_TOKEN.setting,
     &MANAGED_IDENTITY.setting,
     &IMDS_URL.setting,
+    &WORKLOAD_FEDERATION.setting,
+    &WORKLOAD_FEDERATION_CLIENT_ID.setting,
+    &WORKLOAD_FEDERATION_TENANT_ID.setting,
+    &WORKLOAD_FEDERATION_AUDIENCE.setting,
+    &WORKLOAD_FEDERATION_ASSERTION.setting,
+    &WORKLOAD_FEDERATION_SERVICE_CONNECTION.setting,
+    &WORKLOAD_FEDERATION_MANAGED_IDENTITY.setting,
     &SERVICE_PRINCIPAL.setting,
     &SERVICE_PRINCIPAL_SECRET.setting,
     &SERVICE_PRINCIPAL_CERTIFICATE.setting,
@@ -133,7 +155,7 @@ pub const SETTINGS: &[&Setting] = &[
 ];
 
 /// Settings whose values are secrets: never shown, not even in "invalid value" messages.
-pub const SECRET_KEYS: &[&str] = &[SERVICE_PRINCIPAL_SECRET.setting.key];
+pub const SECRET_KEYS: &[&str] = &[SERVICE_PRINCIPAL_SECRET.setting.key, WORKLOAD_FEDERATION_ASSERTION.setting.key];
 
 /// A PAT for every organization (the Azure CLI's variable).
 pub const PAT_ENV: &str = "AZURE_DEVOPS_EXT_PAT";
@@ -302,6 +324,29 @@ fn managed_identity(v: &str) -> Result<ManagedIdentity, Why> {
     ManagedIdentity::parse(v).map_err(expected)
 }
 
+fn scenario(v: &str) -> Result<Scenario, Why> {
+    Scenario::parse(v).map_err(expected)
+}
+
+fn assertion(v: &str) -> Result<Assertion, Why> {
+    Assertion::parse(v).map_err(expected)
+}
+
+fn guid(v: &str) -> Result<String, Why> {
+    Some(v.trim().to_ascii_lowercase())
+        .filter(|v| crate::identity::managed::is_guid(v))
+        .ok_or(expected("expected a GUID"))
+}
+
+/// An audience: printable, no spaces.
+fn audience(v: &str) -> Result<String, Why> {
+    let v = v.trim();
+    if v.is_empty() || v.len() > 512 || !v.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(expected("expected an audience like api://AzureADTokenExchange"));
+    }
+    Ok(v.to_owned())
+}
+
 fn service_principal(v: &str) -> Result<ServicePrincipal, Why> {
     ServicePrincipal::parse(v).map_err(expected)
 }
@@ -365,8 +410,13 @@ mod tests {
         assert!(default_parses(&CREDENTIAL_TYPE) && default_parses(&PIPELINE_TOKEN) && default_parses(&IMDS_URL));
         assert!(default_parses(&MANAGED_IDENTITY) && default_parses(&SERVICE_PRINCIPAL));
         assert!(default_parses(&SERVICE_PRINCIPAL_SECRET) && default_parses(&SERVICE_PRINCIPAL_CERTIFICATE));
-        assert!(default_parses(&SERVICE_PRINCIPAL_SEND_X5C));
-        assert_eq!(SETTINGS.len(), 26, "every key is in the table once");
+        assert!(default_parses(&SERVICE_PRINCIPAL_SEND_X5C) && default_parses(&WORKLOAD_FEDERATION));
+        assert!(default_parses(&WORKLOAD_FEDERATION_AUDIENCE) && default_parses(&WORKLOAD_FEDERATION_MANAGED_IDENTITY));
+        assert!(
+            default_parses(&WORKLOAD_FEDERATION_ASSERTION) && default_parses(&WORKLOAD_FEDERATION_SERVICE_CONNECTION)
+        );
+        assert!(default_parses(&WORKLOAD_FEDERATION_CLIENT_ID) && default_parses(&WORKLOAD_FEDERATION_TENANT_ID));
+        assert_eq!(SETTINGS.len(), 33, "every key is in the table once");
         // Visual Studio's public client, which Git Credential Manager also uses, so that
         // organizations that already allow GCM allow this helper too.
         assert_eq!((CLIENT_ID.parse)(CLIENT_ID.setting.default), Ok("872cd9fa-d31f-45e0-9eab-6e460a02d1f1".to_owned()));

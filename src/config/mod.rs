@@ -221,6 +221,22 @@ fn identities(source: &Source, env: Env) -> Result<crate::identity::IdentitySett
             certificate: source.get_opt(&keys::SERVICE_PRINCIPAL_CERTIFICATE)?,
             send_x5c: source.get(&keys::SERVICE_PRINCIPAL_SEND_X5C)?,
         },
+        federation: crate::identity::federation::Federation {
+            scenario: source.get_opt(&keys::WORKLOAD_FEDERATION)?,
+            client_id: source.get_opt(&keys::WORKLOAD_FEDERATION_CLIENT_ID)?,
+            tenant_id: source.get_opt(&keys::WORKLOAD_FEDERATION_TENANT_ID)?,
+            audience: source.get(&keys::WORKLOAD_FEDERATION_AUDIENCE)?,
+            assertion: source.get_opt(&keys::WORKLOAD_FEDERATION_ASSERTION)?,
+            service_connection: source.get_opt(&keys::WORKLOAD_FEDERATION_SERVICE_CONNECTION)?,
+            managed_identity: source.get_opt(&keys::WORKLOAD_FEDERATION_MANAGED_IDENTITY)?,
+            azure_env: (
+                text("AZURE_FEDERATED_TOKEN_FILE").map(PathBuf::from).filter(|p| p.is_absolute()),
+                text("AZURE_CLIENT_ID"),
+                text("AZURE_TENANT_ID"),
+            ),
+            github: text("ACTIONS_ID_TOKEN_REQUEST_URL").zip(text("ACTIONS_ID_TOKEN_REQUEST_TOKEN").map(Secret::from)),
+            oidc_request_uri: text("SYSTEM_OIDCREQUESTURI"),
+        },
     })
 }
 

@@ -121,18 +121,22 @@ enum Try {
 
 /// A token for Azure DevOps from the managed identity, within [`GIVE_UP`].
 pub fn token(settings: &Settings, mi: &ManagedIdentity) -> Result<Token, Error> {
+    token_for(settings, mi, AZURE_DEVOPS_RESOURCE)
+}
+
+/// A token for `resource` (Azure DevOps, or the federation audience) from the managed identity.
+pub fn token_for(settings: &Settings, mi: &ManagedIdentity, resource: &str) -> Result<Token, Error> {
+    let resource = percent(resource);
     let ids = &settings.identities;
     let (url, header) = match &ids.app_service {
         Some((endpoint, header)) => {
-            let mut url = format!("{endpoint}?api-version=2019-08-01&resource={AZURE_DEVOPS_RESOURCE}");
+            let mut url = format!("{endpoint}?api-version=2019-08-01&resource={resource}");
             push_identity(&mut url, mi, true);
             (url, Some(("X-IDENTITY-HEADER", header.clone())))
         }
         None => {
-            let mut url = format!(
-                "{}{IMDS_PATH}?api-version=2018-02-01&resource={AZURE_DEVOPS_RESOURCE}",
-                ids.imds_url.trim_end_matches('/')
-            );
+            let mut url =
+                format!("{}{IMDS_PATH}?api-version=2018-02-01&resource={resource}", ids.imds_url.trim_end_matches('/'));
             push_identity(&mut url, mi, false);
             (url, None)
         }

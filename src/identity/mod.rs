@@ -1,13 +1,14 @@
 //! Identities that are not a person, for build machines: the Azure Pipelines job token, a
-//! managed identity, a service principal (secret or certificate). Which one serves an
+//! managed identity, workload identity federation, a service principal (secret or certificate). Which one serves an
 //! organization ([`choose`]), and its access token for that organization ([`token`]).
 //!
-//! Precedence: pipeline token, managed identity, service principal; after them `get` goes on to
+//! Precedence: pipeline token, managed identity, workload identity federation, service principal; after them `get` goes on to
 //! `AZURE_DEVOPS_EXT_PAT`, the stored PAT, minting and the prompt. A configured identity is
 //! authoritative: when it fails, `get` says why in one line and offers nothing else. Tokens are
 //! fetched on every `get` and kept nowhere: not in the store, not in a file, not in a cache.
 
 pub mod assertion;
+pub mod federation;
 pub mod managed;
 pub mod pipeline;
 pub mod principal;
@@ -27,6 +28,7 @@ pub enum Identity {
     /// `SYSTEM_ACCESSTOKEN` of the Azure Pipelines job serving this organization.
     Pipeline(Secret),
     ManagedIdentity(ManagedIdentity),
+    Federation(Box<federation::Federation>),
     ServicePrincipal(ServicePrincipal),
 }
 
@@ -36,6 +38,7 @@ impl Identity {
         match self {
             Identity::Pipeline(_) => "the Azure Pipelines job token",
             Identity::ManagedIdentity(_) => "managed identity",
+            Identity::Federation(_) => "workload identity federation",
             Identity::ServicePrincipal(_) => "service principal",
         }
     }
@@ -47,6 +50,7 @@ impl Identity {
                 "TF_BUILD=True, SYSTEM_ACCESSTOKEN set, SYSTEM_COLLECTIONURI names this organization".into()
             }
             Identity::ManagedIdentity(mi) => format!("azdo.managedIdentity = {mi}"),
+            Identity::Federation(fed) => format!("azdo.workloadFederation = {}", federation::describe(fed)),
             Identity::ServicePrincipal(sp) => format!("azdo.servicePrincipal = {sp}"),
         }
     }
@@ -87,6 +91,8 @@ pub enum Failure {
     #[error(transparent)]
     Principal(#[from] principal::Error),
     #[error(transparent)]
+    Federation(#[from] federation::Error),
+    #[error(transparent)]
     Net(#[from] crate::net::Error),
 }
 
@@ -98,6 +104,9 @@ pub fn choose(settings: &Settings, target: &Target) -> Option<Identity> {
     let ids = &settings.identities;
     if let Some(mi) = &ids.managed_identity {
         return Some(Identity::ManagedIdentity(mi.clone()));
+    }
+    if ids.federation.scenario.is_some() {
+        return Some(Identity::Federation(Box::new(ids.federation.clone())));
     }
     if let Some(sp) = &ids.service_principal {
         return Some(Identity::ServicePrincipal(sp.clone()));
@@ -119,6 +128,12 @@ pub fn token(ctx: &crate::context::Context, target: &Target, identity: &Identity
                 return Err(Error::Refused { kind: identity.kind(), target: target.to_string() });
             }
             managed::token(settings, mi).map_err(|e| fail(e.into()))
+        }
+        Identity::Federation(fed) => {
+            if !settings.may_sign_in(target) {
+                return Err(Error::Refused { kind: identity.kind(), target: target.to_string() });
+            }
+            federation::token(settings, &|url| ctx.http(url), fed).map_err(|e| fail(e.into()))
         }
         Identity::ServicePrincipal(sp) => {
             if !settings.may_sign_in(target) {
@@ -154,6 +169,7 @@ pub struct IdentitySettings {
     pub app_service: Option<(String, Secret)>,
     pub service_principal: Option<ServicePrincipal>,
     pub sp_credentials: principal::Credentials,
+    pub federation: federation::Federation,
 }
 
 impl IdentitySettings {

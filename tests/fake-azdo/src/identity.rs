@@ -3,7 +3,11 @@
 //! verified with ring: signature, thumbprints, audience, issuer and subject, lifetime), managed
 //! identities behind the instance metadata endpoint (`GET /metadata/identity/oauth2/token`,
 //! `Metadata: true`) and the App Service form (`GET /msi/token`, `X-IDENTITY-HEADER`), and
-//! Azure Pipelines job tokens. A principal's tokens work in an org only once it was added to it.
+//! Azure Pipelines job tokens, and workload identity federation: federated credentials
+//! (issuer, subject, audience matched exactly) and the external issuers a build meets (GitHub
+//! Actions' ID token endpoint, the Pipelines OIDC endpoint, a managed identity's token for
+//! `api://AzureADTokenExchange`, any issuer's token handed over as a file). A principal's tokens
+//! work in an org only once it was added to it.
 
 use std::collections::HashMap;
 
@@ -37,6 +41,8 @@ pub(crate) struct PrincipalRecord {
     pub secret: Option<String>,
     /// (certificate DER, public key as PKCS #1 DER)
     pub certificates: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Federated credentials: (issuer, subject, audience).
+    pub federated: Vec<(String, String, String)>,
     /// Lower-cased org names it was added to.
     pub orgs: Vec<String>,
 }
@@ -64,6 +70,13 @@ pub(crate) struct IdentityState {
     pub git_auth: Vec<String>,
     /// Requests to the metadata endpoint and the App Service form.
     pub mi_requests: usize,
+    /// Tokens of external issuers the fake made: token → (issuer, subject, audience, exp). The
+    /// lookup stands in for checking the issuer's signature against its published keys.
+    pub external: HashMap<String, (String, String, String, i64)>,
+    /// GitHub Actions: (ACTIONS_ID_TOKEN_REQUEST_TOKEN, the job's subject).
+    pub github: Option<(String, String)>,
+    /// Service connections: id → (lower-cased org, project, name).
+    pub connections: HashMap<String, (String, String, String)>,
 }
 
 impl IdentityState {
@@ -118,6 +131,94 @@ pub(crate) fn job_token(org: &str) -> String {
         b64url(claims.as_bytes()),
         util::random_string(B64URL, 342)
     )
+}
+
+/// The issuer of GitHub Actions' ID tokens.
+pub const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";
+/// The audience federated credentials are made for.
+pub const EXCHANGE_AUDIENCE: &str = "api://AzureADTokenExchange";
+
+/// A token of an external issuer (GitHub, Pipelines, a Kubernetes cluster, Entra for a managed
+/// identity), recorded so the exchange can tell its claims.
+pub(crate) fn external_token(shared: &Shared, issuer: &str, subject: &str, audience: &str, lifetime: i64) -> String {
+    let now = util::now_unix();
+    let claims = format!(
+        "{{\"iss\":{},\"sub\":{},\"aud\":{},\"iat\":{now},\"nbf\":{now},\"exp\":{},\"jti\":\"{}\"}}",
+        json_str(issuer),
+        json_str(subject),
+        json_str(audience),
+        now + lifetime,
+        util::guid()
+    );
+    let token = format!(
+        "{}.{}.{}",
+        b64url(b"{\"typ\":\"JWT\",\"alg\":\"RS256\",\"kid\":\"external\"}"),
+        b64url(claims.as_bytes()),
+        util::random_string(B64URL, 342)
+    );
+    let mut st = shared.state();
+    st.ids.external.insert(token.clone(), (issuer.into(), subject.into(), audience.into(), now + lifetime));
+    st.entra.issued.push(token.clone());
+    token
+}
+
+/// An assertion of another issuer: known to the fake, unexpired, and matching one of the
+/// principal's federated credentials exactly.
+fn check_federated(shared: &Shared, record: &PrincipalRecord, assertion: &str) -> Result<(), (u32, String)> {
+    let Some((iss, sub, aud, exp)) = shared.state().ids.external.get(assertion).cloned() else {
+        return Err((50_027, "JWT token is invalid or malformed.".into()));
+    };
+    if exp <= util::now_unix() {
+        return Err((700_024, "Client assertion is not within its valid time range.".into()));
+    }
+    if !record.federated.iter().any(|(i, s, a)| *i == iss && *s == sub && *a == aud) {
+        return Err((70_021, format!("No matching federated identity record found for presented assertion. Assertion Issuer: '{iss}'. Assertion Subject: '{sub}'. Assertion Audience: '{aud}'.")));
+    }
+    Ok(())
+}
+
+/// `GET {ACTIONS_ID_TOKEN_REQUEST_URL}&audience=...` with `Authorization: Bearer {ACTIONS_ID_TOKEN_REQUEST_TOKEN}`.
+pub(crate) fn github_id_token(shared: &Shared, req: &Request) -> Response {
+    let github = shared.state().ids.github.clone();
+    let Some((request_token, subject)) = github else {
+        return Response::new(404).body(JSON, "{\"message\":\"Not Found\"}");
+    };
+    if req.header("Authorization") != Some(format!("Bearer {request_token}").as_str()) {
+        return Response::new(401).body(JSON, "{\"message\":\"Bad credentials\"}");
+    }
+    let audience = query_param(&req.query, "audience").unwrap_or_else(|| "https://github.com".into());
+    let token = external_token(shared, GITHUB_ISSUER, &subject, &audience, 300);
+    Response::new(200).body(JSON, format!("{{\"count\":1,\"value\":{}}}", json_str(&token)))
+}
+
+/// `POST /{org}/{project}/_apis/distributedtask/hubs/{hub}/plans/{plan}/jobs/{job}/oidctoken`
+/// with the job token: an OIDC token for a service connection of the job's org.
+pub(crate) fn pipelines_oidc(shared: &Shared, req: &Request, org: &str) -> Response {
+    let authorized = {
+        let st = shared.state();
+        let token = req.header("Authorization").and_then(|a| a.strip_prefix("Bearer ")).unwrap_or("");
+        st.ids.job_user(token.trim(), org).flatten().is_some()
+    };
+    if !authorized {
+        return Response::new(401)
+            .body(JSON, "{\"message\":\"TF400813: The user is not authorized to access this resource.\"}");
+    }
+    let id = query_param(&req.query, "serviceConnectionId").unwrap_or_default();
+    let connection = shared.state().ids.connections.get(&id.to_ascii_lowercase()).cloned();
+    let Some((conn_org, project, name)) = connection.filter(|(o, _, _)| *o == key(org)) else {
+        return Response::new(400)
+            .body(JSON, "{\"message\":\"The service connection does not exist or has not been authorized for use.\"}");
+    };
+    let issuer = pipelines_issuer(shared, &conn_org);
+    let token = external_token(shared, &issuer, &format!("sc://{conn_org}/{project}/{name}"), EXCHANGE_AUDIENCE, 600);
+    Response::new(200).body(JSON, format!("{{\"oidcToken\":{}}}", json_str(&token)))
+}
+
+/// The Azure DevOps issuer of an org's service connection tokens.
+pub(crate) fn pipelines_issuer(shared: &Shared, org: &str) -> String {
+    let st = shared.state();
+    let id = st.org(org).map(|o| o.instance_id.clone()).unwrap_or_default();
+    format!("https://vstoken.dev.azure.com/{id}")
 }
 
 /// An access token for a principal, recorded like a user's.
@@ -188,7 +289,14 @@ pub(crate) fn client_credentials(shared: &Shared, req: &Request, tenant: &str, f
             );
         }
         let audience = format!("{}{}", request_origin(shared, req), req.path);
-        if let Err((code, text)) = check_assertion(&record, &assertion, &audience) {
+        let certificate =
+            assertion_header(&assertion).is_some_and(|h| h.get("x5t").is_some() || h.get("x5t#S256").is_some());
+        let checked = if certificate {
+            check_assertion(&record, &assertion, &audience)
+        } else {
+            check_federated(shared, &record, &assertion)
+        };
+        if let Err((code, text)) = checked {
             return err(401, "invalid_client", code, &text);
         }
     } else {
@@ -205,6 +313,12 @@ pub(crate) fn client_credentials(shared: &Shared, req: &Request, tenant: &str, f
         json_str(&token)
     );
     Response::new(200).header("Cache-Control", "no-store, no-cache").body(JSON, body)
+}
+
+/// A JWT's header, if it is one.
+fn assertion_header(jwt: &str) -> Option<serde_json::Value> {
+    let h = jwt.split('.').next()?;
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(h).ok()?).ok()
 }
 
 /// The origin the client used, as it would put it in `aud`: the configured authority when the
@@ -312,14 +426,23 @@ pub(crate) fn imds(shared: &Shared, req: &Request) -> Response {
     if query_param(&req.query, "api-version").is_none() {
         return err(400, "invalid_request", "Required queryparam 'api-version' is missing");
     }
-    if !query_param(&req.query, "resource").is_some_and(|r| is_ado_resource(&r)) {
+    let resource = query_param(&req.query, "resource").unwrap_or_default();
+    let exchange = resource.trim_end_matches("/.default") == EXCHANGE_AUDIENCE;
+    if !is_ado_resource(&resource) && !exchange {
         return err(400, "invalid_resource", "AADSTS500011: The resource principal named was not found in the tenant");
     }
     let by_client = query_param(&req.query, "client_id");
     let by_resource = query_param(&req.query, "msi_res_id");
     match managed(shared, by_client.as_deref(), by_resource.as_deref()) {
         Some(principal) => {
-            let token = issue(shared, &principal, MI_TOKEN_LIFETIME);
+            // For api://AzureADTokenExchange: the identity's token as another app's assertion
+            // (issuer the tenant, subject the identity's object id).
+            let token = if exchange {
+                let issuer = format!("https://login.microsoftonline.com/{TENANT_ID}/v2.0");
+                external_token(shared, &issuer, &principal.object_id, EXCHANGE_AUDIENCE, MI_TOKEN_LIFETIME)
+            } else {
+                issue(shared, &principal, MI_TOKEN_LIFETIME)
+            };
             let now = util::now_unix();
             Response::new(200).header("Server", "IMDS/150.870.65.1544").body(JSON, format!(
                 "{{\"access_token\":{},\"client_id\":{},\"expires_in\":\"{MI_TOKEN_LIFETIME}\",\"expires_on\":\"{}\",\"ext_expires_in\":\"{MI_TOKEN_LIFETIME}\",\"not_before\":\"{now}\",\"resource\":\"{ADO_RESOURCE_ID}\",\"token_type\":\"Bearer\"}}",

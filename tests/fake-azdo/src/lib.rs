@@ -31,7 +31,7 @@ mod pats;
 mod server;
 mod util;
 
-pub use identity::{Assignment, Principal};
+pub use identity::{Assignment, Principal, EXCHANGE_AUDIENCE, GITHUB_ISSUER};
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -117,6 +117,8 @@ pub enum Route {
     PatRevoke,
     /// The managed identity endpoints: `/metadata/identity/oauth2/token` and `/msi/token`
     ManagedIdentity,
+    /// The external issuers' endpoints: GitHub's ID token and Pipelines' OIDC token
+    Oidc,
 }
 
 /// Which device flow a test control applies to.
@@ -973,6 +975,7 @@ impl FakeAzdo {
             principal: principal.clone(),
             secret: None,
             certificates: Vec::new(),
+            federated: Vec::new(),
             orgs: Vec::new(),
         });
         principal
@@ -990,6 +993,40 @@ impl FakeAzdo {
         if let Some(p) = self.shared.state().ids.principal_mut(client_id) {
             p.certificates.push((certificate_der.to_vec(), public_key_der.to_vec()));
         }
+    }
+
+    /// A federated credential on a service principal: tokens of `issuer` for `subject` and
+    /// `audience` (all matched exactly) may be exchanged for its tokens.
+    pub fn add_federated_credential(&self, client_id: &str, issuer: &str, subject: &str, audience: &str) {
+        if let Some(p) = self.shared.state().ids.principal_mut(client_id) {
+            p.federated.push((issuer.to_string(), subject.to_string(), audience.to_string()));
+        }
+    }
+
+    /// A token of another issuer (a Kubernetes cluster, say), as a workload gets it in a file;
+    /// `lifetime_secs` may be negative for an expired one.
+    pub fn issue_external_token(&self, issuer: &str, subject: &str, audience: &str, lifetime_secs: i64) -> String {
+        identity::external_token(&self.shared, issuer, subject, audience, lifetime_secs)
+    }
+
+    /// Serves GitHub Actions' ID token endpoint at `/_github/idtoken?api-version=2.0` (the
+    /// ACTIONS_ID_TOKEN_REQUEST_URL) for this request token, for a job with this subject.
+    pub fn set_github_oidc(&self, request_token: &str, subject: &str) -> String {
+        self.shared.state().ids.github = Some((request_token.to_string(), subject.to_string()));
+        format!("{}/_github/idtoken?api-version=2.0", self.url())
+    }
+
+    /// A service connection of `org`/`project`; returns its id (the `serviceConnectionId`).
+    pub fn add_service_connection(&self, org: &str, project: &str, name: &str) -> String {
+        self.add_org(org);
+        let id = util::guid();
+        self.shared.state().ids.connections.insert(id.clone(), (key(org), project.to_string(), name.to_string()));
+        id
+    }
+
+    /// The issuer of `org`'s service connection tokens (`https://vstoken.dev.azure.com/{org id}`).
+    pub fn pipelines_oidc_issuer(&self, org: &str) -> String {
+        identity::pipelines_issuer(&self.shared, org)
     }
 
     /// Adds a service principal or managed identity to an org (its Users page): only then does
