@@ -644,3 +644,123 @@ mod federation {
         fails_loudly(&w, "id-token: write");
     }
 }
+
+mod gcm_aliases {
+    use super::*;
+
+    #[test]
+    fn gcms_managed_identity_variable_and_service_principal_keys_are_honoured() {
+        let mut w = world();
+        let mi = w.fake.add_managed_identity("vm", Assignment::System);
+        w.fake.add_principal_to_org("contoso", &mi.client_id);
+        w.env.set("GCM_AZREPOS_MANAGEDIDENTITY", "system");
+        let run = w.get(true);
+        assert_eq!(answer_line(&run, "authtype"), Some("Bearer"), "{run:?}");
+        assert_eq!(w.fake.managed_identity_requests(), 1);
+
+        let mut w = world();
+        let sp = w.fake.add_service_principal("gcm-sp");
+        w.fake.set_principal_secret(&sp.client_id, "gcm-secret");
+        w.fake.add_principal_to_org("contoso", &sp.client_id);
+        let key = format!("{TENANT_ID}/{}", sp.client_id);
+        assert_eq!(w.env.git(&["config", "--global", "credential.azreposServicePrincipal", &key], b"").status, 0);
+        w.env.set("GCM_AZREPOS_SP_SECRET", "gcm-secret");
+        let clone = w.clone("c1");
+        assert_eq!(clone.status, 0, "{clone:?}");
+        // An azdo.* setting wins over GCM's.
+        w.env.set("GIT_CREDENTIAL_AZDO_SERVICE_PRINCIPAL_SECRET", "wrong");
+        assert_eq!(w.get(true).stdout, "quit=1\n");
+        // doctor says which alias it read, and tests the identity without printing its token.
+        w.env.unset("GIT_CREDENTIAL_AZDO_SERVICE_PRINCIPAL_SECRET");
+        let doctor = w.env.helper(&["doctor"], b"");
+        assert!(doctor.stdout.contains("served by service principal"), "{doctor:?}");
+        assert!(doctor.stdout.contains("credential.azreposServicePrincipal for azdo.servicePrincipal"), "{doctor:?}");
+        assert!(doctor.stdout.contains("GCM_AZREPOS_SP_SECRET for azdo.servicePrincipalSecret"), "{doctor:?}");
+        assert!(doctor.stdout.contains("service principal gave a token"), "{doctor:?}");
+        w.assert_no_token_leaked(&[&doctor], &[]);
+    }
+
+    #[test]
+    fn gcms_workload_federation_variables_are_honoured() {
+        let mut w = world();
+        let (issuer, subject) = ("https://oidc.aks.example/cluster/", "system:serviceaccount:ci:builder");
+        let app = w.fake.add_service_principal("gcm-wif");
+        w.fake.add_federated_credential(&app.client_id, issuer, subject, EXCHANGE_AUDIENCE);
+        w.fake.add_principal_to_org("contoso", &app.client_id);
+        let file = w.env.root.path().join("token");
+        std::fs::write(&file, w.fake.issue_external_token(issuer, subject, EXCHANGE_AUDIENCE, 600)).expect("token");
+        w.env.set("GCM_AZREPOS_WIF", "generic");
+        w.env.set("GCM_AZREPOS_WIF_CLIENTID", &app.client_id);
+        w.env.set("GCM_AZREPOS_WIF_TENANTID", TENANT_ID);
+        w.env.set("GCM_AZREPOS_WIF_ASSERTION", format!("file://{}", file.display()));
+        let clone = w.clone("c1");
+        assert_eq!(clone.status, 0, "{clone:?}");
+        w.assert_nothing_stored();
+    }
+
+    #[test]
+    fn a_gcm_certificate_thumbprint_maps_to_a_pem_file_named_after_it_or_says_where_to_put_one() {
+        let mut w = world();
+        let sp = w.principal_with_certificate("sp.pem");
+        let pem = w.env.root.path().join("sp.pem");
+        w.env.unset("GIT_CREDENTIAL_AZDO_SERVICE_PRINCIPAL_CERTIFICATE");
+        let thumbprint = openssl_thumbprint(&fixture("sp-cert.der"));
+        w.env.set("GCM_AZREPOS_SP_CERT_THUMBPRINT", &thumbprint);
+        let run = fails_loudly(&w, "put it, key and certificate in one PEM file");
+        assert!(run.stderr.contains(&format!("certificates/{thumbprint}.pem")), "{run:?}");
+        let dir = w.env.home.join(".local/share/git-credential-azdo/certificates");
+        std::fs::create_dir_all(&dir).expect("dir");
+        std::fs::copy(&pem, dir.join(format!("{thumbprint}.pem"))).expect("copy");
+        common::set_mode(&dir.join(format!("{thumbprint}.pem")), 0o600);
+        let run = w.get(true);
+        assert_eq!(answer_line(&run, "authtype"), Some("Bearer"), "{run:?}");
+        let _ = sp;
+    }
+
+    /// The SHA-1 thumbprint of a DER certificate, as GCM and Windows show it (computed here
+    /// independently of the helper, with the same ring the tree has).
+    fn openssl_thumbprint(der: &Path) -> String {
+        let bytes = std::fs::read(der).expect("der");
+        ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &bytes)
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect()
+    }
+}
+
+#[test]
+fn status_names_the_identity_and_tests_it_without_printing_the_token() {
+    let mut w = world();
+    w.principal_with_secret("sp-secret");
+    let status = w.env.helper(&["status", "contoso"], b"");
+    assert_eq!(status.status, 0, "{status:?}");
+    assert!(status.stdout.contains("contoso: served by service principal (azdo.servicePrincipal = "), "{status:?}");
+    assert!(status.stdout.contains("contoso: service principal gave a token (expires "), "{status:?}");
+    w.env.set("GIT_CREDENTIAL_AZDO_SERVICE_PRINCIPAL_SECRET", "wrong");
+    let failed = w.env.helper(&["status", "contoso"], b"");
+    assert_eq!(failed.status, 1, "{failed:?}");
+    assert!(failed.stdout.contains("AADSTS7000215"), "{failed:?}");
+    w.assert_no_token_leaked(&[&status, &failed], &[]);
+}
+
+#[test]
+fn a_secret_in_git_config_is_never_copied_to_the_config_cache() {
+    let mut w = world();
+    w.principal_with_secret("secret-in-a-config-file");
+    // Without a secret in git config, the snapshot is cached (so this test can fail).
+    assert_eq!(w.env.git(&["config", "--global", "azdo.timeout", "5"], b"").status, 0);
+    assert_eq!(answer_line(&w.get(true), "authtype"), Some("Bearer"));
+    let cache = w.env.home.join(".cache/git-credential-azdo/config-cache.json");
+    assert!(cache.exists(), "the config cache is written");
+    w.env.unset("GIT_CREDENTIAL_AZDO_SERVICE_PRINCIPAL_SECRET");
+    let set = w.env.git(&["config", "--global", "azdo.servicePrincipalSecret", "secret-in-a-config-file"], b"");
+    assert_eq!(set.status, 0);
+    for _ in 0..2 {
+        assert_eq!(answer_line(&w.get(true), "authtype"), Some("Bearer"));
+    }
+    for path in walk(&w.env.home).into_iter().filter(|p| *p != w.env.gitconfig()) {
+        let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap_or_default()).into_owned();
+        assert!(!text.contains("secret-in-a-config-file"), "the secret was copied to {}", path.display());
+    }
+}

@@ -154,6 +154,61 @@ pub const SETTINGS: &[&Setting] = &[
     &SERVICE_PRINCIPAL_SEND_X5C.setting,
 ];
 
+/// Git Credential Manager's name for a setting: a `credential.*` key and its variable.
+pub struct Alias {
+    pub key: &'static str,
+    pub env: &'static str,
+}
+
+/// GCM's settings read when the `azdo.*` key (and its variable) is not set, so a build machine
+/// set up for GCM works unchanged.
+pub const GCM_ALIASES: &[(&str, Alias)] = &[
+    ("azdo.managedIdentity", Alias { key: "credential.azreposManagedIdentity", env: "GCM_AZREPOS_MANAGEDIDENTITY" }),
+    (
+        "azdo.servicePrincipal",
+        Alias { key: "credential.azreposServicePrincipal", env: "GCM_AZREPOS_SERVICE_PRINCIPAL" },
+    ),
+    (
+        "azdo.servicePrincipalSecret",
+        Alias { key: "credential.azreposServicePrincipalSecret", env: "GCM_AZREPOS_SP_SECRET" },
+    ),
+    (
+        "azdo.servicePrincipalSendX5c",
+        Alias { key: "credential.azreposServicePrincipalCertificateSendX5C", env: "GCM_AZREPOS_SP_CERT_SEND_X5C" },
+    ),
+    ("azdo.workloadFederation", Alias { key: "credential.azreposWorkloadFederation", env: "GCM_AZREPOS_WIF" }),
+    (
+        "azdo.workloadFederationClientId",
+        Alias { key: "credential.azreposWorkloadFederationClientId", env: "GCM_AZREPOS_WIF_CLIENTID" },
+    ),
+    (
+        "azdo.workloadFederationTenantId",
+        Alias { key: "credential.azreposWorkloadFederationTenantId", env: "GCM_AZREPOS_WIF_TENANTID" },
+    ),
+    (
+        "azdo.workloadFederationAudience",
+        Alias { key: "credential.azreposWorkloadFederationAudience", env: "GCM_AZREPOS_WIF_AUDIENCE" },
+    ),
+    (
+        "azdo.workloadFederationAssertion",
+        Alias { key: "credential.azreposWorkloadFederationAssertion", env: "GCM_AZREPOS_WIF_ASSERTION" },
+    ),
+    (
+        "azdo.workloadFederationManagedIdentity",
+        Alias { key: "credential.azreposWorkloadFederationManagedIdentity", env: "GCM_AZREPOS_WIF_MANAGEDIDENTITY" },
+    ),
+];
+
+/// GCM's certificate thumbprint: a certificate in its store, which this helper looks for as a
+/// PEM file named after the thumbprint (see `identity::principal`).
+pub const GCM_THUMBPRINT: Alias =
+    Alias { key: "credential.azreposServicePrincipalCertificateThumbprint", env: "GCM_AZREPOS_SP_CERT_THUMBPRINT" };
+
+/// The GCM alias of an `azdo.*` key, if it has one.
+pub fn gcm_alias(key: &str) -> Option<&'static Alias> {
+    GCM_ALIASES.iter().find(|(k, _)| *k == key).map(|(_, a)| a)
+}
+
 /// Settings whose values are secrets: never shown, not even in "invalid value" messages.
 pub const SECRET_KEYS: &[&str] = &[SERVICE_PRINCIPAL_SECRET.setting.key, WORKLOAD_FEDERATION_ASSERTION.setting.key];
 

@@ -102,6 +102,15 @@ impl Certificate {
         b64url(ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &self.chain[0]).as_ref())
     }
 
+    /// The SHA-1 thumbprint in hex, upper-case, as Entra and Windows show it.
+    pub fn thumbprint(&self) -> String {
+        ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &self.chain[0])
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect()
+    }
+
     /// `x5t#S256`: base64url of the SHA-256 of the leaf certificate's DER.
     pub fn x5t_s256(&self) -> String {
         b64url(ring::digest::digest(&ring::digest::SHA256, &self.chain[0]).as_ref())

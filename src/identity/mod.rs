@@ -146,6 +146,22 @@ pub fn token(ctx: &crate::context::Context, target: &Target, identity: &Identity
     }
 }
 
+/// For `status` and `doctor`: which identity serves `target` and why, the Git Credential
+/// Manager settings read for it, and the outcome of one token request (the token is never
+/// shown). `None` when no build identity serves it.
+pub fn report(ctx: &crate::context::Context, target: &Target) -> Option<(Vec<String>, Result<String, Error>)> {
+    let identity = choose(&ctx.settings, target)?;
+    let mut lines = vec![format!("{target}: served by {} ({})", identity.kind(), identity.why())];
+    for alias in &ctx.settings.identities.aliases {
+        lines.push(format!("{target}: read Git Credential Manager's {alias}"));
+    }
+    let tested = token(ctx, target, &identity).map(|t| match t.expires_at {
+        Some(at) => format!("{target}: {} gave a token (expires {})", identity.kind(), crate::time::timestamp(at)),
+        None => format!("{target}: {} gives the job's token", identity.kind()),
+    });
+    Some((lines, tested))
+}
+
 /// The `exp` claim of a JWT, if `token` is one and has it (the job token's lifetime).
 pub fn jwt_expiry(token: &Secret) -> Option<i64> {
     use base64::Engine as _;
@@ -170,6 +186,8 @@ pub struct IdentitySettings {
     pub service_principal: Option<ServicePrincipal>,
     pub sp_credentials: principal::Credentials,
     pub federation: federation::Federation,
+    /// Git Credential Manager's settings read in place of unset `azdo.*` ones (for `doctor`).
+    pub aliases: Vec<String>,
 }
 
 impl IdentitySettings {

@@ -50,6 +50,9 @@ pub struct Credentials {
     pub secret: Option<Secret>,
     /// A PEM file with the private key and the certificate.
     pub certificate: Option<PathBuf>,
+    /// GCM's certificate thumbprint and the file it stands for here
+    /// (`<data dir>/git-credential-azdo/certificates/THUMBPRINT.pem`).
+    pub thumbprint: Option<(String, PathBuf)>,
     /// Send the certificate (`x5c`) for subject name and issuer validation.
     pub send_x5c: bool,
 }
@@ -58,6 +61,8 @@ pub struct Credentials {
 pub enum Error {
     #[error("neither a client secret (GIT_CREDENTIAL_AZDO_SERVICE_PRINCIPAL_SECRET) nor a certificate (azdo.servicePrincipalCertificate) is set")]
     NoCredential,
+    #[error("no certificate with thumbprint {thumbprint} (credential.azreposServicePrincipalCertificateThumbprint): put it, key and certificate in one PEM file, at {path}, or set azdo.servicePrincipalCertificate")]
+    Thumbprint { thumbprint: String, path: String },
     #[error(transparent)]
     Certificate(#[from] assertion::Error),
     #[error(transparent)]
@@ -68,7 +73,18 @@ pub enum Error {
 /// token endpoint). A certificate wins over a secret.
 pub fn token(client: &Client, settings: &Settings, sp: &ServicePrincipal, url: &str) -> Result<Token, Error> {
     let creds = &settings.identities.sp_credentials;
-    let proof = match (&creds.certificate, &creds.secret) {
+    let by_thumbprint = match &creds.thumbprint {
+        Some((thumbprint, path)) if creds.certificate.is_none() => {
+            let found =
+                path.is_file() && assertion::Certificate::load(path).is_ok_and(|c| c.thumbprint() == *thumbprint);
+            if !found {
+                return Err(Error::Thumbprint { thumbprint: thumbprint.clone(), path: crate::fs::shown(path) });
+            }
+            Some(path.clone())
+        }
+        _ => None,
+    };
+    let proof = match (creds.certificate.as_ref().or(by_thumbprint.as_ref()), &creds.secret) {
         (Some(path), secret) => {
             if secret.is_some() {
                 tracing::info!("both a certificate and a secret are set: using the certificate");
