@@ -258,6 +258,11 @@ fn store(ctx: &Context, request: &Request, target: &Target) -> Result<(), Error>
 
 fn erase(ctx: &Context, request: &Request, target: &Target) -> Result<(), Error> {
     let store = ctx.store.as_ref();
+    // A refused access token (it comes with no password) says nothing about a stored PAT.
+    if request.ephemeral || identity::choose(&ctx.settings, target).is_some() {
+        tracing::info!(%target, "erase of an access token; the store is left alone");
+        return Ok(());
+    }
     let Some(existing) = store.get(target)? else {
         tracing::info!(%target, "nothing stored to erase");
         return Ok(());
@@ -348,6 +353,17 @@ mod tests {
         assert!(ctx.store.get(&contoso()).expect("get").is_some(), "an empty password erases nothing");
         erase(&ctx, &request(""), &contoso()).expect("erase");
         assert!(ctx.store.get(&contoso()).expect("get").is_none(), "no password given erases");
+    }
+
+    #[test]
+    fn an_ephemeral_credential_is_neither_stored_nor_erases_the_stored_pat() {
+        let ctx = ctx();
+        stored(&ctx, "pat", None);
+        let bearer = "capability[]=authtype\nauthtype=Bearer\ncredential=eyJ.a.b\nephemeral=1\n";
+        erase(&ctx, &request(bearer), &contoso()).expect("erase");
+        assert!(ctx.store.get(&contoso()).expect("get").is_some(), "a refused token erases no PAT");
+        store(&ctx, &request("username=u\npassword=other\nephemeral=1\n"), &contoso()).expect("store");
+        assert_eq!(ctx.store.get(&contoso()).expect("get").expect("some").pat, Secret::new("pat"));
     }
 
     #[test]

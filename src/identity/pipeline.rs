@@ -26,10 +26,14 @@ pub fn job(env: crate::config::Env) -> Option<Job> {
 /// The organization a collection URI names, read like the organization URLs git asks about
 /// (dev.azure.com, `ORG.visualstudio.com`, or the `azdo.url` origin).
 pub fn organization(collection_uri: &str, settings: &Settings) -> Option<Target> {
+    organization_in(collection_uri, &settings.origins)
+}
+
+fn organization_in(collection_uri: &str, origins: &crate::org::Origins) -> Option<Target> {
     if !collection_uri.contains("://") {
         return None;
     }
-    Target::from_arg(collection_uri, &settings.origins).ok().filter(|t| !t.is_server())
+    Target::from_arg(collection_uri, origins).ok().filter(|t| !t.is_server())
 }
 
 /// The job token, when a job runs in `target`'s organization and `azdo.pipelineToken` allows it.
@@ -46,5 +50,41 @@ pub fn token_for(settings: &Settings, target: &Target) -> Option<Secret> {
             tracing::info!(%target, "the pipeline's job token is for another organization: not using it");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::org::{Origins, ServiceUrl};
+
+    #[test]
+    fn the_collection_uri_names_the_organization_in_either_form() {
+        let default = Origins::default();
+        let contoso = Target::org("contoso").expect("org");
+        for uri in
+            ["https://dev.azure.com/contoso/", "https://contoso.visualstudio.com/", "https://Contoso.visualstudio.com"]
+        {
+            assert_eq!(organization_in(uri, &default), Some(contoso.clone()), "{uri}");
+        }
+        assert_eq!(organization_in("contoso", &default), None, "a bare name is not a collection URI");
+        assert_eq!(organization_in("https://evil.example/contoso/", &default), None);
+        let fake = ServiceUrl::parse("http://127.0.0.1:8123").expect("origin");
+        let origins = Origins { services: fake.clone(), servers: Vec::new() };
+        let on_fake = Target::org_in(&fake, "contoso").expect("org");
+        assert_eq!(organization_in("http://127.0.0.1:8123/contoso/", &origins), Some(on_fake));
+    }
+
+    #[test]
+    fn only_a_pipeline_job_with_a_token_counts() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| std::ffi::OsString::from(v))
+        };
+        assert!(job(&env(&[("TF_BUILD", "True"), ("SYSTEM_ACCESSTOKEN", "t")])).is_some());
+        assert!(job(&env(&[("TF_BUILD", "true"), ("SYSTEM_ACCESSTOKEN", " ")])).is_none());
+        assert!(job(&env(&[("SYSTEM_ACCESSTOKEN", "t")])).is_none());
+        assert!(format!("{:?}", job(&env(&[("TF_BUILD", "True"), ("SYSTEM_ACCESSTOKEN", "j0b-s3cret")])))
+            .find("j0b-s3cret")
+            .is_none());
     }
 }
