@@ -29,11 +29,18 @@ pub fn organization(collection_uri: &str, settings: &Settings) -> Option<Target>
     organization_in(collection_uri, &settings.origins)
 }
 
+/// The organization as the URI literally names it: a dev.azure.com or visualstudio.com URI
+/// names one of the real service (whose job token never goes to another `azdo.url` origin), any
+/// other must be on the `azdo.url` origin.
 fn organization_in(collection_uri: &str, origins: &crate::org::Origins) -> Option<Target> {
     if !collection_uri.contains("://") {
         return None;
     }
-    Target::from_arg(collection_uri, origins).ok().filter(|t| !t.is_server())
+    let real = crate::org::Origins::default();
+    if let Ok(target) = Target::from_arg(collection_uri, &real) {
+        return (origins.services == real.services && !target.is_server()).then_some(target);
+    }
+    Target::from_arg(collection_uri, origins).ok().filter(|t| !t.is_server() && !t.is_real_service())
 }
 
 /// The job token, when a job runs in `target`'s organization and `azdo.pipelineToken` allows it.
@@ -73,6 +80,10 @@ mod tests {
         let origins = Origins { services: fake.clone(), servers: Vec::new() };
         let on_fake = Target::org_in(&fake, "contoso").expect("org");
         assert_eq!(organization_in("http://127.0.0.1:8123/contoso/", &origins), Some(on_fake));
+        // The real service's job token never goes to another origin.
+        assert_eq!(organization_in("https://dev.azure.com/contoso/", &origins), None);
+        assert_eq!(organization_in("https://contoso.visualstudio.com/", &origins), None);
+        assert_eq!(organization_in("http://127.0.0.1:8123/contoso/", &default), None);
     }
 
     #[test]
