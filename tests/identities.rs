@@ -429,9 +429,20 @@ fn the_metadata_endpoint_is_never_asked_unless_a_managed_identity_is_configured(
     let run = w.get(true);
     assert_eq!(answer_line(&run, "password"), Some(pat.as_str()), "{run:?}");
     assert_eq!(w.fake.managed_identity_requests(), 0);
-    // The default origin is the link-local address, which no test may use: every world here
-    // points it at the fake.
+    // The default origin is the link-local address, which no test may use: every test world
+    // points it at loopback (tests/common), these at the fake.
     assert!(w.env.vars().any(|v| v == "GIT_CREDENTIAL_AZDO_IMDS_URL"));
+    let bare = TestEnv::new();
+    let imds: Vec<_> = bare.vars().filter(|v| *v == "GIT_CREDENTIAL_AZDO_IMDS_URL").collect();
+    assert_eq!(imds.len(), 1, "every TestEnv points the metadata endpoint at loopback");
+    // With a managed identity configured and the common default, the helper fails on loopback.
+    let mut lone = TestEnv::new();
+    lone.set("GIT_CREDENTIAL_AZDO_MANAGED_IDENTITY", "system");
+    lone.set("GIT_CREDENTIAL_AZDO_TIMEOUT", "1");
+    let run =
+        lone.helper(&["get"], b"capability[]=authtype\nprotocol=https\nhost=dev.azure.com\npath=contoso/p/_git/r\n\n");
+    assert_eq!(run.stdout, "quit=1\n", "{run:?}");
+    assert!(run.stderr.contains("http://127.0.0.1:9/metadata/identity/oauth2/token"), "{run:?}");
 }
 
 /// The precedence table, one row per test: pipeline token, managed identity, workload identity
