@@ -155,7 +155,7 @@ fn external_token(
                 "ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set (the workflow needs permissions: id-token: write)",
             ))?;
             let sep = if url.contains('?') { '&' } else { '?' };
-            let url = format!("{url}{sep}audience={}", percent(&fed.audience));
+            let url = format!("{url}{sep}audience={}", managed::percent(&fed.audience));
             let client = http(&url)?;
             let response = client.bearer(reqwest::Method::GET, &url, request_token).send();
             read_token(response, "GitHub Actions ID", "value")
@@ -172,7 +172,7 @@ fn external_token(
                 .service_connection
                 .as_ref()
                 .ok_or(Error::Missing("azdo.workloadFederationServiceConnection is not set"))?;
-            let url = format!("{uri}?api-version=7.1&serviceConnectionId={}", percent(connection));
+            let url = format!("{uri}?api-version=7.1&serviceConnectionId={}", managed::percent(connection));
             let client = http(&url)?;
             let response = client
                 .bearer(reqwest::Method::POST, &url, &job.token)
@@ -213,15 +213,6 @@ fn read_token(
     let json: serde_json::Value = serde_json::from_slice(&body).map_err(|_| Error::BadReply(what))?;
     let token = json.get(field).and_then(|v| v.as_str()).filter(|t| !t.is_empty() && !t.contains(['\n', '\r']));
     token.map(Secret::new).ok_or(Error::BadReply(what))
-}
-
-fn percent(v: &str) -> String {
-    v.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// For messages: the scenario, without any secret.

@@ -188,7 +188,7 @@ fn push_identity(url: &mut String, mi: &ManagedIdentity, app_service: bool) {
 }
 
 /// Percent-encode a query value.
-fn percent(v: &str) -> String {
+pub(super) fn percent(v: &str) -> String {
     v.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),

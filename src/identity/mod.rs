@@ -62,7 +62,7 @@ impl fmt::Display for Identity {
     }
 }
 
-/// A token for git, with what older git sends as the user name.
+/// An access token for git, and its expiry.
 #[derive(Debug)]
 pub struct Token {
     pub token: Secret,
