@@ -121,6 +121,11 @@ pub fn main() -> ExitCode {
         let result = crate::helper::run(op, std::io::stdin().lock(), &mut std::io::stdout().lock());
         return finish(result);
     }
+    if is_capability_operation(&args) {
+        // git's `capability` operation (2.46+): answered on a terminal too, like git's own.
+        let written = crate::protocol::write_capabilities(&mut std::io::stdout().lock());
+        return finish(written.map_err(Error::Output));
+    }
     if is_unknown_git_operation(&args) {
         // gitcredentials(7): ignore operations we do not know, silently, so git can add new ones.
         return ExitCode::SUCCESS;
@@ -151,6 +156,12 @@ fn git_operation(args: &[OsString]) -> Option<Operation> {
     let (last, before) = args.get(1..)?.split_last()?;
     let op = Operation::parse(last.to_str()?)?;
     before.iter().all(|a| a.to_string_lossy().starts_with('-')).then_some(op)
+}
+
+/// `capability` as the last argument, after only options of the helper string.
+fn is_capability_operation(args: &[OsString]) -> bool {
+    let Some((last, before)) = args.get(1..).and_then(<[OsString]>::split_last) else { return false };
+    last == "capability" && before.iter().all(|a| a.to_string_lossy().starts_with('-'))
 }
 
 /// A single word that is no verb of ours, with stdin not a terminal: git's future operations.
@@ -213,6 +224,11 @@ mod tests {
         assert_eq!(git_operation(&args(&["x", "logout", "erase"])), None);
         assert_eq!(git_operation(&args(&["x"])), None);
         assert_eq!(git_operation(&args(&["x", "capability"])), None);
+        assert!(is_capability_operation(&args(&["x", "capability"])));
+        assert!(is_capability_operation(&args(&["x", "--opt", "capability"])));
+        assert!(
+            !is_capability_operation(&args(&["x", "login", "capability"])) && !is_capability_operation(&args(&["x"]))
+        );
     }
 
     #[test]

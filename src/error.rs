@@ -20,6 +20,8 @@ pub enum Error {
     Import(#[from] crate::app::import::Error),
     #[error(transparent)]
     SignIn(#[from] crate::auth::Error),
+    #[error(transparent)]
+    Identity(#[from] crate::identity::Error),
     #[error("{target}: {source}")]
     Pats { target: String, source: crate::pats::Error },
     #[error("could not revoke the PAT for {target}: {source}; it is still stored")]

@@ -14,6 +14,7 @@ use crate::check::{self, looks_like_jwt};
 use crate::config::{self, GitConfig, Settings};
 use crate::context::Context;
 use crate::error::Error;
+use crate::identity;
 use crate::org::{self, Origins, Resolution, Target};
 use crate::protocol::{self, Answer, Operation, Request};
 use crate::secret::Secret;
@@ -86,6 +87,18 @@ fn get(ctx: &Context, request: &Request, target: &Target, out: &mut impl Write) 
         password,
         password_expiry_utc: expiry,
     };
+    // A build identity comes first and is authoritative: when it fails, git is told to stop
+    // (`quit=1`), so no PAT, prompt or other helper stands in for it.
+    if let Some(identity) = identity::choose(settings, target) {
+        tracing::info!(%target, identity = identity.kind(), why = %identity.why(), "answering with a build identity");
+        return match identity::token(ctx, target, &identity) {
+            Ok(token) => write_token(request, target, token.token, token.expires_at, out),
+            Err(e) => {
+                let _ = protocol::write_quit(out);
+                Err(Error::Identity(e))
+            }
+        };
+    }
     // The Azure CLI's variable holds a PAT of the real service: never for a Server collection or
     // another `azdo.url` origin.
     if let Some(pat) = settings.env_pat.as_ref().filter(|_| target.is_real_service()) {
@@ -148,7 +161,7 @@ fn get(ctx: &Context, request: &Request, target: &Target, out: &mut impl Write) 
                     }
                     Some(Obtained::AccessToken(tokens)) => {
                         tracing::info!(%target, "answering with the Entra access token (not stored)");
-                        return write(&answer(tokens.access_token, Some(tokens.expires_at), None), out);
+                        return write_token(request, target, tokens.access_token, Some(tokens.expires_at), out);
                     }
                     None => {}
                 }
@@ -172,8 +185,26 @@ fn write(answer: &Answer, out: &mut impl Write) -> Result<(), Error> {
     protocol::write_answer(answer, out).map_err(Error::Output)
 }
 
+/// An access token for git: Bearer where git takes it, else as the password. Never stored.
+fn write_token(
+    request: &Request,
+    target: &Target,
+    token: Secret,
+    expires_at: Option<i64>,
+    out: &mut impl Write,
+) -> Result<(), Error> {
+    let username = request.username.clone().unwrap_or_else(|| target.default_username().to_owned());
+    let answer = protocol::TokenAnswer { username, token, expires_at };
+    tracing::info!(%target, bearer = request.authtype, "answering with an access token (not stored)");
+    protocol::write_token(&answer, request.authtype, out).map_err(Error::Output)
+}
+
 fn store(ctx: &Context, request: &Request, target: &Target) -> Result<(), Error> {
     let store = ctx.store.as_ref();
+    if request.ephemeral {
+        tracing::info!(%target, "an ephemeral or pre-encoded credential (an access token); never stored");
+        return Ok(());
+    }
     let Some(password) = &request.password else {
         tracing::info!(%target, "store without a password; ignored");
         return Ok(());
@@ -182,7 +213,7 @@ fn store(ctx: &Context, request: &Request, target: &Target) -> Result<(), Error>
         tracing::info!(%target, "the PAT came from the environment; not storing it");
         return Ok(());
     }
-    if looks_like_jwt(password.expose()) {
+    if looks_like_jwt(password.expose()) || identity::choose(&ctx.settings, target).is_some() {
         tracing::info!(%target, "an Entra access token, not a PAT; never stored");
         return Ok(());
     }
@@ -227,6 +258,11 @@ fn store(ctx: &Context, request: &Request, target: &Target) -> Result<(), Error>
 
 fn erase(ctx: &Context, request: &Request, target: &Target) -> Result<(), Error> {
     let store = ctx.store.as_ref();
+    // A refused access token (it comes with no password) says nothing about a stored PAT.
+    if request.ephemeral || identity::choose(&ctx.settings, target).is_some() {
+        tracing::info!(%target, "erase of an access token; the store is left alone");
+        return Ok(());
+    }
     let Some(existing) = store.get(target)? else {
         tracing::info!(%target, "nothing stored to erase");
         return Ok(());
@@ -317,6 +353,17 @@ mod tests {
         assert!(ctx.store.get(&contoso()).expect("get").is_some(), "an empty password erases nothing");
         erase(&ctx, &request(""), &contoso()).expect("erase");
         assert!(ctx.store.get(&contoso()).expect("get").is_none(), "no password given erases");
+    }
+
+    #[test]
+    fn an_ephemeral_credential_is_neither_stored_nor_erases_the_stored_pat() {
+        let ctx = ctx();
+        stored(&ctx, "pat", None);
+        let bearer = "capability[]=authtype\nauthtype=Bearer\ncredential=eyJ.a.b\nephemeral=1\n";
+        erase(&ctx, &request(bearer), &contoso()).expect("erase");
+        assert!(ctx.store.get(&contoso()).expect("get").is_some(), "a refused token erases no PAT");
+        store(&ctx, &request("username=u\npassword=other\nephemeral=1\n"), &contoso()).expect("store");
+        assert_eq!(ctx.store.get(&contoso()).expect("get").expect("some").pat, Secret::new("pat"));
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod fs;
 #[doc(hidden)]
 pub mod fuzzing;
 mod helper;
+mod identity;
 mod net;
 pub mod org;
 mod pats;

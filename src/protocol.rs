@@ -53,7 +53,7 @@ pub enum Error {
 }
 
 /// What git asked about. Only what this helper uses is kept; everything else git sends
-/// (`capability[]`, `wwwauth[]`, `state[]`, …) is accepted and ignored.
+/// (`wwwauth[]`, `state[]`, other capabilities, …) is accepted and ignored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
     pub protocol: String,
@@ -67,6 +67,12 @@ pub struct Request {
     /// it matches no stored PAT.
     pub empty_password: bool,
     pub password_expiry_utc: Option<i64>,
+    /// git sent `capability[]=authtype` (git 2.46+): it takes `authtype` and `credential`, so an
+    /// Entra access token can go as `Authorization: Bearer`.
+    pub authtype: bool,
+    /// The credential is one git was told not to keep (`ephemeral=1`), or a pre-encoded one
+    /// (`authtype`/`credential`): never a PAT to store.
+    pub ephemeral: bool,
 }
 
 /// What this helper tells git on a `get`: never `url=`, never anything git did not ask for.
@@ -76,6 +82,20 @@ pub struct Answer {
     pub password: Secret,
     pub password_expiry_utc: Option<i64>,
 }
+
+/// An access token (Entra, or the pipeline's job token) for git: never stored anywhere. To git
+/// that announced `capability[]=authtype` it goes as `authtype=Bearer` + `credential`,
+/// `ephemeral=1`; to older git as `username`/`password`, which Azure DevOps accepts too.
+#[derive(Debug)]
+pub struct TokenAnswer {
+    /// The user name older git sends with the token in Basic auth.
+    pub username: String,
+    pub token: Secret,
+    pub expires_at: Option<i64>,
+}
+
+/// The `capability` operation's answer: the protocol version and what this helper understands.
+pub const CAPABILITIES: &str = "version 0\ncapability authtype\n";
 
 /// Whether `secret` can be written to git as a value: no NUL, LF or CR, which would end or
 /// corrupt the answer ([`write_answer`] refuses them).
@@ -108,6 +128,7 @@ pub fn parse_request(buf: &[u8]) -> Result<Request, Error> {
     let end = validate(buf)?;
     let ctx =
         Context::from_bytes(&buf[..end], ContextOptions { protect_protocol: true }).map_err(|_| Error::Malformed)?;
+    let (authtype, ephemeral) = extras(&buf[..end]);
     let Context {
         options: _,
         protocol,
@@ -130,7 +151,28 @@ pub fn parse_request(buf: &[u8]) -> Result<Request, Error> {
         password: password.map(Secret::from).filter(|p| !p.is_empty()),
         // git treats 0 as "no expiry".
         password_expiry_utc: password_expiry_utc.filter(|t| *t > 0),
+        authtype,
+        ephemeral,
     })
+}
+
+/// What gix does not carry: whether `capability[]=authtype` was sent, and whether the
+/// credential is ephemeral or pre-encoded (`ephemeral=1`, `authtype=`, `credential=`). Values
+/// other than the capability's name are never kept.
+fn extras(buf: &[u8]) -> (bool, bool) {
+    let (mut authtype, mut ephemeral) = (false, false);
+    for line in buf.split(|b| *b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Some(eq) = line.iter().position(|b| *b == b'=') else { continue };
+        let (key, value) = (&line[..eq], &line[eq + 1..]);
+        match key {
+            b"capability[]" if value == b"authtype" => authtype = true,
+            b"ephemeral" => ephemeral = crate::config::bool_value(&String::from_utf8_lossy(value)).unwrap_or(true),
+            b"authtype" | b"credential" if !value.is_empty() => ephemeral = true,
+            _ => {}
+        }
+    }
+    (authtype, ephemeral)
 }
 
 /// Check every line up to the first blank one; returns where the request ends.
@@ -186,6 +228,42 @@ pub fn write_answer(answer: &Answer, out: &mut impl Write) -> std::io::Result<()
     let result = out.write_all(&buf).and_then(|()| out.flush());
     zeroize::Zeroize::zeroize(&mut buf);
     result
+}
+
+/// Write an access token for git: `Authorization: Bearer` for git that takes `authtype` (the
+/// request said `capability[]=authtype`), else `username`/`password`.
+pub fn write_token(answer: &TokenAnswer, authtype: bool, out: &mut impl Write) -> std::io::Result<()> {
+    if !authtype {
+        let basic = Answer {
+            username: answer.username.clone(),
+            password: answer.token.clone(),
+            password_expiry_utc: answer.expires_at,
+        };
+        return write_answer(&basic, out);
+    }
+    if !is_writable(&answer.token) || answer.token.is_empty() {
+        return Err(std::io::Error::other("refusing to write a credential with a line break in it"));
+    }
+    let mut buf = String::from("capability[]=authtype\nauthtype=Bearer\ncredential=");
+    buf.push_str(answer.token.expose());
+    buf.push_str("\nephemeral=1\n");
+    if let Some(t) = answer.expires_at {
+        buf.push_str(&format!("password_expiry_utc={t}\n"));
+    }
+    let result = out.write_all(buf.as_bytes()).and_then(|()| out.flush());
+    zeroize::Zeroize::zeroize(&mut buf);
+    result
+}
+
+/// Answer the `capability` operation.
+pub fn write_capabilities(out: &mut impl Write) -> std::io::Result<()> {
+    out.write_all(CAPABILITIES.as_bytes()).and_then(|()| out.flush())
+}
+
+/// Tell git to stop asking other helpers and the user (`quit=1`): a configured build identity
+/// failed, and nothing else may stand in for it.
+pub fn write_quit(out: &mut impl Write) -> std::io::Result<()> {
+    out.write_all(b"quit=1\n").and_then(|()| out.flush())
 }
 
 #[cfg(test)]
@@ -273,6 +351,39 @@ mod tests {
             String::from_utf8(out).expect("utf8"),
             "username=contoso\npassword=pat123\npassword_expiry_utc=1900000000\n"
         );
+    }
+
+    #[test]
+    fn capabilities_and_ephemeral_credentials_are_seen() {
+        let req = parse("capability[]=authtype\ncapability[]=state\nprotocol=https\nhost=h\n").expect("valid");
+        assert!(req.authtype && !req.ephemeral);
+        let req = parse("capability[]=state\nprotocol=https\nhost=h\nauthtype=authtype\n").expect("valid");
+        assert!(!req.authtype && req.ephemeral, "authtype= as a value is not the capability");
+        let req = parse("protocol=https\nhost=h\nephemeral=1\ncredential=tok\n").expect("valid");
+        assert!(req.ephemeral && format!("{req:?}").find("tok").is_none());
+        let req = parse("protocol=https\nhost=h\nephemeral=false\n").expect("valid");
+        assert!(!req.ephemeral);
+    }
+
+    #[test]
+    fn tokens_go_as_bearer_to_git_that_takes_it_else_as_a_password() {
+        let answer =
+            TokenAnswer { username: "build".into(), token: Secret::new("eyJ.a.b"), expires_at: Some(1_900_000_000) };
+        let mut out = Vec::new();
+        write_token(&answer, true, &mut out).expect("write");
+        assert_eq!(
+            String::from_utf8(out).expect("utf8"),
+            "capability[]=authtype\nauthtype=Bearer\ncredential=eyJ.a.b\nephemeral=1\npassword_expiry_utc=1900000000\n"
+        );
+        let mut out = Vec::new();
+        write_token(&answer, false, &mut out).expect("write");
+        assert_eq!(
+            String::from_utf8(out).expect("utf8"),
+            "username=build\npassword=eyJ.a.b\npassword_expiry_utc=1900000000\n"
+        );
+        let bad = TokenAnswer { username: "u".into(), token: Secret::new("a\nb"), expires_at: None };
+        let mut out = Vec::new();
+        assert!(write_token(&bad, true, &mut out).is_err() && out.is_empty());
     }
 
     #[test]

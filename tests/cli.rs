@@ -129,12 +129,15 @@ fn version_prints_the_crate_version() {
 #[test]
 fn unknown_single_word_from_git_is_ignored_silently() {
     // gitcredentials(7): a helper must ignore operations it does not know (stdin is git's pipe).
+    // `capability` is one this helper knows (git 2.46+): it answers it (tests/identities.rs).
     let env = TestEnv::new();
-    for word in ["capability", "frobnicate"] {
+    for word in ["frobnicate", "state"] {
         let run = env.helper(&[word], b"protocol=https\nhost=dev.azure.com\n\n");
         assert_eq!(run.status, 0, "{run:?}");
         assert!(run.stdout.is_empty() && run.stderr.is_empty(), "{run:?}");
     }
+    let run = env.helper(&["capability"], b"");
+    assert_eq!((run.status, run.stdout.as_str()), (0, "version 0\ncapability authtype\n"), "{run:?}");
 }
 
 #[test]

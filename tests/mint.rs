@@ -204,6 +204,8 @@ fn credential_type_oauth_hands_git_the_access_token() {
     w.first_mint();
     assert_eq!(w.fake.count(Route::PatCreate), 0);
     assert_eq!(w.stored_pat(), None);
+    // git 2.47 took it as Bearer (capability[]=authtype).
+    assert!(w.fake.git_auth_schemes().iter().any(|s| s == "Bearer"), "{:?}", w.fake.git_auth_schemes());
 }
 
 #[test]

@@ -51,7 +51,14 @@ struct Options {
 fn world_with(options: Options) -> Option<World> {
     let mut env = TestEnv::with_keyring()?;
     // Every azdo setting at its default; git's prompts too (there is no terminal: see sandbox.rs).
-    for var in ["GIT_CREDENTIAL_AZDO_VALIDATE_INTERVAL", "GIT_CREDENTIAL_AZDO_MINT", "GIT_TERMINAL_PROMPT"] {
+    // (The metadata endpoint's too: no managed identity is configured here, so it is never asked,
+    // and the private network namespace has no route to the link-local address anyway.)
+    for var in [
+        "GIT_CREDENTIAL_AZDO_VALIDATE_INTERVAL",
+        "GIT_CREDENTIAL_AZDO_MINT",
+        "GIT_TERMINAL_PROMPT",
+        "GIT_CREDENTIAL_AZDO_IMDS_URL",
+    ] {
         env.unset(var);
     }
     let set: Vec<&str> = env.vars().filter(|v| v.starts_with("GIT_CREDENTIAL_AZDO_")).collect();

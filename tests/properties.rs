@@ -71,7 +71,7 @@ proptest! {
         path in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..80)),
         username in proptest::option::of("[ -~\\u{80}-\\u{2FF}]{0,40}"),
     ) {
-        let req = Request { protocol, host, path, username, password: None, empty_password: false, password_expiry_utc: None };
+        let req = Request { protocol, host, path, username, password: None, empty_password: false, password_expiry_utc: None, authtype: false, ephemeral: false };
         match resolve(&req, &Origins::default()) {
             Resolution::Target(org) => {
                 prop_assert_eq!(Target::org(org.name()), Ok(org.clone()), "resolved to an invalid name");

@@ -68,6 +68,8 @@ fuzz_target!(|data: &[u8]| {
         password: None,
         empty_password: false,
         password_expiry_utc: None,
+        authtype: false,
+        ephemeral: false,
     };
     let (default, custom) = (Origins::default(), &*CUSTOM);
     check(&request, &default);

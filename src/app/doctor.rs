@@ -89,6 +89,7 @@ pub fn run() -> Result<(), Error> {
             }
         });
     }
+    findings.extend(build_identities(&ctx, &stored.iter().map(|(t, _)| t.clone()).collect::<Vec<_>>()));
     let mut out = std::io::stdout().lock();
     let mut problems = 0;
     for finding in &findings {
@@ -105,6 +106,36 @@ pub fn run() -> Result<(), Error> {
         return Err(Error::Quiet(1));
     }
     Ok(())
+}
+
+/// The build identity that would serve each organization concerned (the pipeline job's, the
+/// stored ones, or any when only unscoped settings name one), tested with one token request.
+fn build_identities(ctx: &Context, stored: &[Target]) -> Vec<Finding> {
+    let settings = &ctx.settings;
+    let mut targets: Vec<Target> = stored.to_vec();
+    if let Some(org) = settings.identities.pipeline.as_ref().and_then(|job| job.collection_uri.as_deref()) {
+        if let Some(t) = crate::identity::pipeline::organization(org, settings) {
+            targets.insert(0, t);
+        }
+    }
+    if targets.is_empty() {
+        if let Ok(any) = Target::org_in(&settings.origins.services, "any-organization") {
+            targets.push(any);
+        }
+    }
+    let mut findings = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for target in targets.into_iter().filter(|t| seen.insert(t.clone())) {
+        let Some((lines, tested)) = crate::identity::report(ctx, &target) else { continue };
+        findings.extend(lines.into_iter().map(Finding::Ok));
+        findings.push(match tested {
+            Ok(ok) => Finding::Ok(ok),
+            Err(e) => {
+                Finding::Problem(e.to_string(), "fix the identity's settings (see README, Build machines)".into())
+            }
+        });
+    }
+    findings
 }
 
 fn git_version() -> Finding {

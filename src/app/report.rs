@@ -111,6 +111,22 @@ pub fn status(arg: Option<&str>) -> Result<(), Error> {
         line(format!("organizations stored: {count}"));
         return Ok(());
     };
+    // A build identity comes before any PAT: say which, and ask it for a token once.
+    if let Some((lines, tested)) = crate::identity::report(&ctx, org) {
+        for l in lines {
+            line(l);
+        }
+        return match tested {
+            Ok(ok) => {
+                line(ok);
+                Ok(())
+            }
+            Err(e) => {
+                line(format!("{org}: invalid: {e}"));
+                Err(Error::Quiet(1))
+            }
+        };
+    }
     let Some(Credential { pat, meta }) = found else {
         return Err(Error::User(format!("no PAT stored for {org}")));
     };

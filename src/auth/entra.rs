@@ -268,6 +268,12 @@ fn az_program(windows: bool) -> &'static str {
     }
 }
 
+/// POST a token request `form` to `url` (the client-credentials grant of a service principal or
+/// a federated identity); the reply read as for the other grants.
+pub(crate) fn token_request(client: &Client, url: &str, form: &[(&str, &str)]) -> Result<Tokens, Error> {
+    tokens(post_form(client, url, form)?)
+}
+
 fn tokens(reply: TokenReply) -> Result<Tokens, Error> {
     let access_token = reply.access_token.filter(|t| !t.is_empty()).ok_or(Error::BadReply)?;
     let expires_in = Number::value(&reply.expires_in).unwrap_or(3599);

@@ -92,7 +92,8 @@ fn key_of(dir: &std::ffi::OsStr, env: &dyn Fn(&str) -> Option<std::ffi::OsString
 /// re-read from git.
 fn names_program_or_endpoint(key: &str) -> bool {
     let lower = key.to_ascii_lowercase();
-    lower == "core.askpass" || ["azdo.url", "azdo.server", "azdo.vsspsurl", "azdo.authority"].contains(&lower.as_str())
+    lower == "core.askpass"
+        || ["azdo.url", "azdo.server", "azdo.vsspsurl", "azdo.authority", "azdo.imdsurl"].contains(&lower.as_str())
 }
 
 /// A path git reported relative (`file:.git/config`, relative to the worktree's top level,
@@ -168,6 +169,10 @@ fn usable(entry: &Entry, now: i64) -> bool {
 pub fn save(key: String, now: i64, config: &GitConfig, origins: &[PathBuf]) {
     if config.entries.iter().any(|(k, _)| names_program_or_endpoint(k)) {
         tracing::debug!("git config names a program or an endpoint; not cached");
+        return;
+    }
+    if config.entries.iter().any(|(k, _)| super::git::holds_secret(k)) {
+        tracing::debug!("git config holds a secret; not cached");
         return;
     }
     let mut paths: Vec<PathBuf> = origins.iter().map(|p| resolve(p)).collect();

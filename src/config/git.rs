@@ -12,6 +12,20 @@ pub fn is_relevant(key: &str) -> bool {
     lower.starts_with("azdo.")
         || lower == "core.askpass"
         || (lower.starts_with("credential.") && lower.ends_with(".interactive"))
+        || (lower.starts_with("credential.") && lower.rsplit('.').next().is_some_and(|n| n.starts_with("azrepos")))
+}
+
+/// Whether `key` holds a secret (a client secret, a federation assertion): a snapshot with one
+/// is never written to the config cache.
+pub fn holds_secret(key: &str) -> bool {
+    let name = key.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
+    matches!(
+        name.as_str(),
+        "serviceprincipalsecret"
+            | "workloadfederationassertion"
+            | "azreposserviceprincipalsecret"
+            | "azreposworkloadfederationassertion"
+    )
 }
 
 /// git's network settings this helper honours. Read only when a request is to be made, never
@@ -168,6 +182,20 @@ impl GitConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_are_recognised_in_every_form() {
+        for key in [
+            "azdo.servicePrincipalSecret",
+            "azdo.https://dev.azure.com/x.serviceprincipalsecret",
+            "credential.azreposServicePrincipalSecret",
+            "credential.https://dev.azure.com.azreposWorkloadFederationAssertion",
+            "azdo.workloadFederationAssertion",
+        ] {
+            assert!(holds_secret(key) && is_relevant(key), "{key}");
+        }
+        assert!(!holds_secret("azdo.servicePrincipal") && !holds_secret("credential.helper"));
+    }
 
     fn config(pairs: &[(&str, &str)]) -> GitConfig {
         GitConfig { complete: true, entries: pairs.iter().map(|(k, v)| (k.to_string(), Some(v.to_string()))).collect() }

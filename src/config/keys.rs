@@ -7,7 +7,10 @@ use std::borrow::Cow;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::identity::federation::{Assertion, Scenario};
+use crate::identity::{ManagedIdentity, ServicePrincipal};
 use crate::org::{ServiceUrl, Target};
+use crate::secret::Secret;
 
 /// One setting as people read it.
 pub struct Setting {
@@ -85,6 +88,35 @@ key!(RENEW_BEFORE: u32 = "azdo.renewBefore", "GIT_CREDENTIAL_AZDO_RENEW_BEFORE",
 key!(CREDENTIAL_TYPE: CredentialType = "azdo.credentialType", "GIT_CREDENTIAL_AZDO_CREDENTIAL_TYPE", "pat", true, CredentialType::parse,
     "pat: hand git a PAT; oauth: hand git the Entra access token itself (never stored)");
 
+key!(PIPELINE_TOKEN: bool = "azdo.pipelineToken", "GIT_CREDENTIAL_AZDO_PIPELINE_TOKEN", "true", true, boolean,
+    "in an Azure Pipelines job (TF_BUILD=True), answer for the job's organization with SYSTEM_ACCESSTOKEN (never stored)");
+key!(MANAGED_IDENTITY: ManagedIdentity = "azdo.managedIdentity", "GIT_CREDENTIAL_AZDO_MANAGED_IDENTITY", "(none)", true, managed_identity,
+    "answer with a managed identity's token: system, a client id, id://CLIENT_ID or resource://RESOURCE_ID (never stored)");
+key!(IMDS_URL: String = "azdo.imdsUrl", "GIT_CREDENTIAL_AZDO_IMDS_URL", "http://169.254.169.254", false, imds_origin,
+    "the instance metadata endpoint's origin (the helper appends /metadata/identity/oauth2/token); asked only with azdo.managedIdentity");
+key!(WORKLOAD_FEDERATION: Scenario = "azdo.workloadFederation", "GIT_CREDENTIAL_AZDO_WORKLOAD_FEDERATION", "(none)", true, scenario,
+    "answer with an app's token obtained for another issuer's: githubactions, azurepipelines, managedidentity or generic (never stored)");
+key!(WORKLOAD_FEDERATION_CLIENT_ID: String = "azdo.workloadFederationClientId", "GIT_CREDENTIAL_AZDO_WORKLOAD_FEDERATION_CLIENT_ID", "(AZURE_CLIENT_ID for generic)", true, client_id,
+    "the client id of the app (or user-assigned managed identity) the federated credential is on");
+key!(WORKLOAD_FEDERATION_TENANT_ID: String = "azdo.workloadFederationTenantId", "GIT_CREDENTIAL_AZDO_WORKLOAD_FEDERATION_TENANT_ID", "(AZURE_TENANT_ID for generic)", true, tenant,
+    "the tenant of that app");
+key!(WORKLOAD_FEDERATION_AUDIENCE: String = "azdo.workloadFederationAudience", "GIT_CREDENTIAL_AZDO_WORKLOAD_FEDERATION_AUDIENCE", "api://AzureADTokenExchange", true, audience,
+    "the audience of the external token (the federated credential's)");
+key!(WORKLOAD_FEDERATION_ASSERTION: Assertion = "azdo.workloadFederationAssertion", "GIT_CREDENTIAL_AZDO_WORKLOAD_FEDERATION_ASSERTION", "(AZURE_FEDERATED_TOKEN_FILE for generic)", true, assertion,
+    "generic: the external token, or file://PATH to read it from on every get");
+key!(WORKLOAD_FEDERATION_SERVICE_CONNECTION: String = "azdo.workloadFederationServiceConnection", "GIT_CREDENTIAL_AZDO_WORKLOAD_FEDERATION_SERVICE_CONNECTION", "(none)", true, guid,
+    "azurepipelines: the service connection id whose OIDC token is exchanged");
+key!(WORKLOAD_FEDERATION_MANAGED_IDENTITY: ManagedIdentity = "azdo.workloadFederationManagedIdentity", "GIT_CREDENTIAL_AZDO_WORKLOAD_FEDERATION_MANAGED_IDENTITY", "system", true, managed_identity,
+    "managedidentity: the managed identity whose token is the assertion (as azdo.managedIdentity)");
+key!(SERVICE_PRINCIPAL: ServicePrincipal = "azdo.servicePrincipal", "GIT_CREDENTIAL_AZDO_SERVICE_PRINCIPAL", "(none)", true, service_principal,
+    "answer with a service principal's token: TENANT_ID/CLIENT_ID (never stored)");
+key!(SERVICE_PRINCIPAL_SECRET: Secret = "azdo.servicePrincipalSecret", "GIT_CREDENTIAL_AZDO_SERVICE_PRINCIPAL_SECRET", "(none)", true, secret,
+    "the service principal's client secret (prefer the variable: a config file is easily shared)");
+key!(SERVICE_PRINCIPAL_CERTIFICATE: PathBuf = "azdo.servicePrincipalCertificate", "GIT_CREDENTIAL_AZDO_SERVICE_PRINCIPAL_CERTIFICATE", "(none)", true, absolute_path,
+    "a PEM file (readable only by you) with the service principal's RSA private key and certificate; wins over a secret");
+key!(SERVICE_PRINCIPAL_SEND_X5C: bool = "azdo.servicePrincipalSendX5c", "GIT_CREDENTIAL_AZDO_SERVICE_PRINCIPAL_SEND_X5C", "false", true, boolean,
+    "send the certificate (x5c) with the client assertion, for subject name and issuer validation");
+
 /// Every setting this helper reads, in the order the documentation lists them.
 pub const SETTINGS: &[&Setting] = &[
     &STORE.setting,
@@ -106,7 +138,79 @@ pub const SETTINGS: &[&Setting] = &[
     &PAT_LIFETIME.setting,
     &RENEW_BEFORE.setting,
     &CREDENTIAL_TYPE.setting,
+    &PIPELINE_TOKEN.setting,
+    &MANAGED_IDENTITY.setting,
+    &IMDS_URL.setting,
+    &WORKLOAD_FEDERATION.setting,
+    &WORKLOAD_FEDERATION_CLIENT_ID.setting,
+    &WORKLOAD_FEDERATION_TENANT_ID.setting,
+    &WORKLOAD_FEDERATION_AUDIENCE.setting,
+    &WORKLOAD_FEDERATION_ASSERTION.setting,
+    &WORKLOAD_FEDERATION_SERVICE_CONNECTION.setting,
+    &WORKLOAD_FEDERATION_MANAGED_IDENTITY.setting,
+    &SERVICE_PRINCIPAL.setting,
+    &SERVICE_PRINCIPAL_SECRET.setting,
+    &SERVICE_PRINCIPAL_CERTIFICATE.setting,
+    &SERVICE_PRINCIPAL_SEND_X5C.setting,
 ];
+
+/// Git Credential Manager's name for a setting: a `credential.*` key and its variable.
+pub struct Alias {
+    pub key: &'static str,
+    pub env: &'static str,
+}
+
+/// GCM's settings read when the `azdo.*` key (and its variable) is not set, so a build machine
+/// set up for GCM works unchanged.
+pub const GCM_ALIASES: &[(&str, Alias)] = &[
+    ("azdo.managedIdentity", Alias { key: "credential.azreposManagedIdentity", env: "GCM_AZREPOS_MANAGEDIDENTITY" }),
+    (
+        "azdo.servicePrincipal",
+        Alias { key: "credential.azreposServicePrincipal", env: "GCM_AZREPOS_SERVICE_PRINCIPAL" },
+    ),
+    (
+        "azdo.servicePrincipalSecret",
+        Alias { key: "credential.azreposServicePrincipalSecret", env: "GCM_AZREPOS_SP_SECRET" },
+    ),
+    (
+        "azdo.servicePrincipalSendX5c",
+        Alias { key: "credential.azreposServicePrincipalCertificateSendX5C", env: "GCM_AZREPOS_SP_CERT_SEND_X5C" },
+    ),
+    ("azdo.workloadFederation", Alias { key: "credential.azreposWorkloadFederation", env: "GCM_AZREPOS_WIF" }),
+    (
+        "azdo.workloadFederationClientId",
+        Alias { key: "credential.azreposWorkloadFederationClientId", env: "GCM_AZREPOS_WIF_CLIENTID" },
+    ),
+    (
+        "azdo.workloadFederationTenantId",
+        Alias { key: "credential.azreposWorkloadFederationTenantId", env: "GCM_AZREPOS_WIF_TENANTID" },
+    ),
+    (
+        "azdo.workloadFederationAudience",
+        Alias { key: "credential.azreposWorkloadFederationAudience", env: "GCM_AZREPOS_WIF_AUDIENCE" },
+    ),
+    (
+        "azdo.workloadFederationAssertion",
+        Alias { key: "credential.azreposWorkloadFederationAssertion", env: "GCM_AZREPOS_WIF_ASSERTION" },
+    ),
+    (
+        "azdo.workloadFederationManagedIdentity",
+        Alias { key: "credential.azreposWorkloadFederationManagedIdentity", env: "GCM_AZREPOS_WIF_MANAGEDIDENTITY" },
+    ),
+];
+
+/// GCM's certificate thumbprint: a certificate in its store, which this helper looks for as a
+/// PEM file named after the thumbprint (see `identity::principal`).
+pub const GCM_THUMBPRINT: Alias =
+    Alias { key: "credential.azreposServicePrincipalCertificateThumbprint", env: "GCM_AZREPOS_SP_CERT_THUMBPRINT" };
+
+/// The GCM alias of an `azdo.*` key, if it has one.
+pub fn gcm_alias(key: &str) -> Option<&'static Alias> {
+    GCM_ALIASES.iter().find(|(k, _)| *k == key).map(|(_, a)| a)
+}
+
+/// Settings whose values are secrets: never shown, not even in "invalid value" messages.
+pub const SECRET_KEYS: &[&str] = &[SERVICE_PRINCIPAL_SECRET.setting.key, WORKLOAD_FEDERATION_ASSERTION.setting.key];
 
 /// A PAT for every organization (the Azure CLI's variable).
 pub const PAT_ENV: &str = "AZURE_DEVOPS_EXT_PAT";
@@ -271,6 +375,68 @@ fn tenant(v: &str) -> Result<String, Why> {
         .ok_or(expected("expected a tenant id or domain"))
 }
 
+fn managed_identity(v: &str) -> Result<ManagedIdentity, Why> {
+    ManagedIdentity::parse(v).map_err(expected)
+}
+
+fn scenario(v: &str) -> Result<Scenario, Why> {
+    Scenario::parse(v).map_err(expected)
+}
+
+fn assertion(v: &str) -> Result<Assertion, Why> {
+    Assertion::parse(v).map_err(expected)
+}
+
+fn guid(v: &str) -> Result<String, Why> {
+    Some(v.trim().to_ascii_lowercase())
+        .filter(|v| crate::identity::managed::is_guid(v))
+        .ok_or(expected("expected a GUID"))
+}
+
+/// An audience: printable, no spaces.
+fn audience(v: &str) -> Result<String, Why> {
+    let v = v.trim();
+    if v.is_empty() || v.len() > 512 || !v.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(expected("expected an audience like api://AzureADTokenExchange"));
+    }
+    Ok(v.to_owned())
+}
+
+fn service_principal(v: &str) -> Result<ServicePrincipal, Why> {
+    ServicePrincipal::parse(v).map_err(expected)
+}
+
+/// A secret value: not empty, no line breaks (it goes into a form, never printed).
+fn secret(v: &str) -> Result<Secret, Why> {
+    let v = v.trim();
+    if v.is_empty() || v.contains(['\n', '\r', '\0']) {
+        return Err(expected("expected a secret (no line breaks)"));
+    }
+    Ok(Secret::new(v))
+}
+
+/// The metadata endpoint's origin: plain http is what it speaks, so http is allowed for the
+/// link-local address and loopback; any other host must be https.
+fn imds_origin(v: &str) -> Result<String, Why> {
+    let v = v.trim().trim_end_matches('/');
+    let bad = || expected("expected http://169.254.169.254, an http://127.0.0.1:PORT origin or an https:// origin");
+    let (scheme, rest) = v.split_once("://").ok_or_else(bad)?;
+    let scheme = scheme.to_ascii_lowercase();
+    let host_port = rest.to_ascii_lowercase();
+    if host_port.is_empty() || host_port.contains(['/', '?', '#', '@']) || host_port.contains(char::is_whitespace) {
+        return Err(bad());
+    }
+    let host = host_port
+        .rsplit_once(':')
+        .filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(&*host_port, |(h, _)| h);
+    match scheme.as_str() {
+        "https" => Ok(format!("https://{host_port}")),
+        "http" if host == "169.254.169.254" || crate::org::is_loopback(host) => Ok(format!("http://{host_port}")),
+        _ => Err(bad()),
+    }
+}
+
 fn scope(v: &str) -> Result<String, Why> {
     let scope = v.split_whitespace().collect::<Vec<_>>().join(" ");
     if scope.is_empty() || !scope.chars().all(|c| c.is_ascii_alphanumeric() || "._ ".contains(c)) {
@@ -296,8 +462,16 @@ mod tests {
         assert!(default_parses(&VSSPS_URL) && default_parses(&AUTHORITY) && default_parses(&MINT));
         assert!(default_parses(&TOKEN_SOURCE) && default_parses(&CLIENT_ID) && default_parses(&TENANT));
         assert!(default_parses(&SCOPE) && default_parses(&PAT_LIFETIME) && default_parses(&RENEW_BEFORE));
-        assert!(default_parses(&CREDENTIAL_TYPE));
-        assert_eq!(SETTINGS.len(), 19, "every key is in the table once");
+        assert!(default_parses(&CREDENTIAL_TYPE) && default_parses(&PIPELINE_TOKEN) && default_parses(&IMDS_URL));
+        assert!(default_parses(&MANAGED_IDENTITY) && default_parses(&SERVICE_PRINCIPAL));
+        assert!(default_parses(&SERVICE_PRINCIPAL_SECRET) && default_parses(&SERVICE_PRINCIPAL_CERTIFICATE));
+        assert!(default_parses(&SERVICE_PRINCIPAL_SEND_X5C) && default_parses(&WORKLOAD_FEDERATION));
+        assert!(default_parses(&WORKLOAD_FEDERATION_AUDIENCE) && default_parses(&WORKLOAD_FEDERATION_MANAGED_IDENTITY));
+        assert!(
+            default_parses(&WORKLOAD_FEDERATION_ASSERTION) && default_parses(&WORKLOAD_FEDERATION_SERVICE_CONNECTION)
+        );
+        assert!(default_parses(&WORKLOAD_FEDERATION_CLIENT_ID) && default_parses(&WORKLOAD_FEDERATION_TENANT_ID));
+        assert_eq!(SETTINGS.len(), 33, "every key is in the table once");
         // Visual Studio's public client, which Git Credential Manager also uses, so that
         // organizations that already allow GCM allow this helper too.
         assert_eq!((CLIENT_ID.parse)(CLIENT_ID.setting.default), Ok("872cd9fa-d31f-45e0-9eab-6e460a02d1f1".to_owned()));
@@ -312,5 +486,11 @@ mod tests {
         assert_eq!((SCOPE.parse)(" vso.code   vso.packaging "), Ok("vso.code vso.packaging".to_owned()));
         assert!((STORE_FILE.parse)("relative/file.json").is_err());
         assert_eq!((VSSPS_URL.parse)("https://VSSPS.example:443/"), Ok("https://vssps.example".to_owned()));
+        assert_eq!((IMDS_URL.parse)("http://169.254.169.254/"), Ok("http://169.254.169.254".to_owned()));
+        assert_eq!((IMDS_URL.parse)("http://127.0.0.1:8123"), Ok("http://127.0.0.1:8123".to_owned()));
+        for bad in ["http://metadata.example", "http://127.0.0.1:1/path", "ftp://127.0.0.1", "127.0.0.1"] {
+            assert!((IMDS_URL.parse)(bad).is_err(), "{bad}");
+        }
+        assert!((SERVICE_PRINCIPAL_SECRET.parse)("a\nb").is_err() && (SERVICE_PRINCIPAL_SECRET.parse)(" ").is_err());
     }
 }

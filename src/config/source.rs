@@ -1,7 +1,7 @@
 //! Where each setting's text comes from: its environment variable, else git config (URL-matched
 //! for URL-scoped keys), else its default from the key table, parsed by the key's parser.
 
-use super::keys::{Key, Setting, Why};
+use super::keys::{Alias, Key, Setting, Why};
 use super::{Env, Error, GitConfig};
 use crate::text::printable;
 
@@ -26,9 +26,11 @@ impl Source<'_> {
     }
 
     fn parse<T>(key: &Key<T>, value: &str) -> Result<T, Error> {
+        // A secret's value is never shown, not even a wrong one.
+        let secret = super::keys::SECRET_KEYS.contains(&key.setting.key);
         (key.parse)(value).map_err(|Why(why)| Error::Invalid {
             key: key.setting.key,
-            value: printable(value.trim()),
+            value: if secret { "(hidden)".to_owned() } else { printable(value.trim()) },
             why: why.into_owned(),
         })
     }
@@ -41,6 +43,47 @@ impl Source<'_> {
     /// The setting's value, or `None` when it is not set (its default is described, not a value).
     pub fn get_opt<T>(&self, key: &Key<T>) -> Result<Option<T>, Error> {
         self.text(&key.setting).map(|v| Source::parse(key, &v)).transpose()
+    }
+
+    /// The text of Git Credential Manager's setting `alias` names: its variable, else its
+    /// `credential.*` key (URL-matched against the target's URL, as GCM reads it).
+    pub fn alias_text(&self, alias: &Alias) -> Option<String> {
+        if let Some(v) = (self.env)(alias.env).filter(|v| !v.is_empty()) {
+            return Some(v.to_string_lossy().into_owned());
+        }
+        match self.url {
+            Some(url) => self.config.get_urlmatch(alias.key, url),
+            None => self.config.get(alias.key),
+        }
+        .map(|v| v.unwrap_or("true").to_owned())
+    }
+
+    /// The setting's value; when it is not set, the value of Git Credential Manager's setting
+    /// for the same thing (recorded in `used`: `doctor` says which alias it read).
+    pub fn get_opt_or_alias<T>(&self, key: &Key<T>, used: &mut Vec<String>) -> Result<Option<T>, Error> {
+        let alias = super::keys::gcm_alias(key.setting.key);
+        match alias {
+            Some(alias) if self.text(&key.setting).is_none() => {
+                let Some(value) = self.alias_text(alias) else { return Ok(None) };
+                let from_env = (self.env)(alias.env).is_some_and(|v| !v.is_empty());
+                used.push(format!("{} for {}", if from_env { alias.env } else { alias.key }, key.setting.key));
+                let secret = super::keys::SECRET_KEYS.contains(&key.setting.key);
+                (key.parse)(&value).map(Some).map_err(|Why(why)| Error::Invalid {
+                    key: alias.key,
+                    value: if secret { "(hidden)".to_owned() } else { printable(value.trim()) },
+                    why: why.into_owned(),
+                })
+            }
+            _ => self.get_opt(key),
+        }
+    }
+
+    /// [`Source::get_opt_or_alias`], or the default.
+    pub fn get_or_alias<T>(&self, key: &Key<T>, used: &mut Vec<String>) -> Result<T, Error> {
+        match self.get_opt_or_alias(key, used)? {
+            Some(v) => Ok(v),
+            None => self.get(key),
+        }
     }
 
     /// Every value of a multi-valued setting (the variable holds them separated by spaces).

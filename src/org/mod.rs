@@ -161,6 +161,8 @@ impl Target {
             password: None,
             empty_password: false,
             password_expiry_utc: None,
+            authtype: false,
+            ephemeral: false,
         };
         let named = match resolve(&request, &Origins::default()) {
             Resolution::Target(Target::Services { org, .. }) => return Target::org_in(&origins.services, &org),

@@ -102,6 +102,8 @@ mod tests {
             password: None,
             empty_password: false,
             password_expiry_utc: None,
+            authtype: false,
+            ephemeral: false,
         }
     }
 

@@ -85,6 +85,9 @@ impl TestEnv {
         env.set("GIT_CREDENTIAL_AZDO_VALIDATE_INTERVAL", "never");
         // No Entra sign-in or minting unless a test asks for it against the fake.
         env.set("GIT_CREDENTIAL_AZDO_MINT", "never");
+        // Never the instance metadata endpoint's link-local address, whatever a test configures:
+        // a closed loopback port unless the test points it at the fake.
+        env.set("GIT_CREDENTIAL_AZDO_IMDS_URL", "http://127.0.0.1:9");
         env
     }
 

@@ -367,8 +367,13 @@ pub(crate) fn fault_status(shared: &Shared, req: &Request, target: &Target, stat
         | Target::Challenge { org }
         | Target::Git { org, .. }
         | Target::Pats { org, .. }
+        | Target::PipelinesOidc { org }
         | Target::Api { org: Some(org) } => org.clone(),
-        Target::Api { org: None } | Target::Entra { .. } | Target::Other => "DefaultCollection".to_string(),
+        Target::Api { org: None }
+        | Target::Entra { .. }
+        | Target::ManagedIdentity { .. }
+        | Target::GithubIdToken
+        | Target::Other => "DefaultCollection".to_string(),
     };
     let resp = Response::new(status).headers(api_headers(shared, req));
     if status == 503 {

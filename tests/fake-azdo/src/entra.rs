@@ -70,6 +70,8 @@ pub(crate) struct AccessToken {
     pub upn: String,
     pub tid: String,
     pub expires_at: i64,
+    /// The client id of the service principal or managed identity it was issued to (`None`: a user's).
+    pub principal: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,7 +192,12 @@ pub(crate) fn issue(st: &mut State, user: &User, client_id: &str, tid: &str, sco
     let e = &mut st.entra;
     e.access_tokens.insert(
         access_token.clone(),
-        AccessToken { upn: user.upn.clone(), tid: tid.to_string(), expires_at: now + ACCESS_TOKEN_LIFETIME },
+        AccessToken {
+            upn: user.upn.clone(),
+            tid: tid.to_string(),
+            expires_at: now + ACCESS_TOKEN_LIFETIME,
+            principal: None,
+        },
     );
     e.issued.push(access_token.clone());
     let refresh_token = has("offline_access").then(|| {
@@ -352,6 +359,11 @@ fn check_client(shared: &Shared, req: &Request, tenant: &str, form: &str) -> Res
     ))
 }
 
+/// Whether `scope` is the Azure DevOps resource's `.default`.
+pub(crate) fn is_ado_default_scope(scope: &str) -> bool {
+    ADO_DEFAULT_SCOPES.iter().any(|ok| ok.eq_ignore_ascii_case(scope))
+}
+
 /// Splits and checks `scope`: it must name the Azure DevOps resource's `.default`; other
 /// scopes than the OpenID ones are AADSTS70011 (the fake serves no other resource).
 fn parse_scopes(shared: &Shared, req: &Request, scope: &str) -> Result<Vec<String>, Response> {
@@ -435,6 +447,9 @@ pub(crate) fn token(shared: &Shared, req: &Request, tenant: &str, form: &str) ->
     let Some(grant) = query_param(form, "grant_type").filter(|g| !g.is_empty()) else {
         return missing(shared, req, "grant_type");
     };
+    if grant == "client_credentials" {
+        return crate::identity::client_credentials(shared, req, tenant, form);
+    }
     let client_id = match check_client(shared, req, tenant, form) {
         Ok(c) => c,
         Err(r) => return r,

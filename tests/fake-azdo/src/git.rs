@@ -35,6 +35,13 @@ pub(crate) fn serve(
         GitEndpoint::UploadPack => false,
         GitEndpoint::InfoRefs => query_param(&req.query, "service").as_deref() == Some("git-receive-pack"),
     };
+    let scheme = match req.header("Authorization").and_then(|a| a.split_whitespace().next()) {
+        Some(s) if s.eq_ignore_ascii_case("basic") => "Basic",
+        Some(s) if s.eq_ignore_ascii_case("bearer") => "Bearer",
+        Some(_) => "other",
+        None => "none",
+    };
+    shared.state().ids.git_auth.push(scheme.to_string());
     let st = shared.state();
     let Some(org) = st.org(&target.org) else {
         drop(st);

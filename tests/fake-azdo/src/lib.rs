@@ -26,9 +26,12 @@ mod azdo;
 mod entra;
 mod git;
 mod http;
+mod identity;
 mod pats;
 mod server;
 mod util;
+
+pub use identity::{Assignment, Principal, EXCHANGE_AUDIENCE, GITHUB_ISSUER};
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -112,6 +115,10 @@ pub enum Route {
     PatUpdate,
     /// `DELETE /{org}/_apis/tokens/pats?authorizationId=`
     PatRevoke,
+    /// The managed identity endpoints: `/metadata/identity/oauth2/token` and `/msi/token`
+    ManagedIdentity,
+    /// The external issuers' endpoints: GitHub's ID token and Pipelines' OIDC token
+    Oidc,
 }
 
 /// Which device flow a test control applies to.
@@ -300,6 +307,9 @@ pub(crate) struct State {
     pub pat_page_size: usize,
     /// HTTP status of a `PatTokenResult` carrying a `patTokenError`.
     pub pat_error_status: u16,
+    pub ids: identity::IdentityState,
+    /// A fault in front of the managed identity endpoints.
+    pub mi_fault: Fault,
 }
 
 pub(crate) fn key(name: &str) -> String {
@@ -356,9 +366,26 @@ impl State {
     /// An access token from the fake's Entra: valid in every MSA-backed org and in the orgs of
     /// its tenant (all Entra-backed orgs are in [`TENANT_ID`]); full access.
     fn access_token_auth(&self, org: &str, token: &str) -> Auth {
+        // A pipeline job token: the build service, in the job's org only.
+        if let Some(user) = self.ids.job_user(token, org) {
+            return match user {
+                Some(user) => Auth::Valid { user, scopes: vec!["app_token".to_string()] },
+                None => Auth::Bad,
+            };
+        }
         let Some(at) = self.entra.access_tokens.get(token) else {
             return Auth::Bad;
         };
+        // A service principal's or managed identity's token: only in orgs it was added to.
+        if let Some(client_id) = &at.principal {
+            if at.expires_at <= util::now_unix() {
+                return Auth::ExpiredToken;
+            }
+            return match self.ids.member(client_id, org) {
+                Some(user) => Auth::Valid { user, scopes: vec!["user_impersonation".to_string()] },
+                None => Auth::Bad,
+            };
+        }
         let msa = self.org(org).is_some_and(|o| o.msa);
         if !msa && at.tid != TENANT_ID {
             return Auth::Bad;
@@ -517,6 +544,8 @@ impl FakeAzdo {
                 entra: entra::EntraState::default(),
                 pat_page_size: 100,
                 pat_error_status: 200,
+                ids: identity::IdentityState::default(),
+                mi_fault: Fault::None,
             }),
             stopping: Mutex::new(false),
             stop_cv: Condvar::new(),
@@ -936,6 +965,117 @@ impl FakeAzdo {
     /// and unroutable ones included), e.g. `dev.azure.com` behind a TLS front for the real names.
     pub fn requests_to(&self, host: &str) -> usize {
         self.shared.state().host_counts.get(&server::host_name(host)).copied().unwrap_or(0)
+    }
+
+    /// Registers a service principal (an app registration's principal in the fake's tenant,
+    /// [`TENANT_ID`]) without credentials and in no org.
+    pub fn add_service_principal(&self, name: &str) -> Principal {
+        let principal = Principal { client_id: util::guid(), object_id: util::guid(), name: name.to_string() };
+        self.shared.state().ids.principals.push(identity::PrincipalRecord {
+            principal: principal.clone(),
+            secret: None,
+            certificates: Vec::new(),
+            federated: Vec::new(),
+            orgs: Vec::new(),
+        });
+        principal
+    }
+
+    /// Gives a service principal a client secret (replacing any).
+    pub fn set_principal_secret(&self, client_id: &str, secret: &str) {
+        if let Some(p) = self.shared.state().ids.principal_mut(client_id) {
+            p.secret = Some(secret.to_string());
+        }
+    }
+
+    /// Registers a certificate (DER) and its RSA public key (PKCS #1 DER) with a service principal.
+    pub fn add_principal_certificate(&self, client_id: &str, certificate_der: &[u8], public_key_der: &[u8]) {
+        if let Some(p) = self.shared.state().ids.principal_mut(client_id) {
+            p.certificates.push((certificate_der.to_vec(), public_key_der.to_vec()));
+        }
+    }
+
+    /// A federated credential on a service principal: tokens of `issuer` for `subject` and
+    /// `audience` (all matched exactly) may be exchanged for its tokens.
+    pub fn add_federated_credential(&self, client_id: &str, issuer: &str, subject: &str, audience: &str) {
+        if let Some(p) = self.shared.state().ids.principal_mut(client_id) {
+            p.federated.push((issuer.to_string(), subject.to_string(), audience.to_string()));
+        }
+    }
+
+    /// A token of another issuer (a Kubernetes cluster, say), as a workload gets it in a file;
+    /// `lifetime_secs` may be negative for an expired one.
+    pub fn issue_external_token(&self, issuer: &str, subject: &str, audience: &str, lifetime_secs: i64) -> String {
+        identity::external_token(&self.shared, issuer, subject, audience, lifetime_secs)
+    }
+
+    /// Serves GitHub Actions' ID token endpoint at `/_github/idtoken?api-version=2.0` (the
+    /// ACTIONS_ID_TOKEN_REQUEST_URL) for this request token, for a job with this subject.
+    pub fn set_github_oidc(&self, request_token: &str, subject: &str) -> String {
+        self.shared.state().ids.github = Some((request_token.to_string(), subject.to_string()));
+        format!("{}/_github/idtoken?api-version=2.0", self.url())
+    }
+
+    /// A service connection of `org`/`project`; returns its id (the `serviceConnectionId`).
+    pub fn add_service_connection(&self, org: &str, project: &str, name: &str) -> String {
+        self.add_org(org);
+        let id = util::guid();
+        self.shared.state().ids.connections.insert(id.clone(), (key(org), project.to_string(), name.to_string()));
+        id
+    }
+
+    /// The issuer of `org`'s service connection tokens (`https://vstoken.dev.azure.com/{org id}`).
+    pub fn pipelines_oidc_issuer(&self, org: &str) -> String {
+        identity::pipelines_issuer(&self.shared, org)
+    }
+
+    /// Adds a service principal or managed identity to an org (its Users page): only then does
+    /// the org accept its tokens. Adds the org if needed.
+    pub fn add_principal_to_org(&self, org: &str, client_id: &str) {
+        self.add_org(org);
+        if let Some(p) = self.shared.state().ids.principal_mut(client_id) {
+            p.orgs.push(key(org));
+        }
+    }
+
+    /// Gives "this machine" a managed identity (a principal of its own), served by the metadata
+    /// endpoint and the App Service form.
+    pub fn add_managed_identity(&self, name: &str, assignment: Assignment) -> Principal {
+        let principal = self.add_service_principal(name);
+        self.shared.state().ids.managed.push((principal.client_id.clone(), assignment));
+        principal
+    }
+
+    /// The App Service form's `IDENTITY_HEADER` (the form answers 401 until one is set).
+    pub fn set_app_service_header(&self, header: &str) {
+        self.shared.state().ids.app_service_header = Some(header.to_string());
+    }
+
+    /// Requests the managed identity endpoints received.
+    pub fn managed_identity_requests(&self) -> usize {
+        self.shared.state().ids.mi_requests
+    }
+
+    /// A fault in front of the managed identity endpoints.
+    pub fn set_managed_identity_fault(&self, fault: Fault) {
+        self.shared.state().mi_fault = fault;
+    }
+
+    /// An Azure Pipelines job token (`System.AccessToken`) of a job in `org`: accepted by git
+    /// and the REST API in that org only. Adds the org if needed.
+    pub fn issue_job_token(&self, org: &str) -> String {
+        self.add_org(org);
+        let token = identity::job_token(org);
+        let mut st = self.shared.state();
+        st.ids.job_tokens.insert(token.clone(), key(org));
+        st.entra.issued.push(token.clone());
+        token
+    }
+
+    /// The `Authorization` scheme of every git request so far, in order: `Basic`, `Bearer` or
+    /// `none`.
+    pub fn git_auth_schemes(&self) -> Vec<String> {
+        self.shared.state().ids.git_auth.clone()
     }
 
     pub fn reset_counts(&self) {

@@ -68,6 +68,16 @@ pub(crate) enum Target {
         org: String,
         op: Option<PatOp>,
     },
+    /// `GET /metadata/identity/oauth2/token` (instance metadata) and `GET /msi/token` (App Service)
+    ManagedIdentity {
+        app_service: bool,
+    },
+    /// `GET /_github/idtoken` (GitHub Actions' ID token endpoint)
+    GithubIdToken,
+    /// `POST /{org}/{project}/_apis/distributedtask/hubs/{hub}/plans/{plan}/jobs/{job}/oidctoken`
+    PipelinesOidc {
+        org: String,
+    },
     /// `/{tenant}/oauth2/v2.0/{devicecode|token}`
     Entra {
         tenant: String,
@@ -89,6 +99,8 @@ impl Target {
             Target::Pats { op: Some(PatOp::Get), .. } => Route::PatGet,
             Target::Pats { op: Some(PatOp::Update), .. } => Route::PatUpdate,
             Target::Pats { op: Some(PatOp::Revoke), .. } => Route::PatRevoke,
+            Target::ManagedIdentity { .. } => Route::ManagedIdentity,
+            Target::GithubIdToken | Target::PipelinesOidc { .. } => Route::Oidc,
             Target::Pats { op: None, .. } | Target::Api { .. } | Target::Other => Route::Other,
         }
     }
@@ -110,6 +122,24 @@ pub(crate) fn classify(method: &str, raw_path: &str, query: &str) -> Target {
     };
     if is(0, "_apis") {
         return Target::Api { org: None };
+    }
+    if segs.len() == 4 && is(0, "metadata") && is(1, "identity") && is(2, "oauth2") && is(3, "token") {
+        return Target::ManagedIdentity { app_service: false };
+    }
+    if segs.len() == 2 && is(0, "msi") && is(1, "token") {
+        return Target::ManagedIdentity { app_service: true };
+    }
+    if segs.len() == 2 && is(0, "_github") && is(1, "idtoken") && get_or_head {
+        return Target::GithubIdToken;
+    }
+    if segs.len() == 11
+        && is(2, "_apis")
+        && is(3, "distributedtask")
+        && is(4, "hubs")
+        && is(10, "oidctoken")
+        && method == "POST"
+    {
+        return Target::PipelinesOidc { org };
     }
     if segs.len() == 4 && is(1, "oauth2") && is(2, "v2.0") {
         let endpoint = if is(3, "devicecode") {
@@ -198,7 +228,7 @@ pub(crate) fn route(method: &str, raw_path: &str, query: &str, host: Option<&str
     let host = host.map(host_name).unwrap_or_default();
     let services = |t: Target| match t {
         Target::Pats { org, .. } => Target::Api { org: Some(org) },
-        Target::Entra { .. } => Target::Other,
+        Target::Entra { .. } | Target::ManagedIdentity { .. } | Target::GithubIdToken => Target::Other,
         t => t,
     };
     if host == SERVICES_HOST {
@@ -329,6 +359,8 @@ fn dispatch(
         Target::ConnectionData { .. } | Target::Api { .. } | Target::Pats { .. } => Some(shared.state().fault.clone()),
         Target::Git { .. } => Some(shared.state().git_fault.clone()),
         Target::Entra { .. } => Some(shared.state().entra.fault.clone()),
+        Target::ManagedIdentity { .. } => Some(shared.state().mi_fault.clone()),
+        Target::GithubIdToken | Target::PipelinesOidc { .. } => None,
         Target::Challenge { .. } | Target::Other => None,
     };
     if let Some(fault) = fault {
@@ -374,6 +406,10 @@ fn dispatch(
                 EntraEndpoint::Token => entra::token(shared, req, &tenant, &form),
             })
         }
+        Target::GithubIdToken => Outcome::Respond(crate::identity::github_id_token(shared, req)),
+        Target::PipelinesOidc { org } => Outcome::Respond(crate::identity::pipelines_oidc(shared, req, &org)),
+        Target::ManagedIdentity { app_service: false } => Outcome::Respond(crate::identity::imds(shared, req)),
+        Target::ManagedIdentity { app_service: true } => Outcome::Respond(crate::identity::app_service(shared, req)),
         Target::Other => Outcome::Respond(azdo::not_found(shared, req)),
     }
 }

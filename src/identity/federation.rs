@@ -1,0 +1,242 @@
+//! Workload identity federation: another issuer's token (GitHub Actions' ID token, the Azure
+//! Pipelines OIDC token of a service connection, a managed identity's token for the exchange
+//! audience, or any token handed over as a value or a file) exchanged for an Entra token of an
+//! app with the client-credentials grant (`client_assertion`).
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::config::Settings;
+use crate::net::{self, Client};
+use crate::secret::Secret;
+use crate::text::printable;
+
+use super::managed::{self, ManagedIdentity};
+use super::principal::{self, Proof};
+use super::Token;
+
+const MAX_BODY: u64 = 64 * 1024;
+
+/// Where the external token comes from (Git Credential Manager's names, and `azurepipelines`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    GithubActions,
+    AzurePipelines,
+    ManagedIdentity,
+    Generic,
+}
+
+impl Scenario {
+    pub fn parse(v: &str) -> Result<Scenario, &'static str> {
+        match v.trim().to_ascii_lowercase().as_str() {
+            "githubactions" | "github" => Ok(Scenario::GithubActions),
+            "azurepipelines" | "pipelines" => Ok(Scenario::AzurePipelines),
+            "managedidentity" | "mi" => Ok(Scenario::ManagedIdentity),
+            "generic" => Ok(Scenario::Generic),
+            _ => Err("expected githubactions, azurepipelines, managedidentity or generic"),
+        }
+    }
+}
+
+impl fmt::Display for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Scenario::GithubActions => "githubactions",
+            Scenario::AzurePipelines => "azurepipelines",
+            Scenario::ManagedIdentity => "managedidentity",
+            Scenario::Generic => "generic",
+        })
+    }
+}
+
+/// The assertion setting: the token itself, or `file://PATH` to read it from (re-read on every
+/// get: the platform rotates it).
+#[derive(Debug, Clone)]
+pub enum Assertion {
+    Value(Secret),
+    File(PathBuf),
+}
+
+impl Assertion {
+    pub fn parse(v: &str) -> Result<Assertion, &'static str> {
+        let v = v.trim();
+        if let Some(path) = v.strip_prefix("file://") {
+            let path = crate::config::keys::expand_home(path);
+            return if path.is_absolute() { Ok(Assertion::File(path)) } else { Err("expected file:///absolute/path") };
+        }
+        if v.is_empty() || v.contains(['\n', '\r', '\0']) {
+            return Err("expected a token or file://PATH");
+        }
+        Ok(Assertion::Value(Secret::new(v)))
+    }
+}
+
+/// What federation needs, as the settings (and the platform's variables) give it.
+#[derive(Debug, Clone, Default)]
+pub struct Federation {
+    pub scenario: Option<Scenario>,
+    pub client_id: Option<String>,
+    pub tenant_id: Option<String>,
+    pub audience: String,
+    pub assertion: Option<Assertion>,
+    pub service_connection: Option<String>,
+    pub managed_identity: Option<ManagedIdentity>,
+    /// `AZURE_FEDERATED_TOKEN_FILE`, `AZURE_CLIENT_ID`, `AZURE_TENANT_ID` (the workload identity webhook's).
+    pub azure_env: (Option<PathBuf>, Option<String>, Option<String>),
+    /// `ACTIONS_ID_TOKEN_REQUEST_URL`, `ACTIONS_ID_TOKEN_REQUEST_TOKEN`.
+    pub github: Option<(String, Secret)>,
+    /// `SYSTEM_OIDCREQUESTURI`.
+    pub oidc_request_uri: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Missing(&'static str),
+    #[error("cannot read the assertion file {path}: {detail}")]
+    File { path: String, detail: String },
+    #[error("the {0} token endpoint refused: HTTP {1}")]
+    Refused(&'static str, u16),
+    #[error("the {0} token endpoint sent an unreadable reply")]
+    BadReply(&'static str),
+    #[error("cannot reach the {0} token endpoint: {1}")]
+    Network(&'static str, net::Failure),
+    #[error(transparent)]
+    Managed(#[from] managed::Error),
+    #[error(transparent)]
+    Exchange(#[from] crate::auth::entra::Error),
+    #[error(transparent)]
+    Setup(#[from] net::Error),
+}
+
+impl Federation {
+    /// The app's tenant and client id: the settings, else (generic) the webhook's variables.
+    pub fn app(&self) -> Result<(String, String), Error> {
+        let generic = self.scenario == Some(Scenario::Generic);
+        let tenant = self.tenant_id.clone().or_else(|| self.azure_env.2.clone().filter(|_| generic));
+        let client = self.client_id.clone().or_else(|| self.azure_env.1.clone().filter(|_| generic));
+        match (tenant, client) {
+            (Some(t), Some(c)) => Ok((t, c)),
+            _ => Err(Error::Missing(
+                "both azdo.workloadFederationClientId and azdo.workloadFederationTenantId are required",
+            )),
+        }
+    }
+}
+
+/// An Entra token for Azure DevOps in exchange for the scenario's external token.
+pub fn token(
+    settings: &Settings,
+    http: &dyn Fn(&str) -> Result<std::rc::Rc<Client>, net::Error>,
+    fed: &Federation,
+) -> Result<Token, Error> {
+    let (tenant, client_id) = fed.app()?;
+    let assertion = external_token(settings, http, fed)?;
+    let url = format!("{}/{tenant}/oauth2/v2.0/token", settings.authority.trim_end_matches('/'));
+    let client = http(&url)?;
+    Ok(principal::exchange(&client, &url, &client_id, &Proof::Assertion(assertion))?)
+}
+
+fn external_token(
+    settings: &Settings,
+    http: &dyn Fn(&str) -> Result<std::rc::Rc<Client>, net::Error>,
+    fed: &Federation,
+) -> Result<Secret, Error> {
+    match fed.scenario {
+        Some(Scenario::Generic) | None => match (&fed.assertion, &fed.azure_env.0) {
+            (Some(Assertion::Value(v)), _) => Ok(v.clone()),
+            (Some(Assertion::File(path)), _) | (None, Some(path)) => read_file(path),
+            (None, None) => Err(Error::Missing(
+                "generic federation needs azdo.workloadFederationAssertion or AZURE_FEDERATED_TOKEN_FILE",
+            )),
+        },
+        Some(Scenario::GithubActions) => {
+            let (url, request_token) = fed.github.as_ref().ok_or(Error::Missing(
+                "ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set (the workflow needs permissions: id-token: write)",
+            ))?;
+            let sep = if url.contains('?') { '&' } else { '?' };
+            let url = format!("{url}{sep}audience={}", managed::percent(&fed.audience));
+            let client = http(&url)?;
+            let response = client.bearer(reqwest::Method::GET, &url, request_token).send();
+            read_token(response, "GitHub Actions ID", "value")
+        }
+        Some(Scenario::AzurePipelines) => {
+            let uri = fed
+                .oidc_request_uri
+                .as_ref()
+                .ok_or(Error::Missing("SYSTEM_OIDCREQUESTURI is not set (not an Azure Pipelines job?)"))?;
+            let job = settings.identities.pipeline.as_ref().ok_or(Error::Missing(
+                "SYSTEM_ACCESSTOKEN is not set: map it into the step (env: SYSTEM_ACCESSTOKEN: $(System.AccessToken))",
+            ))?;
+            let connection = fed
+                .service_connection
+                .as_ref()
+                .ok_or(Error::Missing("azdo.workloadFederationServiceConnection is not set"))?;
+            let url = format!("{uri}?api-version=7.1&serviceConnectionId={}", managed::percent(connection));
+            let client = http(&url)?;
+            let response = client
+                .bearer(reqwest::Method::POST, &url, &job.token)
+                .header("Content-Type", "application/json")
+                .body("")
+                .send();
+            read_token(response, "Azure Pipelines OIDC", "oidcToken")
+        }
+        Some(Scenario::ManagedIdentity) => {
+            let mi = fed.managed_identity.clone().unwrap_or(ManagedIdentity::System);
+            Ok(managed::token_for(settings, &mi, &fed.audience)?.token)
+        }
+    }
+}
+
+fn read_file(path: &std::path::Path) -> Result<Secret, Error> {
+    let shown = crate::fs::shown(path);
+    let bytes = std::fs::read(path).map_err(|e| Error::File { path: shown.clone(), detail: e.to_string() })?;
+    let text = String::from_utf8(bytes).map_err(|_| Error::File { path: shown.clone(), detail: "not text".into() })?;
+    let token = text.trim();
+    if token.is_empty() || token.contains(['\n', '\r', '\0']) {
+        return Err(Error::File { path: shown, detail: "it holds no token".into() });
+    }
+    Ok(Secret::new(token))
+}
+
+fn read_token(
+    response: reqwest::Result<reqwest::blocking::Response>,
+    what: &'static str,
+    field: &str,
+) -> Result<Secret, Error> {
+    let response = response.map_err(|e| Error::Network(what, net::Failure::from(e)))?;
+    let status = response.status().as_u16();
+    let body = net::read_body(response, MAX_BODY).map_err(|e| Error::Network(what, e))?;
+    if status != 200 {
+        return Err(Error::Refused(what, status));
+    }
+    let json: serde_json::Value = serde_json::from_slice(&body).map_err(|_| Error::BadReply(what))?;
+    let token = json.get(field).and_then(|v| v.as_str()).filter(|t| !t.is_empty() && !t.contains(['\n', '\r']));
+    token.map(Secret::new).ok_or(Error::BadReply(what))
+}
+
+/// For messages: the scenario, without any secret.
+pub fn describe(fed: &Federation) -> String {
+    let scenario = fed.scenario.map_or("generic".to_owned(), |s| s.to_string());
+    match fed.client_id.as_deref() {
+        Some(id) => format!("{scenario} (client {})", printable(id)),
+        None => scenario,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scenarios_and_assertions_are_read() {
+        assert_eq!(Scenario::parse("GitHub"), Ok(Scenario::GithubActions));
+        assert_eq!(Scenario::parse("mi"), Ok(Scenario::ManagedIdentity));
+        assert_eq!(Scenario::parse("azurepipelines"), Ok(Scenario::AzurePipelines));
+        assert!(Scenario::parse("kubernetes").is_err());
+        assert!(matches!(Assertion::parse("file:///var/run/token"), Ok(Assertion::File(_))));
+        assert!(Assertion::parse("file://relative").is_err());
+        assert!(matches!(Assertion::parse("eyJ.x.y"), Ok(Assertion::Value(_))));
+        assert!(!format!("{:?}", Assertion::parse("eyJ.x.y")).contains("eyJ"));
+    }
+}

@@ -1,0 +1,283 @@
+//! Managed identity: an Azure resource's own identity, from the instance metadata endpoint
+//! (VMs, scale sets, AKS nodes) or the App Service form (`IDENTITY_ENDPOINT` +
+//! `IDENTITY_HEADER`: App Service, Functions, Container Apps). Asked only when
+//! `azdo.managedIdentity` is set; never through a proxy; given up within [`GIVE_UP`].
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use crate::auth::entra::AZURE_DEVOPS_RESOURCE;
+use crate::config::Settings;
+use crate::net::{self, Client, Network};
+use crate::secret::Secret;
+use crate::text::printable;
+use crate::time::now;
+
+use super::Token;
+
+/// All tries together, waits included, take at most this long.
+pub const GIVE_UP: Duration = Duration::from_secs(20);
+/// The path the metadata endpoint serves tokens on, under `azdo.imdsUrl`.
+pub const IMDS_PATH: &str = "/metadata/identity/oauth2/token";
+const MAX_BODY: u64 = 64 * 1024;
+/// Waits before the second, third and fourth try (the identity SDKs retry three times).
+const BACKOFF: [Duration; 3] = [Duration::from_secs(1), Duration::from_secs(2), Duration::from_secs(4)];
+
+/// Which managed identity: the values Git Credential Manager's `credential.azreposManagedIdentity` takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ManagedIdentity {
+    System,
+    /// A user-assigned identity by its client id.
+    ClientId(String),
+    /// A user-assigned identity by its Azure resource id.
+    ResourceId(String),
+}
+
+impl ManagedIdentity {
+    /// `system` (or empty), a client id, `id://CLIENT_ID`, `resource://RESOURCE_ID`.
+    pub fn parse(v: &str) -> Result<ManagedIdentity, &'static str> {
+        let v = v.trim();
+        const ZERO: &str = "00000000-0000-0000-0000-000000000000";
+        let client = |id: &str| {
+            if !is_guid(id) {
+                Err("expected system, a client id, id://CLIENT_ID or resource://RESOURCE_ID")
+            } else if id == ZERO {
+                Ok(ManagedIdentity::System)
+            } else {
+                Ok(ManagedIdentity::ClientId(id.to_ascii_lowercase()))
+            }
+        };
+        if v.is_empty() || v.eq_ignore_ascii_case("system") {
+            return Ok(ManagedIdentity::System);
+        }
+        if let Some(id) = strip_prefix_ci(v, "id://") {
+            return client(id);
+        }
+        if let Some(id) = strip_prefix_ci(v, "resource://") {
+            let ok = id.starts_with('/')
+                && id.len() <= 1024
+                && id.bytes().all(|b| b.is_ascii_graphic() && b != b'?' && b != b'#');
+            return if ok {
+                Ok(ManagedIdentity::ResourceId(id.to_owned()))
+            } else {
+                Err("expected resource:///subscriptions/...")
+            };
+        }
+        client(v)
+    }
+
+    /// The query parameter that names a user-assigned identity (the metadata endpoint and the
+    /// App Service form spell the resource id's differently).
+    fn query(&self, app_service: bool) -> Option<(&'static str, &str)> {
+        match self {
+            ManagedIdentity::System => None,
+            ManagedIdentity::ClientId(id) => Some(("client_id", id)),
+            ManagedIdentity::ResourceId(id) => Some((if app_service { "mi_res_id" } else { "msi_res_id" }, id)),
+        }
+    }
+}
+
+impl fmt::Display for ManagedIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ManagedIdentity::System => f.write_str("system"),
+            ManagedIdentity::ClientId(id) => write!(f, "id://{id}"),
+            ManagedIdentity::ResourceId(id) => write!(f, "resource://{}", printable(id)),
+        }
+    }
+}
+
+fn strip_prefix_ci<'a>(v: &'a str, prefix: &str) -> Option<&'a str> {
+    (v.len() >= prefix.len() && v.is_char_boundary(prefix.len()) && v[..prefix.len()].eq_ignore_ascii_case(prefix))
+        .then(|| &v[prefix.len()..])
+}
+
+/// A GUID in its usual 8-4-4-4-12 form.
+pub fn is_guid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && parts.iter().zip([8, 4, 4, 4, 12]).all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("the managed identity endpoint {url} gave no token after {tries} tries in {secs} s: {last}")]
+    GaveUp { url: String, tries: usize, secs: u64, last: String },
+    #[error("the managed identity endpoint refused: {0}")]
+    Refused(String),
+    #[error("the managed identity endpoint sent an unreadable reply")]
+    BadReply,
+    #[error(transparent)]
+    Setup(#[from] net::Error),
+}
+
+/// One try's outcome.
+enum Try {
+    Done(Token),
+    /// Worth another try (no answer, 404, 408, 410, 429, 5xx).
+    Again(String),
+    Fail(Error),
+}
+
+/// A token for Azure DevOps from the managed identity, within [`GIVE_UP`].
+pub fn token(settings: &Settings, mi: &ManagedIdentity) -> Result<Token, Error> {
+    token_for(settings, mi, AZURE_DEVOPS_RESOURCE)
+}
+
+/// A token for `resource` (Azure DevOps, or the federation audience) from the managed identity.
+pub fn token_for(settings: &Settings, mi: &ManagedIdentity, resource: &str) -> Result<Token, Error> {
+    let resource = percent(resource);
+    let ids = &settings.identities;
+    let (url, header) = match &ids.app_service {
+        Some((endpoint, header)) => {
+            let mut url = format!("{endpoint}?api-version=2019-08-01&resource={resource}");
+            push_identity(&mut url, mi, true);
+            (url, Some(("X-IDENTITY-HEADER", header.clone())))
+        }
+        None => {
+            let mut url =
+                format!("{}{IMDS_PATH}?api-version=2018-02-01&resource={resource}", ids.imds_url.trim_end_matches('/'));
+            push_identity(&mut url, mi, false);
+            (url, None)
+        }
+    };
+    let shown = printable(url.split('?').next().unwrap_or(""));
+    // The metadata endpoint is never asked through a proxy ("not intended to be used behind a
+    // proxy"); the connection is local, so a short connect timeout.
+    let network = Network {
+        connect_timeout: settings.connect_timeout.min(Duration::from_secs(2)),
+        timeout: settings.timeout.min(GIVE_UP),
+        proxy: Some(String::new()),
+        ca_file: None,
+        verify_tls: true,
+    };
+    let client = Client::new(&network)?;
+    let started = Instant::now();
+    let mut last = String::new();
+    let mut tries = 0;
+    for attempt in 0..=BACKOFF.len() {
+        if attempt > 0 {
+            let wait = BACKOFF[attempt - 1];
+            if started.elapsed() + wait >= GIVE_UP {
+                break;
+            }
+            std::thread::sleep(wait);
+        }
+        let left = GIVE_UP.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            break;
+        }
+        tracing::info!(url = %shown, attempt, "asking the managed identity endpoint");
+        tries += 1;
+        match one_try(&client, &url, header.as_ref(), left.min(network.timeout)) {
+            Try::Done(token) => return Ok(token),
+            Try::Fail(e) => return Err(e),
+            Try::Again(why) => {
+                tracing::info!(url = %shown, why = %why, "the managed identity endpoint gave no token");
+                last = why;
+            }
+        }
+    }
+    Err(Error::GaveUp { url: shown, tries, secs: started.elapsed().as_secs(), last })
+}
+
+fn push_identity(url: &mut String, mi: &ManagedIdentity, app_service: bool) {
+    if let Some((key, value)) = mi.query(app_service) {
+        url.push_str(&format!("&{key}={}", percent(value)));
+    }
+}
+
+/// Percent-encode a query value.
+pub(super) fn percent(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn one_try(client: &Client, url: &str, header: Option<&(&str, Secret)>, timeout: Duration) -> Try {
+    let mut request = client.get(url).header("Metadata", "true").timeout(timeout);
+    if let Some((name, value)) = header {
+        request = request.header(*name, value.expose());
+    }
+    let response = match request.send() {
+        Ok(r) => r,
+        Err(e) => return Try::Again(net::describe(&e)),
+    };
+    let status = response.status().as_u16();
+    let body = match net::read_body(response, MAX_BODY) {
+        Ok(b) => b,
+        Err(e) => return Try::Again(e.to_string()),
+    };
+    parse_reply(status, &body)
+}
+
+/// A reply of either form: numbers may be strings; errors are `{error, error_description}`.
+fn parse_reply(status: u16, body: &[u8]) -> Try {
+    let json: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+    let field = |name: &str| json.as_ref().and_then(|j| j.get(name)).cloned();
+    let number = |name: &str| match field(name) {
+        Some(serde_json::Value::Number(n)) => n.as_i64(),
+        Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    };
+    if status == 200 {
+        let Some(serde_json::Value::String(token)) =
+            field("access_token").filter(|t| t.as_str().is_some_and(|s| !s.is_empty()))
+        else {
+            return Try::Fail(Error::BadReply);
+        };
+        let expires_at = number("expires_on").or_else(|| number("expires_in").map(|s| now() + s));
+        return Try::Done(Token { token: Secret::from(token), expires_at });
+    }
+    let text = |name: &str| field(name).and_then(|v| v.as_str().map(|s| printable(s.lines().next().unwrap_or(""))));
+    let reason = match (text("error"), text("error_description")) {
+        (Some(e), Some(d)) if !d.is_empty() => format!("HTTP {status}: {e}: {d}"),
+        (Some(e), _) => format!("HTTP {status}: {e}"),
+        _ => format!("HTTP {status}"),
+    };
+    if matches!(status, 404 | 408 | 410 | 429 | 500..=599) {
+        Try::Again(reason)
+    } else {
+        Try::Fail(Error::Refused(reason))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_values_gcm_takes_are_read() {
+        assert_eq!(ManagedIdentity::parse("system"), Ok(ManagedIdentity::System));
+        assert_eq!(ManagedIdentity::parse(" SYSTEM "), Ok(ManagedIdentity::System));
+        let id = "8b1e0c1a-1111-4222-8333-444455556666";
+        assert_eq!(ManagedIdentity::parse(id), Ok(ManagedIdentity::ClientId(id.into())));
+        assert_eq!(
+            ManagedIdentity::parse(&format!("id://{}", id.to_uppercase())),
+            Ok(ManagedIdentity::ClientId(id.into()))
+        );
+        assert_eq!(ManagedIdentity::parse("id://00000000-0000-0000-0000-000000000000"), Ok(ManagedIdentity::System));
+        let res = "/subscriptions/s/resourceGroups/g/providers/Microsoft.ManagedIdentity/userAssignedIdentities/build";
+        assert_eq!(ManagedIdentity::parse(&format!("resource://{res}")), Ok(ManagedIdentity::ResourceId(res.into())));
+        for bad in ["sytem", "id://nope", "resource://no-slash", "resource:///a b", "8b1e0c1a"] {
+            assert!(ManagedIdentity::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn replies_are_read_with_numbers_as_strings_and_errors_sorted() {
+        let done = parse_reply(
+            200,
+            br#"{"access_token":"eyJ.x.y","expires_in":"3599","expires_on":"1900000000","token_type":"Bearer"}"#,
+        );
+        assert!(matches!(done, Try::Done(Token { expires_at: Some(1_900_000_000), .. })));
+        assert!(matches!(parse_reply(200, br#"{"access_token":""}"#), Try::Fail(Error::BadReply)));
+        let not_found = parse_reply(400, br#"{"error":"invalid_request","error_description":"Identity not found"}"#);
+        assert!(matches!(not_found, Try::Fail(Error::Refused(ref r)) if r.contains("Identity not found")));
+        assert!(matches!(parse_reply(503, b"busy"), Try::Again(_)));
+        assert!(matches!(parse_reply(410, b""), Try::Again(_)));
+    }
+}

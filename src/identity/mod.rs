@@ -1,0 +1,212 @@
+//! Identities that are not a person, for build machines: the Azure Pipelines job token, a
+//! managed identity, workload identity federation, a service principal (secret or certificate). Which one serves an
+//! organization ([`choose`]), and its access token for that organization ([`token`]).
+//!
+//! Precedence: pipeline token, managed identity, workload identity federation, service principal; after them `get` goes on to
+//! `AZURE_DEVOPS_EXT_PAT`, the stored PAT, minting and the prompt. A configured identity is
+//! authoritative: when it fails, `get` says why in one line and offers nothing else. Tokens are
+//! fetched on every `get` and kept nowhere: not in the store, not in a file, not in a cache.
+
+pub mod assertion;
+pub mod federation;
+pub mod managed;
+pub mod pipeline;
+pub mod principal;
+
+use std::fmt;
+
+use crate::config::Settings;
+use crate::org::Target;
+use crate::secret::Secret;
+
+pub use self::managed::ManagedIdentity;
+pub use self::principal::ServicePrincipal;
+
+/// The identity chosen for an organization, and the setting that chose it.
+#[derive(Debug, Clone)]
+pub enum Identity {
+    /// `SYSTEM_ACCESSTOKEN` of the Azure Pipelines job serving this organization.
+    Pipeline(Secret),
+    ManagedIdentity(ManagedIdentity),
+    Federation(Box<federation::Federation>),
+    ServicePrincipal(ServicePrincipal),
+}
+
+impl Identity {
+    /// What it is, for messages and `doctor`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Identity::Pipeline(_) => "the Azure Pipelines job token",
+            Identity::ManagedIdentity(_) => "managed identity",
+            Identity::Federation(_) => "workload identity federation",
+            Identity::ServicePrincipal(_) => "service principal",
+        }
+    }
+
+    /// Why it serves the organization (the variables or the setting), without any secret.
+    pub fn why(&self) -> String {
+        match self {
+            Identity::Pipeline(_) => {
+                "TF_BUILD=True, SYSTEM_ACCESSTOKEN set, SYSTEM_COLLECTIONURI names this organization".into()
+            }
+            Identity::ManagedIdentity(mi) => format!("azdo.managedIdentity = {mi}"),
+            Identity::Federation(fed) => format!("azdo.workloadFederation = {}", federation::describe(fed)),
+            Identity::ServicePrincipal(sp) => format!("azdo.servicePrincipal = {sp}"),
+        }
+    }
+}
+
+impl fmt::Display for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.kind())
+    }
+}
+
+/// An access token for git, and its expiry.
+#[derive(Debug)]
+pub struct Token {
+    pub token: Secret,
+    /// Unix seconds, when known.
+    pub expires_at: Option<i64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{kind} for {target}: {source}")]
+    Failed {
+        kind: &'static str,
+        target: String,
+        #[source]
+        source: Failure,
+    },
+    #[error("{kind} is configured for {target}, which is not an organization on Azure DevOps Services: refusing to send its token there")]
+    Refused { kind: &'static str, target: String },
+}
+
+/// Why a token could not be had, in one line (never a secret).
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error(transparent)]
+    Managed(#[from] managed::Error),
+    #[error(transparent)]
+    Principal(#[from] principal::Error),
+    #[error(transparent)]
+    Federation(#[from] federation::Error),
+    #[error(transparent)]
+    Net(#[from] crate::net::Error),
+}
+
+/// The identity that serves `target`, first in the precedence order, if any is configured.
+pub fn choose(settings: &Settings, target: &Target) -> Option<Identity> {
+    if let Some(token) = pipeline::token_for(settings, target) {
+        return Some(Identity::Pipeline(token));
+    }
+    let ids = &settings.identities;
+    if let Some(mi) = &ids.managed_identity {
+        return Some(Identity::ManagedIdentity(mi.clone()));
+    }
+    if ids.federation.scenario.is_some() {
+        return Some(Identity::Federation(Box::new(ids.federation.clone())));
+    }
+    if let Some(sp) = &ids.service_principal {
+        return Some(Identity::ServicePrincipal(sp.clone()));
+    }
+    None
+}
+
+/// The access token of `identity` for `target`: one request (a managed identity's endpoint may
+/// be retried within its bound), nothing stored.
+pub fn token(ctx: &crate::context::Context, target: &Target, identity: &Identity) -> Result<Token, Error> {
+    let settings = &ctx.settings;
+    let fail = |source: Failure| Error::Failed { kind: identity.kind(), target: target.to_string(), source };
+    match identity {
+        Identity::Pipeline(token) => Ok(Token { token: token.clone(), expires_at: jwt_expiry(token) }),
+        Identity::ManagedIdentity(mi) => {
+            // An Entra token for Azure DevOps goes only to an organization: with the real
+            // endpoint, only to the real service.
+            if target.is_server() || (settings.identities.imds_url_is_default() && !target.is_real_service()) {
+                return Err(Error::Refused { kind: identity.kind(), target: target.to_string() });
+            }
+            managed::token(settings, mi).map_err(|e| fail(e.into()))
+        }
+        Identity::Federation(fed) => {
+            if !settings.may_sign_in(target) {
+                return Err(Error::Refused { kind: identity.kind(), target: target.to_string() });
+            }
+            federation::token(settings, &|url| ctx.http(url), fed).map_err(|e| fail(e.into()))
+        }
+        Identity::ServicePrincipal(sp) => {
+            if !settings.may_sign_in(target) {
+                return Err(Error::Refused { kind: identity.kind(), target: target.to_string() });
+            }
+            let url = format!("{}/{}/oauth2/v2.0/token", settings.authority.trim_end_matches('/'), sp.tenant);
+            let client = ctx.http(&url).map_err(|e| fail(e.into()))?;
+            principal::token(&client, settings, sp, &url).map_err(|e| fail(e.into()))
+        }
+    }
+}
+
+/// For `status` and `doctor`: which identity serves `target` and why, the Git Credential
+/// Manager settings read for it, and the outcome of one token request (the token is never
+/// shown). `None` when no build identity serves it.
+pub fn report(ctx: &crate::context::Context, target: &Target) -> Option<(Vec<String>, Result<String, Error>)> {
+    let identity = choose(&ctx.settings, target)?;
+    let mut lines = vec![format!("{target}: served by {} ({})", identity.kind(), identity.why())];
+    for alias in &ctx.settings.identities.aliases {
+        lines.push(format!("{target}: read Git Credential Manager's {alias}"));
+    }
+    let tested = token(ctx, target, &identity).map(|t| match t.expires_at {
+        Some(at) => format!("{target}: {} gave a token (expires {})", identity.kind(), crate::time::timestamp(at)),
+        None => format!("{target}: {} gives the job's token", identity.kind()),
+    });
+    Some((lines, tested))
+}
+
+/// The `exp` claim of a JWT, if `token` is one and has it (the job token's lifetime).
+pub fn jwt_expiry(token: &Secret) -> Option<i64> {
+    use base64::Engine as _;
+    let payload = token.expose().split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    claims.get("exp")?.as_i64().filter(|t| *t > 0)
+}
+
+/// What the identities' settings say (typed; read once in [`Settings`]).
+#[derive(Debug, Clone, Default)]
+pub struct IdentitySettings {
+    /// `azdo.pipelineToken`: whether the job token may be used.
+    pub pipeline_token: bool,
+    /// The job's variables, when `TF_BUILD=True` and `SYSTEM_ACCESSTOKEN` is not empty.
+    pub pipeline: Option<pipeline::Job>,
+    pub managed_identity: Option<ManagedIdentity>,
+    /// `azdo.imdsUrl`: the instance metadata endpoint's origin.
+    pub imds_url: String,
+    /// `IDENTITY_ENDPOINT` and `IDENTITY_HEADER` (App Service, Functions, Container Apps).
+    pub app_service: Option<(String, Secret)>,
+    pub service_principal: Option<ServicePrincipal>,
+    pub sp_credentials: principal::Credentials,
+    pub federation: federation::Federation,
+    /// Git Credential Manager's settings read in place of unset `azdo.*` ones (for `doctor`).
+    pub aliases: Vec<String>,
+}
+
+impl IdentitySettings {
+    pub fn imds_url_is_default(&self) -> bool {
+        self.imds_url == crate::config::keys::IMDS_URL.setting.default
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_expiry_of_a_jwt_is_read_and_nothing_else_is() {
+        use base64::Engine as _;
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        let jwt = format!("{}.{}.sig", b64("{\"alg\":\"RS256\"}"), b64("{\"exp\":1900000000}"));
+        assert_eq!(jwt_expiry(&Secret::new(jwt)), Some(1_900_000_000));
+        assert_eq!(jwt_expiry(&Secret::new("not-a-jwt")), None);
+        assert_eq!(jwt_expiry(&Secret::new(format!("a.{}.c", b64("{\"exp\":\"soon\"}")))), None);
+    }
+}
