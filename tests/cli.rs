@@ -350,7 +350,18 @@ fn configure_from_a_path_with_spaces_quotes_it_for_git() {
     let exe = dir.join("git-credential-azdo");
     std::fs::copy(BIN, &exe).expect("copy binary");
     common::set_mode(&exe, 0o755);
-    let run = env.command(&exe).args(["configure", "--global"]).stdin(Stdio::null()).output();
+    // A child another test thread forks while the copy is open for writing holds that descriptor
+    // until its exec: running the copy then fails with ETXTBSY for a moment. Try again briefly.
+    let mut tries = 0;
+    let run = loop {
+        match env.command(&exe).args(["configure", "--global"]).stdin(Stdio::null()).output() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 50 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => break other,
+        }
+    };
     ok(Run::from(run.expect("run copy")));
     let value = get_all(&env, &["--global"], DEV_HELPER);
     let exe = std::fs::canonicalize(&exe).expect("canonical");
