@@ -33,11 +33,14 @@ pub enum Command {
         /// Organization name or URL (https://dev.azure.com/ORG/...)
         org: String,
         /// Read the PAT from standard input (for scripts)
-        #[arg(long, conflicts_with = "device")]
+        #[arg(long, conflicts_with_all = ["device", "browser"])]
         pat_stdin: bool,
         /// Sign in with Microsoft Entra ID (device code) and mint a PAT now
-        #[arg(long)]
+        #[arg(long, conflicts_with = "browser")]
         device: bool,
+        /// Sign in with Microsoft Entra ID in the system browser and mint a PAT now
+        #[arg(long)]
+        browser: bool,
     },
     /// Remove an organization's stored PAT
     Logout {
@@ -169,7 +172,8 @@ fn is_verb(word: &str) -> bool {
 #[allow(clippy::print_stdout)] // completions and the manual page are the commands' output
 pub fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
-        Command::Login { org, device: true, .. } => app::account::login_device(&org),
+        Command::Login { org, device: true, .. } => app::account::login_device(&org, crate::auth::Purpose::Device),
+        Command::Login { org, browser: true, .. } => app::account::login_device(&org, crate::auth::Purpose::Browser),
         Command::Login { org, pat_stdin, .. } => app::account::login(&org, pat_stdin),
         Command::Logout { org, revoke } => app::account::logout(&org, revoke),
         Command::List { remote: Some(org), json } => app::report::list_remote(&org, json),

@@ -1,4 +1,4 @@
-//! `login` (a typed or piped PAT, or `--device`: sign in and mint one now) and `logout` (forget
+//! `login` (a typed or piped PAT, or `--device` / `--browser`: sign in and mint one now) and `logout` (forget
 //! the PAT, and with `--revoke` revoke it on Azure DevOps when it was minted here).
 
 use std::io::{IsTerminal, Read};
@@ -59,11 +59,12 @@ pub fn login(arg: &str, pat_stdin: bool) -> Result<(), Error> {
     Ok(())
 }
 
-/// Sign in (silently, else with the device code flow) and mint a PAT now; the PAT it replaces,
+/// Sign in (`Purpose::Device`: silently, else with the device code flow; `Purpose::Browser`: in
+/// the browser) and mint a PAT now; the PAT it replaces,
 /// when minted here too, is revoked as renewal does.
-pub fn login_device(arg: &str) -> Result<(), Error> {
+pub fn login_device(arg: &str, purpose: Purpose) -> Result<(), Error> {
     let (ctx, target) = open(arg)?;
-    let (client, tokens) = auth::sign_in(&ctx, &target, Purpose::Command)?;
+    let (client, tokens) = auth::sign_in(&ctx, &target, purpose)?;
     let credential = auth::mint_pat(&ctx, &target, &client, &tokens)
         .map_err(|source| Error::Pats { target: target.to_string(), source })?;
     let replaced = ctx.store.get(&target)?.and_then(|c| c.meta.authorization_id);

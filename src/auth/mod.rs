@@ -1,10 +1,12 @@
 //! Obtaining a credential without a person typing a PAT, under one sign-in policy used by `get`
 //! and by the verbs: an Entra access token (silently from a stored refresh token or the Azure CLI,
-//! or interactively with the device code flow), then a PAT minted through the lifecycle API and
+//! or interactively in the browser or with the device code flow, [`interactive`]), then a PAT minted through the lifecycle API and
 //! stored with its expiry and authorization id. Also the per-org lock, so that parallel git
 //! processes sign in and mint once; renewal is in [`renew`].
 
+pub mod browser;
 pub mod entra;
+pub mod interactive;
 pub mod renew;
 pub mod tenant;
 
@@ -31,14 +33,19 @@ pub enum Obtained {
     AccessToken(Tokens),
 }
 
-/// Who wants a sign-in, which decides whether the device code flow may run.
+/// Who wants a sign-in, which decides which interactive sign-ins may run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
-    /// git's `get`: the device code flow needs a person watching a terminal, or an explicit
-    /// `azdo.tokenSource=device`; an IDE's background fetch must not wait 15 minutes for nobody.
+    /// git's `get`: the browser where one can be shown; the device code flow needs a person
+    /// watching a terminal, or an explicit `azdo.tokenSource=device`; an IDE's background fetch
+    /// must not wait 15 minutes for nobody.
     Get,
-    /// A verb a person typed (`login --device`, `logout --revoke`, `list --remote`).
+    /// A verb a person typed (`logout --revoke`, `list --remote`).
     Command,
+    /// `login --device`: silently if possible, else the device code flow.
+    Device,
+    /// `login --browser`: the browser, always (to pick the account).
+    Browser,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -53,11 +60,15 @@ pub enum Error {
     Net(#[from] net::Error),
     #[error("sign-in failed: {0}")]
     SignIn(#[source] entra::Error),
+    #[error("sign-in failed: {0}")]
+    Browser(#[source] browser::Error),
+    #[error("Conditional Access blocks the device code sign-in")]
+    Blocked,
 }
 
 /// Refresh tokens are kept per authority, tenant and client: one for a test authority can never
 /// be sent to another.
-fn refresh_key(ctx: &Context, tenant: &str) -> String {
+pub(crate) fn refresh_key(ctx: &Context, tenant: &str) -> String {
     format!("refresh-token:{}:{tenant}:{}", ctx.settings.authority, ctx.settings.client_id)
 }
 
@@ -108,31 +119,9 @@ pub fn silent_token(ctx: &Context, target: &Target, client: &Client) -> Option<T
     None
 }
 
-/// Sign in with the device code flow: the instructions go to the terminal (or stderr), never to
-/// stdout. The refresh token is kept for later silent use.
-fn device_sign_in(ctx: &Context, target: &Target, client: &Client) -> Result<Tokens, entra::Error> {
-    let settings = &ctx.settings;
-    let tenant = tenant::for_target(settings, target, client);
-    let code = entra::start_device_flow(client, &settings.authority, &tenant, &settings.client_id)?;
-    tell_person(&format!(
-        "git-credential-azdo: to create a PAT for Azure DevOps organization '{target}', open {} and enter the code {}",
-        code.verification_uri, code.user_code
-    ));
-    let wait = |d: Duration| {
-        std::thread::sleep(d);
-        true
-    };
-    let tokens = entra::poll_device_flow(client, &settings.authority, &tenant, &settings.client_id, &code, &wait)?;
-    if let Some(rt) = &tokens.refresh_token {
-        if let Err(e) = ctx.store.put_token(&refresh_key(ctx, &tenant), rt) {
-            eprintln!("git-credential-azdo: could not keep the sign-in for next time: {e}");
-        }
-    }
-    Ok(tokens)
-}
-
-/// The one sign-in policy: silently if possible; else, when a person may be asked and can be
-/// reached for `purpose`, the device code flow. The client is the one for the identity service.
+/// The one sign-in policy: silently if possible (not for `login --browser`, which signs in on
+/// purpose); else, when a person may be asked and can be reached for `purpose`, the browser and
+/// the device code flow ([`interactive::methods`]). The client is the one for the identity service.
 pub fn sign_in(ctx: &Context, target: &Target, purpose: Purpose) -> Result<(Rc<Client>, Tokens), Error> {
     if target.is_server() {
         return Err(Error::Server);
@@ -142,47 +131,17 @@ pub fn sign_in(ctx: &Context, target: &Target, purpose: Purpose) -> Result<(Rc<C
         return Err(Error::MixedEndpoints(target.to_string()));
     }
     let client = ctx.http(&settings.vssps_url)?;
-    if let Some(tokens) = silent_token(ctx, target, &client) {
-        return Ok((client, tokens));
-    }
-    let reachable = match purpose {
-        Purpose::Command => true,
-        Purpose::Get => {
-            settings.token_source == TokenSource::Device
-                || (settings.token_source == TokenSource::Auto && has_terminal())
+    if purpose != Purpose::Browser {
+        if let Some(tokens) = silent_token(ctx, target, &client) {
+            return Ok((client, tokens));
         }
-    };
-    if !settings.interactive || !reachable {
+    }
+    let ways = interactive::methods(ctx, purpose);
+    if ways.is_empty() {
         return Err(Error::NoSilentSignIn);
     }
-    let tokens = device_sign_in(ctx, target, &client).map_err(Error::SignIn)?;
+    let tokens = interactive::sign_in(ctx, target, &client, &ways)?;
     Ok((client, tokens))
-}
-
-/// Whether a person can be reached on a terminal.
-fn has_terminal() -> bool {
-    // git passes our stderr through: a terminal there means someone runs git in it (an IDE's
-    // background fetch has a pipe there, even when the IDE was started from a terminal).
-    #[cfg(unix)]
-    {
-        std::io::IsTerminal::is_terminal(&std::io::stderr())
-            && std::fs::OpenOptions::new().write(true).open("/dev/tty").is_ok()
-    }
-    #[cfg(not(unix))]
-    {
-        std::io::IsTerminal::is_terminal(&std::io::stderr())
-    }
-}
-
-/// Instructions for a person: the terminal when there is one, else stderr.
-fn tell_person(text: &str) {
-    #[cfg(unix)]
-    if let Ok(mut tty) = std::fs::OpenOptions::new().write(true).open("/dev/tty") {
-        if std::io::Write::write_all(&mut tty, format!("{text}\n").as_bytes()).is_ok() {
-            return;
-        }
-    }
-    eprintln!("{text}");
 }
 
 /// Mint a PAT for `target` with `tokens` and describe it (not stored yet).
@@ -223,6 +182,10 @@ pub fn obtain(ctx: &Context, target: &Target) -> Option<Obtained> {
     let (client, tokens) = match sign_in(ctx, target, Purpose::Get) {
         Ok(signed_in) => signed_in,
         Err(Error::SignIn(e)) => {
+            eprintln!("git-credential-azdo: sign-in for {target} failed: {e}");
+            return None;
+        }
+        Err(Error::Browser(e)) => {
             eprintln!("git-credential-azdo: sign-in for {target} failed: {e}");
             return None;
         }
