@@ -240,6 +240,7 @@ fn erase(ctx: &Context, request: &Request, target: &Target) -> Result<(), Error>
             tracing::info!(%target, "erase for a different PAT; keeping the stored one");
         }
         _ => {
+            auth::revoke_rejected(ctx, target, &existing);
             store.delete_if(target, &existing.pat)?;
             tracing::info!(%target, store = store.kind(), "erased the stored PAT");
         }

@@ -18,6 +18,7 @@ use crate::context::Context;
 use crate::net::{self, Client};
 use crate::org::Target;
 use crate::pats;
+use crate::secret::Secret;
 use crate::store::{Credential, Metadata, Origin, TokenStore};
 use crate::text::printable;
 use crate::time::{now, timestamp};
@@ -161,6 +162,14 @@ pub fn mint_pat(ctx: &Context, target: &Target, client: &Client, tokens: &Tokens
     )?;
     let pat = info.token.ok_or_else(|| pats::Error::Failed("the reply holds no PAT".into()))?;
     tracing::info!(%target, authorization_id = %info.authorization_id, valid_to = ?info.valid_to, "minted a PAT");
+    if let Some(why) = unusable(&settings.scope, &info.scope, &pat, info.valid_to, now) {
+        // Never stored nor handed to git; revoked so that it does not stay alive unreachable.
+        let revoked =
+            pats::revoke(client, &settings.vssps_url, target.name(), &tokens.access_token, &info.authorization_id)
+                .inspect_err(|e| tracing::info!(%target, error = %e, "could not revoke the unusable PAT"))
+                .is_ok();
+        return Err(pats::Error::Unusable { why, revoked });
+    }
     Ok(Credential {
         pat,
         meta: Metadata {
@@ -174,6 +183,55 @@ pub fn mint_pat(ctx: &Context, target: &Target, client: &Client, tokens: &Tokens
             renew_attempted: None,
         },
     })
+}
+
+/// Why a freshly minted PAT cannot serve git, if it cannot: a scope without code access where
+/// code access was asked for (a "restrict PAT creation" policy that allows packaging only), a
+/// `validTo` not in the future (a skewed clock, a broken reply), or a token with characters
+/// outside the PAT alphabet (letters and digits).
+fn unusable(requested: &str, scope: &str, pat: &Secret, valid_to: Option<i64>, now: i64) -> Option<&'static str> {
+    let code = |s: &str| s.split_whitespace().any(|x| x.starts_with("vso.code") || x == "app_token");
+    if code(requested) && !code(scope) {
+        return Some("its scope lacks code access");
+    }
+    if valid_to.is_some_and(|t| t <= now) {
+        return Some("it has already expired");
+    }
+    if pat.is_empty() || !pat.expose().bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Some("its token is not a PAT");
+    }
+    None
+}
+
+/// Where an org's hold on minting is kept: `{org: unix seconds until}`.
+fn holds_file(ctx: &Context) -> std::path::PathBuf {
+    ctx.settings.data_dir.join("mint-holds.json")
+}
+
+fn holds(ctx: &Context) -> std::collections::BTreeMap<String, i64> {
+    match crate::fs::read_private(&holds_file(ctx)) {
+        Ok(Some(bytes)) => serde_json::from_slice(&bytes).unwrap_or_default(),
+        _ => Default::default(),
+    }
+}
+
+/// Whether minting for `target` is held after an unusable mint (for an hour).
+fn mint_held(ctx: &Context, target: &Target) -> bool {
+    holds(ctx).get(target.name()).is_some_and(|until| *until > now())
+}
+
+/// Hold minting for `target` for an hour, so that a skewed clock or a broken reply cannot cause
+/// a mint on every `get`.
+fn hold_minting(ctx: &Context, target: &Target) {
+    let mut all = holds(ctx);
+    let now = now();
+    all.retain(|_, until| *until > now);
+    all.insert(target.name().to_owned(), now + 3600);
+    if let Ok(bytes) = serde_json::to_vec(&all) {
+        if let Err(e) = crate::fs::write_private(&holds_file(ctx), &bytes, crate::fs::Durability::Cache) {
+            tracing::warn!(error = %e, "could not record the hold on minting");
+        }
+    }
 }
 
 /// Obtain a new credential for `get`: a sign-in under [`Purpose::Get`], then a minted PAT (or
@@ -197,11 +255,15 @@ pub fn obtain(ctx: &Context, target: &Target) -> Option<Obtained> {
     if ctx.settings.credential_type == CredentialType::OAuth {
         return Some(Obtained::AccessToken(tokens));
     }
+    if mint_held(ctx, target) {
+        tracing::info!(%target, "a mint for this organization was unusable within the hour; using the access token");
+        return Some(Obtained::AccessToken(tokens));
+    }
     match mint_pat(ctx, target, &client, &tokens) {
-        // A PAT already past its expiry (a skewed clock, a hostile reply) is never handed to git.
-        Ok(credential) if credential.meta.expires_at.is_some_and(|t| t <= now()) => {
-            eprintln!("git-credential-azdo: the PAT minted for {target} has already expired; not using it");
-            None
+        Err(e @ pats::Error::Unusable { .. }) => {
+            hold_minting(ctx, target);
+            eprintln!("git-credential-azdo: {target}: {e}; using the sign-in token itself (no new PAT for an hour)");
+            Some(Obtained::AccessToken(tokens))
         }
         Ok(credential) => {
             if let Err(e) = ctx.store.put(target, &credential) {
@@ -217,6 +279,31 @@ pub fn obtain(ctx: &Context, target: &Target) -> Option<Obtained> {
             eprintln!("git-credential-azdo: {target}: {e}");
             None
         }
+    }
+}
+
+/// A minted PAT git rejected (`erase`): revoke it on the service by its authorization id, with a
+/// silent sign-in only, so that it does not stay alive where `logout --revoke` can no longer
+/// reach it. Best effort: a failure is one line, and the PAT is forgotten anyway.
+pub fn revoke_rejected(ctx: &Context, target: &Target, credential: &Credential) {
+    let Some(id) = credential.meta.authorization_id.as_deref().filter(|_| credential.meta.origin == Origin::Minted)
+    else {
+        return;
+    };
+    let settings = &ctx.settings;
+    if !settings.may_sign_in(target) {
+        return;
+    }
+    let client = match ctx.http(&settings.vssps_url) {
+        Ok(client) => client,
+        Err(e) => return tracing::info!(%target, error = %e, "cannot revoke the rejected PAT"),
+    };
+    let Some(tokens) = silent_token(ctx, target, &client) else {
+        return tracing::info!(%target, "no silent sign-in to revoke the rejected PAT with");
+    };
+    match pats::revoke(&client, &settings.vssps_url, target.name(), &tokens.access_token, id) {
+        Ok(()) => tracing::info!(%target, authorization_id = %id, "revoked the rejected minted PAT"),
+        Err(e) => eprintln!("git-credential-azdo: could not revoke the rejected PAT for {target}: {e}"),
     }
 }
 
@@ -265,6 +352,22 @@ fn display_host(candidates: [Option<String>; 3]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unusable_mint_is_told_apart() {
+        let pat = Secret::new("a".repeat(52) + "JQQJ99BAACAAAAAAAAAAAAASAZDO1234");
+        let now = 1_000;
+        assert_eq!(unusable("vso.code_write", "vso.code_write", &pat, Some(now + 60), now), None);
+        assert_eq!(
+            unusable("vso.code_write", "vso.packaging", &pat, Some(now + 60), now),
+            Some("its scope lacks code access")
+        );
+        assert_eq!(unusable("vso.packaging", "vso.packaging", &pat, None, now), None, "what was asked for");
+        assert_eq!(unusable("vso.code", "app_token", &pat, Some(now), now), Some("it has already expired"));
+        let bad = Secret::new("abc-def");
+        assert_eq!(unusable("vso.code", "vso.code", &bad, None, now), Some("its token is not a PAT"));
+        assert_eq!(unusable("vso.code", "vso.code", &Secret::new(""), None, now), Some("its token is not a PAT"));
+    }
 
     #[test]
     fn the_host_name_comes_from_the_first_usable_source() {

@@ -208,6 +208,12 @@ pub enum PatPolicy {
     BlockGlobalCreation,
     /// Every create answers this `patTokenError` (any value of the reference's §5.7 list).
     Refuse(String),
+    /// "Restrict personal access token creation" with an allow-list that leaves only packaging:
+    /// the create succeeds, but the PAT's scope is `vso.packaging` whatever was asked (issue
+    /// reports of the policy; the exact rule is not documented).
+    PackagingOnly,
+    /// A broken reply: the PAT's token holds a character outside the PAT alphabet (`-`).
+    MalformedToken,
 }
 
 /// A PAT created through the lifecycle API, as it stands now (see [`FakeAzdo::minted`]).
