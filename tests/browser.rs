@@ -313,7 +313,17 @@ fn without_a_browser_get_falls_to_the_prompt_and_a_command_to_the_device_code() 
     assert_ne!(login.status, 0, "{login:?}");
     assert!(login.stderr.contains("no browser could be started"), "{login:?}");
     assert_eq!(w.fake.count(Route::PatCreate), 0);
-    // A command a person typed: the browser cannot start, so the device code flow runs.
+    // A browser command that fails at once: `get` does not wait for it.
+    w.env.set("BROWSER", "false");
+    assert_eq!(w.env.helper(&["logout", "contoso"], b"").status, 0);
+    std::fs::remove_file(&marker).expect("marker");
+    let started = Instant::now();
+    let run = w.env.fill(&w.url());
+    assert_eq!(run.status, 0, "{run:?}");
+    assert!(marker.exists(), "the prompt answered after the browser failed: {run:?}");
+    assert!(run.stderr.contains("the browser command failed"), "{run:?}");
+    assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
+    // A command a person typed: the browser fails, so the device code flow runs.
     w.fake.approve_device_flow(DeviceFlow::Next, UPN);
     let list = w.env.helper(&["list", "--remote", "contoso"], b"");
     assert_eq!(list.status, 0, "{list:?}");

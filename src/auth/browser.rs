@@ -7,7 +7,7 @@
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -188,9 +188,27 @@ impl Listener {
     /// Wait until `deadline` for the redirect that carries `state`; answer every request with a
     /// small page. A request elsewhere than `/` (a favicon), or without `code` or `error`, or with
     /// the wrong `state`, is answered and ignored.
-    pub fn wait(&self, state: &str, deadline: Instant, timeout: Duration) -> Result<Secret, Error> {
+    /// A `browser` that exits with a failure before the redirect came means no browser showed
+    /// the page: the wait ends then, so the next way to sign in can run.
+    pub fn wait(
+        &self,
+        state: &str,
+        deadline: Instant,
+        timeout: Duration,
+        mut browser: Option<&mut Child>,
+    ) -> Result<Secret, Error> {
         let mut wrong_state = false;
         loop {
+            if let Some(child) = browser.as_deref_mut() {
+                match child.try_wait() {
+                    Ok(Some(status)) if !status.success() => {
+                        return Err(Error::NoBrowser(format!("the browser command failed ({status})")));
+                    }
+                    // A launcher that handed the URL on and exited: nothing more to watch.
+                    Ok(Some(_)) => browser = None,
+                    Ok(None) | Err(_) => {}
+                }
+            }
             let mut accepted = false;
             for socket in &self.sockets {
                 let Ok((stream, _)) = socket.accept() else { continue };
@@ -409,7 +427,7 @@ pub fn plausible() -> bool {
 /// Start the browser on `url`: each command of `BROWSER` in turn, else the platform's opener,
 /// run directly (no shell), with stdin and stdout (git's protocol channel) and stderr on the null
 /// device. The browser is left running: it is the person's.
-pub fn open(url: &str) -> Result<(), Error> {
+pub fn open(url: &str) -> Result<Child, Error> {
     let commands = match std::env::var("BROWSER") {
         Ok(b) if !b.trim().is_empty() => browser_commands(&b, url),
         _ => platform_commands(url),
@@ -422,7 +440,7 @@ pub fn open(url: &str) -> Result<(), Error> {
         match cmd.spawn() {
             Ok(child) => {
                 tracing::info!(program = %printable(program), pid = child.id(), "browser started");
-                return Ok(());
+                return Ok(child);
             }
             Err(e) => {
                 tracing::info!(program = %printable(program), error = %e, "cannot start this browser");
@@ -520,8 +538,9 @@ mod tests {
             );
             (favicon, wrong, ok)
         });
-        let code =
-            listener.wait("good", Instant::now() + Duration::from_secs(20), Duration::from_secs(20)).expect("code");
+        let code = listener
+            .wait("good", Instant::now() + Duration::from_secs(20), Duration::from_secs(20), None)
+            .expect("code");
         assert_eq!(code.expose(), "the+code");
         let (favicon, wrong, ok) = client.join().expect("client");
         assert!(favicon.starts_with("HTTP/1.1 404"), "{favicon}");
@@ -540,12 +559,12 @@ mod tests {
                 "GET /?error=access_denied&error_description=the+user+canceled%0D%0A%1B[2J&state=s HTTP/1.1\r\n\r\n",
             )
         });
-        let err = listener.wait("s", Instant::now() + Duration::from_secs(20), Duration::from_secs(20));
+        let err = listener.wait("s", Instant::now() + Duration::from_secs(20), Duration::from_secs(20), None);
         let Err(Error::Refused(text)) = err else { panic!("{err:?}") };
         assert_eq!(text, "access_denied: the user canceled");
         assert!(client.join().expect("client").contains("access_denied"));
         let started = Instant::now();
-        let quiet = listener.wait("s", Instant::now() + Duration::from_millis(300), Duration::from_millis(300));
+        let quiet = listener.wait("s", Instant::now() + Duration::from_millis(300), Duration::from_millis(300), None);
         assert!(matches!(quiet, Err(Error::Timeout(..))), "{quiet:?}");
         assert!(started.elapsed() < Duration::from_secs(5));
     }

@@ -127,13 +127,13 @@ fn browser_sign_in(ctx: &Context, target: &Target, client: &Client) -> Result<To
     let url = browser::authorize_url(&request, &state, &pkce.challenge);
     let timeout = settings.browser_timeout;
     let deadline = Instant::now() + timeout;
-    browser::open(&url).map_err(Error::Browser)?;
+    let mut child = browser::open(&url).map_err(Error::Browser)?;
     tell_person(&format!(
         "git-credential-azdo: to create a PAT for Azure DevOps organization '{target}', sign in in the browser \
          (waiting up to {} s); if no browser opened, open {url}",
         timeout.as_secs()
     ));
-    let code = listener.wait(&state, deadline, timeout).map_err(Error::Browser)?;
+    let code = listener.wait(&state, deadline, timeout, Some(&mut child)).map_err(Error::Browser)?;
     drop(listener);
     tracing::info!(%target, "browser sign-in redirected with a code; redeeming it");
     let tokens = entra::redeem_code(
