@@ -41,6 +41,9 @@ pub enum Command {
         /// Sign in with Microsoft Entra ID in the system browser and mint a PAT now
         #[arg(long)]
         browser: bool,
+        /// The account (user principal name) the credential is for (default: azdo.account)
+        #[arg(long, value_name = "UPN")]
+        account: Option<String>,
     },
     /// Remove an organization's stored PAT
     Logout {
@@ -49,6 +52,9 @@ pub enum Command {
         /// Also revoke the PAT on Azure DevOps (PATs this helper minted)
         #[arg(long)]
         revoke: bool,
+        /// The account (user principal name) whose credential to remove (default: azdo.account)
+        #[arg(long, value_name = "UPN")]
+        account: Option<String>,
     },
     /// List organizations with a stored PAT and what is known about each (never the PAT)
     List {
@@ -172,10 +178,14 @@ fn is_verb(word: &str) -> bool {
 #[allow(clippy::print_stdout)] // completions and the manual page are the commands' output
 pub fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
-        Command::Login { org, device: true, .. } => app::account::login_device(&org, crate::auth::Purpose::Device),
-        Command::Login { org, browser: true, .. } => app::account::login_device(&org, crate::auth::Purpose::Browser),
-        Command::Login { org, pat_stdin, .. } => app::account::login(&org, pat_stdin),
-        Command::Logout { org, revoke } => app::account::logout(&org, revoke),
+        Command::Login { org, device: true, account, .. } => {
+            app::account::login_device(&org, account.as_deref(), crate::auth::Purpose::Device)
+        }
+        Command::Login { org, browser: true, account, .. } => {
+            app::account::login_device(&org, account.as_deref(), crate::auth::Purpose::Browser)
+        }
+        Command::Login { org, pat_stdin, account, .. } => app::account::login(&org, account.as_deref(), pat_stdin),
+        Command::Logout { org, revoke, account } => app::account::logout(&org, account.as_deref(), revoke),
         Command::List { remote: Some(org), json } => app::report::list_remote(&org, json),
         Command::List { json, .. } => app::report::list(json),
         Command::Status { org } => app::report::status(org.as_deref()),

@@ -53,9 +53,10 @@ pub fn sign_in(ctx: &Context, target: &Target, client: &Client, ways: &[Method])
     let mut last = Error::NoSilentSignIn;
     for (i, way) in ways.iter().enumerate() {
         let more = i + 1 < ways.len();
+        let tenant = tenant::for_target(&ctx.settings, target, client);
         match way {
             Method::Browser => match browser_sign_in(ctx, target, client) {
-                Ok(tokens) => return Ok(tokens),
+                Ok(tokens) => return keep(ctx, target, &tenant, tokens),
                 Err(Error::Browser(e @ (browser::Error::NoBrowser(_) | browser::Error::Listen(_)))) if more => {
                     tracing::info!(%target, error = %e, "no browser sign-in; trying the next way");
                     last = Error::Browser(e);
@@ -63,7 +64,7 @@ pub fn sign_in(ctx: &Context, target: &Target, client: &Client, ways: &[Method])
                 Err(e) => return Err(e),
             },
             Method::DeviceCode => match device_sign_in(ctx, target, client) {
-                Ok(tokens) => return Ok(tokens),
+                Ok(tokens) => return keep(ctx, target, &tenant, tokens),
                 Err(entra::Error::Refused(reason)) if conditional_access(&reason).is_some() => {
                     let code = conditional_access(&reason).unwrap_or_default();
                     eprintln!(
@@ -97,13 +98,16 @@ fn conditional_access(reason: &str) -> Option<&'static str> {
     CODES.iter().copied().find(|code| reason.contains(&format!("{code}:")))
 }
 
-/// Keep the refresh token a sign-in brought, for later silent use.
-fn keep_refresh_token(ctx: &Context, tenant: &str, tokens: &Tokens) {
+/// Check that a sign-in is for the account `target` names (a person may pick another one in
+/// the browser), then keep the refresh token it brought, for later silent use.
+fn keep(ctx: &Context, target: &Target, tenant: &str, tokens: Tokens) -> Result<Tokens, Error> {
+    super::for_account(target, &tokens)?;
     if let Some(rt) = &tokens.refresh_token {
-        if let Err(e) = ctx.store.put_token(&refresh_key(ctx, tenant), rt) {
+        if let Err(e) = ctx.store.put_token(&refresh_key(ctx, target, tenant), rt) {
             eprintln!("git-credential-azdo: could not keep the sign-in for next time: {e}");
         }
     }
+    Ok(tokens)
 }
 
 /// Sign in in the system browser: listen on loopback, open the authorize page, wait (bounded by
@@ -122,7 +126,7 @@ fn browser_sign_in(ctx: &Context, target: &Target, client: &Client) -> Result<To
         client_id: &settings.client_id,
         scope: entra::SCOPE,
         redirect_uri: &redirect_uri,
-        login_hint: None,
+        login_hint: target.account(),
     };
     let url = browser::authorize_url(&request, &state, &pkce.challenge);
     let timeout = settings.browser_timeout;
@@ -146,7 +150,6 @@ fn browser_sign_in(ctx: &Context, target: &Target, client: &Client) -> Result<To
         &pkce.verifier,
     )
     .map_err(Error::SignIn)?;
-    keep_refresh_token(ctx, &tenant, &tokens);
     Ok(tokens)
 }
 
@@ -164,9 +167,7 @@ fn device_sign_in(ctx: &Context, target: &Target, client: &Client) -> Result<Tok
         std::thread::sleep(d);
         true
     };
-    let tokens = entra::poll_device_flow(client, &settings.authority, &tenant, &settings.client_id, &code, &wait)?;
-    keep_refresh_token(ctx, &tenant, &tokens);
-    Ok(tokens)
+    entra::poll_device_flow(client, &settings.authority, &tenant, &settings.client_id, &code, &wait)
 }
 
 /// Whether a person can be reached on a terminal.

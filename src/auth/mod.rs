@@ -65,12 +65,42 @@ pub enum Error {
     Browser(#[source] browser::Error),
     #[error("Conditional Access blocks the device code sign-in")]
     Blocked,
+    #[error("the sign-in was for {got}, not {wanted}; nothing was kept")]
+    WrongUser { wanted: String, got: String },
 }
 
-/// Refresh tokens are kept per authority, tenant and client: one for a test authority can never
-/// be sent to another.
-pub(crate) fn refresh_key(ctx: &Context, tenant: &str) -> String {
-    format!("refresh-token:{}:{tenant}:{}", ctx.settings.authority, ctx.settings.client_id)
+/// Refresh tokens are kept per authority, tenant and client (one for a test authority can never
+/// be sent to another), and per account when one is named.
+pub(crate) fn refresh_key(ctx: &Context, target: &Target, tenant: &str) -> String {
+    let base = format!("refresh-token:{}:{tenant}:{}", ctx.settings.authority, ctx.settings.client_id);
+    match target.account() {
+        Some(account) => format!("{base}:{account}"),
+        None => base,
+    }
+}
+
+/// The user an Entra access token is for (`upn`, else `preferred_username`, else
+/// `unique_name` of its claims), lower-case; `None` when it is no readable JWT.
+pub(crate) fn token_user(token: &Secret) -> Option<String> {
+    use base64::Engine as _;
+    let claims = token.expose().split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(claims.trim_end_matches('=')).ok()?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    ["upn", "preferred_username", "unique_name"]
+        .iter()
+        .find_map(|k| value.get(k).and_then(|v| v.as_str()).filter(|v| !v.is_empty()))
+        .map(|v| printable(v).chars().take(256).collect::<String>().to_ascii_lowercase())
+}
+
+/// Whether `tokens` are for the account `target` names (always, when it names none).
+pub(crate) fn for_account(target: &Target, tokens: &Tokens) -> Result<(), Error> {
+    let Some(wanted) = target.account() else { return Ok(()) };
+    match token_user(&tokens.access_token) {
+        Some(user) if user == wanted => Ok(()),
+        other => {
+            Err(Error::WrongUser { wanted: wanted.to_owned(), got: other.unwrap_or_else(|| "an unknown user".into()) })
+        }
+    }
 }
 
 /// An access token without asking anyone: the stored refresh token (rotated on use), then the
@@ -80,7 +110,7 @@ pub fn silent_token(ctx: &Context, target: &Target, client: &Client) -> Option<T
     let tokens: &dyn TokenStore = ctx.store.as_ref();
     let tenant = tenant::for_target(settings, target, client);
     if settings.token_source != TokenSource::AzureCli {
-        let key = refresh_key(ctx, &tenant);
+        let key = refresh_key(ctx, target, &tenant);
         match tokens.get_token(&key) {
             Ok(Some(rt)) => match entra::refresh(client, &settings.authority, &tenant, &settings.client_id, &rt) {
                 Ok(fresh) => {
@@ -110,6 +140,9 @@ pub fn silent_token(ctx: &Context, target: &Target, client: &Client) -> Option<T
     // The Azure CLI's token is for the real service: it goes to the real identity service only.
     if settings.token_source != TokenSource::Device && target.is_real_service() && settings.real_endpoints() {
         match entra::azure_cli_token(Some(&tenant), settings.timeout.max(Duration::from_secs(10))) {
+            Ok(fresh) if for_account(target, &fresh).is_err() => {
+                tracing::info!(%target, "the Azure CLI is signed in as another account");
+            }
             Ok(fresh) => {
                 tracing::info!(%target, "access token from the Azure CLI");
                 return Some(fresh);
@@ -217,7 +250,7 @@ fn holds(ctx: &Context) -> std::collections::BTreeMap<String, i64> {
 
 /// Whether minting for `target` is held after an unusable mint (for an hour).
 fn mint_held(ctx: &Context, target: &Target) -> bool {
-    holds(ctx).get(target.name()).is_some_and(|until| *until > now())
+    holds(ctx).get(&target.store_key()).is_some_and(|until| *until > now())
 }
 
 /// Hold minting for `target` for an hour, so that a skewed clock or a broken reply cannot cause
@@ -226,7 +259,7 @@ fn hold_minting(ctx: &Context, target: &Target) {
     let mut all = holds(ctx);
     let now = now();
     all.retain(|_, until| *until > now);
-    all.insert(target.name().to_owned(), now + 3600);
+    all.insert(target.store_key(), now + 3600);
     if let Ok(bytes) = serde_json::to_vec(&all) {
         if let Err(e) = crate::fs::write_private(&holds_file(ctx), &bytes, crate::fs::Durability::Cache) {
             tracing::warn!(error = %e, "could not record the hold on minting");
@@ -243,7 +276,7 @@ pub fn obtain(ctx: &Context, target: &Target) -> Option<Obtained> {
             eprintln!("git-credential-azdo: sign-in for {target} failed: {e}");
             return None;
         }
-        Err(Error::Browser(e)) => {
+        Err(e @ (Error::Browser(_) | Error::WrongUser { .. })) => {
             eprintln!("git-credential-azdo: sign-in for {target} failed: {e}");
             return None;
         }
@@ -311,7 +344,7 @@ pub fn revoke_rejected(ctx: &Context, target: &Target, credential: &Credential) 
 /// not be had in time (or at all).
 pub fn org_lock(ctx: &Context, target: &Target, limit: Duration) -> Option<crate::fs::Lock> {
     let name: String =
-        target.name().chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+        target.store_key().chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
     let path = ctx.settings.data_dir.join("locks").join(format!("{name}.lock"));
     match crate::fs::lock(&path, Some(limit)) {
         Ok(lock) => Some(lock),

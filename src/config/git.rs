@@ -12,6 +12,8 @@ pub fn is_relevant(key: &str) -> bool {
     lower.starts_with("azdo.")
         || lower == "core.askpass"
         || (lower.starts_with("credential.") && lower.ends_with(".interactive"))
+        // Git Credential Manager's binding of an account to an org.
+        || (lower.starts_with("credential.azrepos:org/") && lower.ends_with(".username"))
 }
 
 /// git's network settings this helper honours. Read only when a request is to be made, never

@@ -72,6 +72,8 @@ key!(MINT: Mint = "azdo.mint", "GIT_CREDENTIAL_AZDO_MINT", "auto", true, Mint::p
     "auto: mint a PAT through Entra sign-in when none is usable; never: only prompt");
 key!(TOKEN_SOURCE: TokenSource = "azdo.tokenSource", "GIT_CREDENTIAL_AZDO_TOKEN_SOURCE", "auto", true, TokenSource::parse,
     "where Entra tokens come from: auto (stored refresh token, then the Azure CLI, then the browser when one can be shown, then device code), browser, device, azcli");
+key!(ACCOUNT: String = "azdo.account", "GIT_CREDENTIAL_AZDO_ACCOUNT", "(none: one credential per organization)", true, account,
+    "the account (user principal name) whose credential serves the organization; credentials are kept per organization and account (credential.azrepos:org/ORG.username, Git Credential Manager's binding, is read when unset)");
 key!(BROWSER_TIMEOUT: Duration = "azdo.browserTimeout", "GIT_CREDENTIAL_AZDO_BROWSER_TIMEOUT", "300", false, seconds,
     "seconds a browser sign-in may take, from opening the browser to the redirect");
 key!(CLIENT_ID: String = "azdo.clientId", "GIT_CREDENTIAL_AZDO_CLIENT_ID", "872cd9fa-d31f-45e0-9eab-6e460a02d1f1", false, client_id,
@@ -103,6 +105,7 @@ pub const SETTINGS: &[&Setting] = &[
     &MINT.setting,
     &TOKEN_SOURCE.setting,
     &BROWSER_TIMEOUT.setting,
+    &ACCOUNT.setting,
     &CLIENT_ID.setting,
     &TENANT.setting,
     &SCOPE.setting,
@@ -220,6 +223,10 @@ fn boolean(v: &str) -> Result<bool, Why> {
 }
 
 /// Seconds, more than zero, at most a year.
+fn account(v: &str) -> Result<String, Why> {
+    crate::org::account_name(v).map_err(|_| expected("expected a user principal name such as alice@contoso.com"))
+}
+
 fn seconds(v: &str) -> Result<Duration, Why> {
     match interval(v)? {
         Some(d) if !d.is_zero() => Ok(d),
@@ -307,8 +314,8 @@ mod tests {
         assert!(default_parses(&VSSPS_URL) && default_parses(&AUTHORITY) && default_parses(&MINT));
         assert!(default_parses(&TOKEN_SOURCE) && default_parses(&CLIENT_ID) && default_parses(&TENANT));
         assert!(default_parses(&SCOPE) && default_parses(&PAT_LIFETIME) && default_parses(&RENEW_BEFORE));
-        assert!(default_parses(&CREDENTIAL_TYPE) && default_parses(&BROWSER_TIMEOUT));
-        assert_eq!(SETTINGS.len(), 20, "every key is in the table once");
+        assert!(default_parses(&CREDENTIAL_TYPE) && default_parses(&BROWSER_TIMEOUT) && default_parses(&ACCOUNT));
+        assert_eq!(SETTINGS.len(), 21, "every key is in the table once");
         // Visual Studio's public client, which Git Credential Manager also uses, so that
         // organizations that already allow GCM allow this helper too.
         assert_eq!((CLIENT_ID.parse)(CLIENT_ID.setting.default), Ok("872cd9fa-d31f-45e0-9eab-6e460a02d1f1".to_owned()));
@@ -322,6 +329,8 @@ mod tests {
         assert_eq!((TOKEN_SOURCE.parse)(" AzCli "), Ok(TokenSource::AzureCli));
         assert_eq!((TOKEN_SOURCE.parse)("Browser"), Ok(TokenSource::Browser));
         assert_eq!((BROWSER_TIMEOUT.parse)("300"), Ok(Duration::from_secs(300)));
+        assert_eq!((ACCOUNT.parse)(" Alice@Contoso.com "), Ok("alice@contoso.com".to_owned()));
+        assert!((ACCOUNT.parse)("alice").is_err() && (ACCOUNT.parse)("a@b/c").is_err());
         assert_eq!((SCOPE.parse)(" vso.code   vso.packaging "), Ok("vso.code vso.packaging".to_owned()));
         assert!((STORE_FILE.parse)("relative/file.json").is_err());
         assert_eq!((VSSPS_URL.parse)("https://VSSPS.example:443/"), Ok("https://vssps.example".to_owned()));

@@ -863,7 +863,12 @@ pub(crate) fn authorize(shared: &Shared, req: &Request, tenant: &str, query: &st
     match plan {
         None => page(req, 200, "<h1>Sign in</h1><form method=\"POST\"><input type=\"email\" name=\"loginfmt\" placeholder=\"Email, phone, or Skype\" /></form>".into()),
         Some(BrowserPlan::Deny) => fail("access_denied", "the user canceled the authentication"),
-        Some(BrowserPlan::Approve(upn)) => {
+        Some(BrowserPlan::Approve(planned)) => {
+            // An empty plan signs in whoever `login_hint` names (the person took the hint).
+            let upn = if planned.is_empty() { record.login_hint.clone().unwrap_or_default() } else { planned };
+            if upn.is_empty() {
+                return fail("login_required", "AADSTS50058: A silent sign-in request was sent but no user is signed in.");
+            }
             let code = format!("0.AXoA{}", util::random_string(B64URL, 400));
             let mut st = shared.state();
             st.ensure_user(&upn);

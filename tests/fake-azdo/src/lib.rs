@@ -815,6 +815,13 @@ impl FakeAzdo {
         st.entra.browser = Some(entra::BrowserPlan::Approve(upn.to_string()));
     }
 
+    /// From now on the authorize page signs the browser in as the account its `login_hint`
+    /// names (as a person who takes the pre-filled account does); without a hint it answers
+    /// `login_required`.
+    pub fn approve_browser_sign_in_as_hinted(&self) {
+        self.shared.state().entra.browser = Some(entra::BrowserPlan::Approve(String::new()));
+    }
+
     /// From now on the authorize page answers `error=access_denied` (the person cancelled).
     pub fn deny_browser_sign_in(&self) {
         self.shared.state().entra.browser = Some(entra::BrowserPlan::Deny);
