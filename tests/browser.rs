@@ -251,10 +251,30 @@ fn a_scripted_browser_signs_in_and_the_next_mint_is_silent() {
     w.fake.approve_browser_sign_in(UPN);
     let (browser, _) = w.scripted_browser("");
     w.env.set("BROWSER", format!("/nonexistent/browser:{}", browser.display()));
+    let trace = w.env.root.path().join("trace.log");
+    w.env.set("GIT_CREDENTIAL_AZDO_TRACE", &trace);
     let run = w.clone("c1");
     assert_eq!(run.status, 0, "{run:?}");
     assert_eq!(w.fake.code_grants(), (1, 1));
     assert!(w.stored_pat().is_some());
+    // No code, verifier, token or PAT in git's output, the trace, or any file but the store.
+    let mut secrets = w.fake.issued_entra_tokens();
+    secrets.extend(w.fake.code_verifiers());
+    secrets.extend(w.fake.minted("contoso").into_iter().map(|p| p.token));
+    assert!(secrets.len() >= 5, "a code, tokens, a verifier and a PAT: {}", secrets.len());
+    let trace_text = std::fs::read_to_string(&trace).expect("trace");
+    for file in walk(w.env.root.path()).into_iter().filter(|f| *f != w.env.store_file()) {
+        let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap_or_default()).into_owned();
+        for s in &secrets {
+            assert!(!text.contains(s.as_str()), "a secret in {}", file.display());
+        }
+    }
+    for s in &secrets {
+        assert!(
+            !run.stdout.contains(s.as_str()) && !run.stderr.contains(s.as_str()) && !trace_text.contains(s.as_str())
+        );
+    }
+    w.env.unset("GIT_CREDENTIAL_AZDO_TRACE");
     // The refresh token is kept as after a device code sign-in: with the PAT gone, the next mint
     // needs no browser.
     assert_eq!(w.env.helper(&["logout", "contoso"], b"").status, 0);
