@@ -69,6 +69,9 @@ pub enum Command {
     Status {
         /// Organization name or URL
         org: Option<String>,
+        /// The account (user principal name) whose credential to show (default: azdo.account)
+        #[arg(long, value_name = "UPN", requires = "org")]
+        account: Option<String>,
     },
     /// Check git, the configuration, the store, the endpoints and every stored PAT, and say what to fix
     Doctor,
@@ -188,7 +191,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Logout { org, revoke, account } => app::account::logout(&org, account.as_deref(), revoke),
         Command::List { remote: Some(org), json } => app::report::list_remote(&org, json),
         Command::List { json, .. } => app::report::list(json),
-        Command::Status { org } => app::report::status(org.as_deref()),
+        Command::Status { org, account } => app::report::status(org.as_deref(), account.as_deref()),
         Command::Doctor => app::doctor::run(),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "git-credential-azdo", &mut std::io::stdout());

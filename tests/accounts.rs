@@ -100,6 +100,8 @@ fn two_accounts_in_one_org_serve_two_repositories_each_with_its_own_pat() {
         list.stdout.contains(&format!("contoso ({ALICE})")) && list.stdout.contains(&format!("contoso ({BOB})")),
         "{list:?}"
     );
+    let status = w.env.helper(&["status", "contoso", "--account", BOB], b"");
+    assert!(status.stdout.contains(&format!("contoso ({BOB})")), "{status:?}");
     assert_eq!(w.env.helper(&["logout", "contoso", "--account", ALICE], b"").status, 0);
     assert!(w.stored_pat(&format!("contoso/{ALICE}")).is_none());
     assert!(w.stored_pat(&format!("contoso/{BOB}")).is_some());

@@ -91,9 +91,9 @@ pub fn list(json: bool) -> Result<(), Error> {
 }
 
 #[allow(clippy::print_stdout)] // `status` prints its result for the person who asked.
-pub fn status(arg: Option<&str>) -> Result<(), Error> {
+pub fn status(arg: Option<&str>, account: Option<&str>) -> Result<(), Error> {
     let (ctx, target) = Context::for_verb(arg)?;
-    let target = target.map(|t| ctx.with_account(t, None)).transpose()?;
+    let target = target.map(|t| ctx.with_account(t, account)).transpose()?;
     let (settings, store) = (&ctx.settings, ctx.store.as_ref());
     let org = target.as_ref();
     // Ask the store before printing anything: when it fails, stdout stays empty.
