@@ -33,11 +33,17 @@ pub enum Command {
         /// Organization name or URL (https://dev.azure.com/ORG/...)
         org: String,
         /// Read the PAT from standard input (for scripts)
-        #[arg(long, conflicts_with = "device")]
+        #[arg(long, conflicts_with_all = ["device", "browser"])]
         pat_stdin: bool,
         /// Sign in with Microsoft Entra ID (device code) and mint a PAT now
-        #[arg(long)]
+        #[arg(long, conflicts_with = "browser")]
         device: bool,
+        /// Sign in with Microsoft Entra ID in the system browser and mint a PAT now
+        #[arg(long)]
+        browser: bool,
+        /// The account (user principal name) the credential is for (default: azdo.account)
+        #[arg(long, value_name = "UPN")]
+        account: Option<String>,
     },
     /// Remove an organization's stored PAT
     Logout {
@@ -46,6 +52,9 @@ pub enum Command {
         /// Also revoke the PAT on Azure DevOps (PATs this helper minted)
         #[arg(long)]
         revoke: bool,
+        /// The account (user principal name) whose credential to remove (default: azdo.account)
+        #[arg(long, value_name = "UPN")]
+        account: Option<String>,
     },
     /// List organizations with a stored PAT and what is known about each (never the PAT)
     List {
@@ -60,6 +69,9 @@ pub enum Command {
     Status {
         /// Organization name or URL
         org: Option<String>,
+        /// The account (user principal name) whose credential to show (default: azdo.account)
+        #[arg(long, value_name = "UPN", requires = "org")]
+        account: Option<String>,
     },
     /// Check git, the configuration, the store, the endpoints and every stored PAT, and say what to fix
     Doctor,
@@ -180,12 +192,17 @@ fn is_verb(word: &str) -> bool {
 #[allow(clippy::print_stdout)] // completions and the manual page are the commands' output
 pub fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
-        Command::Login { org, device: true, .. } => app::account::login_device(&org),
-        Command::Login { org, pat_stdin, .. } => app::account::login(&org, pat_stdin),
-        Command::Logout { org, revoke } => app::account::logout(&org, revoke),
+        Command::Login { org, device: true, account, .. } => {
+            app::account::login_device(&org, account.as_deref(), crate::auth::Purpose::Device)
+        }
+        Command::Login { org, browser: true, account, .. } => {
+            app::account::login_device(&org, account.as_deref(), crate::auth::Purpose::Browser)
+        }
+        Command::Login { org, pat_stdin, account, .. } => app::account::login(&org, account.as_deref(), pat_stdin),
+        Command::Logout { org, revoke, account } => app::account::logout(&org, account.as_deref(), revoke),
         Command::List { remote: Some(org), json } => app::report::list_remote(&org, json),
         Command::List { json, .. } => app::report::list(json),
-        Command::Status { org } => app::report::status(org.as_deref()),
+        Command::Status { org, account } => app::report::status(org.as_deref(), account.as_deref()),
         Command::Doctor => app::doctor::run(),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "git-credential-azdo", &mut std::io::stdout());

@@ -43,6 +43,11 @@ impl Context {
         Ok((Context::open(settings), target))
     }
 
+    /// `target` served by `account` (given on the command line), else by the configured account.
+    pub fn with_account(&self, target: Target, account: Option<&str>) -> Result<Target, Error> {
+        Ok(target.with_account(account.or(self.settings.account.as_deref()))?)
+    }
+
     /// The HTTP client for requests to `url`: git's network settings for that URL, built the
     /// first time they are needed and shared by every request with the same settings.
     pub fn http(&self, url: &str) -> Result<Rc<Client>, net::Error> {

@@ -44,6 +44,10 @@ pub fn run(op: Operation, input: impl Read, out: &mut impl Write) -> Result<(), 
     tracing::debug!(%target, "resolved the request");
     save.remember(&config);
     let ctx = Context::open(Settings::from_sources(config, origins, Some(&target), &env)?);
+    // The account whose credential serves this URL: a URL user name with '@' names it, else
+    // `azdo.account` (or Git Credential Manager's binding). Without one: one PAT per org.
+    let url_account = request.username.as_deref().filter(|u| u.contains('@'));
+    let target = target.with_account(url_account.or(ctx.settings.account.as_deref()))?;
     tracing::info!(op = ?op, %target, store = ctx.store.kind(), "request");
     match op {
         Operation::Get => get(&ctx, &request, &target, out),
@@ -276,6 +280,7 @@ fn erase(ctx: &Context, request: &Request, target: &Target) -> Result<(), Error>
             tracing::info!(%target, "erase for a different PAT; keeping the stored one");
         }
         _ => {
+            auth::revoke_rejected(ctx, target, &existing);
             store.delete_if(target, &existing.pat)?;
             tracing::info!(%target, store = store.kind(), "erased the stored PAT");
         }

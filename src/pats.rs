@@ -34,6 +34,8 @@ pub enum Error {
     Failed(String),
     #[error("the PAT lifecycle API failed: {0}")]
     Network(#[from] net::Failure),
+    #[error("Azure DevOps minted a PAT git cannot use ({why}); {}", if *.revoked { "it was revoked" } else { "it could not be revoked" })]
+    Unusable { why: &'static str, revoked: bool },
 }
 
 impl Error {

@@ -10,7 +10,7 @@ pub fn pat_prompt(org: &Target) -> String {
     // git's own wording first, so askpass programs that look for "Password" hide the input.
     // The URL git would show: the org as user name on its own origin, or the collection.
     let target = match org {
-        crate::org::Target::Services { origin, org } => {
+        crate::org::Target::Services { origin, org, .. } => {
             let base = origin.base();
             let (scheme, host) = base.split_once("://").unwrap_or(("https", &base));
             format!("{scheme}://{org}@{host}")

@@ -440,16 +440,80 @@ fn a_get_resolves_reads_settings_spawns_git_and_builds_a_client_once() {
 }
 
 /// Hole 3: a minted PAT whose expiry has already passed (here a policy that clamps PATs to a
-/// lifetime of zero days) is never handed to git, nor stored.
+/// lifetime of zero days) is never handed to git, nor stored; it is revoked, git gets the access
+/// token, and the org is not minted for again within the hour.
 #[test]
 fn a_minted_pat_that_has_already_expired_is_never_handed_to_git() {
     let w = world();
     w.fake.set_pat_policy("contoso", PatPolicy::MaxLifespanDays(0));
     w.fake.approve_device_flow(DeviceFlow::Next, UPN);
     let host = w.url().split('/').nth(2).expect("host").to_owned();
-    let run = w.env.helper(&["get"], format!("protocol=http\nhost={host}\npath=contoso/proj/_git/repo\n").as_bytes());
-    assert_eq!(w.fake.minted("contoso").len(), 1, "{run:?}");
-    assert!(!run.stdout.contains("password="), "an expired PAT went to git: {run:?}");
-    assert!(run.stderr.contains("already expired"), "{run:?}");
+    let input = format!("protocol=http\nhost={host}\npath=contoso/proj/_git/repo\n");
+    let run = w.env.helper(&["get"], input.as_bytes());
+    let minted = w.fake.minted("contoso");
+    assert_eq!(minted.len(), 1, "{run:?}");
+    assert!(!run.stdout.contains(&minted[0].token), "an expired PAT went to git: {run:?}");
+    assert!(run.stdout.contains("password=ey"), "the access token instead: {run:?}");
+    assert!(run.stderr.contains("already expired") && run.stderr.contains("it was revoked"), "{run:?}");
+    assert_eq!(w.fake.is_revoked(&minted[0].authorization_id), Some(true));
     assert!(w.stored_pat().is_none(), "an expired PAT was stored");
+    // Within the hour: no mint again, the access token from the refresh token.
+    let again = w.env.helper(&["get"], input.as_bytes());
+    assert!(again.stdout.contains("password=ey"), "{again:?}");
+    assert_eq!(w.fake.count(Route::PatCreate), 1, "no mint within the hour: {again:?}");
+}
+
+/// A "restrict PAT creation" policy that allows packaging only: the minted PAT is useless to
+/// git, so it is revoked at once and the clone works with the access token.
+#[test]
+fn a_packaging_only_mint_is_revoked_and_the_clone_uses_the_access_token() {
+    let w = world();
+    w.fake.set_pat_policy("contoso", PatPolicy::PackagingOnly);
+    w.fake.approve_device_flow(DeviceFlow::Next, UPN);
+    let run = w.clone("c1");
+    assert_eq!(run.status, 0, "{run:?}");
+    let minted = w.fake.minted("contoso");
+    assert_eq!(minted.len(), 1);
+    assert_eq!(minted[0].scope, "vso.packaging");
+    assert_eq!(w.fake.is_revoked(&minted[0].authorization_id), Some(true), "revoked at once");
+    let lines: Vec<&str> = run.stderr.lines().filter(|l| l.contains("scope lacks code access")).collect();
+    assert_eq!(lines.len(), 1, "{run:?}");
+    assert!(w.stored_pat().is_none());
+    let run = w.clone("c2");
+    assert_eq!(run.status, 0, "{run:?}");
+    assert_eq!(w.fake.count(Route::PatCreate), 1, "no mint within the hour");
+}
+
+#[test]
+fn a_minted_token_outside_the_pat_alphabet_is_refused_and_revoked() {
+    let w = world();
+    w.fake.set_pat_policy("contoso", PatPolicy::MalformedToken);
+    w.fake.approve_device_flow(DeviceFlow::Next, UPN);
+    let run = w.clone("c1");
+    assert_eq!(run.status, 0, "{run:?}");
+    let minted = w.fake.minted("contoso");
+    assert!(minted[0].token.contains('-'));
+    assert!(run.stderr.contains("its token is not a PAT"), "{run:?}");
+    assert_eq!(w.fake.is_revoked(&minted[0].authorization_id), Some(true));
+    assert!(w.stored_pat().is_none());
+}
+
+/// git rejects a minted PAT (`erase`): it is revoked on the service by its authorization id
+/// before it is forgotten.
+#[test]
+fn a_rejected_minted_pat_is_revoked_before_it_is_forgotten() {
+    let w = world();
+    w.first_mint();
+    let minted = w.fake.minted("contoso");
+    let pat = w.stored_pat().expect("stored");
+    let run = w.env.reject(&w.url(), &format!("username=contoso\npassword={pat}\n"));
+    assert_eq!(run.status, 0, "{run:?}");
+    assert!(w.stored_pat().is_none(), "forgotten");
+    assert_eq!(w.fake.is_revoked(&minted[0].authorization_id), Some(true), "revoked: {run:?}");
+    // A PAT typed in (not minted here) is only forgotten.
+    let typed = w.fake.add_pat("contoso", UPN, &["vso.code_write"], 4_000_000_000);
+    w.env.login("contoso", &typed.token);
+    let run = w.env.reject(&w.url(), &format!("username=contoso\npassword={}\n", typed.token));
+    assert_eq!(run.status, 0, "{run:?}");
+    assert_eq!(w.fake.is_revoked(&typed.authorization_id), Some(false));
 }

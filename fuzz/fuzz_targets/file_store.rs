@@ -41,7 +41,7 @@ fn check(dir: &Path, content: &[u8]) -> bool {
     let readable = match store.list() {
         Ok(list) => {
             for (target, _meta) in &list {
-                assert_eq!(Target::from_key(target.name(), &ServiceUrl::default()).as_ref(), Ok(target));
+                assert_eq!(Target::from_key(&target.store_key(), &ServiceUrl::default()).as_ref(), Ok(target));
             }
             true
         }

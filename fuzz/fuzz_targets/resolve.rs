@@ -29,7 +29,7 @@ static CUSTOM: LazyLock<Origins> = LazyLock::new(|| Origins {
 /// A target these origins may name.
 fn check_target(target: &Target, origins: &Origins) {
     match target {
-        Target::Services { origin, org } => {
+        Target::Services { origin, org, .. } => {
             assert_eq!(origin, &origins.services, "an org on another origin");
             assert_eq!(Target::org_in(origin, org).as_ref(), Ok(target), "an invalid org name {org:?}");
             assert!(!org.is_empty() && org.len() <= 50, "{org:?}");

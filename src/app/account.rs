@@ -1,4 +1,4 @@
-//! `login` (a typed or piped PAT, or `--device`: sign in and mint one now) and `logout` (forget
+//! `login` (a typed or piped PAT, or `--device` / `--browser`: sign in and mint one now) and `logout` (forget
 //! the PAT, and with `--revoke` revoke it on Azure DevOps when it was minted here).
 
 use std::io::{IsTerminal, Read};
@@ -13,17 +13,19 @@ use crate::secret::Secret;
 use crate::store::{Credential, Metadata, Origin};
 use crate::time::{now, timestamp};
 
-/// The context and target a verb's organization argument names.
-fn open(arg: &str) -> Result<(Context, Target), Error> {
+/// The context and target a verb's organization argument names, served by `account` (else the
+/// configured `azdo.account`, if any).
+fn open(arg: &str, account: Option<&str>) -> Result<(Context, Target), Error> {
     let (ctx, target) = Context::for_verb(Some(arg))?;
     let target = target.ok_or_else(|| Error::User("no organization given".into()))?;
+    let target = ctx.with_account(target, account)?;
     Ok((ctx, target))
 }
 
 /// Store a PAT typed at a hidden prompt or piped in, after Azure DevOps accepted it (unless
 /// checks are off or nobody can tell).
-pub fn login(arg: &str, pat_stdin: bool) -> Result<(), Error> {
-    let (ctx, target) = open(arg)?;
+pub fn login(arg: &str, account: Option<&str>, pat_stdin: bool) -> Result<(), Error> {
+    let (ctx, target) = open(arg, account)?;
     let typed = if pat_stdin {
         let mut input = String::new();
         std::io::stdin().take(64 * 1024).read_to_string(&mut input).map_err(Error::Stdin)?;
@@ -59,11 +61,12 @@ pub fn login(arg: &str, pat_stdin: bool) -> Result<(), Error> {
     Ok(())
 }
 
-/// Sign in (silently, else with the device code flow) and mint a PAT now; the PAT it replaces,
+/// Sign in (`Purpose::Device`: silently, else with the device code flow; `Purpose::Browser`: in
+/// the browser) and mint a PAT now; the PAT it replaces,
 /// when minted here too, is revoked as renewal does.
-pub fn login_device(arg: &str) -> Result<(), Error> {
-    let (ctx, target) = open(arg)?;
-    let (client, tokens) = auth::sign_in(&ctx, &target, Purpose::Command)?;
+pub fn login_device(arg: &str, account: Option<&str>, purpose: Purpose) -> Result<(), Error> {
+    let (ctx, target) = open(arg, account)?;
+    let (client, tokens) = auth::sign_in(&ctx, &target, purpose)?;
     let credential = auth::mint_pat(&ctx, &target, &client, &tokens)
         .map_err(|source| Error::Pats { target: target.to_string(), source })?;
     let replaced = ctx.store.get(&target)?.and_then(|c| c.meta.authorization_id);
@@ -85,8 +88,8 @@ pub fn login_device(arg: &str) -> Result<(), Error> {
 
 /// Forget the stored PAT; with `revoke`, first revoke it on Azure DevOps (only a PAT minted here
 /// has a known authorization id).
-pub fn logout(arg: &str, revoke: bool) -> Result<(), Error> {
-    let (ctx, target) = open(arg)?;
+pub fn logout(arg: &str, account: Option<&str>, revoke: bool) -> Result<(), Error> {
+    let (ctx, target) = open(arg, account)?;
     if revoke {
         match ctx.store.get(&target)?.and_then(|c| c.meta.authorization_id) {
             Some(id) => {

@@ -42,6 +42,9 @@ pub fn list_remote(arg: &str, json: bool) -> Result<(), Error> {
 #[derive(serde::Serialize)]
 struct Listed<'a> {
     organization: &'a str,
+    /// The account the credential is for, when one was named.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account: Option<&'a str>,
     url: String,
     store: &'static str,
     #[serde(flatten)]
@@ -56,7 +59,13 @@ pub fn list(json: bool) -> Result<(), Error> {
     if json {
         let listed: Vec<Listed> = entries
             .iter()
-            .map(|(org, meta)| Listed { organization: org.name(), url: org.url(), store: store.kind(), meta })
+            .map(|(org, meta)| Listed {
+                organization: org.name(),
+                account: org.account(),
+                url: org.url(),
+                store: store.kind(),
+                meta,
+            })
             .collect();
         let text = serde_json::to_string_pretty(&listed)
             .map_err(|e| Error::Print { what: "list", source: std::io::Error::other(e) })?;
@@ -71,7 +80,7 @@ pub fn list(json: bool) -> Result<(), Error> {
     for (org, meta) in &entries {
         println!(
             "{:<24} {:<8} {:<7} {:<20} {:<20}",
-            org.name(),
+            org.to_string(),
             store.kind(),
             meta.origin.as_str(),
             timestamp(meta.stored_at),
@@ -82,8 +91,9 @@ pub fn list(json: bool) -> Result<(), Error> {
 }
 
 #[allow(clippy::print_stdout)] // `status` prints its result for the person who asked.
-pub fn status(arg: Option<&str>) -> Result<(), Error> {
+pub fn status(arg: Option<&str>, account: Option<&str>) -> Result<(), Error> {
     let (ctx, target) = Context::for_verb(arg)?;
+    let target = target.map(|t| ctx.with_account(t, account)).transpose()?;
     let (settings, store) = (&ctx.settings, ctx.store.as_ref());
     let org = target.as_ref();
     // Ask the store before printing anything: when it fails, stdout stays empty.

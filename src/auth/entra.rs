@@ -14,7 +14,7 @@ use crate::time::now;
 
 /// Azure DevOps' resource (application) id in Entra ID.
 pub const AZURE_DEVOPS_RESOURCE: &str = "499b84ac-1321-427f-aa17-267ca6975798";
-const SCOPE: &str = "499b84ac-1321-427f-aa17-267ca6975798/.default offline_access";
+pub(crate) const SCOPE: &str = "499b84ac-1321-427f-aa17-267ca6975798/.default offline_access";
 const MAX_BODY: u64 = 1024 * 1024;
 /// Form fields that carry a secret, never shown even when a reply quotes them.
 const SECRET_FIELDS: &[&str] =
@@ -200,6 +200,29 @@ pub fn refresh(
         ("client_id", client_id),
         ("scope", SCOPE),
         ("refresh_token", token.expose()),
+    ];
+    tokens(post_form(client, &url, &form)?)
+}
+
+/// Redeem a browser sign-in's authorization code, with the same `redirect_uri` and the PKCE
+/// verifier (a public client sends no secret).
+pub fn redeem_code(
+    client: &Client,
+    authority: &str,
+    tenant: &str,
+    client_id: &str,
+    code: &Secret,
+    redirect_uri: &str,
+    verifier: &Secret,
+) -> Result<Tokens, Error> {
+    let url = format!("{}/{tenant}/oauth2/v2.0/token", authority.trim_end_matches('/'));
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("client_id", client_id),
+        ("scope", SCOPE),
+        ("code", code.expose()),
+        ("redirect_uri", redirect_uri),
+        ("code_verifier", verifier.expose()),
     ];
     tokens(post_form(client, &url, &form)?)
 }

@@ -1,10 +1,12 @@
 //! Obtaining a credential without a person typing a PAT, under one sign-in policy used by `get`
 //! and by the verbs: an Entra access token (silently from a stored refresh token or the Azure CLI,
-//! or interactively with the device code flow), then a PAT minted through the lifecycle API and
+//! or interactively in the browser or with the device code flow, [`interactive`]), then a PAT minted through the lifecycle API and
 //! stored with its expiry and authorization id. Also the per-org lock, so that parallel git
 //! processes sign in and mint once; renewal is in [`renew`].
 
+pub mod browser;
 pub mod entra;
+pub mod interactive;
 pub mod renew;
 pub mod tenant;
 
@@ -16,6 +18,7 @@ use crate::context::Context;
 use crate::net::{self, Client};
 use crate::org::Target;
 use crate::pats;
+use crate::secret::Secret;
 use crate::store::{Credential, Metadata, Origin, TokenStore};
 use crate::text::printable;
 use crate::time::{now, timestamp};
@@ -31,14 +34,19 @@ pub enum Obtained {
     AccessToken(Tokens),
 }
 
-/// Who wants a sign-in, which decides whether the device code flow may run.
+/// Who wants a sign-in, which decides which interactive sign-ins may run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
-    /// git's `get`: the device code flow needs a person watching a terminal, or an explicit
-    /// `azdo.tokenSource=device`; an IDE's background fetch must not wait 15 minutes for nobody.
+    /// git's `get`: the browser where one can be shown; the device code flow needs a person
+    /// watching a terminal, or an explicit `azdo.tokenSource=device`; an IDE's background fetch
+    /// must not wait 15 minutes for nobody.
     Get,
-    /// A verb a person typed (`login --device`, `logout --revoke`, `list --remote`).
+    /// A verb a person typed (`logout --revoke`, `list --remote`).
     Command,
+    /// `login --device`: silently if possible, else the device code flow.
+    Device,
+    /// `login --browser`: the browser, always (to pick the account).
+    Browser,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -53,12 +61,46 @@ pub enum Error {
     Net(#[from] net::Error),
     #[error("sign-in failed: {0}")]
     SignIn(#[source] entra::Error),
+    #[error("sign-in failed: {0}")]
+    Browser(#[source] browser::Error),
+    #[error("Conditional Access blocks the device code sign-in")]
+    Blocked,
+    #[error("the sign-in was for {got}, not {wanted}; nothing was kept")]
+    WrongUser { wanted: String, got: String },
 }
 
-/// Refresh tokens are kept per authority, tenant and client: one for a test authority can never
-/// be sent to another.
-fn refresh_key(ctx: &Context, tenant: &str) -> String {
-    format!("refresh-token:{}:{tenant}:{}", ctx.settings.authority, ctx.settings.client_id)
+/// Refresh tokens are kept per authority, tenant and client (one for a test authority can never
+/// be sent to another), and per account when one is named.
+pub(crate) fn refresh_key(ctx: &Context, target: &Target, tenant: &str) -> String {
+    let base = format!("refresh-token:{}:{tenant}:{}", ctx.settings.authority, ctx.settings.client_id);
+    match target.account() {
+        Some(account) => format!("{base}:{account}"),
+        None => base,
+    }
+}
+
+/// The user an Entra access token is for (`upn`, else `preferred_username`, else
+/// `unique_name` of its claims), lower-case; `None` when it is no readable JWT.
+pub(crate) fn token_user(token: &Secret) -> Option<String> {
+    use base64::Engine as _;
+    let claims = token.expose().split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(claims.trim_end_matches('=')).ok()?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    ["upn", "preferred_username", "unique_name"]
+        .iter()
+        .find_map(|k| value.get(k).and_then(|v| v.as_str()).filter(|v| !v.is_empty()))
+        .map(|v| printable(v).chars().take(256).collect::<String>().to_ascii_lowercase())
+}
+
+/// Whether `tokens` are for the account `target` names (always, when it names none).
+pub(crate) fn for_account(target: &Target, tokens: &Tokens) -> Result<(), Error> {
+    let Some(wanted) = target.account() else { return Ok(()) };
+    match token_user(&tokens.access_token) {
+        Some(user) if user == wanted => Ok(()),
+        other => {
+            Err(Error::WrongUser { wanted: wanted.to_owned(), got: other.unwrap_or_else(|| "an unknown user".into()) })
+        }
+    }
 }
 
 /// An access token without asking anyone: the stored refresh token (rotated on use), then the
@@ -68,7 +110,7 @@ pub fn silent_token(ctx: &Context, target: &Target, client: &Client) -> Option<T
     let tokens: &dyn TokenStore = ctx.store.as_ref();
     let tenant = tenant::for_target(settings, target, client);
     if settings.token_source != TokenSource::AzureCli {
-        let key = refresh_key(ctx, &tenant);
+        let key = refresh_key(ctx, target, &tenant);
         match tokens.get_token(&key) {
             Ok(Some(rt)) => match entra::refresh(client, &settings.authority, &tenant, &settings.client_id, &rt) {
                 Ok(fresh) => {
@@ -98,6 +140,9 @@ pub fn silent_token(ctx: &Context, target: &Target, client: &Client) -> Option<T
     // The Azure CLI's token is for the real service: it goes to the real identity service only.
     if settings.token_source != TokenSource::Device && target.is_real_service() && settings.real_endpoints() {
         match entra::azure_cli_token(Some(&tenant), settings.timeout.max(Duration::from_secs(10))) {
+            Ok(fresh) if for_account(target, &fresh).is_err() => {
+                tracing::info!(%target, "the Azure CLI is signed in as another account");
+            }
             Ok(fresh) => {
                 tracing::info!(%target, "access token from the Azure CLI");
                 return Some(fresh);
@@ -108,31 +153,9 @@ pub fn silent_token(ctx: &Context, target: &Target, client: &Client) -> Option<T
     None
 }
 
-/// Sign in with the device code flow: the instructions go to the terminal (or stderr), never to
-/// stdout. The refresh token is kept for later silent use.
-fn device_sign_in(ctx: &Context, target: &Target, client: &Client) -> Result<Tokens, entra::Error> {
-    let settings = &ctx.settings;
-    let tenant = tenant::for_target(settings, target, client);
-    let code = entra::start_device_flow(client, &settings.authority, &tenant, &settings.client_id)?;
-    tell_person(&format!(
-        "git-credential-azdo: to create a PAT for Azure DevOps organization '{target}', open {} and enter the code {}",
-        code.verification_uri, code.user_code
-    ));
-    let wait = |d: Duration| {
-        std::thread::sleep(d);
-        true
-    };
-    let tokens = entra::poll_device_flow(client, &settings.authority, &tenant, &settings.client_id, &code, &wait)?;
-    if let Some(rt) = &tokens.refresh_token {
-        if let Err(e) = ctx.store.put_token(&refresh_key(ctx, &tenant), rt) {
-            eprintln!("git-credential-azdo: could not keep the sign-in for next time: {e}");
-        }
-    }
-    Ok(tokens)
-}
-
-/// The one sign-in policy: silently if possible; else, when a person may be asked and can be
-/// reached for `purpose`, the device code flow. The client is the one for the identity service.
+/// The one sign-in policy: silently if possible (not for `login --browser`, which signs in on
+/// purpose); else, when a person may be asked and can be reached for `purpose`, the browser and
+/// the device code flow ([`interactive::methods`]). The client is the one for the identity service.
 pub fn sign_in(ctx: &Context, target: &Target, purpose: Purpose) -> Result<(Rc<Client>, Tokens), Error> {
     if target.is_server() {
         return Err(Error::Server);
@@ -142,47 +165,17 @@ pub fn sign_in(ctx: &Context, target: &Target, purpose: Purpose) -> Result<(Rc<C
         return Err(Error::MixedEndpoints(target.to_string()));
     }
     let client = ctx.http(&settings.vssps_url)?;
-    if let Some(tokens) = silent_token(ctx, target, &client) {
-        return Ok((client, tokens));
-    }
-    let reachable = match purpose {
-        Purpose::Command => true,
-        Purpose::Get => {
-            settings.token_source == TokenSource::Device
-                || (settings.token_source == TokenSource::Auto && has_terminal())
+    if purpose != Purpose::Browser {
+        if let Some(tokens) = silent_token(ctx, target, &client) {
+            return Ok((client, tokens));
         }
-    };
-    if !settings.interactive || !reachable {
+    }
+    let ways = interactive::methods(ctx, purpose);
+    if ways.is_empty() {
         return Err(Error::NoSilentSignIn);
     }
-    let tokens = device_sign_in(ctx, target, &client).map_err(Error::SignIn)?;
+    let tokens = interactive::sign_in(ctx, target, &client, &ways)?;
     Ok((client, tokens))
-}
-
-/// Whether a person can be reached on a terminal.
-fn has_terminal() -> bool {
-    // git passes our stderr through: a terminal there means someone runs git in it (an IDE's
-    // background fetch has a pipe there, even when the IDE was started from a terminal).
-    #[cfg(unix)]
-    {
-        std::io::IsTerminal::is_terminal(&std::io::stderr())
-            && std::fs::OpenOptions::new().write(true).open("/dev/tty").is_ok()
-    }
-    #[cfg(not(unix))]
-    {
-        std::io::IsTerminal::is_terminal(&std::io::stderr())
-    }
-}
-
-/// Instructions for a person: the terminal when there is one, else stderr.
-fn tell_person(text: &str) {
-    #[cfg(unix)]
-    if let Ok(mut tty) = std::fs::OpenOptions::new().write(true).open("/dev/tty") {
-        if std::io::Write::write_all(&mut tty, format!("{text}\n").as_bytes()).is_ok() {
-            return;
-        }
-    }
-    eprintln!("{text}");
 }
 
 /// Mint a PAT for `target` with `tokens` and describe it (not stored yet).
@@ -202,6 +195,14 @@ pub fn mint_pat(ctx: &Context, target: &Target, client: &Client, tokens: &Tokens
     )?;
     let pat = info.token.ok_or_else(|| pats::Error::Failed("the reply holds no PAT".into()))?;
     tracing::info!(%target, authorization_id = %info.authorization_id, valid_to = ?info.valid_to, "minted a PAT");
+    if let Some(why) = unusable(&settings.scope, &info.scope, &pat, info.valid_to, now) {
+        // Never stored nor handed to git; revoked so that it does not stay alive unreachable.
+        let revoked =
+            pats::revoke(client, &settings.vssps_url, target.name(), &tokens.access_token, &info.authorization_id)
+                .inspect_err(|e| tracing::info!(%target, error = %e, "could not revoke the unusable PAT"))
+                .is_ok();
+        return Err(pats::Error::Unusable { why, revoked });
+    }
     Ok(Credential {
         pat,
         meta: Metadata {
@@ -217,12 +218,65 @@ pub fn mint_pat(ctx: &Context, target: &Target, client: &Client, tokens: &Tokens
     })
 }
 
+/// Why a freshly minted PAT cannot serve git, if it cannot: a scope without code access where
+/// code access was asked for (a "restrict PAT creation" policy that allows packaging only), a
+/// `validTo` not in the future (a skewed clock, a broken reply), or a token with characters
+/// outside the PAT alphabet (letters and digits).
+fn unusable(requested: &str, scope: &str, pat: &Secret, valid_to: Option<i64>, now: i64) -> Option<&'static str> {
+    let code = |s: &str| s.split_whitespace().any(|x| x.starts_with("vso.code") || x == "app_token");
+    if code(requested) && !code(scope) {
+        return Some("its scope lacks code access");
+    }
+    if valid_to.is_some_and(|t| t <= now) {
+        return Some("it has already expired");
+    }
+    if pat.is_empty() || !pat.expose().bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Some("its token is not a PAT");
+    }
+    None
+}
+
+/// Where an org's hold on minting is kept: `{org: unix seconds until}`.
+fn holds_file(ctx: &Context) -> std::path::PathBuf {
+    ctx.settings.data_dir.join("mint-holds.json")
+}
+
+fn holds(ctx: &Context) -> std::collections::BTreeMap<String, i64> {
+    match crate::fs::read_private(&holds_file(ctx)) {
+        Ok(Some(bytes)) => serde_json::from_slice(&bytes).unwrap_or_default(),
+        _ => Default::default(),
+    }
+}
+
+/// Whether minting for `target` is held after an unusable mint (for an hour).
+fn mint_held(ctx: &Context, target: &Target) -> bool {
+    holds(ctx).get(&target.store_key()).is_some_and(|until| *until > now())
+}
+
+/// Hold minting for `target` for an hour, so that a skewed clock or a broken reply cannot cause
+/// a mint on every `get`.
+fn hold_minting(ctx: &Context, target: &Target) {
+    let mut all = holds(ctx);
+    let now = now();
+    all.retain(|_, until| *until > now);
+    all.insert(target.store_key(), now + 3600);
+    if let Ok(bytes) = serde_json::to_vec(&all) {
+        if let Err(e) = crate::fs::write_private(&holds_file(ctx), &bytes, crate::fs::Durability::Cache) {
+            tracing::warn!(error = %e, "could not record the hold on minting");
+        }
+    }
+}
+
 /// Obtain a new credential for `get`: a sign-in under [`Purpose::Get`], then a minted PAT (or
 /// the access token itself). `None`: fall back to prompting.
 pub fn obtain(ctx: &Context, target: &Target) -> Option<Obtained> {
     let (client, tokens) = match sign_in(ctx, target, Purpose::Get) {
         Ok(signed_in) => signed_in,
         Err(Error::SignIn(e)) => {
+            eprintln!("git-credential-azdo: sign-in for {target} failed: {e}");
+            return None;
+        }
+        Err(e @ (Error::Browser(_) | Error::WrongUser { .. })) => {
             eprintln!("git-credential-azdo: sign-in for {target} failed: {e}");
             return None;
         }
@@ -234,11 +288,15 @@ pub fn obtain(ctx: &Context, target: &Target) -> Option<Obtained> {
     if ctx.settings.credential_type == CredentialType::OAuth {
         return Some(Obtained::AccessToken(tokens));
     }
+    if mint_held(ctx, target) {
+        tracing::info!(%target, "a mint for this organization was unusable within the hour; using the access token");
+        return Some(Obtained::AccessToken(tokens));
+    }
     match mint_pat(ctx, target, &client, &tokens) {
-        // A PAT already past its expiry (a skewed clock, a hostile reply) is never handed to git.
-        Ok(credential) if credential.meta.expires_at.is_some_and(|t| t <= now()) => {
-            eprintln!("git-credential-azdo: the PAT minted for {target} has already expired; not using it");
-            None
+        Err(e @ pats::Error::Unusable { .. }) => {
+            hold_minting(ctx, target);
+            eprintln!("git-credential-azdo: {target}: {e}; using the sign-in token itself (no new PAT for an hour)");
+            Some(Obtained::AccessToken(tokens))
         }
         Ok(credential) => {
             if let Err(e) = ctx.store.put(target, &credential) {
@@ -257,11 +315,36 @@ pub fn obtain(ctx: &Context, target: &Target) -> Option<Obtained> {
     }
 }
 
+/// A minted PAT git rejected (`erase`): revoke it on the service by its authorization id, with a
+/// silent sign-in only, so that it does not stay alive where `logout --revoke` can no longer
+/// reach it. Best effort: a failure is one line, and the PAT is forgotten anyway.
+pub fn revoke_rejected(ctx: &Context, target: &Target, credential: &Credential) {
+    let Some(id) = credential.meta.authorization_id.as_deref().filter(|_| credential.meta.origin == Origin::Minted)
+    else {
+        return;
+    };
+    let settings = &ctx.settings;
+    if !settings.may_sign_in(target) {
+        return;
+    }
+    let client = match ctx.http(&settings.vssps_url) {
+        Ok(client) => client,
+        Err(e) => return tracing::info!(%target, error = %e, "cannot revoke the rejected PAT"),
+    };
+    let Some(tokens) = silent_token(ctx, target, &client) else {
+        return tracing::info!(%target, "no silent sign-in to revoke the rejected PAT with");
+    };
+    match pats::revoke(&client, &settings.vssps_url, target.name(), &tokens.access_token, id) {
+        Ok(()) => tracing::info!(%target, authorization_id = %id, "revoked the rejected minted PAT"),
+        Err(e) => eprintln!("git-credential-azdo: could not revoke the rejected PAT for {target}: {e}"),
+    }
+}
+
 /// An exclusive per-org lock across processes, waited for at most `limit`; `None` when it could
 /// not be had in time (or at all).
 pub fn org_lock(ctx: &Context, target: &Target, limit: Duration) -> Option<crate::fs::Lock> {
     let name: String =
-        target.name().chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+        target.store_key().chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
     let path = ctx.settings.data_dir.join("locks").join(format!("{name}.lock"));
     match crate::fs::lock(&path, Some(limit)) {
         Ok(lock) => Some(lock),
@@ -302,6 +385,22 @@ fn display_host(candidates: [Option<String>; 3]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unusable_mint_is_told_apart() {
+        let pat = Secret::new("a".repeat(52) + "JQQJ99BAACAAAAAAAAAAAAASAZDO1234");
+        let now = 1_000;
+        assert_eq!(unusable("vso.code_write", "vso.code_write", &pat, Some(now + 60), now), None);
+        assert_eq!(
+            unusable("vso.code_write", "vso.packaging", &pat, Some(now + 60), now),
+            Some("its scope lacks code access")
+        );
+        assert_eq!(unusable("vso.packaging", "vso.packaging", &pat, None, now), None, "what was asked for");
+        assert_eq!(unusable("vso.code", "app_token", &pat, Some(now), now), Some("it has already expired"));
+        let bad = Secret::new("abc-def");
+        assert_eq!(unusable("vso.code", "vso.code", &bad, None, now), Some("its token is not a PAT"));
+        assert_eq!(unusable("vso.code", "vso.code", &Secret::new(""), None, now), Some("its token is not a PAT"));
+    }
 
     #[test]
     fn the_host_name_comes_from_the_first_usable_source() {

@@ -13,6 +13,8 @@ pub fn is_relevant(key: &str) -> bool {
         || lower == "core.askpass"
         || (lower.starts_with("credential.") && lower.ends_with(".interactive"))
         || (lower.starts_with("credential.") && lower.rsplit('.').next().is_some_and(|n| n.starts_with("azrepos")))
+        // Git Credential Manager's binding of an account to an org.
+        || (lower.starts_with("credential.azrepos:org/") && lower.ends_with(".username"))
 }
 
 /// Whether `key` holds a secret (a client secret, a federation assertion): a snapshot with one

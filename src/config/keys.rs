@@ -74,7 +74,11 @@ key!(AUTHORITY: String = "azdo.authority", "GIT_CREDENTIAL_AZDO_AUTHORITY", "htt
 key!(MINT: Mint = "azdo.mint", "GIT_CREDENTIAL_AZDO_MINT", "auto", true, Mint::parse,
     "auto: mint a PAT through Entra sign-in when none is usable; never: only prompt");
 key!(TOKEN_SOURCE: TokenSource = "azdo.tokenSource", "GIT_CREDENTIAL_AZDO_TOKEN_SOURCE", "auto", true, TokenSource::parse,
-    "where Entra tokens come from: auto (stored refresh token, then the Azure CLI, then device code), device, azcli");
+    "where Entra tokens come from: auto (stored refresh token, then the Azure CLI, then the browser when one can be shown, then device code), browser, device, azcli");
+key!(ACCOUNT: String = "azdo.account", "GIT_CREDENTIAL_AZDO_ACCOUNT", "(none: one credential per organization)", true, account,
+    "the account (user principal name) whose credential serves the organization; credentials are kept per organization and account (credential.azrepos:org/ORG.username, Git Credential Manager's binding, is read when unset)");
+key!(BROWSER_TIMEOUT: Duration = "azdo.browserTimeout", "GIT_CREDENTIAL_AZDO_BROWSER_TIMEOUT", "300", false, seconds,
+    "seconds a browser sign-in may take, from opening the browser to the redirect");
 key!(CLIENT_ID: String = "azdo.clientId", "GIT_CREDENTIAL_AZDO_CLIENT_ID", "872cd9fa-d31f-45e0-9eab-6e460a02d1f1", false, client_id,
     "the Entra public client id used to sign in (Visual Studio's, as Git Credential Manager uses)");
 key!(TENANT: String = "azdo.tenant", "GIT_CREDENTIAL_AZDO_TENANT", "(discovered per org)", true, tenant,
@@ -132,6 +136,8 @@ pub const SETTINGS: &[&Setting] = &[
     &AUTHORITY.setting,
     &MINT.setting,
     &TOKEN_SOURCE.setting,
+    &BROWSER_TIMEOUT.setting,
+    &ACCOUNT.setting,
     &CLIENT_ID.setting,
     &TENANT.setting,
     &SCOPE.setting,
@@ -268,8 +274,11 @@ impl Mint {
 /// Where Entra access tokens may come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenSource {
-    /// A stored refresh token, then the Azure CLI, then (when interactive) the device code flow.
+    /// A stored refresh token, then the Azure CLI, then (when interactive) the browser where one
+    /// can be shown, then the device code flow.
     Auto,
+    /// Stored refresh token, then the browser; never the Azure CLI or the device code flow.
+    Browser,
     /// Stored refresh token, then the device code flow; never the Azure CLI.
     Device,
     /// Only the Azure CLI.
@@ -278,7 +287,12 @@ pub enum TokenSource {
 
 impl TokenSource {
     fn parse(v: &str) -> Result<TokenSource, Why> {
-        let allowed = [("auto", TokenSource::Auto), ("device", TokenSource::Device), ("azcli", TokenSource::AzureCli)];
+        let allowed = [
+            ("auto", TokenSource::Auto),
+            ("browser", TokenSource::Browser),
+            ("device", TokenSource::Device),
+            ("azcli", TokenSource::AzureCli),
+        ];
         one_of(v, &allowed, "expected one of the documented values")
     }
 }
@@ -313,6 +327,10 @@ fn boolean(v: &str) -> Result<bool, Why> {
 }
 
 /// Seconds, more than zero, at most a year.
+fn account(v: &str) -> Result<String, Why> {
+    crate::org::account_name(v).map_err(|_| expected("expected a user principal name such as alice@contoso.com"))
+}
+
 fn seconds(v: &str) -> Result<Duration, Why> {
     match interval(v)? {
         Some(d) if !d.is_zero() => Ok(d),
@@ -471,7 +489,8 @@ mod tests {
             default_parses(&WORKLOAD_FEDERATION_ASSERTION) && default_parses(&WORKLOAD_FEDERATION_SERVICE_CONNECTION)
         );
         assert!(default_parses(&WORKLOAD_FEDERATION_CLIENT_ID) && default_parses(&WORKLOAD_FEDERATION_TENANT_ID));
-        assert_eq!(SETTINGS.len(), 33, "every key is in the table once");
+        assert!(default_parses(&BROWSER_TIMEOUT) && default_parses(&ACCOUNT));
+        assert_eq!(SETTINGS.len(), 35, "every key is in the table once");
         // Visual Studio's public client, which Git Credential Manager also uses, so that
         // organizations that already allow GCM allow this helper too.
         assert_eq!((CLIENT_ID.parse)(CLIENT_ID.setting.default), Ok("872cd9fa-d31f-45e0-9eab-6e460a02d1f1".to_owned()));
@@ -483,6 +502,10 @@ mod tests {
         assert_eq!((VALIDATE_INTERVAL.parse)("0"), Ok(Some(Duration::ZERO)));
         assert!((TIMEOUT.parse)("0").is_err() && (TIMEOUT.parse)("soon").is_err());
         assert_eq!((TOKEN_SOURCE.parse)(" AzCli "), Ok(TokenSource::AzureCli));
+        assert_eq!((TOKEN_SOURCE.parse)("Browser"), Ok(TokenSource::Browser));
+        assert_eq!((BROWSER_TIMEOUT.parse)("300"), Ok(Duration::from_secs(300)));
+        assert_eq!((ACCOUNT.parse)(" Alice@Contoso.com "), Ok("alice@contoso.com".to_owned()));
+        assert!((ACCOUNT.parse)("alice").is_err() && (ACCOUNT.parse)("a@b/c").is_err());
         assert_eq!((SCOPE.parse)(" vso.code   vso.packaging "), Ok("vso.code vso.packaging".to_owned()));
         assert!((STORE_FILE.parse)("relative/file.json").is_err());
         assert_eq!((VSSPS_URL.parse)("https://VSSPS.example:443/"), Ok("https://vssps.example".to_owned()));

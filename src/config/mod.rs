@@ -67,6 +67,9 @@ pub struct Settings {
     pub authority: String,
     pub mint: Mint,
     pub token_source: TokenSource,
+    pub browser_timeout: Duration,
+    /// `azdo.account`, else Git Credential Manager's `credential.azrepos:org/ORG.username`.
+    pub account: Option<String>,
     pub client_id: String,
     pub tenant: Option<String>,
     pub scope: String,
@@ -184,6 +187,15 @@ impl Settings {
             authority: source.get(&keys::AUTHORITY)?,
             mint: source.get(&keys::MINT)?,
             token_source: source.get(&keys::TOKEN_SOURCE)?,
+            browser_timeout: source.get(&keys::BROWSER_TIMEOUT)?,
+            account: match source.get_opt(&keys::ACCOUNT)? {
+                Some(account) => Some(account),
+                // Git Credential Manager's binding of a user to an org (global or local).
+                None => target
+                    .filter(|t| !t.is_server())
+                    .and_then(|t| config.get(&format!("credential.azrepos:org/{}.username", t.name())).flatten())
+                    .and_then(|v| crate::org::account_name(v).ok()),
+            },
             client_id: source.get(&keys::CLIENT_ID)?,
             tenant: source.get_opt(&keys::TENANT)?,
             scope: source.get(&keys::SCOPE)?,

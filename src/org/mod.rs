@@ -20,8 +20,9 @@ const LEGACY_SUFFIX: &str = ".visualstudio.com";
 /// the `azdo.url` origin), or an Azure DevOps Server collection, which plays the org's role.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Target {
-    /// `org` is a validated name, lower-case.
-    Services { origin: ServiceUrl, org: String },
+    /// `org` is a validated name, lower-case; `account` the account (UPN, lower-case) whose
+    /// credential serves it, when one is named (`azdo.account`, a URL user name with `@`).
+    Services { origin: ServiceUrl, org: String, account: Option<String> },
     /// `collection` is the normalised collection URL, lower-case.
     Server { collection: String },
 }
@@ -30,6 +31,8 @@ pub enum Target {
 pub enum Error {
     #[error("'{0}' is not a valid Azure DevOps organization name (letters, digits, '-' and '_', at most 50)")]
     InvalidName(String),
+    #[error("'{0}' is not a valid account name (expected a user principal name such as alice@contoso.com)")]
+    InvalidAccount(String),
     #[error("'{0}' is not an Azure DevOps URL (expected https://dev.azure.com/ORG or https://ORG.visualstudio.com)")]
     NotAzureDevOps(String),
     #[error("the URL '{0}' does not name an organization: use https://dev.azure.com/ORG")]
@@ -79,7 +82,35 @@ impl Target {
 
     /// An organization on the Services origin `origin`.
     pub fn org_in(origin: &ServiceUrl, name: &str) -> Result<Target, Error> {
-        Ok(Target::Services { origin: origin.clone(), org: org_name(name)? })
+        Ok(Target::Services { origin: origin.clone(), org: org_name(name)?, account: None })
+    }
+
+    /// The same organization, served by `account`'s credential (a Server collection has none).
+    pub fn with_account(self, account: Option<&str>) -> Result<Target, Error> {
+        match (self, account) {
+            (Target::Services { origin, org, .. }, Some(a)) => {
+                Ok(Target::Services { origin, org, account: Some(account_name(a)?) })
+            }
+            (Target::Services { origin, org, .. }, None) => Ok(Target::Services { origin, org, account: None }),
+            (server, _) => Ok(server),
+        }
+    }
+
+    /// The account named for this target, if any.
+    pub fn account(&self) -> Option<&str> {
+        match self {
+            Target::Services { account, .. } => account.as_deref(),
+            Target::Server { .. } => None,
+        }
+    }
+
+    /// The name its credentials are stored under: the org, or `org/account` (org names hold no
+    /// `/`, so the two never meet).
+    pub fn store_key(&self) -> String {
+        match self.account() {
+            Some(account) => format!("{}/{account}", self.name()),
+            None => self.name().to_owned(),
+        }
     }
 
     /// An Azure DevOps Server collection, e.g. `https://tfs.example.com/tfs/DefaultCollection`:
@@ -106,10 +137,13 @@ impl Target {
         Ok(Target::Server { collection })
     }
 
-    /// The target a store key names on the Services origin `origin` (the inverse of [`Target::name`]).
+    /// The target a store key names on the Services origin `origin` (the inverse of
+    /// [`Target::store_key`]).
     pub fn from_key(key: &str, origin: &ServiceUrl) -> Result<Target, Error> {
         if key.contains("://") {
             Target::server(key)
+        } else if let Some((org, account)) = key.split_once('/') {
+            Target::org_in(origin, org)?.with_account(Some(account))
         } else {
             Target::org_in(origin, key)
         }
@@ -189,7 +223,7 @@ impl Target {
     /// and the URL its URL-scoped settings are matched against.
     pub fn url(&self) -> String {
         match self {
-            Target::Services { origin, org } => format!("{}/{org}", origin.base()),
+            Target::Services { origin, org, .. } => format!("{}/{org}", origin.base()),
             Target::Server { collection } => collection.clone(),
         }
     }
@@ -202,7 +236,27 @@ impl Target {
 
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        f.write_str(self.name())?;
+        match self.account() {
+            Some(account) => write!(f, " ({account})"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// An account name (a UPN such as `alice@contoso.com`): ASCII letters, digits and `.-_+'`, one
+/// `@` with something on each side, at most 256 characters; compared lower-case.
+pub fn account_name(name: &str) -> Result<String, Error> {
+    let name = name.trim();
+    let ok = name.len() <= 256
+        && name
+            .split_once('@')
+            .is_some_and(|(user, domain)| !user.is_empty() && !domain.is_empty() && !domain.contains('@'))
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"@.-_+'".contains(&b));
+    if ok {
+        Ok(name.to_ascii_lowercase())
+    } else {
+        Err(Error::InvalidAccount(printable(name)))
     }
 }
 
@@ -367,6 +421,23 @@ mod tests {
             let target = Target::server(ok).expect(ok);
             assert_eq!(Target::server(target.name()), Ok(target.clone()), "{ok}");
         }
+    }
+
+    #[test]
+    fn accounts_are_kept_apart_and_read_back() {
+        let org = Target::org("Contoso").expect("valid");
+        let alice = org.clone().with_account(Some(" Alice@Contoso.COM ")).expect("valid");
+        assert_eq!((alice.name(), alice.account()), ("contoso", Some("alice@contoso.com")));
+        assert_eq!(alice.store_key(), "contoso/alice@contoso.com");
+        assert_eq!(alice.to_string(), "contoso (alice@contoso.com)");
+        assert_eq!(alice.url(), org.url(), "settings and API calls are the org's");
+        assert_eq!(Target::from_key(&alice.store_key(), &ServiceUrl::default()), Ok(alice.clone()));
+        assert_eq!(org.store_key(), "contoso");
+        assert_ne!(alice, org);
+        for bad in ["alice", "@x", "a@", "a@b@c", "a b@c", "a/b@c", "a:b@c", "é@c"] {
+            assert!(account_name(bad).is_err(), "{bad}");
+        }
+        assert!(Target::from_key("contoso/not-an-account", &ServiceUrl::default()).is_err());
     }
 
     #[test]

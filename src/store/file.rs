@@ -61,7 +61,7 @@ impl Entry {
 
 /// The entry for `target`, if it is for `target`'s origin.
 fn entry_for<'a>(doc: &'a mut Document, target: &Target) -> Option<&'a mut Entry> {
-    doc.organizations.get_mut(target.name()).filter(|e| e.serves(target))
+    doc.organizations.get_mut(&target.store_key()).filter(|e| e.serves(target))
 }
 
 impl FileStore {
@@ -118,7 +118,7 @@ impl Store for FileStore {
         };
         let entry = Entry { pat: credential.pat.clone(), service, meta: credential.meta.clone() };
         self.update(|doc| {
-            doc.organizations.insert(target.name().to_owned(), entry);
+            doc.organizations.insert(target.store_key(), entry);
         })
     }
 
@@ -130,7 +130,7 @@ impl Store for FileStore {
         if !self.path.exists() {
             return Ok(false);
         }
-        self.update(|doc| entry_for(doc, target).is_some() && doc.organizations.remove(target.name()).is_some())
+        self.update(|doc| entry_for(doc, target).is_some() && doc.organizations.remove(&target.store_key()).is_some())
     }
 
     fn delete_if(&self, target: &Target, pat: &Secret) -> Result<bool, Error> {
@@ -138,7 +138,7 @@ impl Store for FileStore {
             return Ok(false);
         }
         self.update(|doc| match entry_for(doc, target) {
-            Some(e) if &e.pat == pat => doc.organizations.remove(target.name()).is_some(),
+            Some(e) if &e.pat == pat => doc.organizations.remove(&target.store_key()).is_some(),
             _ => false,
         })
     }

@@ -100,7 +100,7 @@ impl KeyringStore {
         target: &Target,
         call: impl FnOnce(keyring::Entry) -> keyring::Result<T> + Send + 'static,
     ) -> Result<T, Error> {
-        self.bounded_item(format!("{SERVICE_PREFIX}:{}", target.url()), target.name().to_owned(), call)
+        self.bounded_item(format!("{SERVICE_PREFIX}:{}", target.url()), target.store_key(), call)
     }
 
     fn bounded_item<T: Send + 'static>(
@@ -150,21 +150,21 @@ impl KeyringStore {
             Err(other) => Err(other),
         })?;
         if self.index.exists() {
-            self.update_index(|index| Ok(index.organizations.remove(target.name())))?;
+            self.update_index(|index| Ok(index.organizations.remove(&target.store_key())))?;
         }
         Ok(deleted)
     }
 
     fn set_index(&self, target: &Target, meta: &Metadata) -> Result<(), Error> {
         self.update_index(|index| {
-            index.organizations.insert(target.name().to_owned(), meta.clone());
+            index.organizations.insert(target.store_key(), meta.clone());
             Ok(())
         })
     }
 
     fn metadata(&self, target: &Target) -> Option<Metadata> {
         match jsonfile::read::<Index>(&self.index) {
-            Ok(mut index) => index.organizations.remove(target.name()),
+            Ok(mut index) => index.organizations.remove(&target.store_key()),
             Err(e) => {
                 tracing::warn!(error = %e, "keyring metadata unreadable; using none");
                 None

@@ -103,8 +103,10 @@ pub enum Route {
     Other,
     /// Entra `/{tenant}/oauth2/v2.0/devicecode`
     DeviceCode,
-    /// Entra `/{tenant}/oauth2/v2.0/token` (device-code polls and refresh grants)
+    /// Entra `/{tenant}/oauth2/v2.0/token` (device-code polls, authorization codes and refresh grants)
     Token,
+    /// Entra `GET /{tenant}/oauth2/v2.0/authorize` (the browser's sign-in page)
+    Authorize,
     /// `POST /{org}/_apis/tokens/pats`: mint a PAT
     PatCreate,
     /// `GET /{org}/_apis/tokens/pats` without `authorizationId`
@@ -162,6 +164,24 @@ pub struct DeviceFlowInfo {
     pub state: DeviceFlowState,
 }
 
+/// An authorize request as a browser sent it (see [`FakeAzdo::authorize_requests`]); values
+/// decoded, `None` when absent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizeRequest {
+    pub tenant: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub response_type: String,
+    pub response_mode: String,
+    pub scope: String,
+    pub state: Option<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+    pub prompt: Option<String>,
+    pub login_hint: Option<String>,
+    pub domain_hint: Option<String>,
+}
+
 /// Tokens issued without a device flow (see [`FakeAzdo::issue_entra_tokens`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntraTokens {
@@ -195,6 +215,12 @@ pub enum PatPolicy {
     BlockGlobalCreation,
     /// Every create answers this `patTokenError` (any value of the reference's §5.7 list).
     Refuse(String),
+    /// "Restrict personal access token creation" with an allow-list that leaves only packaging:
+    /// the create succeeds, but the PAT's scope is `vso.packaging` whatever was asked (issue
+    /// reports of the policy; the exact rule is not documented).
+    PackagingOnly,
+    /// A broken reply: the PAT's token holds a character outside the PAT alphabet (`-`).
+    MalformedToken,
 }
 
 /// A PAT created through the lifecycle API, as it stands now (see [`FakeAzdo::minted`]).
@@ -807,6 +833,49 @@ impl FakeAzdo {
         if !st.entra.allowed_clients.iter().any(|c| c.eq_ignore_ascii_case(client_id)) {
             st.entra.allowed_clients.push(client_id.to_string());
         }
+    }
+
+    /// From now on the authorize page signs the browser in as `upn` (created if new): it sends
+    /// the browser to the redirect URI with a code (a 302 for `response_mode=query`, an
+    /// auto-submitting form for `form_post`). Without a plan the sign-in page just stays open.
+    pub fn approve_browser_sign_in(&self, upn: &str) {
+        let mut st = self.shared.state();
+        st.ensure_user(upn);
+        st.entra.browser = Some(entra::BrowserPlan::Approve(upn.to_string()));
+    }
+
+    /// From now on the authorize page signs the browser in as the account its `login_hint`
+    /// names (as a person who takes the pre-filled account does); without a hint it answers
+    /// `login_required`.
+    pub fn approve_browser_sign_in_as_hinted(&self) {
+        self.shared.state().entra.browser = Some(entra::BrowserPlan::Approve(String::new()));
+    }
+
+    /// From now on the authorize page answers `error=access_denied` (the person cancelled).
+    pub fn deny_browser_sign_in(&self) {
+        self.shared.state().entra.browser = Some(entra::BrowserPlan::Deny);
+    }
+
+    /// The authorize requests received so far, oldest first.
+    pub fn authorize_requests(&self) -> Vec<AuthorizeRequest> {
+        self.shared.state().entra.authorizations.clone()
+    }
+
+    /// Authorization-code grants received (whatever their outcome), and those that got tokens.
+    pub fn code_grants(&self) -> (usize, usize) {
+        let st = self.shared.state();
+        (st.entra.code_grants, st.entra.codes_redeemed)
+    }
+
+    /// Every PKCE `code_verifier` the token endpoint received (to check that none leaks).
+    pub fn code_verifiers(&self) -> Vec<String> {
+        self.shared.state().entra.verifiers.clone()
+    }
+
+    /// Conditional Access blocks the device code flow: every device-code poll answers
+    /// `invalid_grant` with this AADSTS code (53003: blocked by Conditional Access).
+    pub fn block_device_code(&self, aadsts: u32) {
+        self.shared.state().entra.device_blocked = Some(aadsts);
     }
 
     /// The client ids the fake's Entra accepts.

@@ -316,8 +316,14 @@ fn create(shared: &Shared, req: &Request, org: &str, user: &User, v: &Version, b
         Ok(t) => t.unwrap_or(valid_to),
         Err(e) => return refused(&st, v, &e),
     };
+    let policies = org_policies(&st, org);
+    let scopes = if policies.contains(&PatPolicy::PackagingOnly) { vec!["vso.packaging".to_string()] } else { scopes };
+    let mut token = util::pat_84();
+    if policies.contains(&PatPolicy::MalformedToken) {
+        token.replace_range(10..11, "-");
+    }
     let record = PatRecord {
-        token: util::pat_84(),
+        token,
         authorization_id: util::guid(),
         org_key: key(org),
         upn: user.upn.clone(),

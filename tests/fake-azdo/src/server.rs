@@ -33,6 +33,8 @@ pub(crate) enum GitEndpoint {
 pub(crate) enum EntraEndpoint {
     DeviceCode,
     Token,
+    /// `GET /{tenant}/oauth2/v2.0/authorize`: the page a browser is sent to.
+    Authorize,
 }
 
 /// The PAT lifecycle API operations (by method, and for GET by `authorizationId`).
@@ -94,6 +96,7 @@ impl Target {
             Target::Git { .. } => Route::Git,
             Target::Entra { endpoint: EntraEndpoint::DeviceCode, .. } => Route::DeviceCode,
             Target::Entra { endpoint: EntraEndpoint::Token, .. } => Route::Token,
+            Target::Entra { endpoint: EntraEndpoint::Authorize, .. } => Route::Authorize,
             Target::Pats { op: Some(PatOp::Create), .. } => Route::PatCreate,
             Target::Pats { op: Some(PatOp::List), .. } => Route::PatList,
             Target::Pats { op: Some(PatOp::Get), .. } => Route::PatGet,
@@ -146,6 +149,8 @@ pub(crate) fn classify(method: &str, raw_path: &str, query: &str) -> Target {
             EntraEndpoint::DeviceCode
         } else if is(3, "token") {
             EntraEndpoint::Token
+        } else if is(3, "authorize") && get_or_head {
+            EntraEndpoint::Authorize
         } else {
             return Target::Other;
         };
@@ -391,6 +396,9 @@ fn dispatch(
                     .body(azdo::JSON, format!("{{\"message\":{}}}", crate::util::json_str(&message))),
             )
         }
+        Target::Entra { tenant, endpoint: EntraEndpoint::Authorize } => {
+            Outcome::Respond(entra::authorize(shared, req, &tenant, &req.query))
+        }
         Target::Entra { tenant, endpoint } => {
             let bytes = match read_body(req, body, reader, writer) {
                 Ok(b) => b,
@@ -403,7 +411,7 @@ fn dispatch(
             let form = if form_type { String::from_utf8_lossy(&bytes).into_owned() } else { String::new() };
             Outcome::Respond(match endpoint {
                 EntraEndpoint::DeviceCode => entra::device_code(shared, req, &tenant, &form),
-                EntraEndpoint::Token => entra::token(shared, req, &tenant, &form),
+                EntraEndpoint::Token | EntraEndpoint::Authorize => entra::token(shared, req, &tenant, &form),
             })
         }
         Target::GithubIdToken => Outcome::Respond(crate::identity::github_id_token(shared, req)),

@@ -514,3 +514,93 @@ fn entra_faults_are_separate_from_azure_devops_faults() {
     assert_eq!(fake.count(Route::Token), 3);
     assert_eq!(fake.count(Route::DeviceCode), 1);
 }
+
+/// RFC 7636 appendix B: a verifier and its S256 challenge.
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+const REDIRECT: &str = "http://localhost:4321/";
+
+fn authorize(fake: &FakeAzdo, extra: &str) -> Reply {
+    let query = format!(
+        "client_id={DEFAULT_CLIENT_ID}&response_type=code&redirect_uri=http%3A%2F%2Flocalhost%3A4321%2F&scope={}&state=st%2Bx&code_challenge={CHALLENGE}&code_challenge_method=S256{extra}",
+        support::form_value(&scope_rt())
+    );
+    get(&fake.url(), &format!("/organizations/oauth2/v2.0/authorize?{query}"), &[])
+}
+
+fn query_of(location: &str, name: &str) -> Option<String> {
+    let query = location.split_once('?')?.1;
+    query.split('&').find_map(|kv| kv.strip_prefix(&format!("{name}=")).map(support::decode))
+}
+
+fn redeem(fake: &FakeAzdo, code: &str, verifier: &str, redirect: &str) -> Reply {
+    post_form(
+        &fake.url(),
+        "/organizations/oauth2/v2.0/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", DEFAULT_CLIENT_ID),
+            ("scope", &scope_rt()),
+            ("code", code),
+            ("redirect_uri", redirect),
+            ("code_verifier", verifier),
+        ],
+    )
+}
+
+#[test]
+fn authorize_redirects_with_a_code_that_only_the_verifier_redeems_once() {
+    let fake = fake();
+    // No sign-in planned: the page stays on screen, nothing redirects.
+    let waiting = authorize(&fake, "");
+    assert_eq!((waiting.status, waiting.header("Location")), (200, None), "{waiting:?}");
+    fake.approve_browser_sign_in(ALICE);
+    let r = authorize(&fake, "");
+    assert_eq!(r.status, 302, "{r:?}");
+    let location = r.header("Location").expect("Location").to_string();
+    assert!(location.starts_with(REDIRECT), "{location}");
+    assert_eq!(query_of(&location, "state").as_deref(), Some("st+x"), "state round trip");
+    let code = query_of(&location, "code").expect("code");
+    assert_eq!(
+        redeem(&fake, &code, "wrong-verifier-wrong-verifier-wrong-verifier", REDIRECT).json()["error_codes"][0],
+        501_481
+    );
+    assert_eq!(redeem(&fake, &code, VERIFIER, "http://localhost:9/").json()["error"], "invalid_grant");
+    let ok = redeem(&fake, &code, VERIFIER, REDIRECT);
+    assert_eq!(ok.status, 200, "{ok:?}");
+    assert!(ok.json()["refresh_token"].as_str().is_some());
+    assert_eq!(redeem(&fake, &code, VERIFIER, REDIRECT).json()["error_codes"][0], 54005, "redeemed once");
+    assert_eq!(fake.code_grants(), (4, 1));
+    assert_eq!(fake.authorize_requests()[1].code_challenge.as_deref(), Some(CHALLENGE));
+    assert_eq!(fake.count(Route::Authorize), 2);
+}
+
+#[test]
+fn authorize_answers_form_post_denial_and_bad_requests_as_entra_does() {
+    let fake = fake();
+    fake.approve_browser_sign_in(ALICE);
+    let page = authorize(&fake, "&response_mode=form_post");
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    assert!(html.contains("action=\"http://localhost:4321/\"") && html.contains("name=\"code\""), "{html}");
+    assert!(html.contains("document.forms[0].submit()"), "{html}");
+    fake.deny_browser_sign_in();
+    let denied = authorize(&fake, "");
+    let location = denied.header("Location").expect("Location").to_string();
+    assert_eq!(query_of(&location, "error").as_deref(), Some("access_denied"));
+    assert_eq!(query_of(&location, "state").as_deref(), Some("st+x"));
+    // No PKCE: an error redirect; a redirect URI that matches no registration: Entra's own page.
+    let no_pkce = get(
+        &fake.url(),
+        &format!("/organizations/oauth2/v2.0/authorize?client_id={DEFAULT_CLIENT_ID}&response_type=code&redirect_uri=http%3A%2F%2Flocalhost%3A4321%2F&scope=openid+499b84ac-1321-427f-aa17-267ca6975798%2F.default"),
+        &[],
+    );
+    assert_eq!(query_of(no_pkce.header("Location").expect("Location"), "error").as_deref(), Some("invalid_request"));
+    let foreign = get(
+        &fake.url(),
+        &format!("/organizations/oauth2/v2.0/authorize?client_id={DEFAULT_CLIENT_ID}&response_type=code&redirect_uri=https%3A%2F%2Fevil.example%2F&scope=openid"),
+        &[],
+    );
+    assert_eq!((foreign.status, foreign.header("Location")), (400, None));
+    assert!(foreign.text().contains("AADSTS50011"));
+}
