@@ -263,9 +263,18 @@ fn store(ctx: &Context, request: &Request, target: &Target) -> Result<(), Error>
 fn erase(ctx: &Context, request: &Request, target: &Target) -> Result<(), Error> {
     let store = ctx.store.as_ref();
     // A refused access token (it comes with no password) says nothing about a stored PAT.
-    if request.ephemeral || identity::choose(&ctx.settings, target).is_some() {
-        tracing::info!(%target, "erase of an access token; the store is left alone");
+    if identity::choose(&ctx.settings, target).is_some() {
+        tracing::info!(%target, "erase of a build identity's token; nothing is stored");
         return Ok(());
+    }
+    if request.ephemeral {
+        tracing::info!(%target, "erase of an access token; the stored PAT is left alone");
+        auth::forget_access_token(ctx, target, None);
+        return Ok(());
+    }
+    // A rejected access token handed out as a password (git without the authtype capability).
+    if let Some(password) = request.password.as_ref().filter(|p| looks_like_jwt(p.expose())) {
+        auth::forget_access_token(ctx, target, Some(password));
     }
     let Some(existing) = store.get(target)? else {
         tracing::info!(%target, "nothing stored to erase");

@@ -517,3 +517,83 @@ fn a_rejected_minted_pat_is_revoked_before_it_is_forgotten() {
     assert_eq!(run.status, 0, "{run:?}");
     assert_eq!(w.fake.is_revoked(&typed.authorization_id), Some(false));
 }
+
+/// A `get` request with git's authtype capability for `url`'s organization.
+fn bearer_query(url: &str) -> Vec<u8> {
+    let rest = url.strip_prefix("http://").expect("fake url");
+    let (host, path) = rest.split_once('/').expect("path");
+    format!("capability[]=authtype\nprotocol=http\nhost={host}\npath={path}\n\n").into_bytes()
+}
+
+/// The password (or Bearer credential) a `git credential fill` (or `get`) printed.
+fn secret_of(fill: &Run) -> String {
+    fill.stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("password=").or_else(|| l.strip_prefix("credential=")))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn in_oauth_mode_a_hot_get_reuses_the_kept_access_token_without_a_request() {
+    let mut w = world();
+    w.env.set("GIT_CREDENTIAL_AZDO_CREDENTIAL_TYPE", "oauth");
+    w.first_mint();
+    w.fake.reset_counts();
+    let first = w.env.fill(&w.url());
+    let token = secret_of(&first);
+    assert!(token.starts_with("eyJ"), "{first:?}");
+    // With git's authtype capability too: the same kept token, as Bearer.
+    let bearer = w.env.helper(&["get"], &bearer_query(&w.url()));
+    assert!(bearer.stdout.contains("authtype=Bearer"), "{bearer:?}");
+    assert_eq!(secret_of(&bearer), token, "{bearer:?}");
+    let run = w.clone("c2");
+    assert_eq!(run.status, 0, "{run:?}");
+    for route in [Route::Token, Route::Challenge, Route::PatCreate, Route::ConnectionData] {
+        assert_eq!(w.fake.count(route), 0, "{route:?}: a hot get in oauth mode made a request");
+    }
+    assert!(w.fake.count(Route::Git) > 0);
+    assert_eq!(w.stored_pat(), None, "an access token is never stored as a PAT");
+
+    // git rejects it: it is forgotten, and the next get refreshes (one token request).
+    let run = w.env.reject(&w.url(), &format!("username=contoso\npassword={token}\n"));
+    assert_eq!(run.status, 0, "{run:?}");
+    let again = w.env.fill(&w.url());
+    assert!(secret_of(&again).starts_with("eyJ"), "{again:?}");
+    assert_eq!(w.fake.count(Route::Token), 1, "the rejected token was used again");
+}
+
+#[test]
+fn a_rejected_bearer_token_is_forgotten() {
+    let mut w = world();
+    w.env.set("GIT_CREDENTIAL_AZDO_CREDENTIAL_TYPE", "oauth");
+    w.first_mint();
+    let query = bearer_query(&w.url());
+    let bearer = w.env.helper(&["get"], &query);
+    assert!(bearer.stdout.contains("ephemeral=1"), "{bearer:?}");
+    w.fake.reset_counts();
+    // What git sends back for a refused Bearer credential: its request and the answer's fields.
+    let rejected = [&query[..query.len() - 1], bearer.stdout.as_bytes(), b"\n"].concat();
+    let run = w.env.helper(&["erase"], &rejected);
+    assert_eq!(run.status, 0, "{run:?}");
+    let again = w.env.fill(&w.url());
+    assert!(secret_of(&again).starts_with("eyJ"), "{again:?}");
+    assert_eq!(w.fake.count(Route::Token), 1, "the rejected Bearer token was used again");
+}
+
+#[test]
+fn after_a_policy_refusal_hot_gets_use_the_kept_access_token_and_do_not_mint_again() {
+    let w = world();
+    w.fake.set_pat_policy("contoso", PatPolicy::DisableCreation);
+    w.fake.approve_device_flow(DeviceFlow::Next, UPN);
+    let run = w.clone("c1");
+    assert_eq!(run.status, 0, "{run:?}");
+    w.fake.reset_counts();
+    let run = w.clone("c2");
+    assert_eq!(run.status, 0, "{run:?}");
+    assert_eq!(run.stderr, "", "{run:?}");
+    for route in [Route::Token, Route::PatCreate, Route::Challenge] {
+        assert_eq!(w.fake.count(route), 0, "{route:?}: a request after the policy refusal");
+    }
+    assert_eq!(w.stored_pat(), None);
+}

@@ -79,6 +79,70 @@ pub(crate) fn refresh_key(ctx: &Context, target: &Target, tenant: &str) -> Strin
     }
 }
 
+/// An access token handed to git is used again until this many seconds before it expires.
+const ACCESS_TOKEN_MARGIN: i64 = 300;
+
+/// Where the access token handed to git for `target` is kept (beside the refresh token, in the
+/// same store): per authority, client, organization URL and account.
+fn access_key(ctx: &Context, target: &Target) -> String {
+    let base = format!("access-token:{}:{}:{}", ctx.settings.authority, ctx.settings.client_id, target.url());
+    match target.account() {
+        Some(account) => format!("{base}:{account}"),
+        None => base,
+    }
+}
+
+/// The kept access token for `target`, while it has more than [`ACCESS_TOKEN_MARGIN`] to live:
+/// a hot `get` in oauth mode (or after a refused mint) then makes no request. Stored as
+/// `EXPIRY TOKEN` (Unix seconds); anything else is no token.
+fn kept_access_token(ctx: &Context, target: &Target) -> Option<Tokens> {
+    let kept = match ctx.store.get_token(&access_key(ctx, target)) {
+        Ok(kept) => kept?,
+        Err(e) => {
+            tracing::info!(%target, error = %e, "cannot read the kept access token");
+            return None;
+        }
+    };
+    let (expiry, token) = kept.expose().split_once(' ')?;
+    let expires_at: i64 = expiry.parse().ok()?;
+    if expires_at - ACCESS_TOKEN_MARGIN <= now() || token.is_empty() {
+        tracing::debug!(%target, "the kept access token is about to expire");
+        return None;
+    }
+    tracing::info!(%target, "the kept access token; no request");
+    Some(Tokens { access_token: Secret::from(token.to_owned()), refresh_token: None, expires_at })
+}
+
+/// Keep the access token handed to git for `target` until shortly before it expires.
+fn keep_access_token(ctx: &Context, target: &Target, tokens: &Tokens) {
+    if tokens.expires_at - ACCESS_TOKEN_MARGIN <= now() {
+        return;
+    }
+    let value = Secret::from(format!("{} {}", tokens.expires_at, tokens.access_token.expose()));
+    if let Err(e) = ctx.store.put_token(&access_key(ctx, target), &value) {
+        tracing::info!(%target, error = %e, "could not keep the access token");
+    }
+}
+
+/// git rejected an access token for `target` (`erase`): forget the kept one when it is that
+/// token, or when git does not say which (a Bearer credential comes back without it).
+pub fn forget_access_token(ctx: &Context, target: &Target, rejected: Option<&Secret>) {
+    let key = access_key(ctx, target);
+    let matches = match rejected {
+        None => true,
+        Some(rejected) => ctx
+            .store
+            .get_token(&key)
+            .ok()
+            .flatten()
+            .and_then(|kept| kept.expose().split_once(' ').map(|(_, t)| t == rejected.expose()))
+            .unwrap_or(false),
+    };
+    if matches && ctx.store.delete_token(&key).unwrap_or(false) {
+        tracing::info!(%target, "forgot the kept access token git rejected");
+    }
+}
+
 /// The user an Entra access token is for (`upn`, else `preferred_username`, else
 /// `unique_name` of its claims), lower-case; `None` when it is no readable JWT.
 pub(crate) fn token_user(token: &Secret) -> Option<String> {
@@ -270,6 +334,13 @@ fn hold_minting(ctx: &Context, target: &Target) {
 /// Obtain a new credential for `get`: a sign-in under [`Purpose::Get`], then a minted PAT (or
 /// the access token itself). `None`: fall back to prompting.
 pub fn obtain(ctx: &Context, target: &Target) -> Option<Obtained> {
+    // The access token itself goes to git: the one kept from an earlier `get`, while it lives.
+    let direct = ctx.settings.credential_type == CredentialType::OAuth || mint_held(ctx, target);
+    if direct && ctx.settings.may_sign_in(target) && !target.is_server() {
+        if let Some(tokens) = kept_access_token(ctx, target) {
+            return Some(Obtained::AccessToken(tokens));
+        }
+    }
     let (client, tokens) = match sign_in(ctx, target, Purpose::Get) {
         Ok(signed_in) => signed_in,
         Err(Error::SignIn(e)) => {
@@ -286,16 +357,19 @@ pub fn obtain(ctx: &Context, target: &Target) -> Option<Obtained> {
         }
     };
     if ctx.settings.credential_type == CredentialType::OAuth {
+        keep_access_token(ctx, target, &tokens);
         return Some(Obtained::AccessToken(tokens));
     }
-    if mint_held(ctx, target) {
+    if direct {
         tracing::info!(%target, "a mint for this organization was unusable within the hour; using the access token");
+        keep_access_token(ctx, target, &tokens);
         return Some(Obtained::AccessToken(tokens));
     }
     match mint_pat(ctx, target, &client, &tokens) {
         Err(e @ pats::Error::Unusable { .. }) => {
             hold_minting(ctx, target);
             eprintln!("git-credential-azdo: {target}: {e}; using the sign-in token itself (no new PAT for an hour)");
+            keep_access_token(ctx, target, &tokens);
             Some(Obtained::AccessToken(tokens))
         }
         Ok(credential) => {
@@ -304,8 +378,11 @@ pub fn obtain(ctx: &Context, target: &Target) -> Option<Obtained> {
             }
             Some(Obtained::Pat(credential))
         }
+        // The policy will not change within the hour either: no mint request on every `get`.
         Err(e @ pats::Error::Policy(_)) => {
-            eprintln!("git-credential-azdo: {target}: {e}; using the sign-in token itself");
+            hold_minting(ctx, target);
+            eprintln!("git-credential-azdo: {target}: {e}; using the sign-in token itself (no new PAT for an hour)");
+            keep_access_token(ctx, target, &tokens);
             Some(Obtained::AccessToken(tokens))
         }
         Err(e) => {
