@@ -1,5 +1,5 @@
 //! The file store (opt-in, for headless machines): every org's PAT and metadata in one JSON file
-//! with mode 0600, written atomically under a lock.
+//! with mode 0600, written atomically under a lock. A `get` builds only the entry it looks up.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -82,6 +82,19 @@ impl FileStore {
         self
     }
 
+    /// The entry under `key` of the document's map `map` (`organizations` or `tokens`), without
+    /// building the others: what `get` needs from a store of any size.
+    fn pick<T: for<'de> Deserialize<'de>>(&self, map: &'static str, key: &str) -> Result<Option<T>, Error> {
+        let Some(picked) = jsonfile::pick::<T>(&self.path, map, key)? else { return Ok(None) };
+        match picked.version {
+            Some(1) => Ok(picked.found),
+            other => Err(Error::Corrupt {
+                path: self.path.clone(),
+                detail: other.map_or_else(|| "no version".to_owned(), |v| format!("unknown version {v}")),
+            }),
+        }
+    }
+
     fn read(&self) -> Result<Document, Error> {
         let doc: Document = jsonfile::read(&self.path)?;
         if doc.version != 1 {
@@ -107,8 +120,8 @@ impl Store for FileStore {
     }
 
     fn get(&self, target: &Target) -> Result<Option<Credential>, Error> {
-        let mut doc = self.read()?;
-        Ok(entry_for(&mut doc, target).map(|e| Credential { pat: e.pat.clone(), meta: e.meta.clone() }))
+        let entry: Option<Entry> = self.pick("organizations", &target.store_key())?;
+        Ok(entry.filter(|e| e.serves(target)).map(|e| Credential { pat: e.pat, meta: e.meta }))
     }
 
     fn put(&self, target: &Target, credential: &Credential) -> Result<(), Error> {
@@ -168,7 +181,7 @@ impl Store for FileStore {
 
 impl TokenStore for FileStore {
     fn get_token(&self, key: &str) -> Result<Option<Secret>, Error> {
-        Ok(self.read()?.tokens.remove(key))
+        self.pick("tokens", key)
     }
 
     fn put_token(&self, key: &str, token: &Secret) -> Result<(), Error> {
@@ -183,5 +196,52 @@ impl TokenStore for FileStore {
             return Ok(false);
         }
         self.update(|doc| doc.tokens.remove(key).is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store_with(text: &str) -> (tempfile::TempDir, FileStore) {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("credentials.json");
+        std::fs::write(&path, text).expect("write");
+        #[cfg(unix)]
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).expect("mode");
+        (dir, FileStore::new(path))
+    }
+
+    #[test]
+    fn get_builds_the_one_entry_it_looks_up_among_many() {
+        let mut orgs: Vec<String> =
+            (0..300).map(|i| format!(r#""org{i}": {{"pat": "p{i}", "stored_at": {i}}}"#)).collect();
+        // Another org's entry that is not an entry at all does not stop a lookup.
+        orgs.push(r#""broken": [1, {"x": "\u00e9"}, null]"#.to_owned());
+        let text = format!(
+            r#"{{"version": 1, "extra": {{"a": [1, 2]}}, "organizations": {{{}}}, "tokens": {{"k": "t", "j": "u"}}}}"#,
+            orgs.join(",")
+        );
+        let (_dir, store) = store_with(&text);
+        let got = store.get(&Target::org("org123").expect("org")).expect("read").expect("found");
+        assert_eq!((got.pat.expose(), got.meta.stored_at), ("p123", 123));
+        assert!(store.get(&Target::org("org999").expect("org")).expect("read").is_none());
+        assert_eq!(store.get_token("j").expect("read").map(|t| t.expose().to_owned()), Some("u".into()));
+        assert!(store.get_token("nope").expect("read").is_none());
+    }
+
+    #[test]
+    fn a_lookup_still_refuses_a_file_that_is_not_the_document() {
+        for text in [
+            r#"{"version": 2, "organizations": {}}"#,
+            r#"{"organizations": {}}"#,
+            r#"{"version": 1, "organizations": {"a": {"pat": "p", "stored_at": 1}}"#,
+            r#"{"version": 1} trailing"#,
+            r#"[1]"#,
+        ] {
+            let (_dir, store) = store_with(text);
+            let got = store.get(&Target::org("a").expect("org"));
+            assert!(matches!(got, Err(Error::Corrupt { .. })), "{text}: {:?}", got.map(|c| c.is_some()));
+        }
     }
 }

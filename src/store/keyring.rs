@@ -163,8 +163,9 @@ impl KeyringStore {
     }
 
     fn metadata(&self, target: &Target) -> Option<Metadata> {
-        match jsonfile::read::<Index>(&self.index) {
-            Ok(mut index) => index.organizations.remove(&target.store_key()),
+        // Only this org's entry is built: a store of many organizations costs no more than one.
+        match jsonfile::pick::<Metadata>(&self.index, "organizations", &target.store_key()) {
+            Ok(picked) => picked.and_then(|p| p.found),
             Err(e) => {
                 tracing::warn!(error = %e, "keyring metadata unreadable; using none");
                 None
