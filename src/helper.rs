@@ -25,7 +25,8 @@ use crate::time::now;
 /// Run one operation: read the request from `input`, answer on `out` (for `get`).
 pub fn run(op: Operation, input: impl Read, out: &mut impl Write) -> Result<(), Error> {
     let request = protocol::read_request(input)?;
-    let env = |name: &str| std::env::var_os(name);
+    let snapshot = config::EnvSnapshot::take();
+    let env = |name: &str| snapshot.var(name);
     // For other hosts nothing is written, not even the config cache; for ours the cache is used.
     let (config, save) = GitConfig::load_readonly_with_save();
     // With `azdo.url` naming another origin, that origin replaces dev.azure.com (its PATs must

@@ -35,6 +35,30 @@ pub enum Error {
 /// Environment variables, as a function so tests can pass their own.
 pub type Env<'a> = &'a dyn Fn(&str) -> Option<OsString>;
 
+/// The process environment, read once: the variables settings are looked up under (this
+/// helper's own and Git Credential Manager's, dozens per run) come from one pass over it;
+/// any other name is asked of the environment itself.
+pub struct EnvSnapshot(Vec<(OsString, OsString)>);
+
+/// The prefixes of the names [`EnvSnapshot`] keeps.
+const SNAPSHOT_PREFIXES: [&str; 2] = ["GIT_CREDENTIAL_AZDO_", "GCM_"];
+
+impl EnvSnapshot {
+    pub fn take() -> EnvSnapshot {
+        let wanted =
+            |name: &OsString| SNAPSHOT_PREFIXES.iter().any(|p| name.as_encoded_bytes().starts_with(p.as_bytes()));
+        EnvSnapshot(std::env::vars_os().filter(|(name, _)| wanted(name)).collect())
+    }
+
+    pub fn var(&self, name: &str) -> Option<OsString> {
+        if SNAPSHOT_PREFIXES.iter().any(|p| name.starts_with(p)) {
+            self.0.iter().find(|(n, _)| n.as_encoded_bytes() == name.as_bytes()).map(|(_, v)| v.clone())
+        } else {
+            std::env::var_os(name)
+        }
+    }
+}
+
 /// The configured origins (`azdo.url`, `azdo.server`): read before the target is known.
 pub fn origins(config: &GitConfig, env: Env) -> Result<Origins, Error> {
     let source = Source { config, env, url: None };
@@ -281,6 +305,20 @@ fn identities(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_snapshot_answers_as_the_environment_does() {
+        let snapshot = EnvSnapshot::take();
+        assert_eq!(snapshot.var("PATH"), std::env::var_os("PATH"), "other names are asked of the environment");
+        assert_eq!(snapshot.var("HOME"), std::env::var_os("HOME"));
+        for (name, value) in std::env::vars_os() {
+            if let Some(name) = name.to_str().filter(|n| n.starts_with("GIT_CREDENTIAL_AZDO_") || n.starts_with("GCM_"))
+            {
+                assert_eq!(snapshot.var(name), Some(value), "{name}");
+            }
+        }
+        assert_eq!(snapshot.var("GIT_CREDENTIAL_AZDO_NO_SUCH_SETTING_X"), None);
+    }
 
     fn config(pairs: &[(&str, &str)]) -> GitConfig {
         GitConfig::parse_z(pairs.iter().map(|(k, v)| format!("{k}\n{v}\0")).collect::<String>().as_bytes())
