@@ -228,6 +228,67 @@ fn a_redirect_with_the_wrong_state_redeems_nothing_and_stores_nothing() {
 }
 
 #[test]
+fn a_redirect_sent_by_another_user_is_ignored() {
+    // Another local user can read the authorize URL (and its state) from the browser's
+    // arguments and send a code for their own account to the listener: it must not be redeemed.
+    if !rustix_is_root() {
+        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "under CI this test runs as root");
+        eprintln!("SKIPPED: needs root to run the redirect as another user");
+        return;
+    }
+    let mut w = world();
+    w.fake.approve_browser_sign_in(UPN);
+    let marker = w.env.root.path().join("browser-ran");
+    let script = format!(
+        r#"echo ran > {marker:?}
+exec setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 - "$1" <<'EOF'
+import html, re, sys, urllib.parse, urllib.request
+page = urllib.request.urlopen(sys.argv[1], timeout=10).read().decode()
+action = re.search(r'action="([^"]*)"', page)
+fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', page))
+fields = {{k: html.unescape(v) for k, v in fields.items()}}
+body = urllib.parse.urlencode(fields).encode()
+try:
+    urllib.request.urlopen(html.unescape(action.group(1)), data=body, timeout=10).read()
+except Exception as e:
+    print(e, file=sys.stderr)
+EOF"#,
+        marker = marker.to_string_lossy()
+    );
+    w.env.set("BROWSER", w.env.script("other-user-browser.sh", &script));
+    w.env.set("GIT_CREDENTIAL_AZDO_BROWSER_TIMEOUT", "4");
+    let run = w.clone("c1");
+    assert_ne!(run.status, 0, "{run:?}");
+    assert!(marker.exists(), "the browser ran");
+    assert!(run.stderr.contains("not completed within"), "{run:?}");
+    assert_eq!(w.fake.code_grants(), (0, 0), "nothing redeemed");
+    assert!(w.stored_pat().is_none(), "nothing stored");
+}
+
+#[test]
+fn the_browser_inherits_no_secret_variable() {
+    let mut w = world();
+    let seen = w.env.root.path().join("browser-env");
+    let browser = w.env.script("env-browser.sh", &format!("env > {:?}", seen.to_string_lossy()));
+    w.env.set("BROWSER", &browser);
+    w.env.set("GIT_CREDENTIAL_AZDO_BROWSER_TIMEOUT", "2");
+    w.env.set("SYSTEM_ACCESSTOKEN", "job-token-secret");
+    w.env.set("GIT_CREDENTIAL_AZDO_SERVICE_PRINCIPAL_SECRET", "sp-secret-value");
+    let run = w.clone("c1");
+    assert_ne!(run.status, 0, "{run:?}");
+    let env = std::fs::read_to_string(&seen).expect("the browser ran");
+    assert!(env.contains("GIT_CREDENTIAL_AZDO_BROWSER_TIMEOUT=2"), "the environment was passed on: {env}");
+    assert!(!env.contains("job-token-secret") && !env.contains("sp-secret-value"), "{env}");
+}
+
+fn rustix_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.strip_prefix("Uid:").is_some_and(|ids| ids.split_whitespace().next() == Some("0")))
+}
+
+#[test]
 fn access_denied_fails_cleanly_within_the_timeout() {
     let mut w = world();
     w.fake.deny_browser_sign_in();

@@ -211,9 +211,15 @@ impl Listener {
             }
             let mut accepted = false;
             for socket in &self.sockets {
-                let Ok((stream, _)) = socket.accept() else { continue };
+                let Ok((stream, peer)) = socket.accept() else { continue };
                 accepted = true;
-                match handle(stream, state) {
+                if !same_user(peer, self.port) {
+                    tracing::info!("a connection to the sign-in listener from another user; ignored");
+                    continue;
+                }
+                // One deadline per connection: a client that trickles bytes cannot stretch the wait.
+                let until = deadline.min(Instant::now() + READ_TIMEOUT);
+                match handle(stream, state, until) {
                     Handled::Code(code) => return Ok(code),
                     Handled::Error(e) => return Err(Error::Refused(e)),
                     Handled::WrongState => wrong_state = true,
@@ -237,12 +243,55 @@ enum Handled {
     Ignored,
 }
 
-/// One request from the browser, read (bounded) and answered.
-fn handle(mut stream: TcpStream, state: &str) -> Handled {
+/// Whether the process at the other end of a connection to the listener on `port` runs as this
+/// user. Another local user can read the authorize URL (with its `state`) from the browser's
+/// arguments; a redirect they send with a code for their own account must not be redeemed. On
+/// Linux the kernel's socket table says who owns the client's socket; where it cannot be read
+/// (or elsewhere), the connection is taken.
+fn same_user(peer: SocketAddr, port: u16) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        let me = rustix::process::geteuid().as_raw();
+        let tables = ["/proc/net/tcp", "/proc/net/tcp6"].map(|p| std::fs::read_to_string(p).unwrap_or_default());
+        match socket_owner(&tables, peer, port) {
+            Some(uid) => uid == me,
+            None => true,
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (peer, port);
+        true
+    }
+}
+
+/// The owner of the client socket `peer` connected to loopback `port`, from the text of
+/// `/proc/net/tcp` and `/proc/net/tcp6` (addresses in the kernel's hex form).
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn socket_owner(tables: &[String], peer: SocketAddr, port: u16) -> Option<u32> {
+    let words = |bytes: &[u8]| -> String {
+        bytes.chunks(4).map(|c| format!("{:08X}", u32::from_ne_bytes([c[0], c[1], c[2], c[3]]))).collect()
+    };
+    // The client's own address as the table shows it: IPv4 in `tcp`; IPv6, or IPv4-mapped from a
+    // dual-stack socket, in `tcp6`.
+    let forms: Vec<String> = match peer.ip() {
+        std::net::IpAddr::V4(ip) => vec![words(&ip.octets()), words(&ip.to_ipv6_mapped().octets())],
+        std::net::IpAddr::V6(ip) => vec![words(&ip.octets())],
+    };
+    let local = forms.iter().map(|f| format!("{f}:{:04X}", peer.port())).collect::<Vec<_>>();
+    let remote_port = format!(":{port:04X}");
+    tables.iter().flat_map(|t| t.lines().skip(1)).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (l, r, uid) = (fields.get(1)?, fields.get(2)?, fields.get(7)?);
+        (local.iter().any(|f| f == l) && r.ends_with(&remote_port)).then(|| uid.parse().ok())?
+    })
+}
+
+/// One request from the browser, read (bounded by `until`) and answered.
+fn handle(mut stream: TcpStream, state: &str, until: Instant) -> Handled {
     let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(READ_TIMEOUT));
     let _ = stream.set_write_timeout(Some(READ_TIMEOUT));
-    let Some((method, target, body)) = read_request(&mut stream) else {
+    let Some((method, target, body)) = read_request(&mut stream, until) else {
         return Handled::Ignored;
     };
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
@@ -291,10 +340,15 @@ fn handle(mut stream: TcpStream, state: &str) -> Handled {
 }
 
 /// The request line's method and target, and the body (for a POST), or `None` for anything
-/// unreadable or too large.
-fn read_request(stream: &mut TcpStream) -> Option<(String, String, String)> {
+/// unreadable, too large, or not sent in full by `until`.
+fn read_request(stream: &mut TcpStream, until: Instant) -> Option<(String, String, String)> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
+    let read = |stream: &mut TcpStream, chunk: &mut [u8]| -> Option<usize> {
+        let left = until.checked_duration_since(Instant::now()).filter(|d| !d.is_zero())?;
+        stream.set_read_timeout(Some(left)).ok()?;
+        stream.read(chunk).ok().filter(|n| *n > 0)
+    };
     let head_end = loop {
         if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             break i;
@@ -302,7 +356,7 @@ fn read_request(stream: &mut TcpStream) -> Option<(String, String, String)> {
         if buf.len() > MAX_HEAD {
             return None;
         }
-        let n = stream.read(&mut chunk).ok().filter(|n| *n > 0)?;
+        let n = read(stream, &mut chunk)?;
         buf.extend_from_slice(&chunk[..n]);
     };
     let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
@@ -319,7 +373,7 @@ fn read_request(stream: &mut TcpStream) -> Option<(String, String, String)> {
     }
     let mut body = buf[head_end + 4..].to_vec();
     while body.len() < length {
-        let n = stream.read(&mut chunk).ok().filter(|n| *n > 0)?;
+        let n = read(stream, &mut chunk)?;
         body.extend_from_slice(&chunk[..n]);
     }
     body.truncate(length);
@@ -437,6 +491,9 @@ pub fn open(url: &str) -> Result<Child, Error> {
         let Some((program, args)) = words.split_first() else { continue };
         let mut cmd = Command::new(program);
         cmd.args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        for var in crate::config::keys::SECRET_VARS {
+            cmd.env_remove(var);
+        }
         match cmd.spawn() {
             Ok(child) => {
                 tracing::info!(program = %printable(program), pid = child.id(), "browser started");
@@ -458,6 +515,53 @@ pub fn open(url: &str) -> Result<Child, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_socket_table_names_the_owner_of_the_client_end() {
+        let table =
+            "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
+   0: 0100007F:A9F4 0100007F:1F90 01 00000000:00000000 00:00000000 00000000  1000        0 1 1 0000\n\
+   1: 0100007F:1F90 0100007F:A9F4 01 00000000:00000000 00:00000000 00000000     0        0 2 1 0000\n"
+                .to_owned();
+        let peer: SocketAddr = "127.0.0.1:43508".parse().expect("addr"); // 0xA9F4
+        assert_eq!(socket_owner(&[table.clone(), String::new()], peer, 0x1F90), Some(1000));
+        assert_eq!(socket_owner(&[table, String::new()], peer, 0x1F91), None, "another listener's client");
+        let mapped = "  sl  local_address rem_address st\n\
+   0: 0000000000000000FFFF00000100007F:A9F4 0000000000000000FFFF00000100007F:1F90 01 0:0 0:0 0 4242 0 3\n"
+            .to_owned();
+        assert_eq!(socket_owner(&[String::new(), mapped], peer, 0x1F90), Some(4242), "a dual-stack client");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_connection_of_this_user_is_taken() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let _client = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        let (_server, peer) = listener.accept().expect("accept");
+        let tables = ["/proc/net/tcp", "/proc/net/tcp6"].map(|p| std::fs::read_to_string(p).unwrap_or_default());
+        assert_eq!(socket_owner(&tables, peer, port), Some(rustix::process::geteuid().as_raw()));
+        assert!(same_user(peer, port));
+    }
+
+    #[test]
+    fn a_client_that_trickles_its_request_is_cut_off_at_its_deadline() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        std::thread::spawn(move || {
+            let mut client = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+            for _ in 0..100 {
+                if client.write_all(b"G").is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        let (stream, _) = listener.accept().expect("accept");
+        let started = Instant::now();
+        assert!(matches!(handle(stream, "state", started + Duration::from_millis(600)), Handled::Ignored));
+        assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
+    }
 
     #[test]
     fn the_challenge_is_s256_of_the_verifier() {

@@ -232,6 +232,9 @@ pub fn redeem_code(
 pub fn azure_cli_token(tenant: Option<&str>, timeout: Duration) -> Result<Tokens, Error> {
     let mut cmd = std::process::Command::new(az_program(cfg!(windows)));
     cmd.args(["account", "get-access-token", "--resource", AZURE_DEVOPS_RESOURCE, "--output", "json"]);
+    for var in crate::config::keys::SECRET_VARS {
+        cmd.env_remove(var);
+    }
     if let Some(tenant) = tenant.filter(|t| super::tenant::is_tenant(t) && !matches!(*t, "common" | "organizations")) {
         cmd.args(["--tenant", tenant]);
     }

@@ -221,6 +221,19 @@ pub const SECRET_KEYS: &[&str] = &[SERVICE_PRINCIPAL_SECRET.setting.key, WORKLOA
 /// A PAT for every organization (the Azure CLI's variable).
 pub const PAT_ENV: &str = "AZURE_DEVOPS_EXT_PAT";
 
+/// Variables that hold secrets this helper reads: removed from the environment of the programs
+/// it starts for a person (a browser, the Azure CLI), which live on and start others.
+pub const SECRET_VARS: &[&str] = &[
+    PAT_ENV,
+    "SYSTEM_ACCESSTOKEN",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    "IDENTITY_HEADER",
+    SERVICE_PRINCIPAL_SECRET.setting.env,
+    WORKLOAD_FEDERATION_ASSERTION.setting.env,
+    "GCM_AZREPOS_SP_SECRET",
+    "GCM_AZREPOS_WIF_ASSERTION",
+];
+
 fn expected(what: &'static str) -> Why {
     Why(Cow::Borrowed(what))
 }
