@@ -47,7 +47,14 @@ pub fn run(op: Operation, input: impl Read, out: &mut impl Write) -> Result<(), 
     let ctx = Context::open(Settings::from_sources(config, origins, Some(&target), &env)?);
     // The account whose credential serves this URL: a URL user name with '@' names it, else
     // `azdo.account` (or Git Credential Manager's binding). Without one: one PAT per org.
-    let url_account = request.username.as_deref().filter(|u| u.contains('@'));
+    // A URL user name that is no account name (outside the UPN alphabet, too long) names none.
+    let url_account = request.username.as_deref().filter(|u| u.contains('@')).filter(|u| {
+        let valid = org::account_name(u).is_ok();
+        if !valid {
+            tracing::debug!("the URL's user name is not an account name; ignoring it");
+        }
+        valid
+    });
     let target = target.with_account(url_account.or(ctx.settings.account.as_deref()))?;
     tracing::info!(op = ?op, %target, store = ctx.store.kind(), "request");
     match op {

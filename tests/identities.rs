@@ -775,3 +775,47 @@ fn a_secret_in_git_config_is_never_copied_to_the_config_cache() {
         assert!(!text.contains("secret-in-a-config-file"), "the secret was copied to {}", path.display());
     }
 }
+
+#[test]
+fn the_pipeline_job_token_serves_its_organization_whatever_account_is_named() {
+    let mut w = world();
+    let token = w.pipeline_job("contoso");
+    w.env.set("GIT_CREDENTIAL_AZDO_ACCOUNT", "dev@contoso.example");
+    let run = w.get(true);
+    assert_eq!(answer_line(&run, "credential"), Some(token.as_str()), "{run:?}");
+}
+
+#[test]
+fn a_build_identity_leaves_a_server_collection_to_its_own_pat() {
+    // A service principal's Entra token may not go to an Azure DevOps Server collection: a
+    // collection's stored PAT still serves it, with no quit.
+    let mut w = world();
+    w.principal_with_secret("sp-secret-1");
+    w.env.set("GIT_CREDENTIAL_AZDO_SERVER", "http://127.0.0.1:9/tfs/Coll");
+    let stored = b"protocol=http\nhost=127.0.0.1:9\npath=tfs/Coll/proj/_git/repo\nusername=me\npassword=server-pat\n\n";
+    let run = w.env.helper(&["store"], stored);
+    assert_eq!(run.status, 0, "{run:?}");
+    let run = w
+        .env
+        .helper(&["get"], b"capability[]=authtype\nprotocol=http\nhost=127.0.0.1:9\npath=tfs/Coll/proj/_git/repo\n\n");
+    assert_eq!(run.status, 0, "{run:?}");
+    assert!(run.stdout.contains("password=server-pat") && !run.stdout.contains("quit"), "{run:?}");
+    assert_eq!(w.fake.count(Route::Token), 0, "no token was asked for the collection");
+}
+
+#[test]
+fn a_url_user_name_that_is_no_account_name_names_none() {
+    let w = world();
+    let stored = format!(
+        "protocol=http\nhost={}\npath=contoso/proj/_git/repo\nusername=contoso\npassword=pat-of-contoso\n\n",
+        host(&w.fake)
+    );
+    assert_eq!(w.env.helper(&["store"], stored.as_bytes()).status, 0);
+    let input = format!(
+        "protocol=http\nhost={}\npath=contoso/proj/_git/repo\nusername=jos\u{e9} x@contoso.com\n\n",
+        host(&w.fake)
+    );
+    let run = w.env.helper(&["get"], input.as_bytes());
+    assert_eq!(run.status, 0, "{run:?}");
+    assert!(run.stdout.contains("password=pat-of-contoso"), "{run:?}");
+}

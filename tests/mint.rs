@@ -597,3 +597,17 @@ fn after_a_policy_refusal_hot_gets_use_the_kept_access_token_and_do_not_mint_aga
     }
     assert_eq!(w.stored_pat(), None);
 }
+
+#[test]
+fn logout_forgets_the_kept_access_token() {
+    let mut w = world();
+    w.env.set("GIT_CREDENTIAL_AZDO_CREDENTIAL_TYPE", "oauth");
+    w.first_mint();
+    let run = w.env.helper(&["logout", "contoso"], b"");
+    assert_eq!(run.status, 0, "{run:?}");
+    assert!(run.stderr.contains("access token"), "{run:?}");
+    w.fake.reset_counts();
+    let again = w.env.fill(&w.url());
+    assert!(secret_of(&again).starts_with("eyJ"), "{again:?}");
+    assert_eq!(w.fake.count(Route::Token), 1, "a kept token outlived logout");
+}

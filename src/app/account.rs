@@ -104,8 +104,13 @@ pub fn logout(arg: &str, account: Option<&str>, revoke: bool) -> Result<(), Erro
             ),
         }
     }
+    // An access token kept for oauth mode (or after a refused mint) goes too.
+    let had_token = auth::forget_access_token(&ctx, &target, None);
     if ctx.store.delete(&target)? {
         eprintln!("Removed the PAT for {target} from the {} store.", ctx.store.kind());
+        Ok(())
+    } else if had_token {
+        eprintln!("Removed the access token kept for {target} from the {} store.", ctx.store.kind());
         Ok(())
     } else {
         Err(Error::User(format!("no PAT stored for {target} in the {} store", ctx.store.kind())))

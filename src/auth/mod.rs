@@ -125,8 +125,9 @@ fn keep_access_token(ctx: &Context, target: &Target, tokens: &Tokens) {
 }
 
 /// git rejected an access token for `target` (`erase`): forget the kept one when it is that
-/// token, or when git does not say which (a Bearer credential comes back without it).
-pub fn forget_access_token(ctx: &Context, target: &Target, rejected: Option<&Secret>) {
+/// token, or when git does not say which (a Bearer credential comes back without it); `None`
+/// (also `logout`): whichever is kept. Whether one was forgotten.
+pub fn forget_access_token(ctx: &Context, target: &Target, rejected: Option<&Secret>) -> bool {
     let key = access_key(ctx, target);
     let matches = match rejected {
         None => true,
@@ -135,12 +136,14 @@ pub fn forget_access_token(ctx: &Context, target: &Target, rejected: Option<&Sec
             .get_token(&key)
             .ok()
             .flatten()
-            .and_then(|kept| kept.expose().split_once(' ').map(|(_, t)| t == rejected.expose()))
+            .and_then(|kept| kept.expose().split_once(' ').map(|(_, t)| Secret::new(t) == *rejected))
             .unwrap_or(false),
     };
-    if matches && ctx.store.delete_token(&key).unwrap_or(false) {
-        tracing::info!(%target, "forgot the kept access token git rejected");
+    let forgot = matches && ctx.store.delete_token(&key).unwrap_or(false);
+    if forgot {
+        tracing::info!(%target, "forgot the kept access token");
     }
+    forgot
 }
 
 /// The user an Entra access token is for (`upn`, else `preferred_username`, else
@@ -288,7 +291,8 @@ pub fn mint_pat(ctx: &Context, target: &Target, client: &Client, tokens: &Tokens
 /// outside the PAT alphabet (letters and digits).
 fn unusable(requested: &str, scope: &str, pat: &Secret, valid_to: Option<i64>, now: i64) -> Option<&'static str> {
     let code = |s: &str| s.split_whitespace().any(|x| x.starts_with("vso.code") || x == "app_token");
-    if code(requested) && !code(scope) {
+    // A reply that names no scope says nothing about it (only a named scope can lack code).
+    if code(requested) && !scope.trim().is_empty() && !code(scope) {
         return Some("its scope lacks code access");
     }
     if valid_to.is_some_and(|t| t <= now) {
@@ -473,6 +477,7 @@ mod tests {
             Some("its scope lacks code access")
         );
         assert_eq!(unusable("vso.packaging", "vso.packaging", &pat, None, now), None, "what was asked for");
+        assert_eq!(unusable("vso.code_write", "", &pat, Some(now + 60), now), None, "a reply without a scope");
         assert_eq!(unusable("vso.code", "app_token", &pat, Some(now), now), Some("it has already expired"));
         let bad = Secret::new("abc-def");
         assert_eq!(unusable("vso.code", "vso.code", &bad, None, now), Some("its token is not a PAT"));

@@ -96,12 +96,20 @@ pub enum Failure {
     Net(#[from] crate::net::Error),
 }
 
-/// The identity that serves `target`, first in the precedence order, if any is configured.
+/// The identity that serves `target`, first in the precedence order, if any is configured. An
+/// Entra identity is not chosen for a target its token may not go to (an Azure DevOps Server
+/// collection, another origin with the real endpoints): that target keeps its own PATs.
 pub fn choose(settings: &Settings, target: &Target) -> Option<Identity> {
     if let Some(token) = pipeline::token_for(settings, target) {
         return Some(Identity::Pipeline(token));
     }
+    if target.is_server() || !settings.may_sign_in(target) {
+        return None;
+    }
     let ids = &settings.identities;
+    if ids.managed_identity.is_some() && ids.imds_url_is_default() && !target.is_real_service() {
+        return None;
+    }
     if let Some(mi) = &ids.managed_identity {
         return Some(Identity::ManagedIdentity(mi.clone()));
     }
