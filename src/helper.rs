@@ -226,7 +226,7 @@ fn store(ctx: &Context, request: &Request, target: &Target) -> Result<(), Error>
         return Ok(());
     }
     if looks_like_jwt(password.expose()) || identity::choose(&ctx.settings, target).is_some() {
-        tracing::info!(%target, "an Entra access token, not a PAT; never stored");
+        tracing::info!(%target, "an Entra access token, not a PAT; not stored as one");
         return Ok(());
     }
     let now = now();

@@ -14,13 +14,17 @@ use crate::text::printable;
 
 /// The resolver of the static Linux build. Static glibc's `getaddrinfo` would load NSS modules
 /// at run time, which must come from the very glibc the binary was linked with; this reads
-/// /etc/hosts and /etc/resolv.conf itself instead (hickory). A name /etc/hosts maps is answered
-/// from it alone, IPv4 first, as glibc's `files` source does; then DNS, as `hosts: files dns`.
+/// /etc/hosts and /etc/resolv.conf itself instead (hickory): IPv4 first, from /etc/hosts when
+/// it maps the name, else from DNS; IPv6 the same way only when there is no IPv4 address.
 #[cfg(all(target_os = "linux", target_feature = "crt-static"))]
 mod resolver {
     use std::net::SocketAddr;
     use std::sync::{Arc, OnceLock};
 
+    use std::net::Ipv4Addr;
+
+    use hickory_resolver::config::{NameServerConfigGroup, ResolverConfig};
+    use hickory_resolver::name_server::TokioConnectionProvider;
     use hickory_resolver::TokioResolver;
     use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
@@ -36,8 +40,14 @@ mod resolver {
                     Some(resolver) => resolver,
                     None => {
                         // The default strategy is IPv4, then IPv6 when there is no IPv4 address.
-                        let built = TokioResolver::builder_tokio()?.build();
-                        cell.get_or_init(|| built)
+                        // Without a readable /etc/resolv.conf, glibc's default: a name server on
+                        // this machine.
+                        let builder = TokioResolver::builder_tokio().unwrap_or_else(|_| {
+                            let local = NameServerConfigGroup::from_ips_clear(&[Ipv4Addr::LOCALHOST.into()], 53, true);
+                            let config = ResolverConfig::from_parts(None, vec![], local);
+                            TokioResolver::builder_with_config(config, TokioConnectionProvider::default())
+                        });
+                        cell.get_or_init(|| builder.build())
                     }
                 };
                 let found = resolver.lookup_ip(name.as_str()).await?;

@@ -83,7 +83,7 @@ pub struct Answer {
     pub password_expiry_utc: Option<i64>,
 }
 
-/// An access token (Entra, or the pipeline's job token) for git: never stored anywhere. To git
+/// An access token (Entra, or the pipeline's job token) for git: never stored by git's helpers. To git
 /// that announced `capability[]=authtype` it goes as `authtype=Bearer` + `credential`,
 /// `ephemeral=1`; to older git as `username`/`password`, which Azure DevOps accepts too.
 #[derive(Debug)]

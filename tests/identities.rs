@@ -595,6 +595,25 @@ mod federation {
     }
 
     #[test]
+    fn the_job_token_is_not_sent_to_an_oidc_endpoint_on_another_origin() {
+        let mut w = world();
+        let connection = w.fake.add_service_connection("contoso", "proj", "deploy");
+        let issuer = w.fake.pipelines_oidc_issuer("contoso");
+        w.federated_app("azurepipelines", &issuer, "sc://contoso/proj/deploy");
+        w.pipeline_job("contoso");
+        w.env.set("GIT_CREDENTIAL_AZDO_PIPELINE_TOKEN", "false");
+        w.env.set("GIT_CREDENTIAL_AZDO_WORKLOAD_FEDERATION_SERVICE_CONNECTION", &connection);
+        // Another port on loopback is another origin; nothing listens there.
+        let elsewhere = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        elsewhere.set_nonblocking(true).expect("nonblocking");
+        let port = elsewhere.local_addr().expect("addr").port();
+        w.env.set("SYSTEM_OIDCREQUESTURI", format!("http://127.0.0.1:{port}/contoso/proj/oidctoken"));
+        fails_loudly(&w, "not on the origin of SYSTEM_COLLECTIONURI");
+        assert!(elsewhere.accept().is_err(), "the job token went to another origin");
+        assert_eq!(w.fake.count(Route::Oidc), 0);
+    }
+
+    #[test]
     fn a_managed_identitys_token_is_the_assertion() {
         let mut w = world();
         let res =

@@ -30,7 +30,8 @@ pub enum Obtained {
     /// A PAT, minted and stored.
     Pat(Credential),
     /// The Entra access token itself (`azdo.credentialType=oauth`, or PAT creation refused by
-    /// policy): handed to git, never stored.
+    /// policy): handed to git, never stored as a PAT (kept beside the refresh token until shortly
+    /// before it expires).
     AccessToken(Tokens),
 }
 

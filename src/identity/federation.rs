@@ -172,7 +172,18 @@ fn external_token(
                 .service_connection
                 .as_ref()
                 .ok_or(Error::Missing("azdo.workloadFederationServiceConnection is not set"))?;
-            let url = format!("{uri}?api-version=7.1&serviceConnectionId={}", managed::percent(connection));
+            // The job token goes only to the job's own service: the OIDC endpoint must be on the
+            // origin of SYSTEM_COLLECTIONURI.
+            let origin = |u: &str| reqwest::Url::parse(u).ok().map(|u| u.origin());
+            let same =
+                job.collection_uri.as_deref().and_then(origin).is_some_and(|o| o.is_tuple() && Some(o) == origin(uri));
+            if !same {
+                return Err(Error::Missing(
+                    "SYSTEM_OIDCREQUESTURI is not on the origin of SYSTEM_COLLECTIONURI: the job token is not sent there",
+                ));
+            }
+            let sep = if uri.contains('?') { '&' } else { '?' };
+            let url = format!("{uri}{sep}api-version=7.1&serviceConnectionId={}", managed::percent(connection));
             let client = http(&url)?;
             let response = client
                 .bearer(reqwest::Method::POST, &url, &job.token)

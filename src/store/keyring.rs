@@ -183,8 +183,13 @@ impl KeyringStore {
 /// (private to this user). A bus on TCP, or reached through a program, is refused.
 #[cfg(target_os = "linux")]
 pub(crate) fn local_bus() -> Result<(), Error> {
+    // Unset: libdbus takes `$XDG_RUNTIME_DIR/bus` (its X11 autolaunch is compiled out).
     match std::env::var("DBUS_SESSION_BUS_ADDRESS") {
-        Ok(address) if !bus_is_local(&address) => Err(Error::KeyringUnavailable {
+        Err(std::env::VarError::NotUnicode(_)) => Err(Error::KeyringUnavailable {
+            detail: "the session bus address is not valid UTF-8; the keyring store sends secrets only over a local bus"
+                .into(),
+        }),
+        Ok(address) if address.trim().is_empty() || !bus_is_local(&address) => Err(Error::KeyringUnavailable {
             detail: format!(
                 "the session bus address {} is not a Unix socket; the keyring store sends secrets only over a local bus",
                 printable(&address)
