@@ -71,6 +71,21 @@ host_triple() {
     rustc -vV | sed -n 's/^host: //p'
 }
 
+# Whether this C toolchain links a static PIE with packed relative relocations (DT_RELR, ld's
+# -z pack-relative-relocs) that runs: binutils 2.38 and a glibc of 2.36 or later. The static
+# binary relocates itself at start; packed, its relocation table is 3 KiB instead of 240 KiB.
+relr_works() {
+    probe=$(mktemp -d) || return 1
+    printf 'static int x; int *p = &x; int main(void) { return *p; }\n' >"$probe/t.c"
+    ok=1
+    if cc -static-pie -fPIE -Wl,-z,pack-relative-relocs "$probe/t.c" -o "$probe/t" 2>/dev/null &&
+        "$probe/t" 2>/dev/null; then
+        ok=0
+    fi
+    rm -rf "$probe"
+    return $ok
+}
+
 # Build the release binary; prints its path. $1: "static" or "dynamic".
 build_helper() {
     command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust (rustup) first"
@@ -89,6 +104,9 @@ build_helper() {
             # must stay dynamic; the binary lands in target/$host/release.
             set -- "$@" --target "$host"
             RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-C target-feature=+crt-static"
+            if relr_works; then
+                RUSTFLAGS="$RUSTFLAGS -C link-arg=-Wl,-z,pack-relative-relocs"
+            fi
             export RUSTFLAGS
             ;;
         esac
