@@ -132,8 +132,7 @@ pub fn find(timeout: std::time::Duration) -> Result<Vec<Found>, Error> {
 fn search() -> Result<Vec<Found>, Error> {
     use dbus_secret_service::{EncryptionType, SecretService};
     let text = |e: dbus_secret_service::Error| Error::SecretService(crate::text::printable(&e.to_string()));
-    crate::store::keyring::local_bus().map_err(|e| Error::SecretService(e.to_string()))?;
-    let ss = SecretService::connect(EncryptionType::Plain).map_err(text)?;
+    let ss = SecretService::connect(EncryptionType::Dh).map_err(text)?;
     let mut found = Vec::new();
     for collection in ss.get_all_collections().map_err(text)? {
         if collection.is_locked().unwrap_or(true) {

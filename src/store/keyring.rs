@@ -109,8 +109,6 @@ impl KeyringStore {
         user: String,
         call: impl FnOnce(keyring::Entry) -> keyring::Result<T> + Send + 'static,
     ) -> Result<T, Error> {
-        #[cfg(target_os = "linux")]
-        local_bus()?;
         let (tx, rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("keyring".into())
@@ -176,33 +174,6 @@ impl KeyringStore {
     fn update_index<R>(&self, change: impl FnOnce(&mut Index) -> Result<R, Error>) -> Result<R, Error> {
         jsonfile::update(&self.index, self.timeout, change)
     }
-}
-
-/// The Secret Service session is the "plain" algorithm (no `crypto-*` feature of the keyring
-/// crate): a secret crosses the session bus unencrypted, which is sound only on a Unix socket
-/// (private to this user). A bus on TCP, or reached through a program, is refused.
-#[cfg(target_os = "linux")]
-pub(crate) fn local_bus() -> Result<(), Error> {
-    // Unset: libdbus takes `$XDG_RUNTIME_DIR/bus` (its X11 autolaunch is compiled out).
-    match std::env::var("DBUS_SESSION_BUS_ADDRESS") {
-        Err(std::env::VarError::NotUnicode(_)) => Err(Error::KeyringUnavailable {
-            detail: "the session bus address is not valid UTF-8; the keyring store sends secrets only over a local bus"
-                .into(),
-        }),
-        Ok(address) if address.trim().is_empty() || !bus_is_local(&address) => Err(Error::KeyringUnavailable {
-            detail: format!(
-                "the session bus address {} is not a Unix socket; the keyring store sends secrets only over a local bus",
-                printable(&address)
-            ),
-        }),
-        _ => Ok(()),
-    }
-}
-
-/// Every address of a D-Bus address list (`;`-separated) is a Unix socket.
-#[cfg(target_os = "linux")]
-fn bus_is_local(address: &str) -> bool {
-    address.split(';').filter(|a| !a.is_empty()).all(|a| a.starts_with("unix:"))
 }
 
 #[cfg(target_os = "linux")]
@@ -390,17 +361,6 @@ fn split(token: &str, max: usize) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    #[cfg(target_os = "linux")]
-    fn only_unix_socket_buses_are_local() {
-        assert!(bus_is_local("unix:path=/run/user/1000/bus"));
-        assert!(bus_is_local("unix:abstract=/tmp/dbus-x,guid=1;unix:path=/tmp/b"));
-        assert!(!bus_is_local("tcp:host=10.0.0.1,port=5555"));
-        assert!(!bus_is_local("unix:path=/tmp/b;tcp:host=h,port=1"));
-        assert!(!bus_is_local("unixexec:path=ssh,argv1=host"));
-        assert!(!bus_is_local("nonce-tcp:host=h,port=1"));
-    }
 
     #[test]
     fn a_keychain_that_may_not_ask_is_reported_as_locked() {

@@ -5,7 +5,7 @@
 
 mod file;
 mod jsonfile;
-pub(crate) mod keyring;
+mod keyring;
 mod memory;
 
 use std::path::PathBuf;
