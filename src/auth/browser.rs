@@ -167,13 +167,23 @@ pub struct Listener {
 
 impl Listener {
     pub fn bind() -> Result<Listener, Error> {
-        let v4 = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).map_err(Error::Listen)?;
-        let port = v4.local_addr().map_err(Error::Listen)?.port();
-        let mut sockets = vec![v4];
-        match TcpListener::bind(SocketAddr::from((Ipv6Addr::LOCALHOST, port))) {
-            Ok(v6) => sockets.push(v6),
-            Err(e) => tracing::debug!(error = %e, "no IPv6 loopback listener"),
-        }
+        // `localhost` may reach either family: both must be ours on the same port. When [::1]
+        // on the free IPv4 port is taken (by another process), try another port; only a machine
+        // without IPv6 loopback gets an IPv4 listener alone.
+        let mut attempts = 0;
+        let (port, sockets) = loop {
+            let v4 = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).map_err(Error::Listen)?;
+            let port = v4.local_addr().map_err(Error::Listen)?.port();
+            match TcpListener::bind(SocketAddr::from((Ipv6Addr::LOCALHOST, port))) {
+                Ok(v6) => break (port, vec![v4, v6]),
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && attempts < 20 => attempts += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => return Err(Error::Listen(e)),
+                Err(e) => {
+                    tracing::debug!(error = %e, "no IPv6 loopback listener");
+                    break (port, vec![v4]);
+                }
+            }
+        };
         for s in &sockets {
             s.set_nonblocking(true).map_err(Error::Listen)?;
         }
@@ -515,6 +525,16 @@ pub fn open(url: &str) -> Result<Child, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_listener_holds_both_loopbacks_on_one_port_where_ipv6_exists() {
+        let listener = Listener::bind().expect("bind");
+        let ports: Vec<u16> = listener.sockets.iter().map(|s| s.local_addr().expect("addr").port()).collect();
+        assert!(ports.iter().all(|p| *p == listener.port), "{ports:?}");
+        if TcpListener::bind("[::1]:0").is_ok() {
+            assert_eq!(listener.sockets.len(), 2, "IPv6 loopback exists here");
+        }
+    }
 
     #[test]
     fn the_socket_table_names_the_owner_of_the_client_end() {
