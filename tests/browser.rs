@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::{Run, TestEnv};
@@ -56,11 +56,17 @@ impl World {
     /// followed; a `form_post` page's hidden form is posted to its action), with `tweak` applied
     /// to the fields first. It writes `marker` when it runs.
     fn scripted_browser(&self, tweak: &str) -> (PathBuf, PathBuf) {
+        self.scripted_browser_as("python3", tweak)
+    }
+
+    /// [`World::scripted_browser`], its Python started by `python` (a command line: another
+    /// user's, say).
+    fn scripted_browser_as(&self, python: &str, tweak: &str) -> (PathBuf, PathBuf) {
         let marker = self.env.root.path().join("browser-ran");
         let script = format!(
-            r#"exec python3 - "$1" <<'EOF'
+            r#"echo ran > {marker:?}
+exec {python} - "$1" <<'EOF'
 import html, re, sys, urllib.parse, urllib.request
-open({marker:?}, "w").write("ran\n")
 page = urllib.request.urlopen(sys.argv[1], timeout=10).read().decode()
 action = re.search(r'action="([^"]*)"', page)
 fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', page))
@@ -76,19 +82,6 @@ EOF"#,
         );
         (self.env.script("browser.sh", &script), marker)
     }
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 /// Chromium started by the helper through the wrapper, killed (its whole session) on drop.
@@ -190,7 +183,7 @@ fn a_first_clone_signs_in_through_a_real_browser_and_mints_one_pat() {
                 assert!(!text.contains(s.as_str()), "a secret in {what}");
             }
         }
-        for file in walk(w.env.root.path()) {
+        for file in common::walk(w.env.root.path()) {
             // The store holds the PAT and the refresh token; Chromium's profile saw the code (it
             // carried it, as any browser does) and is the browser's own.
             if file == w.env.store_file() || file.starts_with(&profile) {
@@ -231,31 +224,16 @@ fn a_redirect_with_the_wrong_state_redeems_nothing_and_stores_nothing() {
 fn a_redirect_sent_by_another_user_is_ignored() {
     // Another local user can read the authorize URL (and its state) from the browser's
     // arguments and send a code for their own account to the listener: it must not be redeemed.
-    if !rustix_is_root() {
+    if !common::is_root() {
         assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "under CI this test runs as root");
         eprintln!("SKIPPED: needs root to run the redirect as another user");
         return;
     }
     let mut w = world();
     w.fake.approve_browser_sign_in(UPN);
-    let marker = w.env.root.path().join("browser-ran");
-    let script = format!(
-        r#"echo ran > {marker:?}
-exec setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 - "$1" <<'EOF'
-import html, re, sys, urllib.parse, urllib.request
-page = urllib.request.urlopen(sys.argv[1], timeout=10).read().decode()
-action = re.search(r'action="([^"]*)"', page)
-fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', page))
-fields = {{k: html.unescape(v) for k, v in fields.items()}}
-body = urllib.parse.urlencode(fields).encode()
-try:
-    urllib.request.urlopen(html.unescape(action.group(1)), data=body, timeout=10).read()
-except Exception as e:
-    print(e, file=sys.stderr)
-EOF"#,
-        marker = marker.to_string_lossy()
-    );
-    w.env.set("BROWSER", w.env.script("other-user-browser.sh", &script));
+    let (browser, marker) =
+        w.scripted_browser_as("setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3", "");
+    w.env.set("BROWSER", &browser);
     w.env.set("GIT_CREDENTIAL_AZDO_BROWSER_TIMEOUT", "4");
     let run = w.clone("c1");
     assert_ne!(run.status, 0, "{run:?}");
@@ -279,13 +257,6 @@ fn the_browser_inherits_no_secret_variable() {
     let env = std::fs::read_to_string(&seen).expect("the browser ran");
     assert!(env.contains("GIT_CREDENTIAL_AZDO_BROWSER_TIMEOUT=2"), "the environment was passed on: {env}");
     assert!(!env.contains("job-token-secret") && !env.contains("sp-secret-value"), "{env}");
-}
-
-fn rustix_is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.strip_prefix("Uid:").is_some_and(|ids| ids.split_whitespace().next() == Some("0")))
 }
 
 #[test]
@@ -324,7 +295,7 @@ fn a_scripted_browser_signs_in_and_the_next_mint_is_silent() {
     secrets.extend(w.fake.minted("contoso").into_iter().map(|p| p.token));
     assert!(secrets.len() >= 5, "a code, tokens, a verifier and a PAT: {}", secrets.len());
     let trace_text = std::fs::read_to_string(&trace).expect("trace");
-    for file in walk(w.env.root.path()).into_iter().filter(|f| *f != w.env.store_file()) {
+    for file in common::walk(w.env.root.path()).into_iter().filter(|f| *f != w.env.store_file()) {
         let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap_or_default()).into_owned();
         for s in &secrets {
             assert!(!text.contains(s.as_str()), "a secret in {}", file.display());

@@ -89,7 +89,7 @@ impl World {
         let git_trace = std::fs::read_to_string(&self.git_trace).unwrap_or_default();
         assert!(!helper_trace.is_empty() && !git_trace.is_empty(), "the traces were written");
         let mut files = String::new();
-        for path in walk(&self.env.home) {
+        for path in common::walk(&self.env.home) {
             files.push_str(&String::from_utf8_lossy(&std::fs::read(&path).unwrap_or_default()));
         }
         for secret in &secrets {
@@ -177,19 +177,6 @@ fn fixture(name: &str) -> PathBuf {
 
 fn fixture_bytes(name: &str) -> Vec<u8> {
     std::fs::read(fixture(name)).expect("fixture")
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 fn answer_line<'a>(run: &'a Run, key: &str) -> Option<&'a str> {
@@ -789,7 +776,7 @@ fn a_secret_in_git_config_is_never_copied_to_the_config_cache() {
     for _ in 0..2 {
         assert_eq!(answer_line(&w.get(true), "authtype"), Some("Bearer"));
     }
-    for path in walk(&w.env.home).into_iter().filter(|p| *p != w.env.gitconfig()) {
+    for path in common::walk(&w.env.home).into_iter().filter(|p| *p != w.env.gitconfig()) {
         let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap_or_default()).into_owned();
         assert!(!text.contains("secret-in-a-config-file"), "the secret was copied to {}", path.display());
     }

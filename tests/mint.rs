@@ -66,19 +66,6 @@ impl World {
     }
 }
 
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
-}
-
 #[test]
 fn a_first_clone_signs_in_once_and_mints_one_pat() {
     let w = world();
@@ -283,7 +270,7 @@ fn tokens_never_appear_in_output_traces_or_files_other_than_the_store() {
     assert!(!secrets.is_empty());
     let trace_text = std::fs::read_to_string(&trace).expect("trace");
     let mut files = String::new();
-    for path in walk(&env.home) {
+    for path in common::walk(&env.home) {
         files.push_str(&String::from_utf8_lossy(&std::fs::read(&path).unwrap_or_default()));
     }
     for secret in &secrets {
@@ -421,7 +408,7 @@ fn a_get_resolves_reads_settings_spawns_git_and_builds_a_client_once() {
         assert_eq!(w.env.helper(&["get"], query.as_bytes()).status, 0);
         due(&w);
         if cache == "cold" {
-            for file in walk(w.env.root.path()).into_iter().filter(|p| p.ends_with("config-cache.json")) {
+            for file in common::walk(w.env.root.path()).into_iter().filter(|p| p.ends_with("config-cache.json")) {
                 std::fs::remove_file(file).expect("remove the config cache");
             }
         }

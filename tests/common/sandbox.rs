@@ -77,10 +77,7 @@ fn unavailable(why: &str) {
 
 /// `unshare`'s namespace options: a user namespace too unless this process is root.
 fn namespaces() -> &'static [&'static str] {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let root =
-        status.lines().any(|l| l.strip_prefix("Uid:").is_some_and(|ids| ids.split_whitespace().next() == Some("0")));
-    if root {
+    if super::is_root() {
         &["-m", "-n"]
     } else {
         &["-r", "-m", "-n"]
