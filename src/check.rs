@@ -1,68 +1,100 @@
-//! Whether a stored PAT may be offered: dead past its known expiry without a request; otherwise
-//! checked with Azure DevOps once per `azdo.validateInterval` (the request itself is the caller's,
-//! [`crate::context::Context::validate`]), and kept when nobody can tell. Also: telling an Entra
-//! access token from a PAT.
+//! Whether a stored PAT may be offered, decided without doing anything: dead past its known
+//! expiry without a request; otherwise checked with Azure DevOps once per
+//! `azdo.validateInterval` ([`plan`]), and judged by what the check said ([`judge`]). The request
+//! and the store write are the helper's; a PAT nobody can judge is kept.
 
 use std::time::Duration;
 
 use crate::azure::Verdict;
-use crate::org::Target;
-use crate::secret::Secret;
-use crate::store::{Credential, Metadata, Store};
-use crate::time::{now, timestamp};
+use crate::store::Metadata;
+use crate::time::timestamp;
 
-/// Why a stored PAT is known to be dead.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct Dead(pub String);
+/// What to do with a stored PAT before offering it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    /// Known to be dead (past its expiry): remove it, with this reason.
+    Dead(String),
+    /// Offer it without a request (checked recently, or checks are off).
+    Offer,
+    /// Ask Azure DevOps first.
+    Check,
+}
 
-/// `Err` when `credential` is known to be dead. `interval` is how long a check holds (`None`:
-/// never check); `ask` makes the request when one is due. The outcome is recorded in the store.
-pub fn check(
-    target: &Target,
-    credential: &Credential,
-    interval: Option<Duration>,
-    store: &dyn Store,
-    ask: impl FnOnce(&Secret) -> Verdict,
-) -> Result<(), Dead> {
-    let now = now();
-    let meta = &credential.meta;
+/// The plan for a PAT with `meta` at `now`. `interval` is how long a check holds (`None`: never
+/// check; zero: check every time).
+pub fn plan(meta: &Metadata, interval: Option<Duration>, now: i64) -> Plan {
     if let Some(t) = meta.expires_at.filter(|t| *t <= now) {
-        return Err(Dead(format!("it expired at {}", timestamp(t))));
+        return Plan::Dead(format!("it expired at {}", timestamp(t)));
     }
     let Some(interval) = interval.map(|d| d.as_secs() as i64) else {
-        tracing::debug!(%target, "checks are off (azdo.validateInterval=never)");
-        return Ok(());
+        tracing::debug!("checks are off (azdo.validateInterval=never)");
+        return Plan::Offer;
     };
     let last = meta.last_validated.max(meta.last_checked);
     if interval > 0 && last.is_some_and(|t| now >= t && now - t < interval) {
-        tracing::debug!(%target, "checked recently; no request");
-        return Ok(());
+        tracing::debug!("checked recently; no request");
+        return Plan::Offer;
     }
-    let mut updated = Metadata { last_checked: Some(now), ..meta.clone() };
-    let result = match ask(&credential.pat) {
-        Verdict::Valid { user } => {
-            tracing::info!(%target, %user, "Azure DevOps accepted the stored PAT");
-            updated.last_validated = Some(now);
-            Ok(())
-        }
-        Verdict::Invalid { reason } => return Err(Dead(reason)),
-        Verdict::Unknown { reason } => {
-            eprintln!("git-credential-azdo: could not check the stored PAT for {target} ({reason}); using it");
-            Ok(())
-        }
-    };
-    if let Err(e) = store.set_metadata_if(target, &credential.pat, &updated) {
-        tracing::warn!(%target, error = %e, "could not record the check");
-    }
-    result
+    Plan::Check
 }
 
-/// Entra access tokens are JWTs (`eyJ…` header, three dot-separated base64url parts); PATs have
-/// no dots. One handed to git with `azdo.credentialType=oauth` must not be stored as a PAT.
-pub fn looks_like_jwt(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('.').collect();
-    s.starts_with("eyJ")
-        && parts.len() == 3
-        && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+/// What a check said about the PAT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Judged {
+    /// Accepted: offer it, and record this metadata.
+    Valid(Metadata),
+    /// Refused: remove it, with this reason.
+    Dead(String),
+    /// Nobody could tell: offer it, record this metadata, and say why it was not checked.
+    Unknown { meta: Metadata, reason: String },
+}
+
+/// Judge a PAT with `meta` by the `verdict` of a check made at `now`.
+pub fn judge(meta: &Metadata, verdict: Verdict, now: i64) -> Judged {
+    let checked = Metadata { last_checked: Some(now), ..meta.clone() };
+    match verdict {
+        Verdict::Valid { user } => {
+            tracing::info!(%user, "Azure DevOps accepted the stored PAT");
+            Judged::Valid(Metadata { last_validated: Some(now), ..checked })
+        }
+        Verdict::Invalid { reason } => Judged::Dead(reason),
+        Verdict::Unknown { reason } => Judged::Unknown { meta: checked, reason },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: Option<Duration> = Some(Duration::from_secs(3600));
+
+    #[test]
+    fn a_pat_past_its_expiry_is_dead_without_a_request() {
+        let meta = Metadata { expires_at: Some(99), last_validated: Some(99), ..Metadata::default() };
+        assert!(matches!(plan(&meta, HOUR, 100), Plan::Dead(why) if why.starts_with("it expired at")));
+        assert!(matches!(plan(&meta, None, 100), Plan::Dead(_)), "checks off: the known expiry still applies");
+    }
+
+    #[test]
+    fn a_check_holds_for_the_interval() {
+        let meta = Metadata { last_checked: Some(1000), ..Metadata::default() };
+        assert_eq!(plan(&meta, HOUR, 1000 + 3599), Plan::Offer);
+        assert_eq!(plan(&meta, HOUR, 1000 + 3600), Plan::Check);
+        assert_eq!(plan(&meta, HOUR, 999), Plan::Check, "a check from the future holds nothing");
+        assert_eq!(plan(&meta, Some(Duration::ZERO), 1000), Plan::Check, "zero: every time");
+        assert_eq!(plan(&Metadata::default(), None, 1000), Plan::Offer, "never: no request");
+        assert_eq!(plan(&Metadata::default(), HOUR, 1000), Plan::Check, "never checked");
+    }
+
+    #[test]
+    fn a_verdict_is_recorded_as_metadata() {
+        let meta = Metadata { stored_at: 5, ..Metadata::default() };
+        let valid = judge(&meta, Verdict::Valid { user: "me".into() }, 50);
+        let expected = Metadata { last_checked: Some(50), last_validated: Some(50), ..meta.clone() };
+        assert_eq!(valid, Judged::Valid(expected));
+        assert_eq!(judge(&meta, Verdict::Invalid { reason: "401".into() }, 50), Judged::Dead("401".into()));
+        let unknown = judge(&meta, Verdict::Unknown { reason: "offline".into() }, 50);
+        let expected = Metadata { last_checked: Some(50), ..meta };
+        assert_eq!(unknown, Judged::Unknown { meta: expected, reason: "offline".into() });
+    }
 }

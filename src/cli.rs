@@ -1,6 +1,7 @@
 //! The command line, and only that: git's operations (`get`, `store`, `erase`, given as the last
-//! argument) go to [`crate::helper`]; the human verbs are defined here with clap and run by
-//! [`crate::app`]; errors become one line on stderr and an exit code.
+//! argument) go to [`crate::helper`] with what this process was given; the human verbs are
+//! defined here with clap and run by [`crate::app`]; errors and outcomes become one line on
+//! stderr and an exit code, decided here only.
 
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -9,8 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
-use crate::app::{self, setup::Scope};
-use crate::error::Error;
+use crate::app::{self, setup::Scope, Error, Outcome};
 use crate::protocol::Operation;
 
 #[derive(Parser, Debug)]
@@ -130,13 +130,12 @@ pub fn main() -> ExitCode {
     crate::trace::init();
     let args: Vec<OsString> = std::env::args_os().collect();
     if let Some(op) = git_operation(&args) {
-        let result = crate::helper::run(op, std::io::stdin().lock(), &mut std::io::stdout().lock());
-        return finish(result);
+        return helper_exit(serve(op));
     }
     if is_capability_operation(&args) {
         // git's `capability` operation (2.46+): answered on a terminal too, like git's own.
         let written = crate::protocol::write_capabilities(&mut std::io::stdout().lock());
-        return finish(written.map_err(Error::Output));
+        return helper_exit(written.map_err(crate::helper::Error::Output));
     }
     if is_unknown_git_operation(&args) {
         // gitcredentials(7): ignore operations we do not know, silently, so git can add new ones.
@@ -149,16 +148,41 @@ pub fn main() -> ExitCode {
             return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
         }
     };
-    finish(run(cli))
+    verb_exit(run(cli))
 }
 
-fn finish(result: Result<(), Error>) -> ExitCode {
+/// git's operation `op`: the request from stdin, git's configuration (from the cache when it is
+/// current, kept for the next command once the request is for this helper), this process's
+/// environment; the answer on stdout.
+fn serve(op: Operation) -> Result<(), crate::helper::Error> {
+    let request = crate::protocol::read_request(std::io::stdin().lock())?;
+    // For other hosts nothing is written, not even the config cache; for ours the cache is used.
+    let (config, save) = crate::config::GitConfig::load_readonly_with_save();
+    let inputs = crate::run::Inputs::from_process(config);
+    crate::helper::serve(op, &request, inputs, |config| save.remember(config), &mut std::io::stdout().lock())
+}
+
+// The exit codes, decided here only: 2 for bad input and usage, 1 for any other failure, and a
+// verb's outcome (0, 1, or 3 when Azure DevOps could not be asked); errors are one line on stderr.
+
+fn helper_exit(result: Result<(), crate::helper::Error>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Error::Quiet(code)) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("git-credential-azdo: {e}");
-            e.exit_code()
+            crate::messages::say(&e);
+            if e.is_usage() { ExitCode::from(2) } else { ExitCode::FAILURE }
+        }
+    }
+}
+
+fn verb_exit(result: Result<Outcome, Error>) -> ExitCode {
+    match result {
+        Ok(Outcome::Done) => ExitCode::SUCCESS,
+        Ok(Outcome::Invalid) => ExitCode::FAILURE,
+        Ok(Outcome::Unknown) => ExitCode::from(3),
+        Err(e) => {
+            crate::messages::say(&e);
+            if e.is_usage() { ExitCode::from(2) } else { ExitCode::FAILURE }
         }
     }
 }
@@ -190,26 +214,28 @@ fn is_verb(word: &str) -> bool {
 
 /// Run a human verb.
 #[allow(clippy::print_stdout)] // completions and the manual page are the commands' output
-pub fn run(cli: Cli) -> Result<(), Error> {
+pub fn run(cli: Cli) -> Result<Outcome, Error> {
+    use crate::auth::Method;
     match cli.command {
         Command::Login { org, device: true, account, .. } => {
-            app::account::login_device(&org, account.as_deref(), crate::auth::Purpose::Device)
+            app::login::login_minted(&org, account.as_deref(), Method::DeviceCode)
         }
         Command::Login { org, browser: true, account, .. } => {
-            app::account::login_device(&org, account.as_deref(), crate::auth::Purpose::Browser)
+            app::login::login_minted(&org, account.as_deref(), Method::Browser)
         }
-        Command::Login { org, pat_stdin, account, .. } => app::account::login(&org, account.as_deref(), pat_stdin),
-        Command::Logout { org, revoke, account } => app::account::logout(&org, account.as_deref(), revoke),
+        Command::Login { org, pat_stdin, account, .. } => app::login::login(&org, account.as_deref(), pat_stdin),
+        Command::Logout { org, revoke, account } => app::login::logout(&org, account.as_deref(), revoke),
         Command::List { remote: Some(org), json } => app::report::list_remote(&org, json),
         Command::List { json, .. } => app::report::list(json),
         Command::Status { org, account } => app::report::status(org.as_deref(), account.as_deref()),
         Command::Doctor => app::doctor::run(),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "git-credential-azdo", &mut std::io::stdout());
-            Ok(())
+            Ok(Outcome::Done)
         }
         Command::Man => clap_mangen::Man::new(Cli::command())
             .render(&mut std::io::stdout())
+            .map(|()| Outcome::Done)
             .map_err(|source| Error::Print { what: "manual page", source }),
         Command::Import { yes, offline } => app::import::run(yes, offline),
         Command::Configure(scope) => report(app::setup::configure_here(&scope.scope())?),
@@ -217,11 +243,12 @@ pub fn run(cli: Cli) -> Result<(), Error> {
     }
 }
 
-fn report(lines: Vec<String>) -> Result<(), Error> {
+fn report(lines: Vec<String>) -> Result<Outcome, Error> {
+    let messages = crate::messages::Messages::stderr();
     for line in lines {
-        eprintln!("{line}");
+        messages.tell(line);
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 #[cfg(test)]

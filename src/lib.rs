@@ -2,6 +2,10 @@
 //! and docs/architecture.md for how. `main.rs` only calls [`cli::main`]; what else is public here
 //! is what the tests use (the protocol, targets, stores, the settings table, setup's helper value)
 //! and, hidden, the entry points of the fuzz targets.
+//!
+//! Stdout belongs to git and to the verbs' results; everything said to a person goes through
+//! `messages`, the only module that may print to stderr.
+#![deny(clippy::print_stderr)]
 
 mod app;
 mod auth;
@@ -9,17 +13,17 @@ mod azure;
 mod check;
 pub mod cli;
 pub mod config;
-mod context;
-mod error;
 mod fs;
 #[doc(hidden)]
 pub mod fuzzing;
 mod helper;
+mod messages;
 mod identity;
 mod net;
 pub mod org;
 mod pats;
 mod prompt;
+mod run;
 pub mod protocol;
 pub mod secret;
 pub mod store;

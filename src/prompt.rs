@@ -2,6 +2,7 @@
 //! on the terminal (`/dev/tty`) with input hidden. Never on stdout, never when prompts are off.
 
 use crate::config::Settings;
+use crate::messages::Messages;
 use crate::org::Target;
 use crate::secret::Secret;
 
@@ -24,13 +25,13 @@ pub fn pat_prompt(org: &Target) -> String {
 }
 
 /// Ask for a PAT for `org`. `None` when prompts are off, nobody can be asked, or nothing was typed.
-pub fn ask_pat(org: &Target, settings: &Settings) -> Option<Secret> {
+pub fn ask_pat(org: &Target, settings: &Settings, messages: &Messages) -> Option<Secret> {
     if !settings.interactive {
         tracing::info!(%org, "prompts are off; not asking");
         return None;
     }
     if let Some(hint) = no_console_prompt(cfg!(unix), settings.askpass.is_some()) {
-        eprintln!("git-credential-azdo: {hint}");
+        messages.say(hint);
         return None;
     }
     let options = gix_prompt::Options { askpass: settings.askpass.clone(), mode: gix_prompt::Mode::Hidden };

@@ -20,12 +20,12 @@ pub fn init() {
         "1" | "true" | "on" | "yes" | "2" => builder.with_writer(std::io::stderr).init(),
         path if Path::new(path).is_absolute() => match open(Path::new(path)) {
             Ok(file) => builder.with_writer(Mutex::new(file)).init(),
-            Err(why) => eprintln!("git-credential-azdo: cannot use trace file {}: {why}", crate::text::printable(path)),
+            Err(why) => crate::messages::say(format!("cannot use trace file {}: {why}", crate::text::printable(path))),
         },
-        other => eprintln!(
-            "git-credential-azdo: {ENV} must be 1 or an absolute file path, not '{}'",
+        other => crate::messages::say(format!(
+            "{ENV} must be 1 or an absolute file path, not '{}'",
             crate::text::printable(other)
-        ),
+        )),
     }
 }
 

@@ -10,10 +10,9 @@ use std::process::Stdio;
 use super::setup::is_our_helper;
 use crate::azure::Verdict;
 use crate::config::{bool_value, GitConfig};
-use crate::context::Context;
-use crate::error::Error;
-use crate::net::Client;
+use super::{open, Error, Outcome};
 use crate::org::Target;
+use crate::run::Run;
 use crate::text::printable;
 
 /// One finding.
@@ -24,9 +23,9 @@ enum Finding {
 }
 
 #[allow(clippy::print_stdout)] // the report is the command's output
-pub fn run() -> Result<(), Error> {
-    let (ctx, _) = Context::for_verb(None)?;
-    let (settings, store) = (&ctx.settings, ctx.store.as_ref());
+pub fn run() -> Result<Outcome, Error> {
+    let (run, _) = open(None, None)?;
+    let (settings, store) = (&run.settings, run.store.as_ref());
     let credential_config = credential_config();
     let mut findings = vec![git_version(), use_http_path(&credential_config)];
     findings.extend(helper_order(&credential_config));
@@ -47,7 +46,7 @@ pub fn run() -> Result<(), Error> {
     };
     let services = settings.origins.services.base();
     let network = settings.network(&services);
-    match Client::new(&network) {
+    match run.http(&services) {
         Ok(client) => {
             for (what, url) in [
                 ("Azure DevOps", services.clone()),
@@ -77,7 +76,7 @@ pub fn run() -> Result<(), Error> {
         findings.push(if expired {
             Finding::Problem(format!("{org}: the stored PAT has expired"), format!("git credential-azdo login {org}"))
         } else {
-            match ctx.validate(org, &credential.pat) {
+            match run.validate(org, &credential.pat) {
                 Verdict::Valid { user } => Finding::Ok(format!("{org}: stored PAT is valid (signed in as {user})")),
                 Verdict::Invalid { reason } => Finding::Problem(
                     format!("{org}: stored PAT is refused: {reason}"),
@@ -89,7 +88,7 @@ pub fn run() -> Result<(), Error> {
             }
         });
     }
-    findings.extend(build_identities(&ctx, &stored.iter().map(|(t, _)| t.clone()).collect::<Vec<_>>()));
+    findings.extend(build_identities(&run, &stored.iter().map(|(t, _)| t.clone()).collect::<Vec<_>>()));
     let mut out = std::io::stdout().lock();
     let mut problems = 0;
     for finding in &findings {
@@ -103,15 +102,15 @@ pub fn run() -> Result<(), Error> {
         };
     }
     if problems > 0 {
-        return Err(Error::Quiet(1));
+        return Ok(Outcome::Invalid);
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 /// The build identity that would serve each organization concerned (the pipeline job's, the
 /// stored ones, or any when only unscoped settings name one), tested with one token request.
-fn build_identities(ctx: &Context, stored: &[Target]) -> Vec<Finding> {
-    let settings = &ctx.settings;
+fn build_identities(run: &Run, stored: &[Target]) -> Vec<Finding> {
+    let settings = &run.settings;
     let mut targets: Vec<Target> = stored.to_vec();
     if let Some(org) = settings.identities.pipeline.as_ref().and_then(|job| job.collection_uri.as_deref()) {
         if let Some(t) = crate::identity::pipeline::organization(org, settings) {
@@ -126,7 +125,7 @@ fn build_identities(ctx: &Context, stored: &[Target]) -> Vec<Finding> {
     let mut findings = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     for target in targets.into_iter().filter(|t| seen.insert(t.clone())) {
-        let Some((lines, tested)) = crate::identity::report(ctx, &target) else { continue };
+        let Some((lines, tested)) = crate::identity::report(run, &target) else { continue };
         findings.extend(lines.into_iter().map(Finding::Ok));
         findings.push(match tested {
             Ok(ok) => Finding::Ok(ok),

@@ -6,9 +6,8 @@
 use std::io::IsTerminal;
 
 use crate::azure::Verdict;
-use crate::check::looks_like_jwt;
-use crate::context::Context;
-use crate::error::Error as AppError;
+use super::{open, Error as AppError, Outcome};
+use crate::jwt::looks_like_jwt;
 use crate::org::{Origins, Target};
 use crate::secret::Secret;
 use crate::store::{Credential, Metadata, Origin};
@@ -36,20 +35,20 @@ pub struct Found {
 }
 
 #[allow(clippy::print_stdout)] // what was found and adopted is the command's output
-pub fn run(yes: bool, offline: bool) -> Result<(), AppError> {
-    let (ctx, _) = Context::for_verb(None)?;
-    let store = ctx.store.as_ref();
-    let found = find(ctx.settings.keyring_timeout)?;
+pub fn run(yes: bool, offline: bool) -> Result<Outcome, AppError> {
+    let (run, _) = open(None, None)?;
+    let store = run.store.as_ref();
+    let found = find(run.settings.keyring_timeout)?;
     if found.is_empty() {
-        eprintln!("No PATs from Git Credential Manager or the Azure CLI in the OS keyring.");
-        return Ok(());
+        run.messages.tell("No PATs from Git Credential Manager or the Azure CLI in the OS keyring.");
+        return Ok(Outcome::Done);
     }
     let can_ask = std::io::stdin().is_terminal();
     let mut held_back = 0;
     for f in found {
         // Another tool's item names an org of the real service; it is kept on the configured origin.
         let org = &match &f.org {
-            Target::Services { org, .. } => Target::org_in(&ctx.settings.origins.services, org)?,
+            Target::Services { org, .. } => Target::org_in(&run.settings.origins.services, org)?,
             other => other.clone(),
         };
         let from = match &f.account {
@@ -71,7 +70,7 @@ pub fn run(yes: bool, offline: bool) -> Result<(), AppError> {
             println!("{org}: from {from}: a sign-in token, not a PAT; not adopted");
             continue;
         }
-        let verdict = (!offline).then(|| ctx.validate(org, &f.pat));
+        let verdict = (!offline).then(|| run.validate(org, &f.pat));
         match &verdict {
             None => println!("{org}: from {from}: not checked"),
             Some(Verdict::Valid { user }) => println!("{org}: from {from}: valid (signed in as {user})"),
@@ -99,9 +98,9 @@ pub fn run(yes: bool, offline: bool) -> Result<(), AppError> {
         println!("{org}: adopted into the {} store (the original is kept)", store.kind());
     }
     if held_back > 0 && !can_ask {
-        eprintln!("Nothing adopted without confirmation: run with --yes to adopt what was found.");
+        run.messages.tell("Nothing adopted without confirmation: run with --yes to adopt what was found.");
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 /// Which tool wrote an item with this `service` attribute, and for which org.

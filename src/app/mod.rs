@@ -1,10 +1,32 @@
-//! The human verbs, one file each: `login`/`logout` (account), `list`/`status` (report),
-//! `import`, `doctor`, `configure`/`unconfigure` (setup). Each takes what [`crate::cli`] parsed,
-//! builds its [`crate::context::Context`] once, and prints its result on stdout (messages and
-//! prompts on stderr).
+//! The human verbs, one file each: `login`/`logout` (login), `list`/`status` (report), `import`,
+//! `doctor`, `configure`/`unconfigure` (setup). Each takes what [`crate::cli`] parsed, builds its
+//! [`Run`] once with the run builder, and prints its result on stdout (messages and prompts on
+//! stderr, through the run's messages). They return an [`Outcome`] or an [`Error`], the top of the
+//! house's error.
 
-pub mod account;
 pub mod doctor;
+mod error;
 pub mod import;
+pub mod login;
 pub mod report;
 pub mod setup;
+
+pub use self::error::{Error, Outcome};
+
+use crate::config::GitConfig;
+use crate::org::Target;
+use crate::run::{build, Inputs, Run};
+
+/// The run for a verb's organization argument (when given), served by `account` (else the
+/// configured `azdo.account`), over git's configuration read afresh.
+fn open(arg: Option<&str>, account: Option<&str>) -> Result<(Run, Option<Target>), Error> {
+    Ok(build::for_verb(Inputs::from_process(GitConfig::load()), arg, account)?)
+}
+
+/// [`open`] for a verb that needs an organization.
+fn open_org(arg: &str, account: Option<&str>) -> Result<(Run, Target), Error> {
+    match open(Some(arg), account)? {
+        (run, Some(target)) => Ok((run, target)),
+        (_, None) => Err(Error::NoOrganization),
+    }
+}

@@ -4,21 +4,19 @@
 
 use std::io::Write;
 
-use crate::auth::{self, Purpose};
+use super::{open, open_org, Error, Outcome};
+use crate::auth::{self, Asker};
 use crate::azure::Verdict;
 use crate::config::{Mint, StoreKind, PAT_ENV};
-use crate::context::Context;
-use crate::error::Error;
 use crate::store::{Credential, Metadata, Origin};
 use crate::text::printable;
 use crate::time::{now, timestamp};
 
 #[allow(clippy::print_stdout)] // the listing is the command's output
-pub fn list_remote(arg: &str, json: bool) -> Result<(), Error> {
-    let (ctx, target) = Context::for_verb(Some(arg))?;
-    let target = target.ok_or_else(|| Error::User("no organization given".into()))?;
-    let (client, tokens) = auth::sign_in(&ctx, &target, Purpose::Command)?;
-    let all = crate::pats::list(&client, &ctx.settings.vssps_url, target.name(), &tokens.access_token)
+pub fn list_remote(arg: &str, json: bool) -> Result<Outcome, Error> {
+    let (run, target) = open_org(arg, None)?;
+    let session = auth::sign_in(&run, &target, Asker::Person, None)?;
+    let all = crate::azure::pats::list(&session.client, &run.settings.vssps_url, target.name(), &session.tokens.access_token)
         .map_err(|source| Error::Pats { target: target.to_string(), source })?;
     let ours: Vec<_> = all.iter().filter(|p| p.display_name.starts_with("git-credential-azdo")).collect();
     if json {
@@ -29,14 +27,14 @@ pub fn list_remote(arg: &str, json: bool) -> Result<(), Error> {
             })
             .collect();
         println!("{}", serde_json::Value::Array(rows));
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     println!("{:<38} {:<22} {:<16} NAME", "AUTHORIZATION ID", "VALID TO", "SCOPE");
     for p in ours {
         let until = p.valid_to.map(timestamp).unwrap_or_default();
         println!("{:<38} {:<22} {:<16} {}", p.authorization_id, until, p.scope, p.display_name);
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 #[derive(serde::Serialize)]
@@ -52,9 +50,9 @@ struct Listed<'a> {
 }
 
 #[allow(clippy::print_stdout)] // `list` prints its result for the person or script that asked.
-pub fn list(json: bool) -> Result<(), Error> {
-    let (ctx, _) = Context::for_verb(None)?;
-    let store = ctx.store.as_ref();
+pub fn list(json: bool) -> Result<Outcome, Error> {
+    let (run, _) = open(None, None)?;
+    let store = run.store.as_ref();
     let entries = store.list()?;
     if json {
         let listed: Vec<Listed> = entries
@@ -70,11 +68,11 @@ pub fn list(json: bool) -> Result<(), Error> {
         let text = serde_json::to_string_pretty(&listed)
             .map_err(|e| Error::Print { what: "list", source: std::io::Error::other(e) })?;
         println!("{text}");
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     if entries.is_empty() {
-        eprintln!("No PATs stored in the {} store.", store.kind());
-        return Ok(());
+        run.messages.tell(format!("No PATs stored in the {} store.", store.kind()));
+        return Ok(Outcome::Done);
     }
     println!("{:<24} {:<8} {:<7} {:<20} {:<20}", "ORGANIZATION", "STORE", "ORIGIN", "STORED", "EXPIRES");
     for (org, meta) in &entries {
@@ -87,14 +85,13 @@ pub fn list(json: bool) -> Result<(), Error> {
             meta.expires_at.map(timestamp).unwrap_or_else(|| "unknown".into())
         );
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 #[allow(clippy::print_stdout)] // `status` prints its result for the person who asked.
-pub fn status(arg: Option<&str>, account: Option<&str>) -> Result<(), Error> {
-    let (ctx, target) = Context::for_verb(arg)?;
-    let target = target.map(|t| ctx.with_account(t, account)).transpose()?;
-    let (settings, store) = (&ctx.settings, ctx.store.as_ref());
+pub fn status(arg: Option<&str>, account: Option<&str>) -> Result<Outcome, Error> {
+    let (run, target) = open(arg, account)?;
+    let (settings, store) = (&run.settings, run.store.as_ref());
     let org = target.as_ref();
     // Ask the store before printing anything: when it fails, stdout stays empty.
     let (count, found) = match org {
@@ -119,32 +116,32 @@ pub fn status(arg: Option<&str>, account: Option<&str>) -> Result<(), Error> {
     line(format!("prompts: {}", if settings.interactive { "allowed" } else { "off" }));
     let Some(org) = org else {
         line(format!("organizations stored: {count}"));
-        return Ok(());
+        return Ok(Outcome::Done);
     };
     // A build identity comes before any PAT: say which, and ask it for a token once.
-    if let Some((lines, tested)) = crate::identity::report(&ctx, org) {
+    if let Some((lines, tested)) = crate::identity::report(&run, org)? {
         for l in lines {
             line(l);
         }
         return match tested {
             Ok(ok) => {
                 line(ok);
-                Ok(())
+                Ok(Outcome::Done)
             }
             Err(e) => {
                 line(format!("{org}: invalid: {e}"));
-                Err(Error::Quiet(1))
+                Ok(Outcome::Invalid)
             }
         };
     }
     let Some(Credential { pat, meta }) = found else {
-        return Err(Error::User(format!("no PAT stored for {org}")));
+        return Err(Error::NothingStored { target: org.to_string(), store: None });
     };
     line(format!("{org}: PAT stored {} (origin {})", timestamp(meta.stored_at), meta.origin.as_str()));
     match meta.expires_at {
         Some(t) if t <= now() => {
             line(format!("{org}: invalid: it expired at {}", timestamp(t)));
-            return Err(Error::Quiet(1));
+            return Ok(Outcome::Invalid);
         }
         Some(t) => {
             line(format!("{org}: expires {}", timestamp(t)));
@@ -157,25 +154,25 @@ pub fn status(arg: Option<&str>, account: Option<&str>) -> Result<(), Error> {
     }
     if settings.validate_interval.is_none() {
         line(format!("{org}: not checked: checks are off (azdo.validateInterval=never)"));
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     // A live check, whatever the interval says; it is recorded like any other.
-    match ctx.validate(org, &pat) {
+    match run.validate(org, &pat) {
         Verdict::Valid { user } => {
             line(format!("{org}: valid: Azure DevOps accepts it (signed in as {user})"));
             let meta = Metadata { last_validated: Some(now()), last_checked: Some(now()), ..meta };
             if let Err(e) = store.set_metadata_if(org, &pat, &meta) {
                 tracing::warn!(error = %e, "could not record the check");
             }
-            Ok(())
+            Ok(Outcome::Done)
         }
         Verdict::Invalid { reason } => {
             line(format!("{org}: invalid: {reason}"));
-            Err(Error::Quiet(1))
+            Ok(Outcome::Invalid)
         }
         Verdict::Unknown { reason } => {
             line(format!("{org}: unknown: {reason}"));
-            Err(Error::Quiet(3))
+            Ok(Outcome::Unknown)
         }
     }
 }

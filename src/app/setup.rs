@@ -214,9 +214,10 @@ fn get_section_is_empty(scope: &Scope, section: &str) -> Result<bool, Error> {
 
 /// `configure` as typed: this program, for Azure DevOps and for the configured origins (a custom
 /// `azdo.url`, Azure DevOps Server hosts), which need the helper too.
-pub fn configure_here(scope: &Scope) -> Result<Vec<String>, crate::error::Error> {
+pub fn configure_here(scope: &Scope) -> Result<Vec<String>, super::Error> {
     let helper = helper_value(&current_exe()?);
-    let origins = crate::config::origins(&crate::config::GitConfig::load(), &|name| std::env::var_os(name))?;
+    let inputs = crate::run::Inputs::from_process(crate::config::GitConfig::load());
+    let origins = inputs.origins()?;
     let mut extra: Vec<String> = origins.servers.iter().filter_map(|s| s.server_origin()).collect();
     if origins.services != crate::org::ServiceUrl::default() {
         extra.insert(0, origins.services.base());

@@ -1,17 +1,17 @@
 //! The sign-ins that need a person: the system browser ([`super::browser`]) and the device code
-//! flow, which of them may run for a [`Purpose`] and in what order, and where their instructions
-//! go (the terminal, else stderr; never stdout). A device code flow that Conditional Access
-//! refuses is said in one line and the next way is tried.
+//! flow, which of them may run for whoever asks ([`Asker`]) and in what order, and where their
+//! instructions go (the terminal, else stderr; never stdout). A device code flow that Conditional
+//! Access refuses is said in one line and the next way is tried.
 
 use std::time::{Duration, Instant};
 
 use super::browser::{self, Listener, Pkce};
-use super::entra::{self, Tokens};
-use super::{refresh_key, tenant, Error, Purpose};
-use crate::config::TokenSource;
-use crate::context::Context;
+use super::{Asker, Error};
+use crate::azure::entra::{self, Tokens};
+use crate::config::{Settings, TokenSource};
 use crate::net::Client;
 use crate::org::Target;
+use crate::run::Run;
 
 /// One way to sign a person in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,26 +20,27 @@ pub enum Method {
     DeviceCode,
 }
 
-/// The interactive ways `purpose` may use, in order (none when prompts are off).
-pub fn methods(ctx: &Context, purpose: Purpose) -> Vec<Method> {
-    let settings = &ctx.settings;
+/// The interactive ways `asker` may use, in order (none when prompts are off): the one a person
+/// `chose` (`login --browser`, `login --device`), else those `azdo.tokenSource` allows.
+pub fn methods(settings: &Settings, asker: Asker, chosen: Option<Method>) -> Vec<Method> {
     if !settings.interactive {
         return Vec::new();
     }
-    match (purpose, settings.token_source) {
-        (Purpose::Browser, _) => vec![Method::Browser],
-        (Purpose::Device, _) => vec![Method::DeviceCode],
-        (_, TokenSource::AzureCli) => Vec::new(),
-        (_, TokenSource::Browser) => vec![Method::Browser],
-        (_, TokenSource::Device) => vec![Method::DeviceCode],
-        (Purpose::Get | Purpose::Command, TokenSource::Auto) => {
+    if let Some(way) = chosen {
+        return vec![way];
+    }
+    match settings.token_source {
+        TokenSource::AzureCli => Vec::new(),
+        TokenSource::Browser => vec![Method::Browser],
+        TokenSource::Device => vec![Method::DeviceCode],
+        TokenSource::Auto => {
             let mut ways = Vec::new();
             // The browser needs no terminal: an IDE's fetch on a desktop may open it.
             if browser::plausible() {
                 ways.push(Method::Browser);
             }
             // The device code must be read by someone: a terminal for git's `get`.
-            if purpose == Purpose::Command || has_terminal() {
+            if asker == Asker::Person || has_terminal() {
                 ways.push(Method::DeviceCode);
             }
             ways
@@ -49,29 +50,28 @@ pub fn methods(ctx: &Context, purpose: Purpose) -> Vec<Method> {
 
 /// Sign a person in, trying `ways` in order; a way that cannot run here (no browser could be
 /// started, the device code flow refused by Conditional Access) gives way to the next.
-pub fn sign_in(ctx: &Context, target: &Target, client: &Client, ways: &[Method]) -> Result<Tokens, Error> {
+pub fn sign_in(run: &Run, target: &Target, client: &Client, tenant: &str, ways: &[Method]) -> Result<Tokens, Error> {
     let mut last = Error::NoSilentSignIn;
     for (i, way) in ways.iter().enumerate() {
         let more = i + 1 < ways.len();
-        let tenant = tenant::for_target(&ctx.settings, target, client);
         match way {
-            Method::Browser => match browser_sign_in(ctx, target, client) {
-                Ok(tokens) => return keep(ctx, target, &tenant, tokens),
+            Method::Browser => match browser_sign_in(run, target, client, tenant) {
+                Ok(tokens) => return keep(run, target, tenant, tokens),
                 Err(Error::Browser(e @ (browser::Error::NoBrowser(_) | browser::Error::Listen(_)))) if more => {
                     tracing::info!(%target, error = %e, "no browser sign-in; trying the next way");
                     last = Error::Browser(e);
                 }
                 Err(e) => return Err(e),
             },
-            Method::DeviceCode => match device_sign_in(ctx, target, client) {
-                Ok(tokens) => return keep(ctx, target, &tenant, tokens),
+            Method::DeviceCode => match device_sign_in(run, target, client, tenant) {
+                Ok(tokens) => return keep(run, target, tenant, tokens),
                 Err(entra::Error::Refused(reason)) if conditional_access(&reason).is_some() => {
                     let code = conditional_access(&reason).unwrap_or_default();
-                    eprintln!(
-                        "git-credential-azdo: {target}: Conditional Access blocks the device code sign-in ({code}); \
+                    run.messages.say(format!(
+                        "{target}: Conditional Access blocks the device code sign-in ({code}); \
                          sign in with the browser instead: git credential-azdo login {} --browser",
                         target.name()
-                    );
+                    ));
                     last = Error::Blocked;
                 }
                 Err(e) => return Err(Error::SignIn(e)),
@@ -100,29 +100,24 @@ fn conditional_access(reason: &str) -> Option<&'static str> {
 
 /// Check that a sign-in is for the account `target` names (a person may pick another one in
 /// the browser), then keep the refresh token it brought, for later silent use.
-fn keep(ctx: &Context, target: &Target, tenant: &str, tokens: Tokens) -> Result<Tokens, Error> {
+fn keep(run: &Run, target: &Target, tenant: &str, tokens: Tokens) -> Result<Tokens, Error> {
     super::for_account(target, &tokens)?;
-    if let Some(rt) = &tokens.refresh_token {
-        if let Err(e) = ctx.store.put_token(&refresh_key(ctx, target, tenant), rt) {
-            eprintln!("git-credential-azdo: could not keep the sign-in for next time: {e}");
-        }
-    }
+    super::tokens::keep_refresh_token(run, target, tenant, &tokens);
     Ok(tokens)
 }
 
 /// Sign in in the system browser: listen on loopback, open the authorize page, wait (bounded by
 /// `azdo.browserTimeout`) for the redirect with the right `state`, redeem its code with the
 /// verifier. Nothing is redeemed unless the state matched.
-fn browser_sign_in(ctx: &Context, target: &Target, client: &Client) -> Result<Tokens, Error> {
-    let settings = &ctx.settings;
-    let tenant = tenant::for_target(settings, target, client);
+fn browser_sign_in(run: &Run, target: &Target, client: &Client, tenant: &str) -> Result<Tokens, Error> {
+    let settings = &run.settings;
     let listener = Listener::bind().map_err(Error::Browser)?;
     let pkce = Pkce::new().map_err(Error::Browser)?;
     let state = browser::new_state().map_err(Error::Browser)?;
     let redirect_uri = listener.redirect_uri();
     let request = browser::Request {
         authority: &settings.authority,
-        tenant: &tenant,
+        tenant,
         client_id: &settings.client_id,
         scope: entra::SCOPE,
         redirect_uri: &redirect_uri,
@@ -132,7 +127,7 @@ fn browser_sign_in(ctx: &Context, target: &Target, client: &Client) -> Result<To
     let timeout = settings.browser_timeout;
     let deadline = Instant::now() + timeout;
     let mut child = browser::open(&url).map_err(Error::Browser)?;
-    tell_person(&format!(
+    run.messages.instruct(format!(
         "git-credential-azdo: to create a PAT for Azure DevOps organization '{target}', sign in in the browser \
          (waiting up to {} s); if no browser opened, open {url}",
         timeout.as_secs()
@@ -143,7 +138,7 @@ fn browser_sign_in(ctx: &Context, target: &Target, client: &Client) -> Result<To
     let tokens = entra::redeem_code(
         client,
         &settings.authority,
-        &tenant,
+        tenant,
         &settings.client_id,
         &code,
         &redirect_uri,
@@ -155,11 +150,10 @@ fn browser_sign_in(ctx: &Context, target: &Target, client: &Client) -> Result<To
 
 /// Sign in with the device code flow: the instructions go to the terminal (or stderr), never to
 /// stdout. The refresh token is kept for later silent use.
-fn device_sign_in(ctx: &Context, target: &Target, client: &Client) -> Result<Tokens, entra::Error> {
-    let settings = &ctx.settings;
-    let tenant = tenant::for_target(settings, target, client);
-    let code = entra::start_device_flow(client, &settings.authority, &tenant, &settings.client_id)?;
-    tell_person(&format!(
+fn device_sign_in(run: &Run, target: &Target, client: &Client, tenant: &str) -> Result<Tokens, entra::Error> {
+    let settings = &run.settings;
+    let code = entra::start_device_flow(client, &settings.authority, tenant, &settings.client_id)?;
+    run.messages.instruct(format!(
         "git-credential-azdo: to create a PAT for Azure DevOps organization '{target}', open {} and enter the code {}",
         code.verification_uri, code.user_code
     ));
@@ -167,7 +161,7 @@ fn device_sign_in(ctx: &Context, target: &Target, client: &Client) -> Result<Tok
         std::thread::sleep(d);
         true
     };
-    entra::poll_device_flow(client, &settings.authority, &tenant, &settings.client_id, &code, &wait)
+    entra::poll_device_flow(client, &settings.authority, tenant, &settings.client_id, &code, &wait)
 }
 
 /// Whether a person can be reached on a terminal.
@@ -183,17 +177,6 @@ fn has_terminal() -> bool {
     {
         std::io::IsTerminal::is_terminal(&std::io::stderr())
     }
-}
-
-/// Instructions for a person: the terminal when there is one, else stderr.
-fn tell_person(text: &str) {
-    #[cfg(unix)]
-    if let Ok(mut tty) = std::fs::OpenOptions::new().write(true).open("/dev/tty") {
-        if std::io::Write::write_all(&mut tty, format!("{text}\n").as_bytes()).is_ok() {
-            return;
-        }
-    }
-    eprintln!("{text}");
 }
 
 #[cfg(test)]

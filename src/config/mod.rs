@@ -5,7 +5,7 @@
 
 use std::cell::OnceCell;
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::org::{Origins, ServiceUrl, Target};
@@ -35,27 +35,30 @@ pub enum Error {
 /// Environment variables, as a function so tests can pass their own.
 pub type Env<'a> = &'a dyn Fn(&str) -> Option<OsString>;
 
-/// The process environment, read once: the variables settings are looked up under (this
-/// helper's own and Git Credential Manager's, dozens per run) come from one pass over it;
-/// any other name is asked of the environment itself.
-pub struct EnvSnapshot(Vec<(OsString, OsString)>);
+/// The environment a run reads, taken once (from the process in `main`, from a map in tests):
+/// nothing below the run builder reads `std::env` itself.
+#[derive(Debug, Clone, Default)]
+pub struct Environment(Vec<(OsString, OsString)>);
 
-/// The prefixes of the names [`EnvSnapshot`] keeps.
-const SNAPSHOT_PREFIXES: [&str; 2] = ["GIT_CREDENTIAL_AZDO_", "GCM_"];
-
-impl EnvSnapshot {
-    pub fn take() -> EnvSnapshot {
-        let wanted =
-            |name: &OsString| SNAPSHOT_PREFIXES.iter().any(|p| name.as_encoded_bytes().starts_with(p.as_bytes()));
-        EnvSnapshot(std::env::vars_os().filter(|(name, _)| wanted(name)).collect())
+impl Environment {
+    /// The process's variables, read in one pass.
+    pub fn from_process() -> Environment {
+        Environment(std::env::vars_os().collect())
     }
 
+    /// Exactly these variables (tests).
+    pub fn from_pairs<K: Into<OsString>, V: Into<OsString>>(pairs: impl IntoIterator<Item = (K, V)>) -> Environment {
+        Environment(pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+    }
+
+    /// The value of `name` (the first, as `getenv` finds it).
     pub fn var(&self, name: &str) -> Option<OsString> {
-        if SNAPSHOT_PREFIXES.iter().any(|p| name.starts_with(p)) {
-            self.0.iter().find(|(n, _)| n.as_encoded_bytes() == name.as_bytes()).map(|(_, v)| v.clone())
-        } else {
-            std::env::var_os(name)
-        }
+        self.0.iter().find(|(n, _)| n.as_encoded_bytes() == name.as_bytes()).map(|(_, v)| v.clone())
+    }
+
+    /// [`Environment::var`] as the [`Env`] function settings are read with.
+    pub fn lookup(&self) -> impl Fn(&str) -> Option<OsString> + '_ {
+        move |name| self.var(name)
     }
 }
 
@@ -66,6 +69,22 @@ pub fn origins(config: &GitConfig, env: Env) -> Result<Origins, Error> {
     let bare_url = env(keys::URL.setting.env).is_none() && config.get(keys::URL.setting.key) == Some(None);
     let services = if bare_url { ServiceUrl::default() } else { source.get(&keys::URL)? };
     Ok(Origins { services, servers: source.get_all(&keys::SERVER)? })
+}
+
+/// The account that serves `target` by configuration: `azdo.account` (URL-matched against the
+/// target's URL), else Git Credential Manager's binding of a user to an organization
+/// (`credential.azrepos:org/ORG.username`, global or local). Read before the settings, which
+/// are for the target with its account.
+pub fn account(config: &GitConfig, env: Env, target: Option<&Target>) -> Result<Option<String>, Error> {
+    let url = target.map(Target::url);
+    let source = Source { config, env, url: url.as_deref() };
+    Ok(match source.get_opt(&keys::ACCOUNT)? {
+        Some(account) => Some(account),
+        None => target
+            .filter(|t| !t.is_server())
+            .and_then(|t| config.get(&format!("credential.azrepos:org/{}.username", t.name())).flatten())
+            .and_then(|v| crate::org::account_name(v).ok()),
+    })
 }
 
 /// The settings of one invocation.
@@ -92,8 +111,6 @@ pub struct Settings {
     pub mint: Mint,
     pub token_source: TokenSource,
     pub browser_timeout: Duration,
-    /// `azdo.account`, else Git Credential Manager's `credential.azrepos:org/ORG.username`.
-    pub account: Option<String>,
     pub client_id: String,
     pub tenant: Option<String>,
     pub scope: String,
@@ -153,6 +170,7 @@ impl Settings {
         origins: Origins,
         target: Option<&Target>,
         env: Env,
+        local: Option<&Path>,
     ) -> Result<Settings, Error> {
         tracing::debug!("reading settings");
         let url = target.map(Target::url);
@@ -160,7 +178,7 @@ impl Settings {
         // Another Services origin (a test instance) keeps its PATs apart: org names alone would
         // mix them up with the real service's.
         // The local (not roaming) data directory: on Windows a PAT file must not roam.
-        let local = dirs::data_local_dir().ok_or(Error::NoDataDir)?;
+        let local = local.ok_or(Error::NoDataDir)?;
         // A relative HOME would put the store inside whatever repository git runs in.
         if !local.is_absolute() {
             return Err(Error::RelativeDataDir(printable(&local.to_string_lossy())));
@@ -212,14 +230,6 @@ impl Settings {
             mint: source.get(&keys::MINT)?,
             token_source: source.get(&keys::TOKEN_SOURCE)?,
             browser_timeout: source.get(&keys::BROWSER_TIMEOUT)?,
-            account: match source.get_opt(&keys::ACCOUNT)? {
-                Some(account) => Some(account),
-                // Git Credential Manager's binding of a user to an org (global or local).
-                None => target
-                    .filter(|t| !t.is_server())
-                    .and_then(|t| config.get(&format!("credential.azrepos:org/{}.username", t.name())).flatten())
-                    .and_then(|v| crate::org::account_name(v).ok()),
-            },
             client_id: source.get(&keys::CLIENT_ID)?,
             tenant: source.get_opt(&keys::TENANT)?,
             scope: source.get(&keys::SCOPE)?,
@@ -307,17 +317,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_snapshot_answers_as_the_environment_does() {
-        let snapshot = EnvSnapshot::take();
-        assert_eq!(snapshot.var("PATH"), std::env::var_os("PATH"), "other names are asked of the environment");
-        assert_eq!(snapshot.var("HOME"), std::env::var_os("HOME"));
+    fn the_environment_answers_as_the_process_does() {
+        let env = Environment::from_process();
+        assert_eq!(env.var("PATH"), std::env::var_os("PATH"));
+        assert_eq!(env.var("HOME"), std::env::var_os("HOME"));
         for (name, value) in std::env::vars_os() {
-            if let Some(name) = name.to_str().filter(|n| n.starts_with("GIT_CREDENTIAL_AZDO_") || n.starts_with("GCM_"))
-            {
-                assert_eq!(snapshot.var(name), Some(value), "{name}");
+            if let Some(name) = name.to_str() {
+                assert_eq!(env.lookup()(name), Some(value), "{name}");
             }
         }
-        assert_eq!(snapshot.var("GIT_CREDENTIAL_AZDO_NO_SUCH_SETTING_X"), None);
+        assert_eq!(env.var("GIT_CREDENTIAL_AZDO_NO_SUCH_SETTING_X"), None);
+        let given = Environment::from_pairs([("A", "1"), ("A", "2")]);
+        assert_eq!(given.var("A"), Some("1".into()));
+        assert_eq!(given.var("B"), None);
     }
 
     fn config(pairs: &[(&str, &str)]) -> GitConfig {
@@ -334,7 +346,7 @@ mod tests {
         env: &dyn Fn(&str) -> Option<OsString>,
     ) -> Result<Settings, Error> {
         let origins = origins(&c, env)?;
-        Settings::from_sources(c, origins, target, env)
+        Settings::from_sources(c, origins, target, env, Some(Path::new("/home/someone/.local/share")))
     }
 
     #[test]
@@ -369,7 +381,7 @@ mod tests {
         let env = env_of(&[("GIT_CREDENTIAL_AZDO_URL", "http://127.0.0.1:8123")]);
         let origins = origins(&c, &env).expect("origins");
         let contoso = Target::org_in(&origins.services, "contoso").expect("org");
-        let s = Settings::from_sources(c.clone(), origins, Some(&contoso), &env).expect("valid");
+        let s = settings(c.clone(), Some(&contoso), &env).expect("valid");
         assert!(!s.interactive, "the entry for the custom origin's URL applies");
         assert!(s.validate_interval.is_some(), "an entry for dev.azure.com does not apply to another origin");
     }

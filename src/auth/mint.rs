@@ -1,0 +1,167 @@
+//! Minting a PAT through the lifecycle API with a signed-in session, and what a fresh mint must
+//! be before it may serve git ([`unusable`]: such a PAT is revoked at once, and minting for that
+//! organization is held for an hour so that a skewed clock or a policy cannot cause a mint on
+//! every `get`). The display name names this machine ([`hostname`]).
+
+use crate::azure::pats;
+use crate::org::Target;
+use crate::run::Run;
+use crate::secret::Secret;
+use crate::store::{Credential, Metadata, Origin};
+use crate::text::printable;
+use crate::time::{now, timestamp};
+
+use super::Session;
+
+/// Mint a PAT for `target` in `session` and describe it (not stored: the caller stores it).
+pub fn mint_pat(run: &Run, target: &Target, session: &Session) -> Result<Credential, pats::Error> {
+    let settings = &run.settings;
+    let (client, tokens) = (&session.client, &session.tokens);
+    let now = now();
+    let display_name = format!("git-credential-azdo on {} {}", hostname(), &timestamp(now)[..10]);
+    let valid_to = now + i64::from(settings.pat_lifetime_days) * 86_400;
+    let info = pats::create(
+        client,
+        &settings.vssps_url,
+        target.name(),
+        &tokens.access_token,
+        &display_name,
+        &settings.scope,
+        valid_to,
+    )?;
+    let pat = info.token.ok_or_else(|| pats::Error::Failed("the reply holds no PAT".into()))?;
+    tracing::info!(%target, authorization_id = %info.authorization_id, valid_to = ?info.valid_to, "minted a PAT");
+    if let Some(why) = unusable(&settings.scope, &info.scope, &pat, info.valid_to, now) {
+        // Never stored nor handed to git; revoked so that it does not stay alive unreachable.
+        let revoked =
+            pats::revoke(client, &settings.vssps_url, target.name(), &tokens.access_token, &info.authorization_id)
+                .inspect_err(|e| tracing::info!(%target, error = %e, "could not revoke the unusable PAT"))
+                .is_ok();
+        return Err(pats::Error::Unusable { why, revoked });
+    }
+    Ok(Credential {
+        pat,
+        meta: Metadata {
+            origin: Origin::Minted,
+            stored_at: now,
+            expires_at: info.valid_to.or(Some(valid_to)),
+            last_validated: Some(now),
+            last_checked: Some(now),
+            authorization_id: Some(info.authorization_id),
+            username: None,
+            renew_attempted: None,
+        },
+    })
+}
+
+/// Why a freshly minted PAT cannot serve git, if it cannot: a scope without code access where
+/// code access was asked for (a "restrict PAT creation" policy that allows packaging only), a
+/// `validTo` not in the future (a skewed clock, a broken reply), or a token with characters
+/// outside the PAT alphabet (letters and digits).
+fn unusable(requested: &str, scope: &str, pat: &Secret, valid_to: Option<i64>, now: i64) -> Option<&'static str> {
+    let code = |s: &str| s.split_whitespace().any(|x| x.starts_with("vso.code") || x == "app_token");
+    // A reply that names no scope says nothing about it (only a named scope can lack code).
+    if code(requested) && !scope.trim().is_empty() && !code(scope) {
+        return Some("its scope lacks code access");
+    }
+    if valid_to.is_some_and(|t| t <= now) {
+        return Some("it has already expired");
+    }
+    if pat.is_empty() || !pat.expose().bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Some("its token is not a PAT");
+    }
+    None
+}
+
+/// Where an org's hold on minting is kept: `{org: unix seconds until}`.
+fn holds_file(run: &Run) -> std::path::PathBuf {
+    run.settings.data_dir.join("mint-holds.json")
+}
+
+fn holds(run: &Run) -> std::collections::BTreeMap<String, i64> {
+    match crate::fs::read_private(&holds_file(run)) {
+        Ok(Some(bytes)) => serde_json::from_slice(&bytes).unwrap_or_default(),
+        _ => Default::default(),
+    }
+}
+
+/// Whether minting for `target` is held after an unusable mint (for an hour).
+pub fn held(run: &Run, target: &Target) -> bool {
+    holds(run).get(&target.store_key()).is_some_and(|until| *until > now())
+}
+
+/// Hold minting for `target` for an hour, so that a skewed clock or a broken reply cannot cause
+/// a mint on every `get`.
+pub fn hold(run: &Run, target: &Target) {
+    let mut all = holds(run);
+    let now = now();
+    all.retain(|_, until| *until > now);
+    all.insert(target.store_key(), now + 3600);
+    if let Ok(bytes) = serde_json::to_vec(&all) {
+        if let Err(e) = crate::fs::write_private(&holds_file(run), &bytes, crate::fs::Durability::Cache) {
+            tracing::warn!(error = %e, "could not record the hold on minting");
+        }
+    }
+}
+
+/// This machine's name for a minted PAT's display name: the kernel's node name on Unix
+/// (uname, which macOS and Linux both have), `COMPUTERNAME` on Windows.
+fn hostname() -> String {
+    #[cfg(unix)]
+    let name = Some(rustix::system::uname().nodename().to_string_lossy().into_owned());
+    #[cfg(not(unix))]
+    let name = None;
+    display_host([name, std::env::var("COMPUTERNAME").ok(), std::env::var("HOSTNAME").ok()])
+}
+
+/// The first usable name among `candidates`, reduced to letters, digits, `-` and `.` (40 at
+/// most), else "this machine".
+fn display_host(candidates: [Option<String>; 3]) -> String {
+    candidates
+        .into_iter()
+        .flatten()
+        .map(|name| {
+            printable(name.trim())
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '.')
+                .take(40)
+                .collect::<String>()
+        })
+        .find(|name| !name.is_empty())
+        .unwrap_or_else(|| "this machine".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unusable_mint_is_told_apart() {
+        let pat = Secret::new("a".repeat(52) + "JQQJ99BAACAAAAAAAAAAAAASAZDO1234");
+        let now = 1_000;
+        assert_eq!(unusable("vso.code_write", "vso.code_write", &pat, Some(now + 60), now), None);
+        assert_eq!(
+            unusable("vso.code_write", "vso.packaging", &pat, Some(now + 60), now),
+            Some("its scope lacks code access")
+        );
+        assert_eq!(unusable("vso.packaging", "vso.packaging", &pat, None, now), None, "what was asked for");
+        assert_eq!(unusable("vso.code_write", "", &pat, Some(now + 60), now), None, "a reply without a scope");
+        assert_eq!(unusable("vso.code", "app_token", &pat, Some(now), now), Some("it has already expired"));
+        let bad = Secret::new("abc-def");
+        assert_eq!(unusable("vso.code", "vso.code", &bad, None, now), Some("its token is not a PAT"));
+        assert_eq!(unusable("vso.code", "vso.code", &Secret::new(""), None, now), Some("its token is not a PAT"));
+    }
+
+    #[test]
+    fn the_host_name_comes_from_the_first_usable_source() {
+        let s = |v: &str| Some(v.to_owned());
+        assert_eq!(display_host([s("build-01.corp"), s("WIN"), None]), "build-01.corp");
+        assert_eq!(display_host([None, s("DESKTOP-42"), s("x")]), "DESKTOP-42");
+        // Control characters are escaped, then only letters, digits, '-' and '.' are kept.
+        assert_eq!(display_host([s(" \u{1b}[2J "), None, s("ok")]), "u1b2J");
+        assert_eq!(display_host([s("[]"), s(""), s("ok")]), "ok", "an empty result is no name");
+        assert_eq!(display_host([None, None, None]), "this machine");
+        assert_eq!(display_host([s(&"a".repeat(99)), None, None]).len(), 40);
+        assert!(!hostname().is_empty());
+    }
+}
