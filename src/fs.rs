@@ -309,7 +309,7 @@ mod tests {
         assert!(tolerate_unsupported_sync(Err(std::io::Error::from_raw_os_error(libc::EIO))).is_err());
     }
 
-    /// Holes 1 and 5: a file or directory another user could have planted or could swap is
+    /// A file or directory another user could have planted or could swap is
     /// refused, and no link is followed.
     #[cfg(unix)]
     #[test]

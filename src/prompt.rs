@@ -92,7 +92,8 @@ mod tests {
         assert!(text.contains("'contoso'"));
         assert!(text.contains("https://dev.azure.com/contoso/_usersSettings/tokens"));
         assert!(text.starts_with("Password for 'https://contoso@dev.azure.com' "), "{text}");
-        // Hole 2: another origin's prompt names that origin, never dev.azure.com.
+        // A PAT typed for a test origin must not be asked for in dev.azure.com's name: another
+        // origin's prompt names that origin, never dev.azure.com.
         let fake = crate::org::ServiceUrl::parse("http://127.0.0.1:8123").expect("origin");
         let text = pat_prompt(&Target::org_in(&fake, "contoso").expect("valid"));
         assert!(!text.contains("dev.azure.com"), "{text}");

@@ -10,7 +10,7 @@ use super::{open, Error as AppError, Outcome};
 use crate::jwt::looks_like_jwt;
 use crate::org::{Origins, Target};
 use crate::secret::Secret;
-use crate::store::{Credential, Metadata, Origin};
+use crate::store::{Credential, Metadata, Provenance};
 use crate::time::now;
 
 /// Why the OS store could not be searched.
@@ -89,7 +89,7 @@ pub fn run(yes: bool, offline: bool) -> Result<Outcome, AppError> {
             continue;
         }
         let meta = Metadata {
-            origin: Origin::Imported,
+            provenance: Provenance::Imported,
             stored_at: now(),
             last_validated: matches!(verdict, Some(Verdict::Valid { .. })).then(now),
             ..Metadata::default()

@@ -7,7 +7,7 @@ use super::{open_org as open, Error, Outcome};
 use crate::auth::{self, Asker, Method};
 use crate::azure::Verdict;
 use crate::secret::Secret;
-use crate::store::{Credential, Metadata, Origin};
+use crate::store::{Credential, Metadata, Provenance};
 use crate::time::{now, timestamp};
 
 /// Store a PAT typed at a hidden prompt or piped in, after Azure DevOps accepted it (unless
@@ -30,7 +30,7 @@ pub fn login(arg: &str, account: Option<&str>, pat_stdin: bool) -> Result<Outcom
     let pat = crate::prompt::clean(typed.expose())
         .map(Secret::new)
         .ok_or(Error::NoPat)?;
-    let mut meta = Metadata { origin: Origin::Login, stored_at: now(), ..Metadata::default() };
+    let mut meta = Metadata { provenance: Provenance::Login, stored_at: now(), ..Metadata::default() };
     if run.settings.validate_interval.is_some() {
         meta.last_checked = Some(now());
         match run.validate(&target, &pat) {

@@ -8,7 +8,7 @@ use super::{open, open_org, Error, Outcome};
 use crate::auth::{self, Asker};
 use crate::azure::Verdict;
 use crate::config::{Mint, StoreKind, PAT_ENV};
-use crate::store::{Credential, Metadata, Origin};
+use crate::store::{Credential, Metadata, Provenance};
 use crate::text::printable;
 use crate::time::{now, timestamp};
 
@@ -80,7 +80,7 @@ pub fn list(json: bool) -> Result<Outcome, Error> {
             "{:<24} {:<8} {:<7} {:<20} {:<20}",
             org.to_string(),
             store.kind(),
-            meta.origin.as_str(),
+            meta.provenance.as_str(),
             timestamp(meta.stored_at),
             meta.expires_at.map(timestamp).unwrap_or_else(|| "unknown".into())
         );
@@ -137,7 +137,7 @@ pub fn status(arg: Option<&str>, account: Option<&str>) -> Result<Outcome, Error
     let Some(Credential { pat, meta }) = found else {
         return Err(Error::NothingStored { target: org.to_string(), store: None });
     };
-    line(format!("{org}: PAT stored {} (origin {})", timestamp(meta.stored_at), meta.origin.as_str()));
+    line(format!("{org}: PAT stored {} (origin {})", timestamp(meta.stored_at), meta.provenance.as_str()));
     match meta.expires_at {
         Some(t) if t <= now() => {
             line(format!("{org}: invalid: it expired at {}", timestamp(t)));
@@ -145,7 +145,7 @@ pub fn status(arg: Option<&str>, account: Option<&str>) -> Result<Outcome, Error
         }
         Some(t) => {
             line(format!("{org}: expires {}", timestamp(t)));
-            if meta.origin == Origin::Minted && settings.mint == Mint::Auto {
+            if meta.provenance == Provenance::Minted && settings.mint == Mint::Auto {
                 let renew = t - i64::from(settings.renew_before_days) * 86_400;
                 line(format!("{org}: renewal planned from {} (azdo.renewBefore)", timestamp(renew)));
             }

@@ -82,7 +82,7 @@ pub fn sign_in(run: &Run, target: &Target, client: &Client, tenant: &str, ways: 
 }
 
 /// The AADSTS code when `reason` is a Conditional Access refusal of the device code flow (the
-/// codes of identities.md §1.8).
+/// codes Entra documents for a device code sign-in that a Conditional Access policy blocks).
 fn conditional_access(reason: &str) -> Option<&'static str> {
     const CODES: &[&str] = &[
         "AADSTS53003",

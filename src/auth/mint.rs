@@ -7,7 +7,7 @@ use crate::azure::pats;
 use crate::org::Target;
 use crate::run::Run;
 use crate::secret::Secret;
-use crate::store::{Credential, Metadata, Origin};
+use crate::store::{Credential, Metadata, Provenance};
 use crate::text::printable;
 use crate::time::{now, timestamp};
 
@@ -42,7 +42,7 @@ pub fn mint_pat(run: &Run, target: &Target, session: &Session) -> Result<Credent
     Ok(Credential {
         pat,
         meta: Metadata {
-            origin: Origin::Minted,
+            provenance: Provenance::Minted,
             stored_at: now,
             expires_at: info.valid_to.or(Some(valid_to)),
             last_validated: Some(now),

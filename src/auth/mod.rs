@@ -20,7 +20,7 @@ use crate::config::{CredentialType, TokenSource};
 use crate::net::{self, Client};
 use crate::org::Target;
 use crate::run::Run;
-use crate::store::{Credential, Origin};
+use crate::store::{Credential, Provenance};
 
 pub use self::interactive::Method;
 
@@ -201,7 +201,7 @@ pub fn obtain(run: &Run, target: &Target) -> Option<Obtained> {
 /// silent sign-in only, so that it does not stay alive where `logout --revoke` can no longer
 /// reach it. Best effort: a failure is one line, and the PAT is forgotten anyway.
 pub fn revoke_rejected(run: &Run, target: &Target, credential: &Credential) {
-    let Some(id) = credential.meta.authorization_id.as_deref().filter(|_| credential.meta.origin == Origin::Minted)
+    let Some(id) = credential.meta.authorization_id.as_deref().filter(|_| credential.meta.provenance == Provenance::Minted)
     else {
         return;
     };

@@ -339,11 +339,12 @@ fn boolean(v: &str) -> Result<bool, Why> {
     bool_value(v).ok_or(expected("expected true or false"))
 }
 
-/// Seconds, more than zero, at most a year.
+/// A user principal name (lower-cased).
 fn account(v: &str) -> Result<String, Why> {
     crate::org::account_name(v).map_err(|_| expected("expected a user principal name such as alice@contoso.com"))
 }
 
+/// Seconds, more than zero, at most a year.
 fn seconds(v: &str) -> Result<Duration, Why> {
     match interval(v)? {
         Some(d) if !d.is_zero() => Ok(d),

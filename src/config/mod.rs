@@ -20,7 +20,7 @@ pub(crate) mod urlmatch;
 
 pub use self::git::{CacheSave, GitConfig};
 pub use self::keys::{bool_value, CredentialType, Mint, Setting, StoreKind, TokenSource, PAT_ENV, SETTINGS};
-use self::source::Source;
+pub use self::source::Source;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -117,8 +117,8 @@ pub struct Settings {
     pub pat_lifetime_days: u32,
     pub renew_before_days: u32,
     pub credential_type: CredentialType,
-    /// The build identities' settings (pipeline job, managed identity, service principal).
-    pub(crate) identities: crate::identity::IdentitySettings,
+    /// This helper's directory under the user's data directory, whatever the origin.
+    pub base_dir: PathBuf,
     /// The snapshot the settings came from (for `network`).
     config: GitConfig,
     /// git's configuration read afresh, once, when the snapshot came from the cache (which holds
@@ -129,6 +129,12 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// Where settings that are not in [`Settings`] are read for `url` (a layer above reads its
+    /// own keys of the table through it, from the same snapshot and environment).
+    pub fn source<'a>(&'a self, env: Env<'a>, url: Option<&'a str>) -> Source<'a> {
+        Source { config: &self.config, env, url }
+    }
+
     /// Whether the identity service and the authority are the real service's.
     pub fn real_endpoints(&self) -> bool {
         self.vssps_url == keys::VSSPS_URL.setting.default && self.authority == keys::AUTHORITY.setting.default
@@ -236,7 +242,7 @@ impl Settings {
             pat_lifetime_days: source.get(&keys::PAT_LIFETIME)?.max(1),
             renew_before_days: source.get(&keys::RENEW_BEFORE)?,
             credential_type: source.get(&keys::CREDENTIAL_TYPE)?,
-            identities: identities(&source, env, &local.join("git-credential-azdo"))?,
+            base_dir: local.join("git-credential-azdo"),
             ssl_cainfo_env: env("GIT_SSL_CAINFO").filter(|v| !v.is_empty()).map(PathBuf::from),
             ssl_no_verify_env,
             data_dir,
@@ -245,71 +251,6 @@ impl Settings {
             fresh: OnceCell::new(),
         })
     }
-}
-
-/// The build identities' settings. The job's variables and `IDENTITY_*` are the platform's,
-/// read as they are.
-fn identities(
-    source: &Source,
-    env: Env,
-    data_dir: &std::path::Path,
-) -> Result<crate::identity::IdentitySettings, Error> {
-    let text = |name: &str| env(name).map(|v| v.to_string_lossy().trim().to_owned()).filter(|v| !v.is_empty());
-    let app_service = match (text("IDENTITY_ENDPOINT"), text("IDENTITY_HEADER")) {
-        (Some(endpoint), Some(header)) => Some((endpoint, Secret::from(header))),
-        _ => None,
-    };
-    let mut aliases = Vec::new();
-    let certificate = source.get_opt(&keys::SERVICE_PRINCIPAL_CERTIFICATE)?;
-    // GCM names a certificate in its store by thumbprint; here it is a PEM file named after it.
-    let thumbprint = match (&certificate, source.alias_text(&keys::GCM_THUMBPRINT)) {
-        (None, Some(t)) => {
-            let t = t.trim().to_ascii_uppercase();
-            if t.len() != 40 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(Error::Invalid {
-                    key: keys::GCM_THUMBPRINT.key,
-                    value: printable(&t),
-                    why: "expected a SHA-1 thumbprint (40 hexadecimal digits)".into(),
-                });
-            }
-            aliases.push(format!("{} for azdo.servicePrincipalCertificate", keys::GCM_THUMBPRINT.key));
-            Some((t.clone(), data_dir.join("certificates").join(format!("{t}.pem"))))
-        }
-        _ => None,
-    };
-    let mut ids = crate::identity::IdentitySettings {
-        pipeline_token: source.get(&keys::PIPELINE_TOKEN)?,
-        pipeline: crate::identity::pipeline::job(env),
-        managed_identity: source.get_opt_or_alias(&keys::MANAGED_IDENTITY, &mut aliases)?,
-        imds_url: source.get(&keys::IMDS_URL)?,
-        app_service,
-        service_principal: source.get_opt_or_alias(&keys::SERVICE_PRINCIPAL, &mut aliases)?,
-        sp_credentials: crate::identity::principal::Credentials {
-            secret: source.get_opt_or_alias(&keys::SERVICE_PRINCIPAL_SECRET, &mut aliases)?,
-            certificate,
-            thumbprint,
-            send_x5c: source.get_or_alias(&keys::SERVICE_PRINCIPAL_SEND_X5C, &mut aliases)?,
-        },
-        federation: crate::identity::federation::Federation {
-            scenario: source.get_opt_or_alias(&keys::WORKLOAD_FEDERATION, &mut aliases)?,
-            client_id: source.get_opt_or_alias(&keys::WORKLOAD_FEDERATION_CLIENT_ID, &mut aliases)?,
-            tenant_id: source.get_opt_or_alias(&keys::WORKLOAD_FEDERATION_TENANT_ID, &mut aliases)?,
-            audience: source.get_or_alias(&keys::WORKLOAD_FEDERATION_AUDIENCE, &mut aliases)?,
-            assertion: source.get_opt_or_alias(&keys::WORKLOAD_FEDERATION_ASSERTION, &mut aliases)?,
-            service_connection: source.get_opt(&keys::WORKLOAD_FEDERATION_SERVICE_CONNECTION)?,
-            managed_identity: source.get_opt_or_alias(&keys::WORKLOAD_FEDERATION_MANAGED_IDENTITY, &mut aliases)?,
-            azure_env: (
-                text("AZURE_FEDERATED_TOKEN_FILE").map(PathBuf::from).filter(|p| p.is_absolute()),
-                text("AZURE_CLIENT_ID"),
-                text("AZURE_TENANT_ID"),
-            ),
-            github: text("ACTIONS_ID_TOKEN_REQUEST_URL").zip(text("ACTIONS_ID_TOKEN_REQUEST_TOKEN").map(Secret::from)),
-            oidc_request_uri: text("SYSTEM_OIDCREQUESTURI"),
-        },
-        aliases: Vec::new(),
-    };
-    ids.aliases = aliases;
-    Ok(ids)
 }
 
 #[cfg(test)]

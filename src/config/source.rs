@@ -7,7 +7,7 @@ use crate::text::printable;
 
 /// Where each setting's text comes from: its variable, else git config (URL-matched against the
 /// target's URL for URL-scoped keys). A bare boolean key reads as `true`.
-pub(super) struct Source<'a> {
+pub struct Source<'a> {
     pub config: &'a GitConfig,
     pub env: Env<'a>,
     pub url: Option<&'a str>,

@@ -6,7 +6,7 @@ use super::*;
 use crate::config::{Environment, Settings};
 use crate::protocol::Request;
 use crate::secret::Secret;
-use crate::store::{Credential, MemoryStore, Metadata, Origin};
+use crate::store::{Credential, MemoryStore, Metadata, Provenance};
 use crate::time::now;
 
 /// A run over an empty memory store, with prompts off.
@@ -64,7 +64,7 @@ fn store_replaces_and_erase_matches_the_password() {
     let c = ctx.store.get(&contoso()).expect("get").expect("stored");
     assert_eq!(c.pat, Secret::new("new"));
     assert_eq!(c.meta.expires_at, Some(1_900_000_000));
-    assert_eq!(c.meta.origin, Origin::Git);
+    assert_eq!(c.meta.provenance, Provenance::Git);
 
     erase(&ctx, &request("password=other\n"), &contoso()).expect("erase");
     assert!(ctx.store.get(&contoso()).expect("get").is_some(), "a different password erases nothing");
@@ -93,7 +93,7 @@ fn an_ephemeral_credential_is_neither_stored_nor_erases_the_stored_pat() {
 fn storing_the_same_pat_keeps_its_metadata() {
     let ctx = ctx();
     let meta = Metadata {
-        origin: Origin::Login,
+        provenance: Provenance::Login,
         stored_at: 5,
         authorization_id: Some("id".into()),
         ..Metadata::default()

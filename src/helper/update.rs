@@ -8,7 +8,7 @@ use crate::jwt::looks_like_jwt;
 use crate::org::Target;
 use crate::protocol::Request;
 use crate::run::Run;
-use crate::store::{Credential, Metadata, Origin};
+use crate::store::{Credential, Metadata, Provenance};
 use crate::time::now;
 
 use super::Error;
@@ -52,13 +52,13 @@ pub(super) fn store(run: &Run, request: &Request, target: &Target) -> Result<(),
         }
         // A minted PAT is replaced only by minting (or renewal): a different password reported
         // by git is an older one still in flight, perhaps one renewal just revoked.
-        if existing.meta.origin == Origin::Minted {
+        if existing.meta.provenance == Provenance::Minted {
             tracing::info!(%target, "keeping the minted PAT; not replacing it with the one git reported");
             return Ok(());
         }
     }
     let meta = Metadata {
-        origin: Origin::Git,
+        provenance: Provenance::Git,
         stored_at: now,
         username: request.username.clone(),
         expires_at: request.password_expiry_utc,

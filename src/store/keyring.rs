@@ -1,6 +1,6 @@
 //! The OS keyring store (default): the PAT goes into the platform's secret store through the
 //! `keyring` crate (Secret Service on Linux, Keychain on macOS, Credential Manager on Windows),
-//! one item per organization. Non-secret metadata goes to a small JSON index beside the file
+//! one item per organization and account (and one per kept sign-in token). Non-secret metadata goes to a small JSON index beside the file
 //! store's default location, never beside the PAT in plain text. Every keyring call is bounded in
 //! time: a hung daemon must not hang git.
 

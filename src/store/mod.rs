@@ -20,10 +20,10 @@ pub use self::file::FileStore;
 pub use self::keyring::KeyringStore;
 pub use self::memory::MemoryStore;
 
-/// How a PAT came to be stored.
+/// How a PAT came to be stored (shown and kept as its "origin").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
-pub enum Origin {
+pub enum Provenance {
     /// git reported it working (`store`), e.g. after a prompt.
     #[default]
     Git,
@@ -35,13 +35,13 @@ pub enum Origin {
     Imported,
 }
 
-impl Origin {
+impl Provenance {
     pub fn as_str(self) -> &'static str {
         match self {
-            Origin::Git => "git",
-            Origin::Login => "login",
-            Origin::Minted => "minted",
-            Origin::Imported => "imported",
+            Provenance::Git => "git",
+            Provenance::Login => "login",
+            Provenance::Minted => "minted",
+            Provenance::Imported => "imported",
         }
     }
 }
@@ -49,8 +49,9 @@ impl Origin {
 /// Non-secret facts about a stored PAT. Kept apart from the PAT in the keyring store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Metadata {
-    #[serde(default)]
-    pub origin: Origin,
+    /// Kept and listed as `origin`, the name the store files and `list --json` have always used.
+    #[serde(default, rename = "origin")]
+    pub provenance: Provenance,
     /// Unix seconds.
     pub stored_at: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -151,7 +152,8 @@ impl Os {
     }
 }
 
-/// A place that keeps one PAT per organization (and, through [`TokenStore`], sign-in secrets).
+/// A place that keeps one PAT per organization and account (and, through [`TokenStore`], sign-in
+/// secrets).
 pub trait Store: TokenStore {
     /// A short name for messages and `list`: `keyring`, `file`, `memory`.
     fn kind(&self) -> &'static str;
