@@ -18,10 +18,14 @@ target/bench-results/STAGE/, then writes the Summary section (every target and w
               from the helper's trace; peak memory
 
 The build runs first, while nothing else of ours does. About 6 to 10 minutes on 2 CPUs, most of
-it the clean build. Everything else runs in a throwaway world (its own HOME, XDG directories,
-TMPDIR and empty git config, its own D-Bus session bus and gnome-keyring, its own
-`git credential-cache` daemon), torn down on exit; every process started here is stopped, by its
-process id.
+it the clean build. Everything else runs in a throwaway world that this script does not make
+itself: benches/worlds.rs (a `harness = false` bench target, built with `cargo bench --no-run`)
+sets it up from the tests' own environment, tests/common (its own HOME and empty git config, a
+scrubbed environment, gnome-keyring on a private D-Bus session bus) and the loopback fake of
+Azure DevOps (fake-azdo), adds the stores and the `git credential-cache` daemon the stage needs,
+prints the world's directory and environment, and tears it all down when this script closes its
+stdin. This script keeps the options, the builds, the hyperfine and /usr/bin/time calls, and the
+report.
 
 `--baseline PATH` also times another build of git-credential-azdo (say, of the commit before a
 change) in the same hyperfine runs as this one, on the same stores, and prints both builds'
