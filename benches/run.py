@@ -18,10 +18,14 @@ target/bench-results/STAGE/, then writes the Summary section (every target and w
               from the helper's trace; peak memory
 
 The build runs first, while nothing else of ours does. About 6 to 10 minutes on 2 CPUs, most of
-it the clean build. Everything else runs in a throwaway world (its own HOME, XDG directories,
-TMPDIR and empty git config, its own D-Bus session bus and gnome-keyring, its own
-`git credential-cache` daemon), torn down on exit; every process started here is stopped, by its
-process id.
+it the clean build. Everything else runs in a throwaway world that this script does not make
+itself: benches/worlds.rs (a `harness = false` bench target, built with `cargo bench --no-run`)
+sets it up from the tests' own environment, tests/common (its own HOME and empty git config, a
+scrubbed environment, gnome-keyring on a private D-Bus session bus) and the loopback fake of
+Azure DevOps (fake-azdo), adds the stores and the `git credential-cache` daemon the stage needs,
+prints the world's directory and environment, and tears it all down when this script closes its
+stdin. This script keeps the options, the builds, the hyperfine and /usr/bin/time calls, and the
+report.
 
 `--baseline PATH` also times another build of git-credential-azdo (say, of the commit before a
 change) in the same hyperfine runs as this one, on the same stores, and prints both builds'
@@ -41,7 +45,6 @@ import contextlib
 import gzip
 import json
 import os
-import queue
 import re
 import shlex
 import shutil
@@ -50,7 +53,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -60,18 +62,10 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 MiB = 1024 * 1024
 STAGES = ("build", "hot-path", "validation")
-# A dummy PAT, 52 characters like a classic Azure DevOps PAT.
+# As benches/worlds.rs sets them up.
 MANY_ORGS = 1000
-HOT_PATH_PAT = "benchpat0123456789abcdefghijklmnopqrstuvwxyz01234567"
 ORG = "contoso"
-FAKE_USER = "alice@contoso.com"
-CONFIG_CACHE_DIR = "cache/git-credential-azdo"
 DEFAULT_LIBSECRET_SRC = "/usr/share/doc/git/contrib/credential/libsecret"
-# Variables a world never inherits (besides GIT_CREDENTIAL_AZDO_*, GIT_CONFIG_KEY_*, GIT_CONFIG_VALUE_*).
-SCRUBBED = """DISPLAY WAYLAND_DISPLAY DBUS_SESSION_BUS_ADDRESS GNOME_KEYRING_CONTROL AZURE_DEVOPS_EXT_PAT
-    GIT_ASKPASS SSH_ASKPASS GIT_DIR GIT_WORK_TREE GIT_CONFIG GIT_CONFIG_PARAMETERS GIT_CONFIG_COUNT
-    GIT_CONFIG_SYSTEM GIT_SSL_CAINFO GIT_SSL_CAPATH GIT_SSL_NO_VERIFY SSL_CERT_FILE SSL_CERT_DIR
-    http_proxy HTTP_PROXY https_proxy HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY""".split()
 
 
 class Failure(Exception):
@@ -273,14 +267,6 @@ def machine_meta() -> dict:
     }
 
 
-def cargo_build(target_dir: Path, *args: str):
-    log(f"building: cargo build --release --locked {' '.join(args)}")
-    env = dict(os.environ, CARGO_TARGET_DIR=str(target_dir))
-    if subprocess.run(["cargo", "build", "--release", "--locked", *args], cwd=REPO, env=env,
-                      stdout=sys.stderr).returncode != 0:
-        die(f"cargo build --release --locked {' '.join(args)} failed")
-
-
 def shipped_build(target_dir: Path) -> Path:
     """The binary `install.sh` installs (static on Linux with glibc): `install.sh --build-only`."""
     log("building what install.sh installs: ./install.sh --build-only")
@@ -309,53 +295,96 @@ def keep(results: Path, world: Path, names):
 
 
 # --------------------------------------------------------------------------------------------------
-# The throwaway world
+# The throwaway world: benches/worlds.rs, on top of the tests' own environment
 # --------------------------------------------------------------------------------------------------
 
 
-class World:
-    """A temporary directory with its own HOME, XDG directories, TMPDIR and (empty) global git
-    config, no system git config, no prompts, no display, no inherited session bus, PAT, CA, proxy
-    or helper settings. Commands run in it (it is their working directory) and find the
-    contenders through W/bin, first on PATH. Whatever it starts it stops on close, last first."""
+def build_harness(target_dir: Path, profile: str) -> Path:
+    """benches/worlds.rs (a `harness = false` bench target): `cargo bench --no-run`, its path."""
+    log(f"building the worlds: cargo bench --locked --no-run --bench worlds --profile {profile}")
+    p = subprocess.run(["cargo", "bench", "--locked", "--no-run", "--bench", "worlds", "--profile", profile,
+                        "--message-format=json-render-diagnostics"], cwd=REPO, stdout=subprocess.PIPE,
+                       stderr=sys.stderr, text=True, env=dict(os.environ, CARGO_TARGET_DIR=str(target_dir)))
+    if p.returncode != 0:
+        die("cargo bench --no-run --bench worlds failed")
+    for line in p.stdout.splitlines():
+        with contextlib.suppress(ValueError):
+            m = json.loads(line)
+            if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "worlds" and m.get("executable"):
+                return Path(m["executable"])
+    die("cargo bench --no-run did not name the worlds program")
 
-    def __init__(self, name: str, stack: contextlib.ExitStack):
-        base = os.environ.get("TMPDIR") or "/tmp"
-        self.dir = Path(tempfile.mkdtemp(prefix=f"azdo-{name}.", dir=base))
-        stack.callback(shutil.rmtree, self.dir, True)
-        self.stack = stack
-        w = self.dir
-        if not re.fullmatch(r"[A-Za-z0-9_./-]+", str(w)):
-            die(f"temp dir {w} has characters the benchmark commands cannot quote")
-        for d in ("home", "data", "config", "cache", "run", "tmp", "bin", "json"):
-            (w / d).mkdir()
-        (w / "run").chmod(0o700)
-        (w / "gitconfig").touch()
-        (w / "log").touch()
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("GIT_CREDENTIAL_AZDO_", "GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_"))
-               and k not in SCRUBBED}
-        env.update(HOME=f"{w}/home", XDG_DATA_HOME=f"{w}/data", XDG_CONFIG_HOME=f"{w}/config",
-                   XDG_CACHE_HOME=f"{w}/cache", XDG_RUNTIME_DIR=f"{w}/run", TMPDIR=f"{w}/tmp",
-                   GIT_CONFIG_GLOBAL=f"{w}/gitconfig", GIT_CONFIG_NOSYSTEM="1", GIT_TERMINAL_PROMPT="0",
-                   GIT_CEILING_DIRECTORIES=str(w.parent), LC_ALL="C", PATH=f"{w}/bin:{os.environ.get('PATH', '')}")
-        self.env = env
-        self.git = shutil.which("git") or die("git is not on PATH")
+
+class World:
+    """One world of benches/worlds.rs (tests/common's TestEnv and fake-azdo), run as a coprocess
+    with the helper under test in AZDO_TEST_BINARY: its directory, where commands run, and its
+    environment, which they get and nothing else. Closing its stdin tears it down (every process
+    it started stopped, every file removed). Raw data of the run goes to a scratch directory of
+    its own (`out`), removed on exit."""
+
+    def __init__(self, harness: Path, exe: Path, args, stack: contextlib.ExitStack):
+        self.scratch = Path(tempfile.mkdtemp(prefix="azdo-bench."))
+        stack.callback(shutil.rmtree, self.scratch, True)
+        self.out("json").mkdir()
+        self.out("log").touch()
+        log(f"setting up the world: worlds {' '.join(map(str, args))}")
+        with open(self.out("log"), "ab") as err:
+            # A session of its own: Ctrl-C reaches run.py only, which then closes the world.
+            self.p = subprocess.Popen([str(harness), *map(str, args)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      stderr=err, text=True, bufsize=1, start_new_session=True,
+                                      env=dict(os.environ, AZDO_TEST_BINARY=str(exe)))
+        stack.callback(self.close)
+        line = self.p.stdout.readline() if self.p.stdout else ""
+        if not line:
+            die(f"the world did not come up: {self.log_tail(5)}")
+        d = json.loads(line)
+        self.dir, self.env, self.description = Path(d["dir"]), d["env"], d
+        self.pat, self.config_cache = d["pat"], d["config_cache"]
+        self.git_calls = Path(d["git_calls"])
 
     def path(self, name: str) -> Path:
+        """A file of the world (where commands run)."""
         return self.dir / name
 
-    def link(self, target: Path, name: str):
-        (self.dir / "bin" / name).symlink_to(target)
+    def out(self, name: str) -> Path:
+        """A file of this run's raw data."""
+        return self.scratch / name
+
+    def ask(self, command: str) -> str:
+        assert self.p.stdin is not None and self.p.stdout is not None
+        self.p.stdin.write(command + "\n")
+        self.p.stdin.flush()
+        return self.p.stdout.readline().rstrip("\n")
+
+    def counts(self):
+        """(connectionData, git, challenge, other) requests the fake served since the last reset."""
+        m = re.fullmatch(r"counts connectionData=(\d+) git=(\d+) challenge=(\d+) other=(\d+)", self.ask("counts"))
+        if not m:
+            die("the world did not answer counts")
+        return tuple(int(x) for x in m.groups())
+
+    def reset(self):
+        if self.ask("reset") != "reset":
+            die("the world did not reset the fake's counters")
+
+    def close(self):
+        with contextlib.suppress(OSError):
+            if self.p.stdin:
+                self.p.stdin.close()
+        try:
+            self.p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.p.terminate()
+            self.p.wait(timeout=5)
 
     def run(self, args, *, stdin: bytes | str | Path | None = None, env: dict | None = None,
             what: str = "", capture=True) -> str:
         """Run ARGS (a list, or a command line split like hyperfine -N does) in the world; its
-        stderr goes to W/log. Returns stdout; a failure ends the benchmark."""
+        stderr goes to the run's log. Returns stdout; a failure ends the benchmark."""
         if isinstance(args, str):
             args = shlex.split(args)
         full_env = dict(self.env, **(env or {}))
-        with open(self.dir / "log", "ab") as err, contextlib.ExitStack() as s:
+        with open(self.out("log"), "ab") as err, contextlib.ExitStack() as s:
             io = {"stdout": subprocess.PIPE if capture else subprocess.DEVNULL, "stderr": err}
             if isinstance(stdin, Path):
                 io["stdin"] = s.enter_context(open(stdin, "rb"))
@@ -369,56 +398,27 @@ class World:
         return p.stdout.decode(errors="replace") if capture else ""
 
     def log_tail(self, n: int = 3) -> str:
-        return " ".join((self.dir / "log").read_text(errors="replace").splitlines()[-n:])
-
-    def git_counter(self):
-        """A `git` that logs its arguments to W/git-calls.log, in W/gitcount (put it first on PATH)."""
-        d = self.dir / "gitcount"
-        d.mkdir()
-        (d / "git").write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >>"{self.dir}/git-calls.log"\nexec "{self.git}" "$@"\n')
-        (d / "git").chmod(0o755)
-        (self.dir / "git-calls.log").touch()
+        return " ".join(self.out("log").read_text(errors="replace").splitlines()[-n:])
 
     def counting_env(self) -> dict:
-        return {"PATH": f"{self.dir}/gitcount:{self.env['PATH']}"}
+        """A logging `git` first on PATH: it appends its arguments to `git_calls`."""
+        return {"PATH": self.description["counting_path"]}
 
     def rss(self, out, rid: str, samples: int, prep, args):
         """Peak RSS (KiB, /usr/bin/time %M) of SAMPLES runs of ARGS < query, one "ID<TAB>KiB" line
         each into OUT. PREP runs before each run."""
+        tmp = self.out("rss.tmp")
         for _ in range(samples):
             prep()
-            self.run(["/usr/bin/time", "-f", "%M", "-o", "rss.tmp", *args], stdin=self.path("query"),
+            self.run(["/usr/bin/time", "-f", "%M", "-o", str(tmp), *args], stdin=self.path("query"),
                      what=f"{rid}: under /usr/bin/time", capture=False)
-            out.write(f"{rid}\t{self.path('rss.tmp').read_text().splitlines()[-1]}\n")
+            out.write(f"{rid}\t{tmp.read_text().splitlines()[-1]}\n")
 
     def hyperfine(self, args, env: dict | None = None):
         p = subprocess.run(["hyperfine", "-N", *args], cwd=self.dir, env=dict(self.env, **(env or {})),
                            stdout=sys.stderr)
         if p.returncode != 0:
             die("hyperfine failed")
-
-    def stop(self, pid: int, polls: int = 50, interval: float = 0.02):
-        """SIGTERM to PID (one of ours), then wait a little for it to go."""
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        for _ in range(polls):
-            if not alive(pid):
-                return
-            time.sleep(interval)
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    with contextlib.suppress(ChildProcessError):
-        # Reap it if it is our child (a zombie is not alive).
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
-            return False
-    return True
 
 
 def rotated(records, r: int):
@@ -438,91 +438,15 @@ def check_pat(out: str, pat: str, label: str):
 
 
 # --------------------------------------------------------------------------------------------------
-# A private Secret Service, git credential-cache, git-credential-libsecret
+# git-credential-libsecret
 # --------------------------------------------------------------------------------------------------
 
 
-def bus(world: World, *args: str) -> str:
-    return run_text(["dbus-send", "--session", "--print-reply", "--dest=org.freedesktop.DBus", "/org/freedesktop/DBus",
-                     *args], env=world.env)
-
-
-def secret_service(world: World) -> dict:
-    """A session bus at W/run/bus and gnome-keyring's secrets component, unlocked (password
-    "bench"); both stopped on exit. Returns the versions for the report."""
-    log("starting a private D-Bus session bus and gnome-keyring")
-    pids = []
-
-    def stop_all():
-        for pid in reversed(pids):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-        for _ in range(50):
-            if not any(alive(p) for p in pids):
-                break
-            time.sleep(0.02)
-
-    world.stack.callback(stop_all)
-    out = run_text(["dbus-daemon", "--session", "--fork", "--nopidfile",
-                    f"--address=unix:path={world.env['XDG_RUNTIME_DIR']}/bus", "--print-address=1", "--print-pid=1"],
-                   env=world.env, stderr=subprocess.DEVNULL).splitlines()
-    if len(out) < 2 or not out[1].strip().isdigit():
-        die("dbus-daemon did not start, or did not report its pid")
-    world.env["DBUS_SESSION_BUS_ADDRESS"] = out[0].strip()
-    pids.append(int(out[1]))
-    gkd = subprocess.run(["gnome-keyring-daemon", "--daemonize", "--unlock", "--components=secrets"], input=b"bench",
-                         env=world.env, cwd=world.dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    if gkd.returncode != 0:
-        die("gnome-keyring-daemon did not start")
-    for i in range(500):
-        if "boolean true" in bus(world, "org.freedesktop.DBus.NameHasOwner", "string:org.freedesktop.secrets"):
-            break
-        if i == 499:
-            die("the Secret Service (org.freedesktop.secrets) did not come up within 5 s")
-        time.sleep(0.01)
-    m = re.search(r"uint32 (\d+)", bus(world, "org.freedesktop.DBus.GetConnectionUnixProcessID",
-                                       "string:org.freedesktop.secrets"))
-    if not m:
-        die("cannot find the pid of the Secret Service")
-    pids.append(int(m.group(1)))
-    version = run_text(["gnome-keyring-daemon", "--version"], env=world.env)
+def keyring_versions() -> dict:
+    version = run_text(["gnome-keyring-daemon", "--version"])
     gkd_version = next((l.removeprefix("gnome-keyring-daemon: ") for l in version.splitlines()
                         if l.startswith("gnome-keyring-daemon: ")), "")
     return {"gkd": gkd_version, "libsecret": run_text(["pkg-config", "--modversion", "libsecret-1"]).strip() or "unknown"}
-
-
-def credential_cache(world: World, sock: Path):
-    """git's credential-cache daemon on SOCK (its directory mode 0700, which the daemon insists
-    on), stopped on exit (`git credential-cache exit`, then its pid if it lingers)."""
-    sock.parent.mkdir(parents=True)
-    sock.parent.chmod(0o700)
-    daemon = Path(run_text(["git", "--exec-path"]).strip()) / "git-credential-cache--daemon"
-    if not os.access(daemon, os.X_OK):
-        die(f"git has no credential-cache daemon ({daemon})")
-    log("starting git credential-cache--daemon on a private socket")
-    out = world.path("cache-daemon.out")
-    with open(out, "wb") as o, open(world.path("log"), "ab") as e:
-        p = subprocess.Popen([str(daemon), str(sock)], stdin=subprocess.DEVNULL, stdout=o, stderr=e,
-                             cwd=world.dir, env=world.env)
-
-    def stop():
-        subprocess.run(["git", "credential-cache", "--socket", str(sock), "exit"], env=world.env, cwd=world.dir,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            p.wait(timeout=2)
-        except subprocess.TimeoutExpired:
-            p.terminate()
-            p.wait(timeout=5)
-
-    world.stack.callback(stop)
-    for i in range(500):
-        if sock.is_socket() and "ok" in out.read_text().splitlines():
-            return
-        if p.poll() is not None:
-            die(f"git credential-cache--daemon exited: {world.log_tail()}")
-        if i == 499:
-            die("git credential-cache--daemon did not listen within 5 s")
-        time.sleep(0.01)
 
 
 def libsecret(target_dir: Path, src_dir: Path) -> Path:
@@ -635,7 +559,6 @@ def stage_build(opts, meta, doc: Path, results: Path, target_dir: Path):
 
 def stage_hot_path(opts, meta, doc: Path, results: Path, target_dir: Path):
     rounds, runs, warmup, rss_samples = opts.rounds, opts.runs, opts.warmup, opts.rss_samples
-    pat = HOT_PATH_PAT
     oauth_version = dpkg_version("git-credential-oauth")
     oauth_bin = Path(shutil.which("git-credential-oauth") or die("git-credential-oauth is not on PATH"))
     git_bin = Path(shutil.which("git") or die("git is not on PATH")).resolve()
@@ -643,43 +566,14 @@ def stage_hot_path(opts, meta, doc: Path, results: Path, target_dir: Path):
     exe = shipped_build(target_dir)
     libsecret_bin = libsecret(target_dir, Path(opts.libsecret_src))
     libsecret_src_version = dpkg_version("git")
+    ss = keyring_versions()
 
     with contextlib.ExitStack() as stack:
-        world = World("hot-path", stack)
-        # Every contender is found on PATH, the same way.
-        world.link(exe, "git-credential-azdo")
-        world.link(libsecret_bin, "git-credential-libsecret")
-        if opts.baseline:
-            world.link(opts.baseline, "git-credential-azdo-baseline")
-        world.git_counter()
-        ss = secret_service(world)
-        credential_cache(world, world.path("ccache/socket"))
-
-        # --- one stored credential per store ---
-        log("storing one credential per store")
-        world.path("query").write_text(f"protocol=https\nhost=dev.azure.com\npath={ORG}/proj/_git/repo\nusername={ORG}\n\n")
-        # git's `store` (as after a successful request): no check, so nothing leaves the machine.
-        full = f"protocol=https\nhost=dev.azure.com\npath={ORG}/proj/_git/repo\nusername={ORG}\npassword={pat}\n\n"
-        for store in ("file", "keyring"):
-            world.run(["git-credential-azdo", "store"], stdin=full,
-                      env={"GIT_CREDENTIAL_AZDO_STORE": store}, what=f"git-credential-azdo store ({store} store)")
-        # A second file store holding 1000 organizations, ours among them, for the cost of a large store.
-        for i in range(MANY_ORGS):
-            org = ORG if i == MANY_ORGS // 2 else f"org{i:04d}"
-            world.run(["git-credential-azdo", "store"],
-                      stdin=full.replace(f"path={ORG}/", f"path={org}/").replace(f"username={ORG}", f"username={org}"),
-                      env={"GIT_CREDENTIAL_AZDO_STORE": "file", "GIT_CREDENTIAL_AZDO_STORE_FILE": "~/many-orgs.json"},
-                      what="git-credential-azdo store (1000 organizations)")
-        # useHttpPath, as `git credential-azdo configure` sets it for dev.azure.com: git then passes the
-        # path to every helper, so credential-store keeps and matches it too.
-        world.run(["git", "-c", "credential.helper=", "-c", "credential.helper=store --file=git-credentials",
-                   "-c", "credential.useHttpPath=true", "credential", "approve"],
-                  stdin=f"url=https://{ORG}@dev.azure.com/{ORG}/proj/_git/repo\npassword={pat}\n\n",
-                  what="git credential approve (credential-store)")
-        full = f"protocol=https\nhost=dev.azure.com\npath={ORG}/proj/_git/repo\nusername={ORG}\npassword={pat}\n\n"
-        world.run(["git", "credential-cache", "--socket", str(world.path("ccache/socket")), "--timeout", "86400",
-                   "store"], stdin=full, what="git credential-cache store")
-        world.run(["git-credential-libsecret", "store"], stdin=full, what="git-credential-libsecret store")
+        # The world (benches/worlds.rs): one credential per store, every contender on PATH.
+        args = ["hot-path", "--libsecret", libsecret_bin] + (["--baseline", opts.baseline] if opts.baseline else [])
+        world = World(opts.harness, exe, args, stack)
+        pat = world.pat
+        cache_dir = world.config_cache
 
         # id, label, command (run by hyperfine without a shell, and split the same way for the
         # checks), what get returns
@@ -711,7 +605,7 @@ def stage_hot_path(opts, meta, doc: Path, results: Path, target_dir: Path):
         # change), and the git process that such a call spawns, alone.
         diagnostics = [
             ("azdo_cold", "(diagnostic) ours, file store, cold config cache",
-             "sh -c 'GIT_CREDENTIAL_AZDO_STORE=file exec git-credential-azdo get < query'", f"rm -rf {CONFIG_CACHE_DIR}"),
+             "sh -c 'GIT_CREDENTIAL_AZDO_STORE=file exec git-credential-azdo get < query'", f"rm -rf {cache_dir}"),
             ("gitconfig", "(diagnostic) `git config -z --list --show-origin` alone",
              "sh -c 'exec git config -z --list --show-origin < query'", "true"),
         ]
@@ -719,7 +613,7 @@ def stage_hot_path(opts, meta, doc: Path, results: Path, target_dir: Path):
         for cid, label, cmd, extra in contenders + diagnostics:
             if cid in ("floor", "gitconfig"):
                 continue
-            prep = (lambda: shutil.rmtree(world.path(CONFIG_CACHE_DIR), ignore_errors=True)) if cid == "azdo_cold" \
+            prep = (lambda: shutil.rmtree(world.path(cache_dir), ignore_errors=True)) if cid == "azdo_cold" \
                 else (lambda: None)
             prep()
             out = world.run(cmd, what=f"{label}: get")
@@ -730,32 +624,32 @@ def stage_hot_path(opts, meta, doc: Path, results: Path, target_dir: Path):
                 check_pat(out, pat, label)
             # The git processes one get starts (git's own credential-* commands are the contender itself).
             prep()
-            world.path("git-calls.log").write_text("")
+            world.git_calls.write_text("")
             world.run(cmd, env=world.counting_env(), what=f"{label}: get", capture=False)
-            calls = world.path("git-calls.log").read_text().splitlines()
+            calls = world.git_calls.read_text().splitlines()
             gitcalls[cid] = str(sum(1 for c in calls if not c.startswith("credential-")))
             log(f"  {label}: get {'answers nothing' if extra == 'nothing' else 'returns the PAT'}")
-        config_cache = world.path(CONFIG_CACHE_DIR).is_dir()
+        config_cache = world.path(world.config_cache).is_dir()
         if not config_cache:
-            log("  note: no git config cache under XDG_CACHE_HOME/git-credential-azdo: the cold-cache row equals the warm one")
+            log(f"  note: no git config cache in {cache_dir}: the cold-cache row equals the warm one")
 
         # --- timing: rounds of hyperfine, order rotated each round ---
         load_before = load_avg()
         for r in range(rounds):
             log(f"round {r + 1}/{rounds}: hyperfine -N --warmup {warmup} --runs {runs}")
             world.hyperfine(["--warmup", str(warmup), "--runs", str(runs), "--export-json",
-                             f"json/round-{r + 1}.json", *rotated(contenders, r)])
+                             str(world.out(f"json/round-{r + 1}.json")), *rotated(contenders, r)])
             args = []
             for cid, _, cmd, prep in diagnostics:
                 args += ["--prepare", prep, "-n", cid, cmd]
             world.hyperfine(["--warmup", str(warmup), "--runs", str(runs), "--export-json",
-                             f"json/round-{r + 1}-diagnostics.json", *args])
+                             str(world.out(f"json/round-{r + 1}-diagnostics.json")), *args])
         load_after = load_avg()
 
         # --- peak memory of one get ---
         log(f"measuring peak RSS of one get ({rss_samples} samples each)")
         nothing = lambda: None  # noqa: E731
-        cold = lambda: shutil.rmtree(world.path(CONFIG_CACHE_DIR), ignore_errors=True)  # noqa: E731
+        cold = lambda: shutil.rmtree(world.path(cache_dir), ignore_errors=True)  # noqa: E731
         rss_runs = [
             ("azdo_file", nothing, ["env", "GIT_CREDENTIAL_AZDO_STORE=file", "git-credential-azdo", "get"]),
             ("azdo_keyring", nothing, ["env", "GIT_CREDENTIAL_AZDO_STORE=keyring", "git-credential-azdo", "get"]),
@@ -772,22 +666,22 @@ def stage_hot_path(opts, meta, doc: Path, results: Path, target_dir: Path):
                 ("base_keyring", nothing,
                  ["env", "GIT_CREDENTIAL_AZDO_STORE=keyring", "git-credential-azdo-baseline", "get"]),
             ]
-        with open(world.path("rss.tsv"), "w") as f:
+        with open(world.out("rss.tsv"), "w") as f:
             for rid, prep, args in rss_runs:
                 world.rss(f, rid, rss_samples, prep, args)
         sizes = {"azdo": exe.stat().st_size, "libsecret": libsecret_bin.stat().st_size,
                  "oauth": oauth_bin.stat().st_size, "git": git_bin.stat().st_size}
         if opts.baseline:
             sizes["baseline"] = opts.baseline.stat().st_size
-        world.path("contenders.tsv").write_text("".join(f"{c[0]}\t{c[1]}\t{c[2]}\n" for c in contenders + diagnostics))
-        world.path("gitcalls.tsv").write_text("".join(f"{k}\t{v}\n" for k, v in gitcalls.items()))
-        world.path("sizes.tsv").write_text("".join(f"{k}\t{v}\n" for k, v in sizes.items()))
-        keep(results, world.dir, ["json", "rss.tsv", "contenders.tsv", "gitcalls.tsv", "sizes.tsv"])
+        world.out("contenders.tsv").write_text("".join(f"{c[0]}\t{c[1]}\t{c[2]}\n" for c in contenders + diagnostics))
+        world.out("gitcalls.tsv").write_text("".join(f"{k}\t{v}\n" for k, v in gitcalls.items()))
+        world.out("sizes.tsv").write_text("".join(f"{k}\t{v}\n" for k, v in sizes.items()))
+        keep(results, world.scratch, ["json", "rss.tsv", "contenders.tsv", "gitcalls.tsv", "sizes.tsv"])
         files = []
         for r in range(1, rounds + 1):
-            files += [world.path(f"json/round-{r}.json"), world.path(f"json/round-{r}-diagnostics.json")]
+            files += [world.out(f"json/round-{r}.json"), world.out(f"json/round-{r}-diagnostics.json")]
         per_round, pooled = load_rounds(files)
-        peak, rss_count = load_rss(world.path("rss.tsv"))
+        peak, rss_count = load_rss(world.out("rss.tsv"))
 
     # --- report ---
     med = {k: statistics.median(v) for k, v in per_round.items()}
@@ -831,7 +725,7 @@ def stage_hot_path(opts, meta, doc: Path, results: Path, target_dir: Path):
       "during one `get` outside the timing (git's own `credential-*` commands, the contender itself, not counted). "
       "The (diagnostic) rows are not contenders and were timed in a separate hyperfine run each round: \"cold config "
       "cache\" is our file store with its cache of git config removed before every run (`--prepare 'rm -rf "
-      "cache/git-credential-azdo'`: the first `get` after a git config change, or after the cache's maximum age), which "
+      f"{cache_dir}'`: the first `get` after a git config change, or after the cache's maximum age), which "
       "then spawns `git config -z --list --show-origin`; the last row is that git process alone. "
       "`git-credential-oauth` stores nothing: for a host it has no OAuth client for (dev.azure.com) its `get` asks git "
       "for its settings and answers nothing, so its row is the least it costs in a helper list, not a lookup."
@@ -954,70 +848,6 @@ def stage_hot_path(opts, meta, doc: Path, results: Path, target_dir: Path):
 # --------------------------------------------------------------------------------------------------
 
 
-class Fake:
-    """`fake-azdo serve` on a loopback port: one command a line on its stdin, one line back."""
-
-    def __init__(self, world: World, exe: Path):
-        log("starting the fake Azure DevOps (fake-azdo serve)")
-        with open(world.path("fake.log"), "ab") as err:
-            self.p = subprocess.Popen([str(exe), "serve", "--org", ORG, "--pat", f"{ORG}:{FAKE_USER}:vso.code"],
-                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, cwd=world.dir,
-                                      env=world.env, text=True, bufsize=1)
-        self.world = world
-        self.lines: queue.Queue = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-        world.stack.callback(self.stop)
-        self.url = self.pat = ""
-        while not (self.url and self.pat):
-            line = self.line("its URL and PAT")
-            kind, *rest = line.split()
-            if kind == "url":
-                self.url = rest[0]
-            elif kind == "pat":
-                self.pat = rest[3]
-        if not re.fullmatch(r"http://127\.0\.0\.1:\d+", self.url):
-            die(f"unexpected fake URL {self.url}")
-
-    def _read(self):
-        assert self.p.stdout is not None
-        for line in self.p.stdout:
-            self.lines.put(line.rstrip("\n"))
-
-    def line(self, what: str) -> str:
-        try:
-            return self.lines.get(timeout=10)
-        except queue.Empty:
-            die(f"fake-azdo did not print {what}: {self.world.path('fake.log').read_text(errors='replace')}")
-
-    def ask(self, command: str) -> str:
-        assert self.p.stdin is not None
-        self.p.stdin.write(command + "\n")
-        self.p.stdin.flush()
-        return self.line(f"an answer to {command}")
-
-    def counts(self):
-        """(connectionData, git, challenge, other) requests served since the last reset."""
-        m = re.fullmatch(r"counts connectionData=(\d+) git=(\d+) challenge=(\d+) other=(\d+)", self.ask("counts"))
-        if not m:
-            die("fake-azdo did not answer counts")
-        return tuple(int(x) for x in m.groups())
-
-    def reset(self):
-        if self.ask("reset") != "reset":
-            die("fake-azdo did not reset its counters")
-
-    def stop(self):
-        # Closing the fake's stdin stops it (it then removes its own temp dir); end it if it lingers.
-        with contextlib.suppress(OSError):
-            if self.p.stdin:
-                self.p.stdin.close()
-        try:
-            self.p.wait(timeout=2)
-        except subprocess.TimeoutExpired:
-            self.p.terminate()
-            self.p.wait(timeout=5)
-
-
 def ca_store():
     """What a stock system's CA store looks like to rustls-native-certs (through openssl-probe):
     the bundle file plus every file of the certificate directory."""
@@ -1070,32 +900,16 @@ def stage_validation(opts, meta, doc: Path, results: Path, target_dir: Path):
     ca_bundle, ca_dir_files = ca_store()
 
     exe = shipped_build(target_dir)
-    cargo_build(target_dir, "-p", "fake-azdo", "--bin", "fake-azdo")
-    fake_exe = target_dir / "release" / "fake-azdo"
-    for e in (exe, fake_exe):
-        if not e.is_file():
-            die(f"the build did not produce {e}")
     size = exe.stat().st_size
 
     with contextlib.ExitStack() as stack:
-        world = World("validation", stack)
-        world.path("trace").mkdir()
-        world.path("no-ca.pem").touch()
-        world.env["GIT_CREDENTIAL_AZDO_STORE"] = "file"
-        world.link(exe, "git-credential-azdo")
-        world.link(Path(world.git), "git")
-        # For counting the git processes a `get` starts: a git that logs its arguments (not timed).
-        world.git_counter()
-        fake = Fake(world, fake_exe)
-        pat = fake.pat
-        hostport = fake.url.removeprefix("http://")
-        world.env["GIT_CREDENTIAL_AZDO_URL"] = fake.url
-
-        log(f"storing the PAT (git-credential-azdo login {ORG} --pat-stdin; one check)")
-        fake.reset()
-        world.run(["git-credential-azdo", "login", ORG, "--pat-stdin"], stdin=pat + "\n", what="login")
-        login_requests = fake.counts()[0]
-        world.path("query").write_text(f"protocol=http\nhost={hostport}\npath={ORG}/proj/_git/repo\n\n")
+        # The world (benches/worlds.rs): the file store against the fake on loopback, the PAT
+        # stored with `git-credential-azdo login contoso --pat-stdin` (one check).
+        world = World(opts.harness, exe, ["validation"], stack)
+        world.out("trace").mkdir()
+        pat = world.pat
+        login_requests = world.description["login_requests"]
+        fake = world
 
         # id, label, command, kind (variant: a contender; diag: a diagnostic row; floor: the process floor)
         variants = [
@@ -1116,15 +930,15 @@ def stage_validation(opts, meta, doc: Path, results: Path, target_dir: Path):
                 continue
             check_pat(world.run(cmd, what=f"{label}: get"), pat, label)
             fake.reset()
-            world.path("git-calls.log").write_text("")
+            world.git_calls.write_text("")
             for _ in range(count_gets):
                 world.run(cmd, env=world.counting_env(), what=f"{label}: get", capture=False)
             conn, git, chal, other = fake.counts()
-            calls = len(world.path("git-calls.log").read_text().splitlines())
+            calls = len(world.git_calls.read_text().splitlines())
             requests[vid] = (count_gets, conn, git + chal + other, calls)
             log(f"  {label}: returns the PAT; in {count_gets} gets: {conn} connectionData request(s), "
                 f"{git + chal + other} other request(s), {calls} git process(es)")
-        config_cache = world.path(CONFIG_CACHE_DIR).is_dir()
+        config_cache = world.path(world.config_cache).is_dir()
 
         # --- timing: rounds of hyperfine, order rotated each round ---
         load_before = load_avg()
@@ -1133,33 +947,33 @@ def stage_validation(opts, meta, doc: Path, results: Path, target_dir: Path):
             log(f"round {r + 1}/{rounds}: hyperfine -N --warmup {warmup} --runs {runs}")
             fake.reset()
             world.hyperfine(["--warmup", str(warmup), "--runs", str(runs), "--export-json",
-                             f"json/round-{r + 1}.json", *rotated(variants, r)])
+                             str(world.out(f"json/round-{r + 1}.json")), *rotated(variants, r)])
             timed.append(sum(fake.counts()))
         load_after = load_avg()
-        world.path("timed-requests.tsv").write_text("".join(f"{i + 1}\t{n}\n" for i, n in enumerate(timed)))
+        world.out("timed-requests.tsv").write_text("".join(f"{i + 1}\t{n}\n" for i, n in enumerate(timed)))
 
         # --- where a due check's time goes: the helper's own trace ---
         log(f"tracing {trace_runs} due checks (GIT_CREDENTIAL_AZDO_TRACE=1)")
         for i in range(1, trace_runs + 1):
-            with open(world.path("query"), "rb") as q, open(world.path(f"trace/{i}.log"), "wb") as t:
+            with open(world.path("query"), "rb") as q, open(world.out(f"trace/{i}.log"), "wb") as t:
                 p = subprocess.run(["git-credential-azdo", "get"], stdin=q, stdout=subprocess.DEVNULL, stderr=t,
                                    cwd=world.dir, env=dict(world.env, GIT_CREDENTIAL_AZDO_TRACE="1",
                                                            GIT_CREDENTIAL_AZDO_VALIDATE_INTERVAL="0"))
             if p.returncode != 0:
-                die(f"traced get failed: {world.path(f'trace/{i}.log').read_text(errors='replace')}")
+                die(f"traced get failed: {world.out(f'trace/{i}.log').read_text(errors='replace')}")
 
         # --- peak memory of one get ---
         log(f"measuring peak RSS of one get ({rss_samples} samples each)")
-        with open(world.path("rss.tsv"), "w") as f:
+        with open(world.out("rss.tsv"), "w") as f:
             world.rss(f, "hot", rss_samples, lambda: None, ["git-credential-azdo", "get"])
             world.rss(f, "due", rss_samples, lambda: None,
                       ["env", "GIT_CREDENTIAL_AZDO_VALIDATE_INTERVAL=0", "git-credential-azdo", "get"])
-        world.path("variants.tsv").write_text("".join("\t".join(v) + "\n" for v in variants))
-        world.path("requests.tsv").write_text("".join(f"{k}\t{g}\t{c}\t{o}\t{n}\n" for k, (g, c, o, n) in requests.items()))
-        keep(results, world.dir, ["json", "trace", "rss.tsv", "variants.tsv", "requests.tsv", "timed-requests.tsv"])
-        per_round, pooled = load_rounds(world.path(f"json/round-{r}.json") for r in range(1, rounds + 1))
-        peak, rss_count = load_rss(world.path("rss.tsv"))
-        stages, traced = trace_stages(world.path("trace"))
+        world.out("variants.tsv").write_text("".join("\t".join(v) + "\n" for v in variants))
+        world.out("requests.tsv").write_text("".join(f"{k}\t{g}\t{c}\t{o}\t{n}\n" for k, (g, c, o, n) in requests.items()))
+        keep(results, world.scratch, ["json", "trace", "rss.tsv", "variants.tsv", "requests.tsv", "timed-requests.tsv"])
+        per_round, pooled = load_rounds(world.out(f"json/round-{r}.json") for r in range(1, rounds + 1))
+        peak, rss_count = load_rss(world.out("rss.tsv"))
+        stages, traced = trace_stages(world.out("trace"))
 
     # --- report ---
     label = {v[0]: v[1] for v in variants}
@@ -1173,7 +987,7 @@ def stage_validation(opts, meta, doc: Path, results: Path, target_dir: Path):
 
     out = machine_lines(meta)
     w = out.append
-    w(f"- Fake Azure DevOps (`fake-azdo serve`, release build) on loopback, plain HTTP; file store; system CA store: "
+    w(f"- Fake Azure DevOps (fake-azdo in benches/worlds.rs, {opts.harness_profile} profile) on loopback, plain HTTP; file store; system CA store: "
       f"{ca_bundle} certificates in the bundle, {ca_dir_files} entries in `/etc/ssl/certs`")
     w(f"- {rounds} rounds × ({warmup} warm-up + {runs} timed runs) per variant, order rotated each round; "
       f"`hyperfine -N`, every command as `sh -c '… exec … < query'`")
@@ -1404,6 +1218,8 @@ def parse_args(argv):
     p.add_argument("--libsecret-src", metavar="DIR", default=os.environ.get("LIBSECRET_SRC", DEFAULT_LIBSECRET_SRC),
                    help="directory holding git's contrib/credential/libsecret sources (also LIBSECRET_SRC)")
     p.add_argument("--out", metavar="PATH", type=Path, help="the report to update (default: docs/benchmarks.md)")
+    p.add_argument("--harness-profile", metavar="NAME", default="dev",
+                   help="Cargo profile of benches/worlds.rs, which sets up the worlds and serves the fake Azure DevOps")
     opts = p.parse_args(argv)
     if opts.summary_only:
         stages = []
@@ -1443,6 +1259,8 @@ def main(argv) -> int:
     met = {}
     run = {"build": stage_build, "hot-path": stage_hot_path, "validation": stage_validation}
     try:
+        if "hot-path" in opts.stages or "validation" in opts.stages:
+            opts.harness = build_harness(target_dir, opts.harness_profile)
         for stage in opts.stages:
             log(f"stage {stage}")
             stage_meta = dict(meta, date=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
