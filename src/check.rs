@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::azure::Verdict;
+use crate::azure::connection_data::Verdict;
 use crate::org::Target;
 use crate::secret::Secret;
 use crate::store::{Credential, Metadata, Store};

@@ -6,7 +6,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use crate::azure::Verdict;
+use crate::azure::connection_data::{self, Verdict};
 use crate::config::{self, GitConfig, Settings};
 use crate::error::Error;
 use crate::net::{self, Client, Network};
@@ -71,7 +71,7 @@ impl Context {
         let url = target.url();
         tracing::info!(%target, %url, "checking the PAT with Azure DevOps");
         let verdict = match self.http(&url) {
-            Ok(client) => crate::azure::validate(&client, &url, pat),
+            Ok(client) => connection_data::validate(&client, &url, pat),
             Err(e) => Verdict::Unknown { reason: e.to_string() },
         };
         // Server text may quote the PAT just sent (an error header, a display name).

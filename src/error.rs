@@ -23,9 +23,9 @@ pub enum Error {
     #[error(transparent)]
     Identity(#[from] crate::identity::Error),
     #[error("{target}: {source}")]
-    Pats { target: String, source: crate::pats::Error },
+    Pats { target: String, source: crate::azure::pats::Error },
     #[error("could not revoke the PAT for {target}: {source}; it is still stored")]
-    Revoke { target: String, source: crate::pats::Error },
+    Revoke { target: String, source: crate::azure::pats::Error },
     #[error("cannot write to git: {0}")]
     Output(#[source] std::io::Error),
     #[error("cannot write the {what}: {source}")]

@@ -18,7 +18,6 @@ mod helper;
 mod identity;
 mod net;
 pub mod org;
-mod pats;
 mod prompt;
 pub mod protocol;
 pub mod secret;

@@ -4,11 +4,11 @@
 use std::io::{IsTerminal, Read};
 
 use crate::auth::{self, Purpose};
-use crate::azure::Verdict;
+use crate::azure::connection_data::Verdict;
+use crate::azure::pats;
 use crate::context::Context;
 use crate::error::Error;
 use crate::org::Target;
-use crate::pats;
 use crate::secret::Secret;
 use crate::store::{Credential, Metadata, Origin};
 use crate::time::{now, timestamp};

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::process::Stdio;
 
 use super::setup::is_our_helper;
-use crate::azure::Verdict;
+use crate::azure::connection_data::Verdict;
 use crate::config::{bool_value, GitConfig};
 use crate::context::Context;
 use crate::error::Error;

@@ -5,7 +5,7 @@
 
 use std::io::IsTerminal;
 
-use crate::azure::Verdict;
+use crate::azure::connection_data::Verdict;
 use crate::check::looks_like_jwt;
 use crate::context::Context;
 use crate::error::Error as AppError;

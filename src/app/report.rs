@@ -5,7 +5,7 @@
 use std::io::Write;
 
 use crate::auth::{self, Purpose};
-use crate::azure::Verdict;
+use crate::azure::connection_data::Verdict;
 use crate::config::{Mint, StoreKind, PAT_ENV};
 use crate::context::Context;
 use crate::error::Error;
@@ -18,7 +18,7 @@ pub fn list_remote(arg: &str, json: bool) -> Result<(), Error> {
     let (ctx, target) = Context::for_verb(Some(arg))?;
     let target = target.ok_or_else(|| Error::User("no organization given".into()))?;
     let (client, tokens) = auth::sign_in(&ctx, &target, Purpose::Command)?;
-    let all = crate::pats::list(&client, &ctx.settings.vssps_url, target.name(), &tokens.access_token)
+    let all = crate::azure::pats::list(&client, &ctx.settings.vssps_url, target.name(), &tokens.access_token)
         .map_err(|source| Error::Pats { target: target.to_string(), source })?;
     let ours: Vec<_> = all.iter().filter(|p| p.display_name.starts_with("git-credential-azdo")).collect();
     if json {

@@ -3,7 +3,7 @@
 //! `state` and verifier, the authorize URL, opening the browser (`BROWSER`, else the platform's
 //! opener, never through a shell, its output kept away from git's stdout), and reading the
 //! redirect (a query `GET` or a `form_post` `POST`). The code and the verifier are [`Secret`]s;
-//! the redeem itself is [`super::entra::redeem_code`].
+//! the redeem itself is [`crate::azure::entra::redeem_code`].
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};

@@ -6,8 +6,9 @@
 use std::time::{Duration, Instant};
 
 use super::browser::{self, Listener, Pkce};
-use super::entra::{self, Tokens};
-use super::{refresh_key, tenant, Error, Purpose};
+use super::{refresh_key, Error, Purpose};
+use crate::azure::entra::{self, Tokens};
+use crate::azure::tenant;
 use crate::config::TokenSource;
 use crate::context::Context;
 use crate::net::Client;

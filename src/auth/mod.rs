@@ -5,25 +5,22 @@
 //! processes sign in and mint once; renewal is in [`renew`].
 
 pub mod browser;
-pub mod entra;
 pub mod interactive;
 pub mod renew;
-pub mod tenant;
 
 use std::rc::Rc;
 use std::time::Duration;
 
+use crate::azure::entra::{self, Tokens};
+use crate::azure::{cli, pats, tenant};
 use crate::config::{CredentialType, TokenSource};
 use crate::context::Context;
 use crate::net::{self, Client};
 use crate::org::Target;
-use crate::pats;
 use crate::secret::Secret;
 use crate::store::{Credential, Metadata, Origin, TokenStore};
 use crate::text::printable;
 use crate::time::{now, timestamp};
-
-use self::entra::Tokens;
 
 /// How a new credential was obtained.
 pub enum Obtained {
@@ -207,7 +204,7 @@ pub fn silent_token(ctx: &Context, target: &Target, client: &Client) -> Option<T
     }
     // The Azure CLI's token is for the real service: it goes to the real identity service only.
     if settings.token_source != TokenSource::Device && target.is_real_service() && settings.real_endpoints() {
-        match entra::azure_cli_token(Some(&tenant), settings.timeout.max(Duration::from_secs(10))) {
+        match cli::azure_cli_token(Some(&tenant), settings.timeout.max(Duration::from_secs(10))) {
             Ok(fresh) if for_account(target, &fresh).is_err() => {
                 tracing::info!(%target, "the Azure CLI is signed in as another account");
             }

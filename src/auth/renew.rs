@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
+use crate::azure::pats;
 use crate::context::Context;
 use crate::org::Target;
-use crate::pats;
 use crate::store::{self, Credential, Metadata};
 use crate::time::now;
 

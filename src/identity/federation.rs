@@ -104,7 +104,7 @@ pub enum Error {
     #[error(transparent)]
     Managed(#[from] managed::Error),
     #[error(transparent)]
-    Exchange(#[from] crate::auth::entra::Error),
+    Exchange(#[from] crate::azure::entra::Error),
     #[error(transparent)]
     Setup(#[from] net::Error),
 }

@@ -6,7 +6,7 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::auth::entra::AZURE_DEVOPS_RESOURCE;
+use crate::azure::entra::AZURE_DEVOPS_RESOURCE;
 use crate::config::Settings;
 use crate::net::{self, Client, Network};
 use crate::secret::Secret;

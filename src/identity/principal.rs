@@ -5,7 +5,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::auth::entra;
+use crate::azure::entra;
 use crate::config::Settings;
 use crate::net::Client;
 use crate::secret::Secret;
@@ -28,7 +28,7 @@ impl ServicePrincipal {
     pub fn parse(v: &str) -> Result<ServicePrincipal, &'static str> {
         let (tenant, client_id) = v.trim().split_once('/').ok_or("expected TENANT_ID/CLIENT_ID")?;
         let (tenant, client_id) = (tenant.trim(), client_id.trim());
-        if !crate::auth::tenant::is_tenant(tenant) || matches!(tenant, "common" | "organizations" | "consumers") {
+        if !crate::azure::tenant::is_tenant(tenant) || matches!(tenant, "common" | "organizations" | "consumers") {
             return Err("expected TENANT_ID/CLIENT_ID: the tenant must be an id or a domain");
         }
         if !super::managed::is_guid(client_id) {
