@@ -18,11 +18,11 @@ const MAX_OUTPUT: u64 = 1024 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("the Azure CLI gave no token: {0}")]
-    AzureCli(&'static str),
+    NoToken(&'static str),
     #[error("the Azure CLI gave no token: az did not answer within {0:?}")]
-    AzureCliTimeout(Duration),
+    Timeout(Duration),
     #[error("the Azure CLI gave no token: cannot run az: {0}")]
-    AzureCliSpawn(#[source] std::io::Error),
+    Spawn(#[source] std::io::Error),
 }
 
 /// `az account get-access-token --output json`.
@@ -48,10 +48,10 @@ pub fn azure_cli_token(tenant: Option<&str>, timeout: Duration) -> Result<Tokens
     }
     let (status, out) = run_bounded(cmd, timeout)?;
     if !status.success() {
-        return Err(Error::AzureCli("az is not signed in (run az login)"));
+        return Err(Error::NoToken("az is not signed in (run az login)"));
     }
-    let reply: AzureCliReply = serde_json::from_slice(&out).map_err(|_| Error::AzureCli("unreadable output"))?;
-    let access_token = reply.access_token.filter(|t| !t.is_empty()).ok_or(Error::AzureCli("no accessToken"))?;
+    let reply: AzureCliReply = serde_json::from_slice(&out).map_err(|_| Error::NoToken("unreadable output"))?;
+    let access_token = reply.access_token.filter(|t| !t.is_empty()).ok_or(Error::NoToken("no accessToken"))?;
     let expires_at = Number::value(&reply.expires_on).unwrap_or_else(|| now() + 300);
     Ok(Tokens { access_token: Secret::from(access_token), refresh_token: None, expires_at })
 }
@@ -65,8 +65,8 @@ fn run_bounded(
     use std::process::Stdio;
     let deadline = std::time::Instant::now() + timeout;
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
-    let mut child = cmd.spawn().map_err(Error::AzureCliSpawn)?;
-    let mut stdout = child.stdout.take().ok_or(Error::AzureCli("no output"))?;
+    let mut child = cmd.spawn().map_err(Error::Spawn)?;
+    let mut stdout = child.stdout.take().ok_or(Error::NoToken("no output"))?;
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut out = Vec::new();
@@ -76,13 +76,13 @@ fn run_bounded(
     let give_up = |child: &mut std::process::Child| {
         let _ = child.kill();
         let _ = child.wait();
-        Error::AzureCliTimeout(timeout)
+        Error::Timeout(timeout)
     };
     let Ok(out) = rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())) else {
         return Err(give_up(&mut child));
     };
     loop {
-        if let Some(status) = child.try_wait().map_err(Error::AzureCliSpawn)? {
+        if let Some(status) = child.try_wait().map_err(Error::Spawn)? {
             return Ok((status, out));
         }
         if std::time::Instant::now() >= deadline {
@@ -115,7 +115,7 @@ mod tests {
         cmd.args(["-c", "printf '{}'; exec >&-; sleep 30"]);
         let started = std::time::Instant::now();
         let result = run_bounded(cmd, Duration::from_millis(500));
-        assert!(matches!(result, Err(Error::AzureCliTimeout(_))), "{result:?}");
+        assert!(matches!(result, Err(Error::Timeout(_))), "{result:?}");
         assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
         let mut quick = std::process::Command::new("sh");
         quick.args(["-c", "printf ok"]);
