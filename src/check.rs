@@ -1,7 +1,6 @@
 //! Whether a stored PAT may be offered: dead past its known expiry without a request; otherwise
 //! checked with Azure DevOps once per `azdo.validateInterval` (the request itself is the caller's,
-//! [`crate::context::Context::validate`]), and kept when nobody can tell. Also: telling an Entra
-//! access token from a PAT.
+//! [`crate::context::Context::validate`]), and kept when nobody can tell.
 
 use std::time::Duration;
 
@@ -56,13 +55,4 @@ pub fn check(
         tracing::warn!(%target, error = %e, "could not record the check");
     }
     result
-}
-
-/// Entra access tokens are JWTs (`eyJ…` header, three dot-separated base64url parts); PATs have
-/// no dots. One handed to git with `azdo.credentialType=oauth` must not be stored as a PAT.
-pub fn looks_like_jwt(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('.').collect();
-    s.starts_with("eyJ")
-        && parts.len() == 3
-        && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
 }

@@ -10,11 +10,12 @@ use std::io::{Read, Write};
 use std::time::Duration;
 
 use crate::auth::{self, Obtained};
-use crate::check::{self, looks_like_jwt};
+use crate::check;
 use crate::config::{self, GitConfig, Settings};
 use crate::context::Context;
 use crate::error::Error;
 use crate::identity;
+use crate::jwt::looks_like_jwt;
 use crate::org::{self, Origins, Resolution, Target};
 use crate::protocol::{self, Answer, Operation, Request};
 use crate::secret::Secret;

@@ -16,6 +16,7 @@ mod fs;
 pub mod fuzzing;
 mod helper;
 mod identity;
+mod jwt;
 mod net;
 pub mod org;
 mod prompt;

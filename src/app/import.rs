@@ -6,9 +6,9 @@
 use std::io::IsTerminal;
 
 use crate::azure::connection_data::Verdict;
-use crate::check::looks_like_jwt;
 use crate::context::Context;
 use crate::error::Error as AppError;
+use crate::jwt::looks_like_jwt;
 use crate::org::{Origins, Target};
 use crate::secret::Secret;
 use crate::store::{Credential, Metadata, Origin};

@@ -144,23 +144,10 @@ pub fn forget_access_token(ctx: &Context, target: &Target, rejected: Option<&Sec
     forgot
 }
 
-/// The user an Entra access token is for (`upn`, else `preferred_username`, else
-/// `unique_name` of its claims), lower-case; `None` when it is no readable JWT.
-pub(crate) fn token_user(token: &Secret) -> Option<String> {
-    use base64::Engine as _;
-    let claims = token.expose().split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(claims.trim_end_matches('=')).ok()?;
-    let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    ["upn", "preferred_username", "unique_name"]
-        .iter()
-        .find_map(|k| value.get(k).and_then(|v| v.as_str()).filter(|v| !v.is_empty()))
-        .map(|v| printable(v).chars().take(256).collect::<String>().to_ascii_lowercase())
-}
-
 /// Whether `tokens` are for the account `target` names (always, when it names none).
 pub(crate) fn for_account(target: &Target, tokens: &Tokens) -> Result<(), Error> {
     let Some(wanted) = target.account() else { return Ok(()) };
-    match token_user(&tokens.access_token) {
+    match crate::jwt::user(&tokens.access_token) {
         Some(user) if user == wanted => Ok(()),
         other => {
             Err(Error::WrongUser { wanted: wanted.to_owned(), got: other.unwrap_or_else(|| "an unknown user".into()) })

@@ -128,7 +128,7 @@ pub fn token(ctx: &crate::context::Context, target: &Target, identity: &Identity
     let settings = &ctx.settings;
     let fail = |source: Failure| Error::Failed { kind: identity.kind(), target: target.to_string(), source };
     match identity {
-        Identity::Pipeline(token) => Ok(Token { token: token.clone(), expires_at: jwt_expiry(token) }),
+        Identity::Pipeline(token) => Ok(Token { token: token.clone(), expires_at: crate::jwt::expiry(token) }),
         Identity::ManagedIdentity(mi) => {
             // An Entra token for Azure DevOps goes only to an organization: with the real
             // endpoint, only to the real service.
@@ -170,15 +170,6 @@ pub fn report(ctx: &crate::context::Context, target: &Target) -> Option<(Vec<Str
     Some((lines, tested))
 }
 
-/// The `exp` claim of a JWT, if `token` is one and has it (the job token's lifetime).
-pub fn jwt_expiry(token: &Secret) -> Option<i64> {
-    use base64::Engine as _;
-    let payload = token.expose().split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
-    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    claims.get("exp")?.as_i64().filter(|t| *t > 0)
-}
-
 /// What the identities' settings say (typed; read once in [`Settings`]).
 #[derive(Debug, Clone, Default)]
 pub struct IdentitySettings {
@@ -201,20 +192,5 @@ pub struct IdentitySettings {
 impl IdentitySettings {
     pub fn imds_url_is_default(&self) -> bool {
         self.imds_url == crate::config::keys::IMDS_URL.setting.default
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_expiry_of_a_jwt_is_read_and_nothing_else_is() {
-        use base64::Engine as _;
-        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
-        let jwt = format!("{}.{}.sig", b64("{\"alg\":\"RS256\"}"), b64("{\"exp\":1900000000}"));
-        assert_eq!(jwt_expiry(&Secret::new(jwt)), Some(1_900_000_000));
-        assert_eq!(jwt_expiry(&Secret::new("not-a-jwt")), None);
-        assert_eq!(jwt_expiry(&Secret::new(format!("a.{}.c", b64("{\"exp\":\"soon\"}")))), None);
     }
 }
