@@ -19,6 +19,7 @@ mod identity;
 mod jwt;
 mod net;
 pub mod org;
+mod percent;
 mod prompt;
 pub mod protocol;
 pub mod secret;
