@@ -11,7 +11,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use percent_encoding::percent_decode_str;
 
+use crate::percent::escape;
 use crate::secret::Secret;
 use crate::text::printable;
 
@@ -105,55 +107,20 @@ pub fn authorize_url(req: &Request<'_>, state: &str, challenge: &str) -> String 
         }
         None => params.push(("prompt", "select_account")),
     }
-    let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect();
+    let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={}", escape(v))).collect();
     format!("{}/{}/oauth2/v2.0/authorize?{}", req.authority.trim_end_matches('/'), req.tenant, query.join("&"))
 }
 
-/// Percent-encoding of everything but RFC 3986's unreserved characters.
-fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// `%XX` and `+` decoded (form and query values); invalid escapes kept as they are.
-fn decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(v) => {
-                        out.push(v);
-                        i += 3;
-                        continue;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The decoded fields of a query string or form body.
+/// The decoded fields of a query string or form body, in order: `+` is a space, then `%XX`
+/// escapes are decoded (an escape that is not one is kept as it is; invalid UTF-8 is replaced),
+/// as the `application/x-www-form-urlencoded` parser of the URL standard does.
 fn fields(s: &str) -> Vec<(String, String)> {
+    let value = |s: &str| percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
     s.split('&')
         .filter(|kv| !kv.is_empty())
         .map(|kv| {
             let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (decode(k), decode(v))
+            (value(k), value(v))
         })
         .collect()
 }
@@ -636,8 +603,11 @@ mod tests {
         assert_eq!(f[1], ("state".to_owned(), "s=".to_owned()));
         assert_eq!(f[2], ("x".to_owned(), String::new()));
         assert_eq!(f[3].1, "%zz");
-        assert_eq!(decode("%4"), "%4");
-        assert_eq!(encode("a b&c/é"), "a%20b%26c%2F%C3%A9");
+        assert_eq!(fields("%4")[0].0, "%4");
+        assert_eq!(escape("a b&c/é").to_string(), "a%20b%26c%2F%C3%A9");
+        // `%+4` is no escape: kept, and its '+' is a space (a hand-written decoder before the
+        // percent-encoding crate read it as the byte 4).
+        assert_eq!(fields("a=%+41%2b+%C3%A9%FF")[0].1, "% 41+ é\u{fffd}");
     }
 
     fn send(port: u16, request: &str) -> String {

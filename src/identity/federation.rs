@@ -155,7 +155,7 @@ fn external_token(
                 "ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set (the workflow needs permissions: id-token: write)",
             ))?;
             let sep = if url.contains('?') { '&' } else { '?' };
-            let url = format!("{url}{sep}audience={}", managed::percent(&fed.audience));
+            let url = format!("{url}{sep}audience={}", crate::percent::escape(&fed.audience));
             let client = http(&url)?;
             let response = client.bearer(reqwest::Method::GET, &url, request_token).send();
             read_token(response, "GitHub Actions ID", "value")
@@ -183,7 +183,7 @@ fn external_token(
                 ));
             }
             let sep = if uri.contains('?') { '&' } else { '?' };
-            let url = format!("{uri}{sep}api-version=7.1&serviceConnectionId={}", managed::percent(connection));
+            let url = format!("{uri}{sep}api-version=7.1&serviceConnectionId={}", crate::percent::escape(connection));
             let client = http(&url)?;
             let response = client
                 .bearer(reqwest::Method::POST, &url, &job.token)

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crate::azure::entra::AZURE_DEVOPS_RESOURCE;
 use crate::config::Settings;
 use crate::net::{self, Client, Network};
+use crate::percent::escape;
 use crate::secret::Secret;
 use crate::text::printable;
 use crate::time::now;
@@ -126,7 +127,7 @@ pub fn token(settings: &Settings, mi: &ManagedIdentity) -> Result<Token, Error> 
 
 /// A token for `resource` (Azure DevOps, or the federation audience) from the managed identity.
 pub fn token_for(settings: &Settings, mi: &ManagedIdentity, resource: &str) -> Result<Token, Error> {
-    let resource = percent(resource);
+    let resource = escape(resource);
     let ids = &settings.identities;
     let (url, header) = match &ids.app_service {
         Some((endpoint, header)) => {
@@ -183,18 +184,8 @@ pub fn token_for(settings: &Settings, mi: &ManagedIdentity, resource: &str) -> R
 
 fn push_identity(url: &mut String, mi: &ManagedIdentity, app_service: bool) {
     if let Some((key, value)) = mi.query(app_service) {
-        url.push_str(&format!("&{key}={}", percent(value)));
+        url.push_str(&format!("&{key}={}", escape(value)));
     }
-}
-
-/// Percent-encode a query value.
-pub(super) fn percent(v: &str) -> String {
-    v.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn one_try(client: &Client, url: &str, header: Option<&(&str, Secret)>, timeout: Duration) -> Try {
