@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::azure::Verdict;
+use crate::azure::connection_data::Verdict;
 use crate::store::Metadata;
 use crate::time::timestamp;
 

@@ -170,7 +170,11 @@ fn helper_exit(result: Result<(), crate::helper::Error>) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             crate::messages::say(&e);
-            if e.is_usage() { ExitCode::from(2) } else { ExitCode::FAILURE }
+            if e.is_usage() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
@@ -182,7 +186,11 @@ fn verb_exit(result: Result<Outcome, Error>) -> ExitCode {
         Ok(Outcome::Unknown) => ExitCode::from(3),
         Err(e) => {
             crate::messages::say(&e);
-            if e.is_usage() { ExitCode::from(2) } else { ExitCode::FAILURE }
+            if e.is_usage() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

@@ -9,9 +9,9 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::StatusCode;
 
-use crate::azure::{self, Verdict};
+use crate::azure::connection_data::{self, Verdict};
+use crate::azure::{entra, pats, tenant};
 use crate::time::now;
-use crate::{auth, pats};
 
 /// Reply headers from `(name, value)` pairs, in order; a pair HTTP cannot carry (a name with a
 /// space, a value with a line break) is left out, as no reply could hold it.
@@ -29,7 +29,7 @@ fn header_map(pairs: &[(&str, &[u8])]) -> HeaderMap {
 /// (`None` for a status HTTP cannot carry).
 pub fn connection_data(status: u16, headers: &[(&str, &[u8])], body: &[u8]) -> Option<String> {
     let status = StatusCode::from_u16(status).ok()?;
-    Some(match azure::judge(status, &header_map(headers), body) {
+    Some(match connection_data::judge(status, &header_map(headers), body) {
         Verdict::Valid { user } => format!("valid: {user}"),
         Verdict::Invalid { reason } => format!("invalid: {reason}"),
         Verdict::Unknown { reason } => format!("unknown: {reason}"),
@@ -38,7 +38,7 @@ pub fn connection_data(status: u16, headers: &[(&str, &[u8])], body: &[u8]) -> O
 
 /// The tenant an unauthenticated challenge names (`common` when none).
 pub fn tenant_from_challenge(headers: &[(&str, &[u8])]) -> String {
-    auth::tenant::tenant_from_challenge(&header_map(headers))
+    tenant::tenant_from_challenge(&header_map(headers))
 }
 
 /// A PAT as the lifecycle API's reply described it; of the secret, only whether it came.
@@ -85,7 +85,7 @@ pub struct Tokens {
 
 /// The reply of Entra's token endpoint (refresh or device code poll), or the error's message.
 pub fn entra_token(status: u16, body: &[u8]) -> Result<Tokens, String> {
-    let tokens = auth::entra::parse_token_reply(status, body).map_err(|e| e.to_string())?;
+    let tokens = entra::parse_token_reply(status, body).map_err(|e| e.to_string())?;
     Ok(Tokens { lifetime_secs: tokens.expires_at - now(), refresh_token: tokens.refresh_token.is_some() })
 }
 
@@ -100,7 +100,7 @@ pub struct DeviceCode {
 
 /// The reply of Entra's device authorization endpoint, or the error's message.
 pub fn entra_device_code(status: u16, body: &[u8]) -> Result<DeviceCode, String> {
-    let code = auth::entra::parse_device_code_reply(status, body).map_err(|e| e.to_string())?;
+    let code = entra::parse_device_code_reply(status, body).map_err(|e| e.to_string())?;
     Ok(DeviceCode {
         user_code: code.user_code,
         verification_uri: code.verification_uri,

@@ -17,14 +17,15 @@ mod fs;
 #[doc(hidden)]
 pub mod fuzzing;
 mod helper;
-mod messages;
 mod identity;
+mod jwt;
+mod messages;
 mod net;
 pub mod org;
-mod pats;
+mod percent;
 mod prompt;
-mod run;
 pub mod protocol;
+mod run;
 pub mod secret;
 pub mod store;
 mod text;

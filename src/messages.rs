@@ -26,6 +26,7 @@ impl Messages {
     }
 
     /// Messages kept in memory, for a test to read with [`Messages::said`].
+    #[cfg(test)]
     pub fn captured() -> Messages {
         Messages { captured: Some(RefCell::new(Vec::new())) }
     }
@@ -56,6 +57,7 @@ impl Messages {
     }
 
     /// What was said so far (captured messages only; empty for stderr).
+    #[cfg(test)]
     pub fn said(&self) -> Vec<String> {
         self.captured.as_ref().map(|c| c.borrow().clone()).unwrap_or_default()
     }

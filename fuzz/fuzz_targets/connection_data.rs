@@ -1,7 +1,7 @@
-//! The connectionData verdict (`azure::judge`) on any reply: never a panic; what it shows (the
-//! user, or the reason) is printable; only a 200 names a valid PAT, and only a refusal or a
-//! sign-in an invalid one. Input: the seed format of
-//! `Reply` (status line, header lines, blank line, body).
+//! The connectionData verdict (`azure::connection_data::judge`) on any reply: never a panic;
+//! what it shows (the user, or the reason) is printable; only a 200 names a valid PAT, and only a
+//! refusal or a sign-in an invalid one. Input: the seed format of `Reply` (status line, header
+//! lines, blank line, body).
 #![no_main]
 
 use git_credential_azdo::fuzzing::connection_data;

@@ -8,9 +8,9 @@ use std::process::Command;
 use std::process::Stdio;
 
 use super::setup::is_our_helper;
-use crate::azure::Verdict;
-use crate::config::{bool_value, GitConfig};
 use super::{open, Error, Outcome};
+use crate::azure::connection_data::Verdict;
+use crate::config::{bool_value, GitConfig};
 use crate::org::Target;
 use crate::run::Run;
 use crate::text::printable;
@@ -112,7 +112,8 @@ pub fn run() -> Result<Outcome, Error> {
 fn build_identities(run: &Run, stored: &[Target]) -> Vec<Finding> {
     let settings = &run.settings;
     let mut targets: Vec<Target> = stored.to_vec();
-    if let Some(org) = settings.identities.pipeline.as_ref().and_then(|job| job.collection_uri.as_deref()) {
+    let job = crate::identity::pipeline::job(&run.env.lookup());
+    if let Some(org) = job.as_ref().and_then(|job| job.collection_uri.as_deref()) {
         if let Some(t) = crate::identity::pipeline::organization(org, settings) {
             targets.insert(0, t);
         }
@@ -125,7 +126,8 @@ fn build_identities(run: &Run, stored: &[Target]) -> Vec<Finding> {
     let mut findings = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     for target in targets.into_iter().filter(|t| seen.insert(t.clone())) {
-        let Some((lines, tested)) = crate::identity::report(run, &target) else { continue };
+        // The settings were read (and checked) when the run was built: `Err` cannot happen here.
+        let Ok(Some((lines, tested))) = crate::identity::report(run, None, &target) else { continue };
         findings.extend(lines.into_iter().map(Finding::Ok));
         findings.push(match tested {
             Ok(ok) => Finding::Ok(ok),

@@ -28,9 +28,9 @@ pub enum Error {
     #[error(transparent)]
     SignIn(#[from] crate::auth::Error),
     #[error("{target}: {source}")]
-    Pats { target: String, source: crate::pats::Error },
+    Pats { target: String, source: crate::azure::pats::Error },
     #[error("could not revoke the PAT for {target}: {source}; it is still stored")]
-    Revoke { target: String, source: crate::pats::Error },
+    Revoke { target: String, source: crate::azure::pats::Error },
     #[error("cannot write the {what}: {source}")]
     Print { what: &'static str, source: std::io::Error },
     #[error("cannot read the PAT from stdin: {0}")]

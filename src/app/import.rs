@@ -5,8 +5,8 @@
 
 use std::io::IsTerminal;
 
-use crate::azure::Verdict;
 use super::{open, Error as AppError, Outcome};
+use crate::azure::connection_data::Verdict;
 use crate::jwt::looks_like_jwt;
 use crate::org::{Origins, Target};
 use crate::secret::Secret;

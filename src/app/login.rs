@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Read};
 
 use super::{open_org as open, Error, Outcome};
 use crate::auth::{self, Asker, Method};
-use crate::azure::Verdict;
+use crate::azure::connection_data::Verdict;
 use crate::secret::Secret;
 use crate::store::{Credential, Metadata, Provenance};
 use crate::time::{now, timestamp};
@@ -27,9 +27,7 @@ pub fn login(arg: &str, account: Option<&str>, pat_stdin: bool) -> Result<Outcom
     } else {
         return Err(Error::CannotAsk("no terminal to prompt on: pipe the PAT in with --pat-stdin"));
     };
-    let pat = crate::prompt::clean(typed.expose())
-        .map(Secret::new)
-        .ok_or(Error::NoPat)?;
+    let pat = crate::prompt::clean(typed.expose()).map(Secret::new).ok_or(Error::NoPat)?;
     let mut meta = Metadata { provenance: Provenance::Login, stored_at: now(), ..Metadata::default() };
     if run.settings.validate_interval.is_some() {
         meta.last_checked = Some(now());
@@ -41,7 +39,9 @@ pub fn login(arg: &str, account: Option<&str>, pat_stdin: bool) -> Result<Outcom
             Verdict::Invalid { reason } => {
                 return Err(Error::Refused(reason));
             }
-            Verdict::Unknown { reason } => run.messages.tell(format!("Could not check this PAT now ({reason}); storing it anyway.")),
+            Verdict::Unknown { reason } => {
+                run.messages.tell(format!("Could not check this PAT now ({reason}); storing it anyway."))
+            }
         }
     }
     run.store.put(&target, &Credential { pat, meta })?;

@@ -19,8 +19,11 @@ use crate::run::{build, Inputs, Run};
 
 /// The run for a verb's organization argument (when given), served by `account` (else the
 /// configured `azdo.account`), over git's configuration read afresh.
+/// The build identities' settings are checked too, as every setting is.
 fn open(arg: Option<&str>, account: Option<&str>) -> Result<(Run, Option<Target>), Error> {
-    Ok(build::for_verb(Inputs::from_process(GitConfig::load()), arg, account)?)
+    let (run, target) = build::for_verb(Inputs::from_process(GitConfig::load()), arg, account)?;
+    crate::identity::settings(&run, target.as_ref())?;
+    Ok((run, target))
 }
 
 /// [`open`] for a verb that needs an organization.

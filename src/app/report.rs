@@ -6,7 +6,7 @@ use std::io::Write;
 
 use super::{open, open_org, Error, Outcome};
 use crate::auth::{self, Asker};
-use crate::azure::Verdict;
+use crate::azure::connection_data::Verdict;
 use crate::config::{Mint, StoreKind, PAT_ENV};
 use crate::store::{Credential, Metadata, Provenance};
 use crate::text::printable;
@@ -16,8 +16,9 @@ use crate::time::{now, timestamp};
 pub fn list_remote(arg: &str, json: bool) -> Result<Outcome, Error> {
     let (run, target) = open_org(arg, None)?;
     let session = auth::sign_in(&run, &target, Asker::Person, None)?;
-    let all = crate::azure::pats::list(&session.client, &run.settings.vssps_url, target.name(), &session.tokens.access_token)
-        .map_err(|source| Error::Pats { target: target.to_string(), source })?;
+    let all =
+        crate::azure::pats::list(&session.client, &run.settings.vssps_url, target.name(), &session.tokens.access_token)
+            .map_err(|source| Error::Pats { target: target.to_string(), source })?;
     let ours: Vec<_> = all.iter().filter(|p| p.display_name.starts_with("git-credential-azdo")).collect();
     if json {
         let rows: Vec<serde_json::Value> = ours
@@ -119,7 +120,7 @@ pub fn status(arg: Option<&str>, account: Option<&str>) -> Result<Outcome, Error
         return Ok(Outcome::Done);
     };
     // A build identity comes before any PAT: say which, and ask it for a token once.
-    if let Some((lines, tested)) = crate::identity::report(&run, org)? {
+    if let Some((lines, tested)) = crate::identity::report(&run, Some(org), org)? {
         for l in lines {
             line(l);
         }

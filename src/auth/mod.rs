@@ -105,7 +105,7 @@ fn silent_token_in(run: &Run, target: &Target, client: &Client, tenant: &str) ->
     }
     // The Azure CLI's token is for the real service: it goes to the real identity service only.
     if settings.token_source != TokenSource::Device && target.is_real_service() && settings.real_endpoints() {
-        match crate::azure::cli::token(Some(tenant), settings.timeout.max(Duration::from_secs(10))) {
+        match crate::azure::cli::azure_cli_token(Some(tenant), settings.timeout.max(Duration::from_secs(10))) {
             Ok(fresh) if for_account(target, &fresh).is_err() => {
                 tracing::info!(%target, "the Azure CLI is signed in as another account");
             }
@@ -167,28 +167,20 @@ pub fn obtain(run: &Run, target: &Target) -> Option<Obtained> {
             return None;
         }
     };
-    let access_token = |why: Option<String>| {
-        if let Some(why) = why {
-            run.messages.say(why);
-        }
-        tokens::keep_access_token(run, target, &session.tokens);
-        Some(Obtained::AccessToken(session.tokens.clone()))
-    };
     if settings.credential_type == CredentialType::OAuth {
-        return access_token(None);
+        return Some(access_token(run, target, session.tokens));
     }
     if direct {
         tracing::info!(%target, "a mint for this organization was unusable within the hour; using the access token");
-        return access_token(None);
+        return Some(access_token(run, target, session.tokens));
     }
     match mint::mint_pat(run, target, &session) {
         Ok(credential) => Some(Obtained::Pat(credential)),
         // The policy will not change within the hour either: no mint request on every `get`.
         Err(e @ (pats::Error::Unusable { .. } | pats::Error::Policy(_))) => {
             mint::hold(run, target);
-            access_token(Some(format!(
-                "{target}: {e}; using the sign-in token itself (no new PAT for an hour)"
-            )))
+            run.messages.say(format!("{target}: {e}; using the sign-in token itself (no new PAT for an hour)"));
+            Some(access_token(run, target, session.tokens))
         }
         Err(e) => {
             run.messages.say(format!("{target}: {e}"));
@@ -197,11 +189,18 @@ pub fn obtain(run: &Run, target: &Target) -> Option<Obtained> {
     }
 }
 
+/// The access token itself for git, kept until shortly before it expires.
+fn access_token(run: &Run, target: &Target, tokens: Tokens) -> Obtained {
+    tokens::keep_access_token(run, target, &tokens);
+    Obtained::AccessToken(tokens)
+}
+
 /// A minted PAT git rejected (`erase`): revoke it on the service by its authorization id, with a
 /// silent sign-in only, so that it does not stay alive where `logout --revoke` can no longer
 /// reach it. Best effort: a failure is one line, and the PAT is forgotten anyway.
 pub fn revoke_rejected(run: &Run, target: &Target, credential: &Credential) {
-    let Some(id) = credential.meta.authorization_id.as_deref().filter(|_| credential.meta.provenance == Provenance::Minted)
+    let Some(id) =
+        credential.meta.authorization_id.as_deref().filter(|_| credential.meta.provenance == Provenance::Minted)
     else {
         return;
     };

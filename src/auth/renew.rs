@@ -19,12 +19,11 @@ pub fn due(settings: &Settings, target: &Target, current: &Credential, now: i64)
     let Some(expires) = current.meta.expires_at else { return false };
     let lifetime = (expires - current.meta.stored_at).max(0);
     let window = (i64::from(settings.renew_before_days) * 86_400).min(lifetime / 2);
-    settings.may_mint(target)
-        && expires - now <= window
-        && current.meta.renew_attempted.is_none_or(|t| now - t >= 3600)
+    settings.may_mint(target) && expires - now <= window && current.meta.renew_attempted.is_none_or(|t| now - t >= 3600)
 }
 
-/// What came of a renewal.
+/// What came of a renewal (returned once per renewal: its size does not matter).
+#[allow(clippy::large_enum_variant)]
 pub enum Renewal {
     /// A new PAT, not stored yet; the session revokes the one it replaces once it is.
     Renewed { fresh: Credential, session: Session },

@@ -397,13 +397,13 @@ fn collection(v: &str) -> Result<Target, Why> {
 
 fn client_id(v: &str) -> Result<String, Why> {
     Some(v.trim().to_owned())
-        .filter(|v| crate::auth::tenant::is_tenant(v))
+        .filter(|v| crate::azure::tenant::is_tenant(v))
         .ok_or(expected("expected a client id (GUID)"))
 }
 
 fn tenant(v: &str) -> Result<String, Why> {
     Some(v.trim().to_owned())
-        .filter(|v| crate::auth::tenant::is_tenant(v))
+        .filter(|v| crate::azure::tenant::is_tenant(v))
         .ok_or(expected("expected a tenant id or domain"))
 }
 

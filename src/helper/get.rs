@@ -34,9 +34,10 @@ pub(super) fn get(run: &Run, request: &Request, target: &Target, out: &mut impl 
     };
     // A build identity comes first and is authoritative: when it fails, git is told to stop
     // (`quit=1`), so no PAT, prompt or other helper stands in for it.
-    if let Some(identity) = identity::choose(run, target)? {
+    let identities = identity::settings(run, Some(target))?;
+    if let Some(identity) = identity::choose(settings, &identities, target) {
         tracing::info!(%target, identity = identity.kind(), why = %identity.why(), "answering with a build identity");
-        return match identity::token(run, target, &identity) {
+        return match identity::token(run, &identities, target, &identity) {
             Ok(token) => write_token(request, target, token.token, token.expires_at, out),
             Err(e) => {
                 let _ = protocol::write_quit(out);

@@ -19,10 +19,8 @@ fn ctx() -> Run {
 }
 
 fn request(extra: &str) -> Request {
-    protocol::parse_request(
-        format!("protocol=https\nhost=dev.azure.com\npath=contoso/p/_git/r\n{extra}").as_bytes(),
-    )
-    .expect("valid")
+    protocol::parse_request(format!("protocol=https\nhost=dev.azure.com\npath=contoso/p/_git/r\n{extra}").as_bytes())
+        .expect("valid")
 }
 
 fn contoso() -> Target {

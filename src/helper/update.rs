@@ -27,7 +27,7 @@ pub(super) fn store(run: &Run, request: &Request, target: &Target) -> Result<(),
         tracing::info!(%target, "the PAT came from the environment; not storing it");
         return Ok(());
     }
-    if looks_like_jwt(password.expose()) || identity::choose(run, target)?.is_some() {
+    if looks_like_jwt(password.expose()) || chosen_identity(run, target)? {
         tracing::info!(%target, "an Entra access token, not a PAT; not stored as one");
         return Ok(());
     }
@@ -73,7 +73,7 @@ pub(super) fn store(run: &Run, request: &Request, target: &Target) -> Result<(),
 pub(super) fn erase(run: &Run, request: &Request, target: &Target) -> Result<(), Error> {
     let store = run.store.as_ref();
     // A refused access token (it comes with no password) says nothing about a stored PAT.
-    if identity::choose(run, target)?.is_some() {
+    if chosen_identity(run, target)? {
         tracing::info!(%target, "erase of a build identity's token; nothing is stored");
         return Ok(());
     }
@@ -105,4 +105,10 @@ pub(super) fn erase(run: &Run, request: &Request, target: &Target) -> Result<(),
         }
     }
     Ok(())
+}
+
+/// Whether a build identity serves `target` (its token is what git reports then, never a PAT).
+fn chosen_identity(run: &Run, target: &Target) -> Result<bool, Error> {
+    let identities = identity::settings(run, Some(target))?;
+    Ok(identity::choose(&run.settings, &identities, target).is_some())
 }

@@ -6,6 +6,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use super::IdentitySettings;
 use crate::config::Settings;
 use crate::net::{self, Client};
 use crate::secret::Secret;
@@ -104,7 +105,7 @@ pub enum Error {
     #[error(transparent)]
     Managed(#[from] managed::Error),
     #[error(transparent)]
-    Exchange(#[from] crate::auth::entra::Error),
+    Exchange(#[from] crate::azure::entra::Error),
     #[error(transparent)]
     Setup(#[from] net::Error),
 }
@@ -127,11 +128,12 @@ impl Federation {
 /// An Entra token for Azure DevOps in exchange for the scenario's external token.
 pub fn token(
     settings: &Settings,
+    ids: &IdentitySettings,
     http: &dyn Fn(&str) -> Result<std::rc::Rc<Client>, net::Error>,
     fed: &Federation,
 ) -> Result<Token, Error> {
     let (tenant, client_id) = fed.app()?;
-    let assertion = external_token(settings, http, fed)?;
+    let assertion = external_token(settings, ids, http, fed)?;
     let url = format!("{}/{tenant}/oauth2/v2.0/token", settings.authority.trim_end_matches('/'));
     let client = http(&url)?;
     Ok(principal::exchange(&client, &url, &client_id, &Proof::Assertion(assertion))?)
@@ -139,6 +141,7 @@ pub fn token(
 
 fn external_token(
     settings: &Settings,
+    ids: &IdentitySettings,
     http: &dyn Fn(&str) -> Result<std::rc::Rc<Client>, net::Error>,
     fed: &Federation,
 ) -> Result<Secret, Error> {
@@ -155,7 +158,7 @@ fn external_token(
                 "ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set (the workflow needs permissions: id-token: write)",
             ))?;
             let sep = if url.contains('?') { '&' } else { '?' };
-            let url = format!("{url}{sep}audience={}", managed::percent(&fed.audience));
+            let url = format!("{url}{sep}audience={}", crate::percent::escape(&fed.audience));
             let client = http(&url)?;
             let response = client.bearer(reqwest::Method::GET, &url, request_token).send();
             read_token(response, "GitHub Actions ID", "value")
@@ -165,7 +168,7 @@ fn external_token(
                 .oidc_request_uri
                 .as_ref()
                 .ok_or(Error::Missing("SYSTEM_OIDCREQUESTURI is not set (not an Azure Pipelines job?)"))?;
-            let job = settings.identities.pipeline.as_ref().ok_or(Error::Missing(
+            let job = ids.pipeline.as_ref().ok_or(Error::Missing(
                 "SYSTEM_ACCESSTOKEN is not set: map it into the step (env: SYSTEM_ACCESSTOKEN: $(System.AccessToken))",
             ))?;
             let connection = fed
@@ -183,7 +186,7 @@ fn external_token(
                 ));
             }
             let sep = if uri.contains('?') { '&' } else { '?' };
-            let url = format!("{uri}{sep}api-version=7.1&serviceConnectionId={}", managed::percent(connection));
+            let url = format!("{uri}{sep}api-version=7.1&serviceConnectionId={}", crate::percent::escape(connection));
             let client = http(&url)?;
             let response = client
                 .bearer(reqwest::Method::POST, &url, &job.token)
@@ -194,7 +197,7 @@ fn external_token(
         }
         Some(Scenario::ManagedIdentity) => {
             let mi = fed.managed_identity.clone().unwrap_or(ManagedIdentity::System);
-            Ok(managed::token_for(settings, &mi, &fed.audience)?.token)
+            Ok(managed::token_for(settings, ids, &mi, &fed.audience)?.token)
         }
     }
 }

@@ -6,9 +6,11 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::auth::entra::AZURE_DEVOPS_RESOURCE;
+use super::IdentitySettings;
+use crate::azure::entra::AZURE_DEVOPS_RESOURCE;
 use crate::config::Settings;
 use crate::net::{self, Client, Network};
+use crate::percent::escape;
 use crate::secret::Secret;
 use crate::text::printable;
 use crate::time::now;
@@ -120,14 +122,18 @@ enum Try {
 }
 
 /// A token for Azure DevOps from the managed identity, within [`GIVE_UP`].
-pub fn token(settings: &Settings, mi: &ManagedIdentity) -> Result<Token, Error> {
-    token_for(settings, mi, AZURE_DEVOPS_RESOURCE)
+pub fn token(settings: &Settings, ids: &IdentitySettings, mi: &ManagedIdentity) -> Result<Token, Error> {
+    token_for(settings, ids, mi, AZURE_DEVOPS_RESOURCE)
 }
 
 /// A token for `resource` (Azure DevOps, or the federation audience) from the managed identity.
-pub fn token_for(settings: &Settings, mi: &ManagedIdentity, resource: &str) -> Result<Token, Error> {
-    let resource = percent(resource);
-    let ids = &settings.identities;
+pub fn token_for(
+    settings: &Settings,
+    ids: &IdentitySettings,
+    mi: &ManagedIdentity,
+    resource: &str,
+) -> Result<Token, Error> {
+    let resource = escape(resource);
     let (url, header) = match &ids.app_service {
         Some((endpoint, header)) => {
             let mut url = format!("{endpoint}?api-version=2019-08-01&resource={resource}");
@@ -183,18 +189,8 @@ pub fn token_for(settings: &Settings, mi: &ManagedIdentity, resource: &str) -> R
 
 fn push_identity(url: &mut String, mi: &ManagedIdentity, app_service: bool) {
     if let Some((key, value)) = mi.query(app_service) {
-        url.push_str(&format!("&{key}={}", percent(value)));
+        url.push_str(&format!("&{key}={}", escape(value)));
     }
-}
-
-/// Percent-encode a query value.
-pub(super) fn percent(v: &str) -> String {
-    v.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn one_try(client: &Client, url: &str, header: Option<&(&str, Secret)>, timeout: Duration) -> Try {

@@ -12,15 +12,18 @@ pub mod federation;
 pub mod managed;
 pub mod pipeline;
 pub mod principal;
+mod settings;
 
 use std::fmt;
 
-use crate::config::Settings;
+use crate::config::{self, Settings};
 use crate::org::Target;
+use crate::run::Run;
 use crate::secret::Secret;
 
 pub use self::managed::ManagedIdentity;
 pub use self::principal::ServicePrincipal;
+pub use self::settings::{read as settings, IdentitySettings};
 
 /// The identity chosen for an organization, and the setting that chose it.
 #[derive(Debug, Clone)]
@@ -99,14 +102,13 @@ pub enum Failure {
 /// The identity that serves `target`, first in the precedence order, if any is configured. An
 /// Entra identity is not chosen for a target its token may not go to (an Azure DevOps Server
 /// collection, another origin with the real endpoints): that target keeps its own PATs.
-pub fn choose(settings: &Settings, target: &Target) -> Option<Identity> {
-    if let Some(token) = pipeline::token_for(settings, target) {
+pub fn choose(settings: &Settings, ids: &IdentitySettings, target: &Target) -> Option<Identity> {
+    if let Some(token) = pipeline::token_for(settings, ids, target) {
         return Some(Identity::Pipeline(token));
     }
     if target.is_server() || !settings.may_sign_in(target) {
         return None;
     }
-    let ids = &settings.identities;
     if ids.managed_identity.is_some() && ids.imds_url_is_default() && !target.is_real_service() {
         return None;
     }
@@ -124,32 +126,32 @@ pub fn choose(settings: &Settings, target: &Target) -> Option<Identity> {
 
 /// The access token of `identity` for `target`: one request (a managed identity's endpoint may
 /// be retried within its bound), nothing stored.
-pub fn token(ctx: &crate::context::Context, target: &Target, identity: &Identity) -> Result<Token, Error> {
-    let settings = &ctx.settings;
+pub fn token(run: &Run, ids: &IdentitySettings, target: &Target, identity: &Identity) -> Result<Token, Error> {
+    let settings = &run.settings;
     let fail = |source: Failure| Error::Failed { kind: identity.kind(), target: target.to_string(), source };
     match identity {
-        Identity::Pipeline(token) => Ok(Token { token: token.clone(), expires_at: jwt_expiry(token) }),
+        Identity::Pipeline(token) => Ok(Token { token: token.clone(), expires_at: crate::jwt::expiry(token) }),
         Identity::ManagedIdentity(mi) => {
             // An Entra token for Azure DevOps goes only to an organization: with the real
             // endpoint, only to the real service.
-            if target.is_server() || (settings.identities.imds_url_is_default() && !target.is_real_service()) {
+            if target.is_server() || (ids.imds_url_is_default() && !target.is_real_service()) {
                 return Err(Error::Refused { kind: identity.kind(), target: target.to_string() });
             }
-            managed::token(settings, mi).map_err(|e| fail(e.into()))
+            managed::token(settings, ids, mi).map_err(|e| fail(e.into()))
         }
         Identity::Federation(fed) => {
             if !settings.may_sign_in(target) {
                 return Err(Error::Refused { kind: identity.kind(), target: target.to_string() });
             }
-            federation::token(settings, &|url| ctx.http(url), fed).map_err(|e| fail(e.into()))
+            federation::token(settings, ids, &|url| run.http(url), fed).map_err(|e| fail(e.into()))
         }
         Identity::ServicePrincipal(sp) => {
             if !settings.may_sign_in(target) {
                 return Err(Error::Refused { kind: identity.kind(), target: target.to_string() });
             }
             let url = format!("{}/{}/oauth2/v2.0/token", settings.authority.trim_end_matches('/'), sp.tenant);
-            let client = ctx.http(&url).map_err(|e| fail(e.into()))?;
-            principal::token(&client, settings, sp, &url).map_err(|e| fail(e.into()))
+            let client = run.http(&url).map_err(|e| fail(e.into()))?;
+            principal::token(&client, ids, sp, &url).map_err(|e| fail(e.into()))
         }
     }
 }
@@ -157,64 +159,21 @@ pub fn token(ctx: &crate::context::Context, target: &Target, identity: &Identity
 /// For `status` and `doctor`: which identity serves `target` and why, the Git Credential
 /// Manager settings read for it, and the outcome of one token request (the token is never
 /// shown). `None` when no build identity serves it.
-pub fn report(ctx: &crate::context::Context, target: &Target) -> Option<(Vec<String>, Result<String, Error>)> {
-    let identity = choose(&ctx.settings, target)?;
+/// `scope`: the target the settings are read for (`status ORG`), or `None` for the unscoped ones
+/// (`doctor`).
+pub fn report(run: &Run, scope: Option<&Target>, target: &Target) -> Result<Option<Report>, config::Error> {
+    let ids = settings(run, scope)?;
+    let Some(identity) = choose(&run.settings, &ids, target) else { return Ok(None) };
     let mut lines = vec![format!("{target}: served by {} ({})", identity.kind(), identity.why())];
-    for alias in &ctx.settings.identities.aliases {
+    for alias in &ids.aliases {
         lines.push(format!("{target}: read Git Credential Manager's {alias}"));
     }
-    let tested = token(ctx, target, &identity).map(|t| match t.expires_at {
+    let tested = token(run, &ids, target, &identity).map(|t| match t.expires_at {
         Some(at) => format!("{target}: {} gave a token (expires {})", identity.kind(), crate::time::timestamp(at)),
         None => format!("{target}: {} gives the job's token", identity.kind()),
     });
-    Some((lines, tested))
+    Ok(Some((lines, tested)))
 }
 
-/// The `exp` claim of a JWT, if `token` is one and has it (the job token's lifetime).
-pub fn jwt_expiry(token: &Secret) -> Option<i64> {
-    use base64::Engine as _;
-    let payload = token.expose().split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
-    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    claims.get("exp")?.as_i64().filter(|t| *t > 0)
-}
-
-/// What the identities' settings say (typed; read once in [`Settings`]).
-#[derive(Debug, Clone, Default)]
-pub struct IdentitySettings {
-    /// `azdo.pipelineToken`: whether the job token may be used.
-    pub pipeline_token: bool,
-    /// The job's variables, when `TF_BUILD=True` and `SYSTEM_ACCESSTOKEN` is not empty.
-    pub pipeline: Option<pipeline::Job>,
-    pub managed_identity: Option<ManagedIdentity>,
-    /// `azdo.imdsUrl`: the instance metadata endpoint's origin.
-    pub imds_url: String,
-    /// `IDENTITY_ENDPOINT` and `IDENTITY_HEADER` (App Service, Functions, Container Apps).
-    pub app_service: Option<(String, Secret)>,
-    pub service_principal: Option<ServicePrincipal>,
-    pub sp_credentials: principal::Credentials,
-    pub federation: federation::Federation,
-    /// Git Credential Manager's settings read in place of unset `azdo.*` ones (for `doctor`).
-    pub aliases: Vec<String>,
-}
-
-impl IdentitySettings {
-    pub fn imds_url_is_default(&self) -> bool {
-        self.imds_url == crate::config::keys::IMDS_URL.setting.default
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_expiry_of_a_jwt_is_read_and_nothing_else_is() {
-        use base64::Engine as _;
-        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
-        let jwt = format!("{}.{}.sig", b64("{\"alg\":\"RS256\"}"), b64("{\"exp\":1900000000}"));
-        assert_eq!(jwt_expiry(&Secret::new(jwt)), Some(1_900_000_000));
-        assert_eq!(jwt_expiry(&Secret::new("not-a-jwt")), None);
-        assert_eq!(jwt_expiry(&Secret::new(format!("a.{}.c", b64("{\"exp\":\"soon\"}")))), None);
-    }
-}
+/// What [`report`] says: the lines, and the outcome of one token request.
+pub type Report = (Vec<String>, Result<String, Error>);

@@ -44,8 +44,7 @@ fn organization_in(collection_uri: &str, origins: &crate::org::Origins) -> Optio
 }
 
 /// The job token, when a job runs in `target`'s organization and `azdo.pipelineToken` allows it.
-pub fn token_for(settings: &Settings, target: &Target) -> Option<Secret> {
-    let ids = &settings.identities;
+pub fn token_for(settings: &Settings, ids: &super::IdentitySettings, target: &Target) -> Option<Secret> {
     let job = ids.pipeline.as_ref().filter(|_| ids.pipeline_token)?;
     let Some(uri) = job.collection_uri.as_deref() else {
         tracing::info!(%target, "SYSTEM_ACCESSTOKEN is set but SYSTEM_COLLECTIONURI is not: not using the job token");

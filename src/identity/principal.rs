@@ -5,8 +5,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::auth::entra;
-use crate::config::Settings;
+use crate::azure::entra;
 use crate::net::Client;
 use crate::secret::Secret;
 
@@ -28,7 +27,7 @@ impl ServicePrincipal {
     pub fn parse(v: &str) -> Result<ServicePrincipal, &'static str> {
         let (tenant, client_id) = v.trim().split_once('/').ok_or("expected TENANT_ID/CLIENT_ID")?;
         let (tenant, client_id) = (tenant.trim(), client_id.trim());
-        if !crate::auth::tenant::is_tenant(tenant) || matches!(tenant, "common" | "organizations" | "consumers") {
+        if !crate::azure::tenant::is_tenant(tenant) || matches!(tenant, "common" | "organizations" | "consumers") {
             return Err("expected TENANT_ID/CLIENT_ID: the tenant must be an id or a domain");
         }
         if !super::managed::is_guid(client_id) {
@@ -71,8 +70,8 @@ pub enum Error {
 
 /// An access token for Azure DevOps with the client-credentials grant at `url` (the tenant's
 /// token endpoint). A certificate wins over a secret.
-pub fn token(client: &Client, settings: &Settings, sp: &ServicePrincipal, url: &str) -> Result<Token, Error> {
-    let creds = &settings.identities.sp_credentials;
+pub fn token(client: &Client, ids: &super::IdentitySettings, sp: &ServicePrincipal, url: &str) -> Result<Token, Error> {
+    let creds = &ids.sp_credentials;
     let by_thumbprint = match &creds.thumbprint {
         Some((thumbprint, path)) if creds.certificate.is_none() => {
             let found =

@@ -102,4 +102,3 @@ pub fn read(run: &Run, target: Option<&Target>) -> Result<IdentitySettings, conf
     ids.aliases = aliases;
     Ok(ids)
 }
-

@@ -9,7 +9,7 @@ pub mod build;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use crate::azure::Verdict;
+use crate::azure::connection_data::Verdict;
 use crate::config::{Environment, Settings};
 use crate::messages::Messages;
 use crate::net::{self, Client, Network};
@@ -43,8 +43,7 @@ impl Run {
             return Ok(Rc::clone(client));
         }
         if !network.verify_tls {
-            self.messages
-                .say("WARNING: TLS certificate checks are off (http.sslVerify=false or GIT_SSL_NO_VERIFY)");
+            self.messages.say("WARNING: TLS certificate checks are off (http.sslVerify=false or GIT_SSL_NO_VERIFY)");
         }
         let client = Rc::new(Client::new(&network)?);
         clients.push((network, Rc::clone(&client)));
@@ -56,7 +55,7 @@ impl Run {
         let url = target.url();
         tracing::info!(%target, %url, "checking the PAT with Azure DevOps");
         let verdict = match self.http(&url) {
-            Ok(client) => crate::azure::validate(&client, &url, pat),
+            Ok(client) => crate::azure::connection_data::validate(&client, &url, pat),
             Err(e) => Verdict::Unknown { reason: e.to_string() },
         };
         // Server text may quote the PAT just sent (an error header, a display name).

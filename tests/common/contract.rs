@@ -2,14 +2,17 @@
 
 use git_credential_azdo::org::Target;
 use git_credential_azdo::secret::Secret;
-use git_credential_azdo::store::{Credential, Metadata, Origin, Store};
+use git_credential_azdo::store::{Credential, Metadata, Provenance, Store};
 
 fn org(name: &str) -> Target {
     Target::org(name).expect("valid org")
 }
 
 fn credential(pat: &str, stored_at: i64) -> Credential {
-    Credential { pat: Secret::new(pat), meta: Metadata { origin: Origin::Git, stored_at, ..Metadata::default() } }
+    Credential {
+        pat: Secret::new(pat),
+        meta: Metadata { provenance: Provenance::Git, stored_at, ..Metadata::default() },
+    }
 }
 
 /// Run the whole contract against `store`, which must start empty.
@@ -35,7 +38,7 @@ fn stores_and_retrieves(store: &dyn Store) {
     let c = Credential {
         pat: Secret::new("pat-a-1"),
         meta: Metadata {
-            origin: Origin::Login,
+            provenance: Provenance::Login,
             stored_at: 1_700_000_000,
             username: Some("alice".into()),
             expires_at: Some(1_900_000_000),

@@ -1,17 +1,18 @@
-//! Sign-in in the system browser: the authorization code flow with PKCE (`S256`) and a loopback
-//! redirect. Owns the listener on `127.0.0.1` (and `[::1]` on the same port where it exists), the
-//! `state` and verifier, the authorize URL, opening the browser (`BROWSER`, else the platform's
-//! opener, never through a shell, its output kept away from git's stdout), and reading the
-//! redirect (a query `GET` or a `form_post` `POST`). The code and the verifier are [`Secret`]s;
-//! the redeem itself is [`super::entra::redeem_code`].
+//! The loopback listener that receives the browser sign-in's redirect: `127.0.0.1` on a free
+//! port (and `[::1]` on the same port where IPv6 loopback exists), each request read within a
+//! bound and answered with a small static page, the redirect's fields (a query `GET` or a
+//! `form_post` `POST`) decoded, the `state` compared, and the code handed back as a [`Secret`].
+//! On Linux a connection from another user's socket (its owner looked up in `/proc/net/tcp{,6}`)
+//! is ignored; where that table cannot be read, or on other systems, every connection is taken.
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
+use percent_encoding::percent_decode_str;
 
+use super::Error;
 use crate::secret::Secret;
 use crate::text::printable;
 
@@ -21,139 +22,16 @@ const MAX_BODY: usize = 64 * 1024;
 /// How long one connection may take to send its request.
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
 
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("cannot listen on the loopback interface: {0}")]
-    Listen(#[source] std::io::Error),
-    #[error("no browser could be started ({0})")]
-    NoBrowser(String),
-    #[error("the browser sign-in was not completed within {} s{}", .0.as_secs(), if *.1 { " (a redirect with the wrong state was ignored)" } else { "" })]
-    Timeout(Duration, bool),
-    #[error("the browser sign-in ended with {0}")]
-    Refused(String),
-    #[error("no random numbers from the system")]
-    Random,
-}
-
-fn b64url(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn random(len: usize) -> Result<Vec<u8>, Error> {
-    let mut bytes = vec![0u8; len];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes).map_err(|_| Error::Random)?;
-    Ok(bytes)
-}
-
-/// A PKCE pair: the verifier (kept, sent only to the token endpoint) and its `S256` challenge.
-pub struct Pkce {
-    pub verifier: Secret,
-    pub challenge: String,
-}
-
-impl Pkce {
-    pub fn new() -> Result<Pkce, Error> {
-        // 32 random bytes: a 43-character verifier, RFC 7636's minimum length and its advice.
-        let verifier = b64url(&random(32)?);
-        Ok(Pkce::from_verifier(Secret::from(verifier)))
-    }
-
-    fn from_verifier(verifier: Secret) -> Pkce {
-        let challenge = b64url(ring::digest::digest(&ring::digest::SHA256, verifier.expose().as_bytes()).as_ref());
-        Pkce { verifier, challenge }
-    }
-}
-
-/// A random `state` for one sign-in.
-pub fn new_state() -> Result<String, Error> {
-    Ok(b64url(&random(24)?))
-}
-
-/// What the authorize request says besides the PKCE challenge and the state.
-pub struct Request<'a> {
-    pub authority: &'a str,
-    pub tenant: &'a str,
-    pub client_id: &'a str,
-    pub scope: &'a str,
-    pub redirect_uri: &'a str,
-    /// The account to sign in (`login_hint`); without one, `prompt=select_account`.
-    pub login_hint: Option<&'a str>,
-}
-
-/// The authorize URL the browser is sent to (`response_mode=form_post`: the code does not appear
-/// in the browser's address bar or history).
-pub fn authorize_url(req: &Request<'_>, state: &str, challenge: &str) -> String {
-    let mut params: Vec<(&str, &str)> = vec![
-        ("client_id", req.client_id),
-        ("response_type", "code"),
-        ("redirect_uri", req.redirect_uri),
-        ("response_mode", "form_post"),
-        ("scope", req.scope),
-        ("state", state),
-        ("code_challenge", challenge),
-        ("code_challenge_method", "S256"),
-    ];
-    let domain;
-    match req.login_hint {
-        Some(hint) => {
-            params.push(("login_hint", hint));
-            // The domain of a UPN names the tenant's home realm: no e-mail discovery page.
-            if let Some((_, d)) = hint.rsplit_once('@').filter(|(_, d)| d.contains('.')) {
-                domain = d.to_owned();
-                params.push(("domain_hint", &domain));
-            }
-        }
-        None => params.push(("prompt", "select_account")),
-    }
-    let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect();
-    format!("{}/{}/oauth2/v2.0/authorize?{}", req.authority.trim_end_matches('/'), req.tenant, query.join("&"))
-}
-
-/// Percent-encoding of everything but RFC 3986's unreserved characters.
-fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// `%XX` and `+` decoded (form and query values); invalid escapes kept as they are.
-fn decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(v) => {
-                        out.push(v);
-                        i += 3;
-                        continue;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The decoded fields of a query string or form body.
+/// The decoded fields of a query string or form body, in order: `+` is a space, then `%XX`
+/// escapes are decoded (an escape that is not one is kept as it is; invalid UTF-8 is replaced),
+/// as the `application/x-www-form-urlencoded` parser of the URL standard does.
 fn fields(s: &str) -> Vec<(String, String)> {
+    let value = |s: &str| percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
     s.split('&')
         .filter(|kv| !kv.is_empty())
         .map(|kv| {
             let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (decode(k), decode(v))
+            (value(k), value(v))
         })
         .collect()
 }
@@ -411,120 +289,10 @@ fn respond(stream: &mut TcpStream, status: u16, text: &str) {
     let _ = stream.shutdown(std::net::Shutdown::Write);
 }
 
-/// The commands `BROWSER` names, tried in order: `:`-separated entries; in an entry `%s` is the
-/// URL (else the URL is its last argument), `%%` a `%` and `%c` a `:`; words split on whitespace.
-pub fn browser_commands(browser: &str, url: &str) -> Vec<Vec<String>> {
-    browser
-        .split(':')
-        .filter(|e| !e.trim().is_empty())
-        .map(|entry| {
-            let mut words: Vec<String> = Vec::new();
-            let mut has_url = false;
-            for word in entry.split_whitespace() {
-                let mut out = String::new();
-                let mut chars = word.chars();
-                while let Some(c) = chars.next() {
-                    if c != '%' {
-                        out.push(c);
-                        continue;
-                    }
-                    match chars.next() {
-                        Some('s') => {
-                            out.push_str(url);
-                            has_url = true;
-                        }
-                        Some('c') => out.push(':'),
-                        Some('%') => out.push('%'),
-                        Some(other) => {
-                            out.push('%');
-                            out.push(other);
-                        }
-                        None => out.push('%'),
-                    }
-                }
-                words.push(out);
-            }
-            if !has_url {
-                words.push(url.to_owned());
-            }
-            words
-        })
-        .collect()
-}
-
-/// The platform's way of opening a URL, for when `BROWSER` is not set.
-fn platform_commands(url: &str) -> Vec<Vec<String>> {
-    let cmd = |words: &[&str]| words.iter().map(|w| (*w).to_owned()).chain([url.to_owned()]).collect::<Vec<_>>();
-    if cfg!(target_os = "macos") {
-        vec![cmd(&["/usr/bin/open"])]
-    } else if cfg!(windows) {
-        // Not through cmd, which would split the URL at '&'.
-        vec![cmd(&["rundll32", "url.dll,FileProtocolHandler"])]
-    } else if is_wsl() {
-        vec![cmd(&["wslview"]), cmd(&["xdg-open"])]
-    } else {
-        vec![cmd(&["xdg-open"]), cmd(&["x-www-browser"]), cmd(&["www-browser"])]
-    }
-}
-
-/// Whether this is Windows Subsystem for Linux (as Git Credential Manager tells it).
-fn is_wsl() -> bool {
-    cfg!(target_os = "linux")
-        && (std::env::var_os("WSL_INTEROP").is_some()
-            || std::fs::read_to_string("/proc/version").is_ok_and(|v| v.to_ascii_lowercase().contains("microsoft")))
-}
-
-/// Whether a browser can plausibly be shown to the person: `BROWSER` set, a desktop session
-/// (`DISPLAY`, `WAYLAND_DISPLAY`), WSL, macOS or Windows (not over SSH without a display).
-pub fn plausible() -> bool {
-    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.to_string_lossy().trim().is_empty());
-    if set("BROWSER") || set("DISPLAY") || set("WAYLAND_DISPLAY") {
-        return true;
-    }
-    let ssh = set("SSH_CONNECTION") || set("SSH_TTY");
-    if cfg!(windows) || cfg!(target_os = "macos") {
-        return !ssh;
-    }
-    is_wsl() && !ssh
-}
-
-/// Start the browser on `url`: each command of `BROWSER` in turn, else the platform's opener,
-/// run directly (no shell), with stdin and stdout (git's protocol channel) and stderr on the null
-/// device. The browser is left running: it is the person's.
-pub fn open(url: &str) -> Result<Child, Error> {
-    let commands = match std::env::var("BROWSER") {
-        Ok(b) if !b.trim().is_empty() => browser_commands(&b, url),
-        _ => platform_commands(url),
-    };
-    let mut tried = Vec::new();
-    for words in commands {
-        let Some((program, args)) = words.split_first() else { continue };
-        let mut cmd = Command::new(program);
-        cmd.args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
-        for var in crate::config::keys::SECRET_VARS {
-            cmd.env_remove(var);
-        }
-        match cmd.spawn() {
-            Ok(child) => {
-                tracing::info!(program = %printable(program), pid = child.id(), "browser started");
-                return Ok(child);
-            }
-            Err(e) => {
-                tracing::info!(program = %printable(program), error = %e, "cannot start this browser");
-                tried.push(printable(program));
-            }
-        }
-    }
-    Err(Error::NoBrowser(if tried.is_empty() {
-        "none configured".into()
-    } else {
-        format!("tried {}", tried.join(", "))
-    }))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::percent::escape;
 
     #[test]
     fn the_listener_holds_both_loopbacks_on_one_port_where_ipv6_exists() {
@@ -584,60 +352,17 @@ mod tests {
     }
 
     #[test]
-    fn the_challenge_is_s256_of_the_verifier() {
-        // RFC 7636, appendix B.
-        let pkce = Pkce::from_verifier(Secret::new("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"));
-        assert_eq!(pkce.challenge, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
-        let fresh = Pkce::new().expect("random");
-        assert_eq!(fresh.verifier.expose().len(), 43);
-        assert_ne!(fresh.verifier.expose(), Pkce::new().expect("random").verifier.expose());
-        assert_ne!(new_state().expect("random"), new_state().expect("random"));
-    }
-
-    #[test]
-    fn the_authorize_url_carries_every_parameter_encoded() {
-        let req = Request {
-            authority: "https://login.microsoftonline.com/",
-            tenant: "organizations",
-            client_id: "cid",
-            scope: "499b84ac-1321-427f-aa17-267ca6975798/.default offline_access",
-            redirect_uri: "http://localhost:1234/",
-            login_hint: None,
-        };
-        let url = authorize_url(&req, "st", "ch");
-        assert!(url.starts_with("https://login.microsoftonline.com/organizations/oauth2/v2.0/authorize?client_id=cid&"));
-        assert!(url.contains("&redirect_uri=http%3A%2F%2Flocalhost%3A1234%2F&"), "{url}");
-        assert!(url.contains("&scope=499b84ac-1321-427f-aa17-267ca6975798%2F.default%20offline_access&"), "{url}");
-        assert!(url.contains("&code_challenge=ch&code_challenge_method=S256&prompt=select_account"), "{url}");
-        let hinted = authorize_url(&Request { login_hint: Some("a.b@contoso.com"), ..req }, "st", "ch");
-        assert!(hinted.ends_with("&login_hint=a.b%40contoso.com&domain_hint=contoso.com"), "{hinted}");
-        assert!(!hinted.contains("prompt="));
-    }
-
-    #[test]
-    fn browser_entries_split_on_colons_and_substitute_the_url() {
-        let url = "https://x/a?b=1&c=2";
-        assert_eq!(browser_commands("firefox", url), vec![vec!["firefox".to_owned(), url.to_owned()]]);
-        assert_eq!(
-            browser_commands("/opt/b --new %s --x=100%%:w3m", url),
-            vec![
-                vec!["/opt/b".to_owned(), "--new".to_owned(), url.to_owned(), "--x=100%".to_owned()],
-                vec!["w3m".to_owned(), url.to_owned()]
-            ]
-        );
-        assert_eq!(browser_commands("a%cb", url), vec![vec!["a:b".to_owned(), url.to_owned()]]);
-        assert!(browser_commands(" : ", url).is_empty());
-    }
-
-    #[test]
     fn fields_are_decoded() {
         let f = fields("code=a%2Bb+c&state=s%3D&x&error_description=%zz");
         assert_eq!(f[0], ("code".to_owned(), "a+b c".to_owned()));
         assert_eq!(f[1], ("state".to_owned(), "s=".to_owned()));
         assert_eq!(f[2], ("x".to_owned(), String::new()));
         assert_eq!(f[3].1, "%zz");
-        assert_eq!(decode("%4"), "%4");
-        assert_eq!(encode("a b&c/é"), "a%20b%26c%2F%C3%A9");
+        assert_eq!(fields("%4")[0].0, "%4");
+        assert_eq!(escape("a b&c/é").to_string(), "a%20b%26c%2F%C3%A9");
+        // `%+4` is no escape: kept, and its '+' is a space (a hand-written decoder before the
+        // percent-encoding crate read it as the byte 4).
+        assert_eq!(fields("a=%+41%2b+%C3%A9%FF")[0].1, "% 41+ é\u{fffd}");
     }
 
     fn send(port: u16, request: &str) -> String {

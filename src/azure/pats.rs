@@ -6,6 +6,7 @@ use reqwest::Method;
 use serde::Deserialize;
 
 use crate::net::{self, Client};
+use crate::percent::escape;
 use crate::secret::Secret;
 use crate::text::printable;
 
@@ -174,7 +175,7 @@ pub fn list(client: &Client, vssps: &str, org: &str, bearer: &Secret) -> Result<
         let query = if continuation.is_empty() {
             "$top=100&".to_owned()
         } else {
-            format!("$top=100&continuationToken={}&", form_encode(&continuation))
+            format!("$top=100&continuationToken={}&", escape(&continuation))
         };
         let page = read_json(send(client, Method::GET, &url(vssps, org, &query), bearer, None)?);
         let (pats, next) = list_page(page.map_err(|e| e.redact(bearer))?);
@@ -264,15 +265,6 @@ fn pat_info(v: PatToken) -> Option<PatInfo> {
     })
 }
 
-fn form_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,6 +292,6 @@ mod tests {
         assert_eq!(page.pat_tokens.into_iter().flatten().filter_map(|m| m.0).count(), 1, "odd entries are skipped");
         let page: ListReply = serde_json::from_value(serde_json::json!({"patTokens":null})).expect("page");
         assert!(page.pat_tokens.is_none());
-        assert_eq!(form_encode("a b/+"), "a%20b%2F%2B");
+        assert_eq!(escape("a b/+").to_string(), "a%20b%2F%2B");
     }
 }

@@ -1,6 +1,7 @@
-//! Microsoft Entra ID's token endpoints: the device code flow, refresh tokens, and the Azure CLI
-//! as a silent source of access tokens for Azure DevOps. Replies are read into typed models.
-//! Tokens are [`Secret`]s; nothing here prints them or puts them in an error.
+//! Microsoft Entra ID's token endpoints: the device code flow, refresh tokens, the browser
+//! sign-in's authorization code, and the client-credentials grant of build identities. Replies
+//! are read into typed models. Tokens are [`Secret`]s; nothing here prints them or puts them in
+//! an error.
 
 use std::time::Duration;
 
@@ -43,24 +44,18 @@ pub enum Error {
     Network(#[from] net::Failure),
     #[error("Entra ID sent an unreadable reply")]
     BadReply,
-    #[error("the Azure CLI gave no token: {0}")]
-    AzureCli(&'static str),
-    #[error("the Azure CLI gave no token: az did not answer within {0:?}")]
-    AzureCliTimeout(Duration),
-    #[error("the Azure CLI gave no token: cannot run az: {0}")]
-    AzureCliSpawn(#[source] std::io::Error),
 }
 
 /// A number Entra (or the Azure CLI) sends as a number or as a string.
 #[derive(Deserialize)]
 #[serde(untagged)]
-enum Number {
+pub(super) enum Number {
     Int(i64),
     Text(String),
 }
 
 impl Number {
-    fn value(n: &Option<Number>) -> Option<i64> {
+    pub(super) fn value(n: &Option<Number>) -> Option<i64> {
         match n {
             Some(Number::Int(i)) => Some(*i),
             Some(Number::Text(s)) => s.trim().parse().ok(),
@@ -102,16 +97,6 @@ struct ErrorReply {
     error: Option<String>,
     #[serde(default, deserialize_with = "crate::net::lenient")]
     error_description: Option<String>,
-}
-
-/// `az account get-access-token --output json`.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct AzureCliReply {
-    #[serde(default, deserialize_with = "crate::net::lenient")]
-    access_token: Option<String>,
-    #[serde(rename = "expires_on", default, deserialize_with = "crate::net::lenient")]
-    expires_on: Option<Number>,
 }
 
 /// What a person needs to sign in with the device code flow.
@@ -227,73 +212,6 @@ pub fn redeem_code(
     tokens(post_form(client, &url, &form)?)
 }
 
-/// The Azure CLI's token for Azure DevOps, if `az` is installed and signed in. Silent: it never
-/// prompts (stdin is closed, its stderr is not shown).
-pub fn azure_cli_token(tenant: Option<&str>, timeout: Duration) -> Result<Tokens, Error> {
-    let mut cmd = std::process::Command::new(az_program(cfg!(windows)));
-    cmd.args(["account", "get-access-token", "--resource", AZURE_DEVOPS_RESOURCE, "--output", "json"]);
-    for var in crate::config::keys::SECRET_VARS {
-        cmd.env_remove(var);
-    }
-    if let Some(tenant) = tenant.filter(|t| super::tenant::is_tenant(t) && !matches!(*t, "common" | "organizations")) {
-        cmd.args(["--tenant", tenant]);
-    }
-    let (status, out) = run_bounded(cmd, timeout)?;
-    if !status.success() {
-        return Err(Error::AzureCli("az is not signed in (run az login)"));
-    }
-    let reply: AzureCliReply = serde_json::from_slice(&out).map_err(|_| Error::AzureCli("unreadable output"))?;
-    let access_token = reply.access_token.filter(|t| !t.is_empty()).ok_or(Error::AzureCli("no accessToken"))?;
-    let expires_at = Number::value(&reply.expires_on).unwrap_or_else(|| now() + 300);
-    Ok(Tokens { access_token: Secret::from(access_token), refresh_token: None, expires_at })
-}
-
-/// Run `cmd` (stdin closed, stderr dropped) and collect its stdout; the whole child, its exit
-/// included, is bounded by `timeout`: one that prints, closes stdout and keeps running is killed.
-fn run_bounded(
-    mut cmd: std::process::Command,
-    timeout: Duration,
-) -> Result<(std::process::ExitStatus, Vec<u8>), Error> {
-    use std::process::Stdio;
-    let deadline = std::time::Instant::now() + timeout;
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
-    let mut child = cmd.spawn().map_err(Error::AzureCliSpawn)?;
-    let mut stdout = child.stdout.take().ok_or(Error::AzureCli("no output"))?;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut out = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut std::io::Read::take(&mut stdout, MAX_BODY), &mut out);
-        let _ = tx.send(out);
-    });
-    let give_up = |child: &mut std::process::Child| {
-        let _ = child.kill();
-        let _ = child.wait();
-        Error::AzureCliTimeout(timeout)
-    };
-    let Ok(out) = rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())) else {
-        return Err(give_up(&mut child));
-    };
-    loop {
-        if let Some(status) = child.try_wait().map_err(Error::AzureCliSpawn)? {
-            return Ok((status, out));
-        }
-        if std::time::Instant::now() >= deadline {
-            return Err(give_up(&mut child));
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// The Azure CLI's program: `az.cmd` on Windows, where std adds only `.exe` to a bare name and
-/// ignores `PATHEXT` (std quotes a `.cmd`'s arguments safely), else `az`.
-fn az_program(windows: bool) -> &'static str {
-    if windows {
-        "az.cmd"
-    } else {
-        "az"
-    }
-}
-
 /// POST a token request `form` to `url` (the client-credentials grant of a service principal or
 /// a federated identity); the reply read as for the other grants.
 pub(crate) fn token_request(client: &Client, url: &str, form: &[(&str, &str)]) -> Result<Tokens, Error> {
@@ -352,29 +270,6 @@ fn parse_reply<T: DeserializeOwned>(status: u16, bytes: &[u8]) -> Result<T, Erro
 #[cfg(test)]
 mod tests {
     use super::*;
-    /// Hole 8: the bound covers the child's exit, not only its output.
-    #[cfg(unix)]
-    #[test]
-    fn a_child_that_closes_stdout_and_lingers_is_killed_in_time() {
-        let mut cmd = std::process::Command::new("sh");
-        cmd.args(["-c", "printf '{}'; exec >&-; sleep 30"]);
-        let started = std::time::Instant::now();
-        let result = run_bounded(cmd, Duration::from_millis(500));
-        assert!(matches!(result, Err(Error::AzureCliTimeout(_))), "{result:?}");
-        assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
-        let mut quick = std::process::Command::new("sh");
-        quick.args(["-c", "printf ok"]);
-        let (status, out) = run_bounded(quick, Duration::from_secs(5)).expect("a quick child");
-        assert!(status.success() && out == b"ok");
-    }
-
-    #[test]
-    fn the_azure_cli_is_az_cmd_on_windows() {
-        assert_eq!(az_program(true), "az.cmd");
-        assert_eq!(az_program(false), "az");
-        assert_eq!(az_program(cfg!(windows)), if cfg!(windows) { "az.cmd" } else { "az" });
-    }
-
     #[test]
     fn token_replies_are_read_and_bounded() {
         let reply = |v: serde_json::Value| serde_json::from_value::<TokenReply>(v).expect("reply");

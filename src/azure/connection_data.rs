@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use percent_encoding::percent_decode_str;
 use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::StatusCode;
 use serde::Deserialize;
@@ -106,8 +107,10 @@ struct PropertyValue {
 /// The verdict for a connectionData reply. Pure, so every rule is unit-tested.
 pub fn judge(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Verdict {
     let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
-    let service_error =
-        headers.get("X-TFS-ServiceError").and_then(|v| v.to_str().ok()).map(|v| printable(&percent_decode(v)));
+    let service_error = headers
+        .get("X-TFS-ServiceError")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| printable(&percent_decode_str(v).decode_utf8_lossy()));
     match status.as_u16() {
         200 if content_type.contains("text/html") => sign_in_page(headers),
         200 => match serde_json::from_slice::<Reply>(body) {
@@ -198,25 +201,6 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     Duration::try_from_secs_f64(secs).ok()
 }
 
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,6 +285,10 @@ mod tests {
 
     #[test]
     fn percent_decoding() {
-        assert_eq!(percent_decode("a%20b%zz%4"), "a b%zz%4");
+        // The service's reason is percent-encoded; an escape that is not one is kept as it is.
+        let h = headers(&[("x-tfs-serviceerror", "a%20b%zz%4")]);
+        assert_eq!(judge(StatusCode::UNAUTHORIZED, &h, b""), Verdict::Invalid { reason: "a b%zz%4".into() });
+        let h = headers(&[("x-tfs-serviceerror", "caf%C3%A9%FF%2B+")]);
+        assert_eq!(judge(StatusCode::UNAUTHORIZED, &h, b""), Verdict::Invalid { reason: "café\u{fffd}++".into() });
     }
 }
