@@ -1,14 +1,12 @@
 //! Browser sign-in (authorization code + PKCE, loopback redirect) end to end with real git
-//! against the fake: a real headless Chromium as `BROWSER`, and small scripted "browsers" for
-//! the ways a sign-in goes wrong.
-#![cfg(unix)] // shell scripts, git http-backend and Unix file modes
-
-mod common;
+//! against the fake: a real headless Chromium as `BROWSER`, and the scripted browser
+//! (tests/common/browser.rs) for the ways a sign-in goes wrong.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::{Run, TestEnv};
+use crate::common;
+use crate::common::{Run, TestEnv};
 use fake_azdo::{DeviceFlow, FakeAzdo, Route};
 
 const UPN: &str = "alice@contoso.example";
@@ -52,9 +50,8 @@ impl World {
         self.stored()["organizations"]["contoso"]["pat"].as_str().map(str::to_owned)
     }
 
-    /// A scripted browser (Python): it fetches the authorize page as a browser would (a 302 is
-    /// followed; a `form_post` page's hidden form is posted to its action), with `tweak` applied
-    /// to the fields first. It writes `marker` when it runs.
+    /// The scripted browser (tests/common/browser.rs), with `tweak` applied to the fields
+    /// first. It writes `marker` when it runs.
     fn scripted_browser(&self, tweak: &str) -> (PathBuf, PathBuf) {
         self.scripted_browser_as("python3", tweak)
     }
@@ -62,25 +59,7 @@ impl World {
     /// [`World::scripted_browser`], its Python started by `python` (a command line: another
     /// user's, say).
     fn scripted_browser_as(&self, python: &str, tweak: &str) -> (PathBuf, PathBuf) {
-        let marker = self.env.root.path().join("browser-ran");
-        let script = format!(
-            r#"echo ran > {marker:?}
-exec {python} - "$1" <<'EOF'
-import html, re, sys, urllib.parse, urllib.request
-page = urllib.request.urlopen(sys.argv[1], timeout=10).read().decode()
-action = re.search(r'action="([^"]*)"', page)
-fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', page))
-fields = {{k: html.unescape(v) for k, v in fields.items()}}
-{tweak}
-body = urllib.parse.urlencode(fields).encode()
-try:
-    urllib.request.urlopen(html.unescape(action.group(1)), data=body, timeout=10).read()
-except Exception as e:
-    print(e, file=sys.stderr)
-EOF"#,
-            marker = marker.to_string_lossy()
-        );
-        (self.env.script("browser.sh", &script), marker)
+        common::browser::scripted(&self.env, python, tweak)
     }
 }
 

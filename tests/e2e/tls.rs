@@ -2,13 +2,11 @@
 //! `http.sslVerify` and `GIT_SSL_NO_VERIFY`. A small TLS front (tests/common/tls.rs, with the
 //! test CA and server certificate in tests/fixtures/tls) stands before the plain-HTTP fake Azure
 //! DevOps, and `GIT_CREDENTIAL_AZDO_URL` points at the front.
-#![cfg(unix)] // shell scripts, git http-backend and Unix file modes
 
-mod common;
-
-use common::bounded::{now, YEAR};
-use common::tls::{fixture, TlsFront};
-use common::{Run, TestEnv};
+use crate::common;
+use crate::common::bounded::{now, YEAR};
+use crate::common::tls::{fixture, TlsFront};
+use crate::common::{Run, TestEnv};
 use fake_azdo::{FakeAzdo, Route};
 
 const WARNING: &str = "WARNING: TLS certificate checks are off";

@@ -2,16 +2,13 @@
 //! Secret Service: every outcome is accounted for by some serialization of the operations, and
 //! no organization ever sees another's PAT. Every helper run here is bounded in time
 //! (tests/common/bounded.rs): a hang fails the test instead of hanging it, and no run may panic.
-#![cfg(unix)] // shell scripts, git http-backend and Unix file modes
-
-mod common;
 
 use std::collections::BTreeSet;
 use std::sync::Barrier;
 
-use common::bounded::{assert_no_panic, assert_one_line_error, helper_bounded, LIMIT};
-use common::faults::{answered, read_store, request, store_ok, store_request, temp_files};
-use common::{Run, TestEnv};
+use crate::common::bounded::{assert_no_panic, assert_one_line_error, helper_bounded, LIMIT};
+use crate::common::faults::{answered, read_store, request, store_ok, store_request, temp_files};
+use crate::common::{Run, TestEnv};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Op {

@@ -10,15 +10,14 @@
 //! through `http.sslCAInfo` or `GIT_SSL_CAINFO`. The silent sign-in source with every setting
 //! at its default is the Azure CLI (device code needs a terminal): a stand-in `az` on PATH hands
 //! out an access token of the fake's Entra, and only for the tenant the org's challenge names.
-#![cfg(target_os = "linux")] // network namespaces and a real Secret Service
-
-mod common;
 
 use std::path::PathBuf;
 
-use common::sandbox::{isolated, ORG};
-use common::tls::{fixture, TlsFront};
-use common::{Run, TestEnv};
+use crate::common;
+use crate::common::pty::Terminal;
+use crate::common::sandbox::{isolated, ORG};
+use crate::common::tls::{fixture, TlsFront};
+use crate::common::{Run, TestEnv};
 use fake_azdo::{DeviceFlow, DeviceFlowState, FakeAzdo, Route, DEFAULT_CLIENT_ID, TENANT_ID, VERIFICATION_URI};
 
 const UPN: &str = "alice@contoso.example";
@@ -363,31 +362,6 @@ fn doctor_is_all_green() {
     });
 }
 
-/// Runs ARGV on a new pseudo-terminal (stdin, stdout and stderr, and the controlling terminal),
-/// prints everything it showed, and exits as it did. Nothing is typed: the sign-in is approved
-/// on the fake's side.
-const ON_A_TERMINAL: &str = r#"
-import os, pty, select, sys, time
-pid, fd = pty.fork()
-if pid == 0:
-    os.execvp(sys.argv[1], sys.argv[1:])
-seen, deadline = b"", time.time() + 120
-while time.time() < deadline:
-    ready, _, _ = select.select([fd], [], [], 1)
-    if not ready:
-        continue
-    try:
-        chunk = os.read(fd, 4096)
-    except OSError:
-        break
-    if not chunk:
-        break
-    seen += chunk
-_, status = os.waitpid(pid, 0)
-sys.stdout.write(seen.decode("utf-8", "replace"))
-sys.exit(os.waitstatus_to_exitcode(status))
-"#;
-
 #[test]
 fn on_a_terminal_without_the_azure_cli_the_device_code_signs_in_and_later_mints_are_silent() {
     isolated("on_a_terminal_without_the_azure_cli_the_device_code_signs_in_and_later_mints_are_silent", || {
@@ -399,14 +373,8 @@ fn on_a_terminal_without_the_azure_cli_the_device_code_signs_in_and_later_mints_
         w.fake.approve_device_flow(DeviceFlow::Next, UPN);
         let url = format!("https://{SERVICES}/{ORG}/proj/_git/repo");
         let into = w.env.home.join("c1");
-        let run: Run = w
-            .env
-            .command("python3")
-            .args(["-c", ON_A_TERMINAL, "git", "clone", "-q", &url])
-            .arg(&into)
-            .output()
-            .expect("python3")
-            .into();
+        // Nothing is typed: the sign-in is approved on the fake's side.
+        let run: Run = Terminal::new("git", ["clone", "-q", &url]).arg(&into).limit(120).run(&w.env).into();
         assert_eq!(run.status, 0, "{run:?}");
         assert!(into.join("README.md").is_file(), "not cloned: {run:?}");
         // The person was shown where to sign in, on the terminal.

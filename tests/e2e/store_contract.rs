@@ -1,7 +1,6 @@
 //! The store contract on the memory and file backends, plus what only the file store promises.
-#![cfg(unix)] // shell scripts, git http-backend and Unix file modes
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -1,11 +1,9 @@
 //! Several accounts in one organization: a URL user name with '@', `azdo.account` and Git
 //! Credential Manager's binding key name the account; credentials are kept per (org, account);
 //! a sign-in for another user is refused. End to end with real git against the fake.
-#![cfg(unix)] // shell scripts, git http-backend and Unix file modes
 
-mod common;
-
-use common::{Run, TestEnv};
+use crate::common;
+use crate::common::{Run, TestEnv};
 use fake_azdo::{FakeAzdo, Route};
 
 const ALICE: &str = "alice@contoso.example";
@@ -16,8 +14,8 @@ struct World {
     env: TestEnv,
 }
 
-/// A fake with two repositories in `contoso`, the helper minting through a scripted browser
-/// (Python: it loads the authorize page and posts its form to the loopback listener).
+/// A fake with two repositories in `contoso`, the helper minting through the scripted browser
+/// (tests/common/browser.rs: it loads the authorize page and posts its form to the loopback listener).
 fn world() -> World {
     let fake = FakeAzdo::start();
     fake.add_repo("contoso", "proj", "one");
@@ -28,17 +26,7 @@ fn world() -> World {
     env.unset("GIT_TERMINAL_PROMPT");
     let silent = env.script("askpass-nothing", "exit 0");
     env.set("GIT_ASKPASS", silent);
-    let browser = env.script(
-        "browser.sh",
-        r#"exec python3 - "$1" <<'EOF'
-import html, re, sys, urllib.parse, urllib.request
-page = urllib.request.urlopen(sys.argv[1], timeout=10).read().decode()
-action = re.search(r'action="([^"]*)"', page)
-fields = {k: html.unescape(v) for k, v in re.findall(r'name="([^"]+)" value="([^"]*)"', page)}
-if action:
-    urllib.request.urlopen(html.unescape(action.group(1)), data=urllib.parse.urlencode(fields).encode(), timeout=10).read()
-EOF"#,
-    );
+    let (browser, _) = common::browser::scripted(&env, "python3", "");
     env.set("BROWSER", browser);
     env.set("GIT_CREDENTIAL_AZDO_BROWSER_TIMEOUT", "20");
     World { fake, env }

@@ -1,10 +1,8 @@
 //! Real git (`git credential fill | approve | reject`) driving the helper, configured exactly as
 //! `configure` writes it, for every URL form.
-#![cfg(unix)] // shell scripts, git http-backend and Unix file modes
 
-mod common;
-
-use common::{Run, TestEnv};
+use crate::common;
+use crate::common::{Run, TestEnv};
 
 fn password(run: &Run) -> Option<&str> {
     run.stdout.lines().find_map(|l| l.strip_prefix("password="))

@@ -1,10 +1,8 @@
 //! Minting: Entra sign-in (device code, refresh token, Azure CLI) and the PAT lifecycle API,
 //! end to end with real git against the fake.
-#![cfg(unix)] // shell scripts, git http-backend and Unix file modes
 
-mod common;
-
-use common::{Run, TestEnv};
+use crate::common;
+use crate::common::{Run, TestEnv};
 use fake_azdo::{DeviceFlow, FakeAzdo, PatPolicy, Route};
 
 const UPN: &str = "alice@contoso.example";

@@ -1,12 +1,9 @@
 //! The keyring store through the binary: a real Secret Service, a locked one, none, and a hung one.
-#![cfg(target_os = "linux")] // a real Secret Service (gnome-keyring on a private D-Bus bus)
-
-mod common;
 
 use std::os::unix::net::UnixListener;
 use std::time::{Duration, Instant};
 
-use common::{SecretService, TestEnv};
+use crate::common::{SecretService, TestEnv};
 
 const CONTOSO: &[u8] = b"protocol=https\nhost=dev.azure.com\npath=contoso/proj/_git/repo\n";
 

@@ -1,9 +1,7 @@
 //! The helper as git runs it (`get`, `store`, `erase` on stdin/stdout), through the real binary.
-#![cfg(unix)] // shell scripts, git http-backend and Unix file modes
 
-mod common;
-
-use common::{Run, TestEnv};
+use crate::common;
+use crate::common::{Run, TestEnv};
 
 const CONTOSO: &[u8] = b"protocol=https\nhost=dev.azure.com\npath=contoso/proj/_git/repo\n";
 

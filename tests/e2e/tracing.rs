@@ -1,9 +1,7 @@
 //! Tracing on, every verb run, and the PAT found nowhere it should not be.
-#![cfg(unix)] // shell scripts, git http-backend and Unix file modes
 
-mod common;
-
-use common::TestEnv;
+use crate::common;
+use crate::common::TestEnv;
 
 const PAT: &str = "SECRETPAT0123456789abcdefSECRET";
 const PAT2: &str = "OTHERSECRET9876543210zyxwOTHER";

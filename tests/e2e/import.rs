@@ -1,13 +1,10 @@
 //! `import` on a real Secret Service, with items written the way Git Credential Manager and the
 //! Azure CLI write them, checked against the fake.
-#![cfg(target_os = "linux")] // a real Secret Service (gnome-keyring on a private D-Bus bus)
-
-mod common;
 
 use std::io::Write;
 use std::process::Stdio;
 
-use common::{SecretService, TestEnv};
+use crate::common::{SecretService, TestEnv};
 use fake_azdo::FakeAzdo;
 
 fn store_item(ss: &SecretService, label: &str, attributes: &[&str], secret: &str) {

@@ -1,14 +1,12 @@
-#![cfg(unix)] // shell scripts, git http-backend and Unix file modes
-mod common;
-
-// The human CLI through the real binary and real git: help and version, usage errors, the
-// silence git's protocol requires for unknown operations, configure/unconfigure against real git
-// config, and login/logout/list/status against the store, never printing a PAT.
+//! The human CLI through the real binary and real git: help and version, usage errors, the
+//! silence git's protocol requires for unknown operations, configure/unconfigure against real git
+//! config, and login/logout/list/status against the store, never printing a PAT.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use common::{Run, TestEnv, BIN};
+use crate::common;
+use crate::common::{Run, TestEnv, BIN};
 use serde_json::Value;
 
 const PAT: &str = "pat-0123456789abcdefghijklmnopqrstuvwxyz";

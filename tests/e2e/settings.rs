@@ -1,10 +1,8 @@
 //! Settings through git config: read with at most one git process, none on a warm hot path, and
 //! every change seen.
-#![cfg(unix)] // shell scripts, git http-backend and Unix file modes
 
-mod common;
-
-use common::TestEnv;
+use crate::common;
+use crate::common::TestEnv;
 
 const CONTOSO: &[u8] = b"protocol=https\nhost=dev.azure.com\npath=contoso/proj/_git/repo\n";
 

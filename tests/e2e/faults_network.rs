@@ -2,18 +2,15 @@
 //! slowly, answers garbage or throttles, for `status`, `get` and `doctor`, which must answer in
 //! time and keep the stored PAT. Every helper run here is bounded in time
 //! (tests/common/bounded.rs): a hang fails the test instead of hanging it, and no run may panic.
-#![cfg(unix)] // shell scripts, git http-backend and Unix file modes
-
-mod common;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::time::Duration;
 
-use common::bounded::{assert_no_panic, helper_bounded, now, LIMIT, YEAR};
-use common::faults::{answered, read_store};
-use common::TestEnv;
+use crate::common::bounded::{assert_no_panic, helper_bounded, now, LIMIT, YEAR};
+use crate::common::faults::{answered, read_store};
+use crate::common::TestEnv;
 use fake_azdo::{FakeAzdo, Fault};
 
 /// What a raw loopback socket does with each connection, for faults the fake does not make.

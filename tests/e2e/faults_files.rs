@@ -3,9 +3,6 @@
 //! next one, and an `erase` of the old PAT racing a `store` of the new one never takes the new
 //! one. Every helper run here is bounded in time (tests/common/bounded.rs): a hang fails the test
 //! instead of hanging it, and no run may panic.
-#![cfg(unix)] // shell scripts, git http-backend and Unix file modes
-
-mod common;
 
 use std::io::Write;
 use std::os::unix::process::ExitStatusExt;
@@ -13,11 +10,12 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::bounded::{helper_bounded, spin_until, Rng, LIMIT};
-use common::faults::{
+use crate::common;
+use crate::common::bounded::{helper_bounded, spin_until, Rng, LIMIT};
+use crate::common::faults::{
     an_erase_of_the_old_pat_never_takes_the_new_one, read_store, store_ok, store_request, temp_files,
 };
-use common::{TestEnv, BIN};
+use crate::common::{TestEnv, BIN};
 
 // ---------------------------------------------------------------------------------------------
 // 1. `store` killed with SIGKILL

@@ -2,17 +2,16 @@
 //! confirmed is lost; and an `erase` of the old PAT racing a `store` of the new one on a real
 //! Secret Service. Every helper run here is bounded in time (tests/common/bounded.rs): a hang
 //! fails the test instead of hanging it, and no run may panic.
-#![cfg(target_os = "linux")] // a real Secret Service (gnome-keyring on a private D-Bus bus)
-
-mod common;
 
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::bounded::{assert_no_panic, assert_one_line_error, helper_bounded, start, LIMIT};
-use common::faults::{an_erase_of_the_old_pat_never_takes_the_new_one, answered, request, store_ok, store_request};
-use common::{SecretService, TestEnv, BIN};
+use crate::common::bounded::{assert_no_panic, assert_one_line_error, helper_bounded, start, LIMIT};
+use crate::common::faults::{
+    an_erase_of_the_old_pat_never_takes_the_new_one, answered, request, store_ok, store_request,
+};
+use crate::common::{SecretService, TestEnv, BIN};
 
 // ---------------------------------------------------------------------------------------------
 // 1. The keyring daemon killed in the middle of calls

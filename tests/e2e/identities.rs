@@ -2,14 +2,12 @@
 //! job token, service principals (secret, certificate), managed identities (metadata endpoint,
 //! App Service form), git's Bearer auth, the precedence of the sources, and the failures. Every
 //! endpoint is the fake on loopback; the metadata endpoint's default address is never used.
-#![cfg(unix)] // shell scripts, git http-backend and Unix file modes
-
-mod common;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{Run, TestEnv};
+use crate::common;
+use crate::common::{Run, TestEnv};
 use fake_azdo::{Assignment, FakeAzdo, Fault, Principal, Route, EXCHANGE_AUDIENCE, GITHUB_ISSUER, TENANT_ID};
 
 /// Debian's own git (2.39), older than git's Bearer support (2.46), where it is installed.

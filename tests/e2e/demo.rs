@@ -1,8 +1,7 @@
 //! The README's demo (`cargo run --example demo`) still works and still shows what it claims: run
 //! its steps against the helper under test and check the transcript's key lines.
-#![cfg(unix)]
 
-#[path = "../examples/demo/steps.rs"]
+#[path = "../../examples/demo/steps.rs"]
 mod steps;
 
 use std::path::Path;

@@ -1,13 +1,11 @@
 //! Validation against a faithful fake of Azure DevOps, with real `git clone`, `fetch` and `push`
 //! over smart HTTP (`git http-backend` behind the fake) driving the helper.
-#![cfg(unix)] // shell scripts, git http-backend and Unix file modes
-
-mod common;
 
 use std::time::{Duration, Instant};
 
-use common::bounded::{now, YEAR};
-use common::{Run, TestEnv};
+use crate::common;
+use crate::common::bounded::{now, YEAR};
+use crate::common::{Run, TestEnv};
 use fake_azdo::{FakeAzdo, Fault, Route};
 
 struct World {
