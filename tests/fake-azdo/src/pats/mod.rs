@@ -11,6 +11,8 @@
 //! `authorizationId` is 404 `SessionTokenNotFoundException`, the default page size (100,
 //! switchable) and the continuation token's format (base64 of an offset).
 
+pub(crate) mod control;
+
 use base64::Engine as _;
 use serde_json::Value;
 

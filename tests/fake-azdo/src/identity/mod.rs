@@ -9,6 +9,8 @@
 //! `api://AzureADTokenExchange`, any issuer's token handed over as a file). A principal's tokens
 //! work in an org only once it was added to it.
 
+pub(crate) mod control;
+
 use std::collections::HashMap;
 
 use base64::Engine as _;
