@@ -1,7 +1,10 @@
 //! The store contract on the real Secret Service (gnome-keyring on a private D-Bus session bus).
-//! Its own test binary: it points this process's D-Bus address at the private bus.
+//! A test binary of its own, apart from tests/e2e: the keyring crate runs in this process and
+//! finds the bus through this process's environment, so the test sets `DBUS_SESSION_BUS_ADDRESS`
+//! process-wide, which no other test may share (nor read concurrently).
 #![cfg(target_os = "linux")] // a real Secret Service (gnome-keyring on a private D-Bus bus)
 
+#[allow(dead_code)] // this binary uses only the Secret Service and the store contract
 mod common;
 
 use std::time::Duration;

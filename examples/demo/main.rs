@@ -1,6 +1,6 @@
 //! `cargo run --example demo [-- --helper PATH]`: git-credential-azdo end to end against a local
 //! fake of Azure DevOps, with no account needed. Builds the helper first unless `--helper` names
-//! a binary. The steps live in `steps.rs` (which `tests/demo.rs` runs too); this is only the
+//! a binary. The steps live in `steps.rs` (which `tests/e2e/demo.rs` runs too); this is only the
 //! command line.
 
 #[cfg(unix)]

@@ -1,7 +1,7 @@
 //! The steps of the guided demo of git-credential-azdo (`cargo run --example demo`) against the
 //! local fake of Azure DevOps (the `fake-azdo` crate in tests/): real git, the real helper
 //! binary, a throwaway home directory. The example's `main.rs` is only the command line; the
-//! root crate's `tests/demo.rs` includes this file and runs the same steps, so the demo cannot
+//! root crate's `tests/e2e/demo.rs` includes this file and runs the same steps, so the demo cannot
 //! rot unnoticed.
 //!
 //! Every child process gets a scrubbed environment (only `PATH` and the variables set here), so

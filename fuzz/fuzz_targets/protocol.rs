@@ -1,6 +1,6 @@
 //! The protocol reader on any bytes: a request or a clean error (no raw control character, no
 //! value echoed); a parsed request keeps host and protocol on one line; the username and password
-//! it read, written back as an answer, read back unchanged (tests/properties.rs checks the same
+//! it read, written back as an answer, read back unchanged (tests/e2e/properties.rs checks the same
 //! on generated input).
 #![no_main]
 

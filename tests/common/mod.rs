@@ -1,7 +1,6 @@
 //! Shared test environment for binary and end-to-end tests: a throwaway HOME and git config, a
 //! scrubbed environment, the helper binary, real git, and (on demand) a real Secret Service:
 //! gnome-keyring on a private D-Bus session bus, started here and torn down on drop.
-#![allow(dead_code)] // each test binary uses a different part of this module
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -10,9 +9,11 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub mod bounded;
+pub mod browser;
 pub mod contract;
 pub mod dns;
 pub mod faults;
+pub mod pty;
 pub mod sandbox;
 pub mod tls;
 

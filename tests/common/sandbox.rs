@@ -4,7 +4,7 @@
 //! real Azure DevOps or Entra, whatever URL it is given.
 //!
 //! The outer `#[test]` re-runs its own test binary inside such a namespace, for that one test
-//! (`--exact NAME`), with [`MARKER`] set; the inner run checks that it really is isolated before
+//! (`--exact PATH`, the test's full path in the binary, e.g. `production::NAME`), with [`MARKER`] set; the inner run checks that it really is isolated before
 //! doing anything, then runs the test's body. A user other than root gets a user namespace too
 //! (`unshare -r`, root inside it only). Where namespaces cannot be made (no user namespaces for
 //! that user, a container without the capability, no `unshare` or `ip`), the test is skipped
@@ -84,7 +84,17 @@ fn namespaces() -> &'static [&'static str] {
     }
 }
 
+/// The full path of the test `name` as the harness knows it (`module::name` in a binary of
+/// modules, which `--exact` needs): libtest names each test's thread after it.
+fn full_name(name: &str) -> String {
+    match std::thread::current().name() {
+        Some(full) if full == name || full.ends_with(&format!("::{name}")) => full.to_owned(),
+        _ => name.to_owned(),
+    }
+}
+
 fn run_inside(name: &str, dns: bool) {
+    let name = &full_name(name);
     let missing: Vec<&str> =
         ["unshare", "ip", "mount", "setsid", "sh"].into_iter().filter(|t| super::which(t).is_none()).collect();
     if !missing.is_empty() {

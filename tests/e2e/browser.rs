@@ -1,0 +1,382 @@
+//! Browser sign-in (authorization code + PKCE, loopback redirect) end to end with real git
+//! against the fake: a real headless Chromium as `BROWSER`, and the scripted browser
+//! (tests/common/browser.rs) for the ways a sign-in goes wrong.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::common;
+use crate::common::{Run, TestEnv};
+use fake_azdo::{DeviceFlow, FakeAzdo, Route};
+
+const UPN: &str = "alice@contoso.example";
+
+struct World {
+    fake: FakeAzdo,
+    env: TestEnv,
+}
+
+/// A fake with `contoso/proj/repo` and a helper that may mint with `azdo.tokenSource=auto`
+/// (no Azure CLI against a test authority; no terminal, so no device code for `get`), prompts
+/// on, with an askpass that answers nothing.
+fn world() -> World {
+    let fake = FakeAzdo::start();
+    fake.add_repo("contoso", "proj", "repo");
+    fake.set_device_flow_timing(0, 900);
+    let mut env = TestEnv::new();
+    env.use_fake(&fake);
+    env.set("GIT_CREDENTIAL_AZDO_MINT", "auto");
+    env.unset("GIT_TERMINAL_PROMPT");
+    let silent = env.script("askpass-nothing", "exit 0");
+    env.set("GIT_ASKPASS", silent);
+    World { fake, env }
+}
+
+impl World {
+    fn url(&self) -> String {
+        self.fake.repo_url("contoso", "proj", "repo")
+    }
+
+    fn clone(&self, into: &str) -> Run {
+        self.env.git(&["clone", "-q", &self.url(), &self.env.home.join(into).to_string_lossy()], b"")
+    }
+
+    fn stored(&self) -> serde_json::Value {
+        let bytes = std::fs::read(self.env.store_file()).unwrap_or_default();
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null)
+    }
+
+    fn stored_pat(&self) -> Option<String> {
+        self.stored()["organizations"]["contoso"]["pat"].as_str().map(str::to_owned)
+    }
+
+    /// The scripted browser (tests/common/browser.rs), with `tweak` applied to the fields
+    /// first. It writes `marker` when it runs.
+    fn scripted_browser(&self, tweak: &str) -> (PathBuf, PathBuf) {
+        self.scripted_browser_as("python3", tweak)
+    }
+
+    /// [`World::scripted_browser`], its Python started by `python` (a command line: another
+    /// user's, say).
+    fn scripted_browser_as(&self, python: &str, tweak: &str) -> (PathBuf, PathBuf) {
+        common::browser::scripted(&self.env, python, tweak)
+    }
+}
+
+/// Chromium started by the helper through the wrapper, killed (its whole session) on drop.
+struct Chromium {
+    pid_file: PathBuf,
+}
+
+impl Chromium {
+    fn pid(&self) -> Option<i32> {
+        std::fs::read_to_string(&self.pid_file).ok()?.trim().parse().ok()
+    }
+
+    fn alive(pid: i32) -> bool {
+        std::process::Command::new("kill").args(["-0", "--", &format!("-{pid}")]).status().is_ok_and(|s| s.success())
+    }
+}
+
+impl Drop for Chromium {
+    fn drop(&mut self) {
+        let Some(pid) = self.pid() else { return };
+        // The wrapper made Chromium the leader of its own session and process group: the group
+        // holds the browser and every helper process it started.
+        let _ = std::process::Command::new("kill").args(["-TERM", "--", &format!("-{pid}")]).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Chromium::alive(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = std::process::Command::new("kill").args(["-KILL", "--", &format!("-{pid}")]).status();
+    }
+}
+
+/// The real-browser test: the first clone with nothing stored signs in through headless
+/// Chromium (authorize page → `form_post` → the helper's loopback listener) and mints one PAT;
+/// the second clone is silent. It runs in a private network namespace, so Chromium can reach
+/// nothing but loopback; within it, a proxy that does not exist catches any other request.
+#[test]
+fn a_first_clone_signs_in_through_a_real_browser_and_mints_one_pat() {
+    common::sandbox::isolated("a_first_clone_signs_in_through_a_real_browser_and_mints_one_pat", || {
+        if !common::require(&["chromium", "setsid"]) {
+            return;
+        }
+        let started = Instant::now();
+        let mut w = world();
+        w.fake.approve_browser_sign_in(UPN);
+        let dir = w.env.root.path().join("chromium");
+        std::fs::create_dir_all(dir.join("profile")).expect("profile dir");
+        let pid_file = dir.join("pid");
+        let wrapper = w.env.script(
+            "chromium.sh",
+            &format!(
+                "echo $$ > '{pid}'\nexec setsid chromium --headless --no-sandbox --disable-gpu --disable-quic \
+                 --no-first-run --disable-background-networking --disable-component-update --disable-sync \
+                 --disable-default-apps --disable-extensions --no-default-browser-check \
+                 --proxy-server=http://127.0.0.1:9 --host-resolver-rules='MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1' \
+                 --user-data-dir='{profile}' \"$1\"",
+                pid = pid_file.display(),
+                profile = dir.join("profile").display()
+            ),
+        );
+        let _chromium = Chromium { pid_file: pid_file.clone() };
+        w.env.set("BROWSER", &wrapper);
+        let trace = w.env.root.path().join("trace.log");
+        w.env.set("GIT_CREDENTIAL_AZDO_TRACE", &trace);
+        w.env.set("GIT_CREDENTIAL_AZDO_BROWSER_TIMEOUT", "120");
+        let run = w.clone("c1");
+        let first = started.elapsed();
+        assert_eq!(run.status, 0, "{run:?}");
+        assert!(pid_file.exists(), "the helper started the browser");
+        let auth = w.fake.authorize_requests();
+        assert_eq!(auth.len(), 1, "one authorize request: {auth:?}");
+        let a = &auth[0];
+        assert_eq!(a.response_type, "code");
+        assert_eq!(a.response_mode, "form_post");
+        assert_eq!(a.code_challenge_method.as_deref(), Some("S256"));
+        assert_eq!(a.prompt.as_deref(), Some("select_account"));
+        assert!(a.redirect_uri.starts_with("http://localhost:") && a.redirect_uri.ends_with('/'), "{}", a.redirect_uri);
+        assert_eq!(a.scope, "499b84ac-1321-427f-aa17-267ca6975798/.default offline_access");
+        assert_eq!(w.fake.code_grants(), (1, 1), "one code redeemed, with the right verifier");
+        assert_eq!(w.fake.count(Route::PatCreate), 1, "exactly one mint");
+        assert_eq!(w.fake.count(Route::DeviceCode), 0, "no device code");
+        let minted = w.fake.minted("contoso");
+        assert_eq!(w.stored_pat().as_deref(), Some(minted[0].token.as_str()));
+        // The second clone is silent: no browser, no sign-in, no mint.
+        let run2 = w.clone("c2");
+        assert_eq!(run2.status, 0, "{run2:?}");
+        assert_eq!((w.fake.authorize_requests().len(), w.fake.count(Route::PatCreate)), (1, 1));
+        // No code, verifier, token or PAT in any output, trace or file but the store.
+        let mut secrets = w.fake.issued_entra_tokens();
+        secrets.extend(w.fake.code_verifiers());
+        secrets.push(minted[0].token.clone());
+        assert!(secrets.len() >= 4, "{secrets:?}");
+        let trace_text = std::fs::read_to_string(&trace).expect("trace");
+        assert!(trace_text.contains("browser sign-in redirected with a code"), "{trace_text}");
+        let profile = dir.join("profile");
+        for (what, text) in
+            [("stdout", &run.stdout), ("stderr", &run.stderr), ("stdout 2", &run2.stdout), ("trace", &trace_text)]
+        {
+            for s in &secrets {
+                assert!(!text.contains(s.as_str()), "a secret in {what}");
+            }
+        }
+        for file in common::walk(w.env.root.path()) {
+            // The store holds the PAT and the refresh token; Chromium's profile saw the code (it
+            // carried it, as any browser does) and is the browser's own.
+            if file == w.env.store_file() || file.starts_with(&profile) {
+                continue;
+            }
+            let bytes = std::fs::read(&file).unwrap_or_default();
+            let text = String::from_utf8_lossy(&bytes);
+            for s in &secrets {
+                assert!(!text.contains(s.as_str()), "a secret in {}", file.display());
+            }
+        }
+        eprintln!("real-browser sign-in: first clone {first:?}, whole test {:?}", started.elapsed());
+        drop(_chromium);
+        let pid = std::fs::read_to_string(&pid_file).expect("pid").trim().parse::<i32>().expect("pid");
+        assert!(!Chromium::alive(pid), "chromium is gone");
+    });
+}
+
+#[test]
+fn a_redirect_with_the_wrong_state_redeems_nothing_and_stores_nothing() {
+    let mut w = world();
+    w.fake.approve_browser_sign_in(UPN);
+    let (browser, marker) = w.scripted_browser("fields['state'] = 'not-the-state'");
+    w.env.set("BROWSER", &browser);
+    w.env.set("GIT_CREDENTIAL_AZDO_BROWSER_TIMEOUT", "3");
+    let started = Instant::now();
+    let run = w.clone("c1");
+    assert_ne!(run.status, 0, "{run:?}");
+    assert!(marker.exists(), "the browser ran");
+    assert!(started.elapsed() < Duration::from_secs(30), "bounded: {:?}", started.elapsed());
+    assert!(run.stderr.contains("wrong state was ignored"), "{run:?}");
+    assert_eq!(w.fake.code_grants(), (0, 0), "nothing redeemed");
+    assert_eq!(w.fake.count(Route::PatCreate), 0);
+    assert!(w.stored_pat().is_none(), "nothing stored");
+}
+
+#[test]
+fn a_redirect_sent_by_another_user_is_ignored() {
+    // Another local user can read the authorize URL (and its state) from the browser's
+    // arguments and send a code for their own account to the listener: it must not be redeemed.
+    if !common::is_root() {
+        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "under CI this test runs as root");
+        eprintln!("SKIPPED: needs root to run the redirect as another user");
+        return;
+    }
+    let mut w = world();
+    w.fake.approve_browser_sign_in(UPN);
+    let (browser, marker) =
+        w.scripted_browser_as("setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3", "");
+    w.env.set("BROWSER", &browser);
+    w.env.set("GIT_CREDENTIAL_AZDO_BROWSER_TIMEOUT", "4");
+    let run = w.clone("c1");
+    assert_ne!(run.status, 0, "{run:?}");
+    assert!(marker.exists(), "the browser ran");
+    assert!(run.stderr.contains("not completed within"), "{run:?}");
+    assert_eq!(w.fake.code_grants(), (0, 0), "nothing redeemed");
+    assert!(w.stored_pat().is_none(), "nothing stored");
+}
+
+#[test]
+fn the_browser_inherits_no_secret_variable() {
+    let mut w = world();
+    let seen = w.env.root.path().join("browser-env");
+    let browser = w.env.script("env-browser.sh", &format!("env > {:?}", seen.to_string_lossy()));
+    w.env.set("BROWSER", &browser);
+    w.env.set("GIT_CREDENTIAL_AZDO_BROWSER_TIMEOUT", "2");
+    w.env.set("SYSTEM_ACCESSTOKEN", "job-token-secret");
+    w.env.set("GIT_CREDENTIAL_AZDO_SERVICE_PRINCIPAL_SECRET", "sp-secret-value");
+    let run = w.clone("c1");
+    assert_ne!(run.status, 0, "{run:?}");
+    let env = std::fs::read_to_string(&seen).expect("the browser ran");
+    assert!(env.contains("GIT_CREDENTIAL_AZDO_BROWSER_TIMEOUT=2"), "the environment was passed on: {env}");
+    assert!(!env.contains("job-token-secret") && !env.contains("sp-secret-value"), "{env}");
+}
+
+#[test]
+fn access_denied_fails_cleanly_within_the_timeout() {
+    let mut w = world();
+    w.fake.deny_browser_sign_in();
+    let (browser, marker) = w.scripted_browser("");
+    w.env.set("BROWSER", &browser);
+    w.env.set("GIT_CREDENTIAL_AZDO_BROWSER_TIMEOUT", "60");
+    let started = Instant::now();
+    let run = w.clone("c1");
+    assert_ne!(run.status, 0, "{run:?}");
+    assert!(marker.exists(), "the browser ran");
+    assert!(started.elapsed() < Duration::from_secs(30), "the error ends the wait: {:?}", started.elapsed());
+    let lines: Vec<&str> = run.stderr.lines().filter(|l| l.contains("access_denied")).collect();
+    assert_eq!(lines.len(), 1, "one line names the error: {run:?}");
+    assert_eq!(w.fake.code_grants(), (0, 0));
+    assert!(w.stored_pat().is_none(), "nothing stored");
+}
+
+#[test]
+fn a_scripted_browser_signs_in_and_the_next_mint_is_silent() {
+    let mut w = world();
+    w.fake.approve_browser_sign_in(UPN);
+    let (browser, _) = w.scripted_browser("");
+    w.env.set("BROWSER", format!("/nonexistent/browser:{}", browser.display()));
+    let trace = w.env.root.path().join("trace.log");
+    w.env.set("GIT_CREDENTIAL_AZDO_TRACE", &trace);
+    let run = w.clone("c1");
+    assert_eq!(run.status, 0, "{run:?}");
+    assert_eq!(w.fake.code_grants(), (1, 1));
+    assert!(w.stored_pat().is_some());
+    // No code, verifier, token or PAT in git's output, the trace, or any file but the store.
+    let mut secrets = w.fake.issued_entra_tokens();
+    secrets.extend(w.fake.code_verifiers());
+    secrets.extend(w.fake.minted("contoso").into_iter().map(|p| p.token));
+    assert!(secrets.len() >= 5, "a code, tokens, a verifier and a PAT: {}", secrets.len());
+    let trace_text = std::fs::read_to_string(&trace).expect("trace");
+    for file in common::walk(w.env.root.path()).into_iter().filter(|f| *f != w.env.store_file()) {
+        let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap_or_default()).into_owned();
+        for s in &secrets {
+            assert!(!text.contains(s.as_str()), "a secret in {}", file.display());
+        }
+    }
+    for s in &secrets {
+        assert!(
+            !run.stdout.contains(s.as_str()) && !run.stderr.contains(s.as_str()) && !trace_text.contains(s.as_str())
+        );
+    }
+    w.env.unset("GIT_CREDENTIAL_AZDO_TRACE");
+    // The refresh token is kept as after a device code sign-in: with the PAT gone, the next mint
+    // needs no browser.
+    assert_eq!(w.env.helper(&["logout", "contoso"], b"").status, 0);
+    let run = w.clone("c2");
+    assert_eq!(run.status, 0, "{run:?}");
+    assert_eq!(w.fake.authorize_requests().len(), 1, "no second browser sign-in");
+    assert_eq!(w.fake.count(Route::PatCreate), 2);
+}
+
+#[test]
+fn with_prompts_off_no_browser_is_launched() {
+    let mut w = world();
+    w.fake.approve_browser_sign_in(UPN);
+    let (browser, marker) = w.scripted_browser("");
+    w.env.set("BROWSER", &browser);
+    for (key, value) in [("GIT_TERMINAL_PROMPT", "0"), ("GIT_CREDENTIAL_AZDO_INTERACTIVE", "false")] {
+        w.env.set(key, value);
+        let run = w.env.helper(
+            &["get"],
+            format!(
+                "protocol=http\nhost={}\npath=contoso/proj/_git/repo\n\n",
+                w.fake.url().trim_start_matches("http://")
+            )
+            .as_bytes(),
+        );
+        w.env.unset(key);
+        assert_eq!((run.status, run.stdout.as_str()), (0, ""), "{key}: nothing to offer, nothing printed: {run:?}");
+        assert!(!marker.exists(), "{key}: no browser launched");
+    }
+    // credential.interactive=false in git config too.
+    let run = w
+        .env
+        .git(&["-c", "credential.interactive=false", "credential", "fill"], format!("url={}\n\n", w.url()).as_bytes());
+    assert_ne!(run.status, 0, "{run:?}");
+    assert!(!marker.exists(), "credential.interactive=false: no browser launched");
+    assert!(w.fake.authorize_requests().is_empty());
+}
+
+#[test]
+fn without_a_browser_get_falls_to_the_prompt_and_a_command_to_the_device_code() {
+    let mut w = world();
+    let pat = w.fake.add_pat("contoso", UPN, &["vso.code_write"], 4_000_000_000);
+    let marker = w.env.root.path().join("asked");
+    let askpass = w.env.script("askpass-pat", &format!("touch '{}'; echo '{}'", marker.display(), pat.token));
+    w.env.set("GIT_ASKPASS", &askpass);
+    // No BROWSER, no display, no terminal: neither the browser nor the device code for `get`.
+    let started = Instant::now();
+    let run = w.clone("c1");
+    assert_eq!(run.status, 0, "{run:?}");
+    assert!(marker.exists(), "the prompt answered");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert!(w.fake.authorize_requests().is_empty() && w.fake.device_flows().is_empty());
+    // `login --browser` where no browser starts: one clear failure, nothing minted.
+    w.env.set("BROWSER", "/nonexistent/browser");
+    let login = w.env.helper(&["login", "contoso", "--browser"], b"");
+    assert_ne!(login.status, 0, "{login:?}");
+    assert!(login.stderr.contains("no browser could be started"), "{login:?}");
+    assert_eq!(w.fake.count(Route::PatCreate), 0);
+    // A browser command that fails at once: `get` does not wait for it.
+    w.env.set("BROWSER", "false");
+    assert_eq!(w.env.helper(&["logout", "contoso"], b"").status, 0);
+    std::fs::remove_file(&marker).expect("marker");
+    let started = Instant::now();
+    let run = w.env.fill(&w.url());
+    assert_eq!(run.status, 0, "{run:?}");
+    assert!(marker.exists(), "the prompt answered after the browser failed: {run:?}");
+    assert!(run.stderr.contains("the browser command failed"), "{run:?}");
+    assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
+    // A command a person typed: the browser fails, so the device code flow runs.
+    w.fake.approve_device_flow(DeviceFlow::Next, UPN);
+    let list = w.env.helper(&["list", "--remote", "contoso"], b"");
+    assert_eq!(list.status, 0, "{list:?}");
+    assert_eq!(w.fake.device_flows().len(), 1, "{list:?}");
+    assert!(w.fake.authorize_requests().is_empty());
+}
+
+#[test]
+fn a_device_code_blocked_by_conditional_access_says_so_once_and_falls_through() {
+    let mut w = world();
+    w.env.set("GIT_CREDENTIAL_AZDO_TOKEN_SOURCE", "device");
+    w.fake.block_device_code(53003);
+    let pat = w.fake.add_pat("contoso", UPN, &["vso.code_write"], 4_000_000_000);
+    let askpass = w.env.script("askpass-pat", &format!("echo '{}'", pat.token));
+    w.env.set("GIT_ASKPASS", &askpass);
+    let run = w.clone("c1");
+    assert_eq!(run.status, 0, "the prompt still serves: {run:?}");
+    // The device code instructions, then one line about the refusal, and no other failure.
+    let lines: Vec<&str> = run.stderr.lines().filter(|l| l.contains("Conditional Access")).collect();
+    assert_eq!(lines.len(), 1, "{run:?}");
+    assert!(!run.stderr.contains("failed"), "{run:?}");
+    assert!(lines[0].contains("Conditional Access") && lines[0].contains("AADSTS53003"), "{run:?}");
+    assert!(lines[0].contains("--browser"), "{run:?}");
+    assert_eq!(w.fake.count(Route::PatCreate), 0);
+}
