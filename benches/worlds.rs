@@ -30,6 +30,7 @@
 //! Both have `query` (the request every `get` reads) in the world's directory, and a logging
 //! `git` that only the `counting_path` of the description puts first on PATH.
 
+#[allow(dead_code)] // the worlds use the shared environment, not the tests' checks
 #[path = "../tests/common/mod.rs"]
 mod common;
 
@@ -212,6 +213,9 @@ impl HotPath {
         // The hot path as a user has it: the default validation interval (git's `store` below
         // records a check, so nothing is due and nothing leaves the machine).
         env.unset("GIT_CREDENTIAL_AZDO_VALIDATE_INTERVAL");
+        // Should a check ever fall due all the same, it goes to a closed loopback port, never to
+        // the real service (the environment's proxy; the hot path reads no proxy setting).
+        env.set("HTTPS_PROXY", "http://127.0.0.1:9");
         let helper = PathBuf::from(common::bin());
         let mut links = vec![("git-credential-azdo", helper.as_path()), ("git-credential-libsecret", libsecret)];
         if let Some(b) = baseline {
