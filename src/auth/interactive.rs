@@ -3,9 +3,9 @@
 //! instructions go (the terminal, else stderr; never stdout). A device code flow that Conditional
 //! Access refuses is said in one line and the next way is tried.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::browser::{self, Listener, Pkce};
+use super::browser;
 use super::{Asker, Error};
 use crate::azure::entra::{self, Tokens};
 use crate::config::{Settings, TokenSource};
@@ -55,7 +55,7 @@ pub fn sign_in(run: &Run, target: &Target, client: &Client, tenant: &str, ways: 
     for (i, way) in ways.iter().enumerate() {
         let more = i + 1 < ways.len();
         match way {
-            Method::Browser => match browser_sign_in(run, target, client, tenant) {
+            Method::Browser => match browser::sign_in(run, target, client, tenant) {
                 Ok(tokens) => return keep(run, target, tenant, tokens),
                 Err(Error::Browser(e @ (browser::Error::NoBrowser(_) | browser::Error::Listen(_)))) if more => {
                     tracing::info!(%target, error = %e, "no browser sign-in; trying the next way");
@@ -103,48 +103,6 @@ fn conditional_access(reason: &str) -> Option<&'static str> {
 fn keep(run: &Run, target: &Target, tenant: &str, tokens: Tokens) -> Result<Tokens, Error> {
     super::for_account(target, &tokens)?;
     super::tokens::keep_refresh_token(run, target, tenant, &tokens);
-    Ok(tokens)
-}
-
-/// Sign in in the system browser: listen on loopback, open the authorize page, wait (bounded by
-/// `azdo.browserTimeout`) for the redirect with the right `state`, redeem its code with the
-/// verifier. Nothing is redeemed unless the state matched.
-fn browser_sign_in(run: &Run, target: &Target, client: &Client, tenant: &str) -> Result<Tokens, Error> {
-    let settings = &run.settings;
-    let listener = Listener::bind().map_err(Error::Browser)?;
-    let pkce = Pkce::new().map_err(Error::Browser)?;
-    let state = browser::new_state().map_err(Error::Browser)?;
-    let redirect_uri = listener.redirect_uri();
-    let request = browser::Request {
-        authority: &settings.authority,
-        tenant,
-        client_id: &settings.client_id,
-        scope: entra::SCOPE,
-        redirect_uri: &redirect_uri,
-        login_hint: target.account(),
-    };
-    let url = browser::authorize_url(&request, &state, &pkce.challenge);
-    let timeout = settings.browser_timeout;
-    let deadline = Instant::now() + timeout;
-    let mut child = browser::open(&url).map_err(Error::Browser)?;
-    run.messages.instruct(format!(
-        "git-credential-azdo: to create a PAT for Azure DevOps organization '{target}', sign in in the browser \
-         (waiting up to {} s); if no browser opened, open {url}",
-        timeout.as_secs()
-    ));
-    let code = listener.wait(&state, deadline, timeout, Some(&mut child)).map_err(Error::Browser)?;
-    drop(listener);
-    tracing::info!(%target, "browser sign-in redirected with a code; redeeming it");
-    let tokens = entra::redeem_code(
-        client,
-        &settings.authority,
-        tenant,
-        &settings.client_id,
-        &code,
-        &redirect_uri,
-        &pkce.verifier,
-    )
-    .map_err(Error::SignIn)?;
     Ok(tokens)
 }
 

@@ -1,10 +1,9 @@
 //! Sign-in in the system browser: the authorization code flow with PKCE (`S256`) and a loopback
-//! redirect, in three parts that the sign-in ([`crate::auth::interactive`]) puts together: the
-//! PKCE pair, the `state` and the authorize URL ([`pkce`]); the loopback listener that reads the
-//! redirect ([`listener`]); starting the browser ([`opener`]). This module holds what they share
-//! (their [`Error`]) and names what the rest of the crate calls. The code and the verifier are
-//! [`Secret`](crate::secret::Secret)s; the redeem itself is
-//! [`crate::azure::entra::redeem_code`].
+//! redirect ([`sign_in`]), in three parts: the PKCE pair, the `state` and the authorize URL
+//! ([`pkce`]); the loopback listener that reads the redirect ([`listener`]); starting the browser
+//! ([`opener`]). This module holds what they share (their [`Error`]) and the flow that puts them
+//! together. The code and the verifier are [`Secret`](crate::secret::Secret)s; the redeem itself
+//! is [`crate::azure::entra::redeem_code`].
 
 mod listener;
 mod opener;
@@ -14,7 +13,13 @@ pub use listener::Listener;
 pub use opener::{open, plausible};
 pub use pkce::{authorize_url, new_state, Pkce, Request};
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use super::Error as AuthError;
+use crate::azure::entra::{self, Tokens};
+use crate::net::Client;
+use crate::org::Target;
+use crate::run::Run;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -28,4 +33,46 @@ pub enum Error {
     Refused(String),
     #[error("no random numbers from the system")]
     Random,
+}
+
+/// Sign in in the system browser: listen on loopback, open the authorize page, wait (bounded by
+/// `azdo.browserTimeout`) for the redirect with the right `state`, redeem its code with the
+/// verifier. Nothing is redeemed unless the state matched.
+pub fn sign_in(run: &Run, target: &Target, client: &Client, tenant: &str) -> Result<Tokens, AuthError> {
+    let settings = &run.settings;
+    let listener = Listener::bind().map_err(AuthError::Browser)?;
+    let pkce = Pkce::new().map_err(AuthError::Browser)?;
+    let state = new_state().map_err(AuthError::Browser)?;
+    let redirect_uri = listener.redirect_uri();
+    let request = Request {
+        authority: &settings.authority,
+        tenant,
+        client_id: &settings.client_id,
+        scope: entra::SCOPE,
+        redirect_uri: &redirect_uri,
+        login_hint: target.account(),
+    };
+    let url = authorize_url(&request, &state, &pkce.challenge);
+    let timeout = settings.browser_timeout;
+    let deadline = Instant::now() + timeout;
+    let mut child = open(&url).map_err(AuthError::Browser)?;
+    run.messages.instruct(format!(
+        "git-credential-azdo: to create a PAT for Azure DevOps organization '{target}', sign in in the browser \
+         (waiting up to {} s); if no browser opened, open {url}",
+        timeout.as_secs()
+    ));
+    let code = listener.wait(&state, deadline, timeout, Some(&mut child)).map_err(AuthError::Browser)?;
+    drop(listener);
+    tracing::info!(%target, "browser sign-in redirected with a code; redeeming it");
+    let tokens = entra::redeem_code(
+        client,
+        &settings.authority,
+        tenant,
+        &settings.client_id,
+        &code,
+        &redirect_uri,
+        &pkce.verifier,
+    )
+    .map_err(AuthError::SignIn)?;
+    Ok(tokens)
 }
