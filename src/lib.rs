@@ -26,5 +26,6 @@ pub mod store;
 mod text;
 mod time;
 mod trace;
+mod valid;
 
 pub use app::setup;

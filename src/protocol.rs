@@ -167,7 +167,7 @@ fn extras(buf: &[u8]) -> (bool, bool) {
         let (key, value) = (&line[..eq], &line[eq + 1..]);
         match key {
             b"capability[]" if value == b"authtype" => authtype = true,
-            b"ephemeral" => ephemeral = crate::config::bool_value(&String::from_utf8_lossy(value)).unwrap_or(true),
+            b"ephemeral" => ephemeral = crate::valid::bool_value(&String::from_utf8_lossy(value)).unwrap_or(true),
             b"authtype" | b"credential" if !value.is_empty() => ephemeral = true,
             _ => {}
         }
