@@ -31,15 +31,21 @@ pub fn run(op: Operation, input: impl Read, out: &mut impl Write) -> Result<(), 
     let (config, save) = GitConfig::load_readonly_with_save();
     // With `azdo.url` naming another origin, that origin replaces dev.azure.com (its PATs must
     // never go elsewhere); `azdo.server` adds collections.
+    let url = org::UrlParts {
+        protocol: &request.protocol,
+        host: &request.host,
+        path: request.path.as_deref(),
+        username: request.username.as_deref(),
+    };
     let origins = match config::origins(&config, &env) {
         Ok(origins) => origins,
-        Err(e) if org::resolve(&request, &Origins::default()) == Resolution::NotOurs => {
+        Err(e) if org::resolve(&url, &Origins::default()) == Resolution::NotOurs => {
             tracing::debug!(error = %e, "azdo.url or azdo.server unusable");
             return Ok(());
         }
         Err(e) => return Err(e.into()),
     };
-    let Some(target) = target(op, &request, org::resolve(&request, &origins)) else {
+    let Some(target) = target(op, &request, org::resolve(&url, &origins)) else {
         return Ok(());
     };
     tracing::debug!(%target, "resolved the request");
