@@ -14,6 +14,7 @@ mod error;
 mod fs;
 #[doc(hidden)]
 pub mod fuzzing;
+mod git;
 mod helper;
 mod identity;
 mod net;

@@ -4,7 +4,6 @@
 //! nothing of the cache.
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 /// Whether this helper reads `key`: only these are kept (and cached), so no other config value,
 /// secret or not, is copied anywhere.
@@ -68,13 +67,8 @@ impl GitConfig {
     /// the entries came from (`None` if any came from elsewhere, like `git -c`).
     pub(super) fn read_from_git() -> (GitConfig, Option<Vec<PathBuf>>) {
         tracing::debug!("running git config --list");
-        let output = Command::new("git")
-            .args(["config", "-z", "--list", "--show-origin"])
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .output();
-        let out = match output {
-            Ok(out) if out.status.success() => out.stdout,
+        let out = match crate::git::run(["config", "-z", "--list", "--show-origin"]) {
+            Ok(out) if out.success() => out.stdout,
             Ok(_) | Err(_) => {
                 tracing::debug!("git config --list gave nothing; using defaults");
                 return (GitConfig { entries: Vec::new(), complete: true }, None);

@@ -1,0 +1,178 @@
+//! Running git: the one place this helper starts a `git` process. stdin is null, stdout and
+//! stderr are read whole, and the run is bounded: a git that has not finished after [`TIMEOUT`]
+//! is killed and the run fails with [`std::io::ErrorKind::TimedOut`].
+//!
+//! On Unix both pipes are read on the calling thread, with `poll(2)` bounding every wait (no
+//! thread is started: `git config --list` is on the hot path when the config cache misses); once
+//! both reached EOF the exit status is collected with `try_wait`, pausing a few microseconds at
+//! first. Elsewhere a thread reads stderr while the calling one reads stdout.
+
+use std::ffi::OsStr;
+use std::io::Read;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a git command may take, reading its output included.
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What a finished git command gave.
+#[derive(Debug)]
+pub struct Output {
+    /// The exit code; `None` when a signal ended git.
+    pub code: Option<i32>,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl Output {
+    /// Whether git exited with 0.
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+}
+
+/// Run `git` with `args` (stdin null), bounded by [`TIMEOUT`].
+pub fn run<I, S>(args: I) -> std::io::Result<Output>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    run_bounded(Command::new("git").args(args), TIMEOUT)
+}
+
+/// Run `command` with stdin null and both outputs captured; kill it after `timeout`.
+fn run_bounded(command: &mut Command, timeout: Duration) -> std::io::Result<Output> {
+    let deadline = Instant::now() + timeout;
+    let mut child = command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    let result = read_both(&mut child, deadline).and_then(|(stdout, stderr)| {
+        let status = wait(&mut child, deadline)?;
+        Ok(Output { code: status.code(), stdout, stderr })
+    });
+    if result.is_err() {
+        // Killing a child that already exited fails harmlessly; the wait reaps it either way.
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    result
+}
+
+fn timed_out() -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::TimedOut, format!("git did not finish within {} s", TIMEOUT.as_secs()))
+}
+
+/// The time left before `deadline`, or the timeout error.
+fn left(deadline: Instant) -> std::io::Result<Duration> {
+    deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()).ok_or_else(timed_out)
+}
+
+/// Read stdout and stderr to EOF, each as it has data, waiting at most until `deadline`.
+#[cfg(unix)]
+fn read_both(child: &mut Child, deadline: Instant) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+
+    let (mut out_pipe, mut err_pipe) = (child.stdout.take(), child.stderr.take());
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    let mut chunk = [0u8; 16 * 1024];
+    while out_pipe.is_some() || err_pipe.is_some() {
+        let timeout = Timespec::try_from(left(deadline)?).map_err(|_| timed_out())?;
+        let mut fds = Vec::with_capacity(2);
+        fds.extend(out_pipe.as_ref().map(|p| PollFd::new(p, PollFlags::IN)));
+        fds.extend(err_pipe.as_ref().map(|p| PollFd::new(p, PollFlags::IN)));
+        match poll(&mut fds, Some(&timeout)) {
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+        // Readable, at EOF or in error: a read now does not block.
+        let mut ready = fds.iter().map(|fd| !fd.revents().is_empty());
+        let out_ready = out_pipe.is_some() && ready.next().unwrap_or(false);
+        let err_ready = err_pipe.is_some() && ready.next().unwrap_or(false);
+        drop(fds);
+        if out_ready {
+            read_some(&mut out_pipe, &mut stdout, &mut chunk)?;
+        }
+        if err_ready {
+            read_some(&mut err_pipe, &mut stderr, &mut chunk)?;
+        }
+    }
+    Ok((stdout, stderr))
+}
+
+/// One read from a pipe `poll` found ready into `buf`; at EOF the pipe is dropped.
+#[cfg(unix)]
+fn read_some(pipe: &mut Option<impl Read>, buf: &mut Vec<u8>, chunk: &mut [u8]) -> std::io::Result<()> {
+    let Some(reader) = pipe.as_mut() else { return Ok(()) };
+    match reader.read(chunk) {
+        Ok(0) => *pipe = None,
+        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+        Err(e) => return Err(e),
+    }
+    Ok(())
+}
+
+/// Read stdout and stderr to EOF (stderr on a thread of its own); the deadline bounds the wait.
+#[cfg(not(unix))]
+fn read_both(child: &mut Child, deadline: Instant) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
+    let err_pipe = child.stderr.take();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut out_pipe = child.stdout.take();
+    std::thread::spawn(move || {
+        let mut stdout = Vec::new();
+        let read = out_pipe.as_mut().map_or(Ok(0), |p| p.read_to_end(&mut stdout));
+        let _ = tx.send(read.map(|_| stdout));
+    });
+    let mut stderr = Vec::new();
+    if let Some(mut pipe) = err_pipe {
+        pipe.read_to_end(&mut stderr)?;
+    }
+    let stdout = rx.recv_timeout(left(deadline)?).map_err(|_| timed_out())??;
+    Ok((stdout, stderr))
+}
+
+/// The exit status of a child whose pipes reached EOF (it is exiting), polled until `deadline`.
+fn wait(child: &mut Child, deadline: Instant) -> std::io::Result<ExitStatus> {
+    let mut pause = Duration::from_micros(20);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        std::thread::sleep(pause.min(left(deadline)?));
+        pause = (pause * 2).min(Duration::from_millis(10));
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str, timeout: Duration) -> std::io::Result<Output> {
+        run_bounded(Command::new("sh").args(["-c", script]), timeout)
+    }
+
+    #[test]
+    fn both_outputs_and_the_code_come_back_whole() {
+        // More than a pipe holds on both streams at once: neither may block the other.
+        let out = sh("head -c 200000 /dev/zero; head -c 150000 /dev/zero >&2; exit 3", TIMEOUT).expect("runs");
+        assert_eq!((out.code, out.stdout.len(), out.stderr.len()), (Some(3), 200_000, 150_000));
+        assert!(!out.success());
+        let out = sh("printf 'a\\0b'; read x; echo \"[$x]\" >&2", TIMEOUT).expect("runs");
+        assert_eq!((out.stdout.as_slice(), out.stderr.as_slice()), (&b"a\0b"[..], &b"[]\n"[..]), "stdin is null");
+        assert!(out.success());
+    }
+
+    #[test]
+    fn a_hanging_command_is_killed_at_the_deadline() {
+        let started = Instant::now();
+        let err = sh("echo partial; sleep 30", Duration::from_millis(300)).expect_err("times out");
+        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+        assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+        let err = sh("exec >&- 2>&-; sleep 30", Duration::from_millis(300)).expect_err("times out");
+        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut, "closed pipes, still running");
+    }
+
+    #[test]
+    fn a_missing_program_is_an_error() {
+        assert!(run_bounded(&mut Command::new("/nonexistent/git-credential-azdo-test"), TIMEOUT).is_err());
+    }
+}
