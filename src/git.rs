@@ -4,8 +4,9 @@
 //!
 //! On Unix both pipes are read on the calling thread, with `poll(2)` bounding every wait (no
 //! thread is started: `git config --list` is on the hot path when the config cache misses); once
-//! both reached EOF the exit status is collected with `try_wait`, pausing a few microseconds at
-//! first. Elsewhere a thread reads stderr while the calling one reads stdout.
+//! both reached EOF the exit is awaited by polling a pidfd on Linux (it wakes the moment git
+//! exits, as a blocking `wait` would), else by `try_wait` with growing pauses. Elsewhere a thread
+//! reads stdout while the calling one reads stderr.
 
 use std::ffi::OsStr;
 use std::io::Read;
@@ -130,8 +131,26 @@ fn read_both(child: &mut Child, deadline: Instant) -> std::io::Result<(Vec<u8>, 
     Ok((stdout, stderr))
 }
 
-/// The exit status of a child whose pipes reached EOF (it is exiting), polled until `deadline`.
+/// The exit status of a child whose pipes reached EOF (it is exiting), waited for until
+/// `deadline`: on Linux by polling a pidfd, which wakes the moment the child exits; elsewhere
+/// (or without pidfds) by `try_wait` with growing pauses.
 fn wait(child: &mut Child, deadline: Instant) -> std::io::Result<ExitStatus> {
+    #[cfg(target_os = "linux")]
+    if let Ok(pidfd) =
+        rustix::process::pidfd_open(rustix::process::Pid::from_child(child), rustix::process::PidfdFlags::empty())
+    {
+        use rustix::event::{poll, PollFd, PollFlags, Timespec};
+        loop {
+            let timeout = Timespec::try_from(left(deadline)?).map_err(|_| timed_out())?;
+            match poll(&mut [PollFd::new(&pidfd, PollFlags::IN)], Some(&timeout)) {
+                Ok(0) => return Err(timed_out()),
+                // Readable: the child exited, so this wait returns at once.
+                Ok(_) => return child.wait(),
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
     let mut pause = Duration::from_micros(20);
     loop {
         if let Some(status) = child.try_wait()? {
