@@ -6,7 +6,7 @@
 //! thread is started: `git config --list` is on the hot path when the config cache misses); once
 //! both reached EOF the exit is awaited by polling a pidfd on Linux (it wakes the moment git
 //! exits, as a blocking `wait` would), else by `try_wait` with growing pauses. Elsewhere a thread
-//! reads stdout while the calling one reads stderr.
+//! reads each pipe and the calling one waits for them until the deadline.
 
 use std::ffi::OsStr;
 use std::io::Read;
@@ -112,22 +112,24 @@ fn read_some(pipe: &mut Option<impl Read>, buf: &mut Vec<u8>, chunk: &mut [u8]) 
     Ok(())
 }
 
-/// Read stdout and stderr to EOF (stderr on a thread of its own); the deadline bounds the wait.
+/// Read stdout and stderr to EOF, each on a thread of its own; the deadline bounds the wait.
 #[cfg(not(unix))]
 fn read_both(child: &mut Child, deadline: Instant) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
-    let err_pipe = child.stderr.take();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let mut out_pipe = child.stdout.take();
-    std::thread::spawn(move || {
-        let mut stdout = Vec::new();
-        let read = out_pipe.as_mut().map_or(Ok(0), |p| p.read_to_end(&mut stdout));
-        let _ = tx.send(read.map(|_| stdout));
-    });
-    let mut stderr = Vec::new();
-    if let Some(mut pipe) = err_pipe {
-        pipe.read_to_end(&mut stderr)?;
+    fn reader(pipe: Option<impl Read + Send + 'static>) -> std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let read = match pipe {
+                Some(mut pipe) => pipe.read_to_end(&mut buf).map(|_| buf),
+                None => Ok(buf),
+            };
+            let _ = tx.send(read);
+        });
+        rx
     }
-    let stdout = rx.recv_timeout(left(deadline)?).map_err(|_| timed_out())??;
+    let (stdout, stderr) = (reader(child.stdout.take()), reader(child.stderr.take()));
+    let stdout = stdout.recv_timeout(left(deadline)?).map_err(|_| timed_out())??;
+    let stderr = stderr.recv_timeout(left(deadline)?).map_err(|_| timed_out())??;
     Ok((stdout, stderr))
 }
 
