@@ -16,6 +16,7 @@ pub mod config;
 mod fs;
 #[doc(hidden)]
 pub mod fuzzing;
+mod git;
 mod helper;
 mod identity;
 mod jwt;
@@ -31,5 +32,6 @@ pub mod store;
 mod text;
 mod time;
 mod trace;
+mod valid;
 
 pub use app::setup;

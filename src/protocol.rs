@@ -1,11 +1,19 @@
 //! The git credential-helper protocol: bytes in, [`Request`] out; [`Answer`] in, bytes out.
 //!
-//! Parsing goes through gix-credentials, behind a stricter first pass that names the offending key
-//! (never its value) and bounds the input. This is the only module that writes protocol output.
+//! One pass reads a request: each line is checked and read into the [`Request`] as it comes
+//! ([`parse_request`]); one writer (`write_lines`) writes every answer, token, capability list
+//! and `quit`. This is the only module that writes protocol output.
+//!
+//! gix-credentials is the reference for what the fields mean (last value wins, `url=` and
+//! `wwwauth[]` are not ours to act on, a CR is refused as protocol protection does, an expiry that
+//! is no number is none): a differential test holds this reader to its `Context::from_bytes`
+//! over generated input, so it is only a dev-dependency. It is not the reader itself because its
+//! errors carry the offending value (a password, a token) into the message; ours name a line
+//! and a key only, and the input is bounded ([`read_request`]). What it
+//! does not carry (`capability[]=authtype`, `ephemeral`, `authtype`/`credential`) is read in the
+//! same pass.
 
 use std::io::{BufRead, Read, Write};
-
-use gix_credentials::protocol::{Context, ContextOptions};
 
 use crate::secret::Secret;
 
@@ -123,111 +131,145 @@ pub fn read_request(input: impl Read) -> Result<Request, Error> {
     parse_request(&buf)
 }
 
-/// Parse request bytes. Pure: no I/O.
+/// Parse request bytes in one pass up to the first blank line: every line is checked (the first
+/// bad one is named by its number and key, never its value) and read into the [`Request`]. Pure:
+/// no I/O.
+///
+/// The fields follow gix-credentials' `Context::from_bytes` (the differential test holds them
+/// to it): the last of a repeated key wins, `password_expiry_utc` that is no number clears the
+/// expiry, `url=`, `quit=`, `wwwauth[]` and unknown keys are read and ignored, a key that is not
+/// UTF-8 or a CR at the end of an unterminated last line is refused as malformed (after every
+/// line was checked). `authtype` and `ephemeral` are read in order as lines come.
 pub fn parse_request(buf: &[u8]) -> Result<Request, Error> {
-    let end = validate(buf)?;
-    let ctx =
-        Context::from_bytes(&buf[..end], ContextOptions { protect_protocol: true }).map_err(|_| Error::Malformed)?;
-    let (authtype, ephemeral) = extras(&buf[..end]);
-    let Context {
-        options: _,
-        protocol,
-        host,
-        path,
-        username,
-        password,
-        oauth_refresh_token: _,
-        password_expiry_utc,
-        www_authenticate: _,
-        url: _,
-        quit: _,
-    } = ctx;
+    let mut fields = Fields::default();
+    let mut malformed = false;
+    for (n, raw) in buf.split_inclusive(|b| *b == b'\n').enumerate() {
+        let Some((key, value)) = check_line(n + 1, raw)? else { break };
+        // gix splits lines on LF or CRLF: a CR ending the last, unterminated line stays in the
+        // value, and protocol protection refuses it. Keys must be UTF-8 there.
+        let lone_cr = !raw.ends_with(b"\n") && raw.ends_with(b"\r");
+        match std::str::from_utf8(key) {
+            Ok(key) if !lone_cr && !malformed => fields.read(key, value),
+            _ => malformed = true,
+        }
+    }
+    if malformed {
+        return Err(Error::Malformed);
+    }
     Ok(Request {
-        protocol: protocol.ok_or(Error::Missing("protocol"))?,
-        host: host.ok_or(Error::Missing("host"))?,
-        path: path.map(|p| p.to_vec()).filter(|p| !p.is_empty()),
-        username: username.filter(|u| !u.is_empty()),
-        empty_password: password.as_ref().is_some_and(|p| p.is_empty()),
-        password: password.map(Secret::from).filter(|p| !p.is_empty()),
+        protocol: fields.protocol.ok_or(Error::Missing("protocol"))?,
+        host: fields.host.ok_or(Error::Missing("host"))?,
+        path: fields.path.filter(|p| !p.is_empty()),
+        username: fields.username.filter(|u| !u.is_empty()),
+        empty_password: fields.password.as_ref().is_some_and(Secret::is_empty),
+        password: fields.password.filter(|p| !p.is_empty()),
         // git treats 0 as "no expiry".
-        password_expiry_utc: password_expiry_utc.filter(|t| *t > 0),
-        authtype,
-        ephemeral,
+        password_expiry_utc: fields.password_expiry_utc.filter(|t| *t > 0),
+        authtype: fields.authtype,
+        ephemeral: fields.ephemeral,
     })
 }
 
-/// What gix does not carry: whether `capability[]=authtype` was sent, and whether the
-/// credential is ephemeral or pre-encoded (`ephemeral=1`, `authtype=`, `credential=`). Values
-/// other than the capability's name are never kept.
-fn extras(buf: &[u8]) -> (bool, bool) {
-    let (mut authtype, mut ephemeral) = (false, false);
-    for line in buf.split(|b| *b == b'\n') {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let Some(eq) = line.iter().position(|b| *b == b'=') else { continue };
-        let (key, value) = (&line[..eq], &line[eq + 1..]);
+/// The request's fields as the lines set them, before the required ones are checked.
+#[derive(Default)]
+struct Fields {
+    protocol: Option<String>,
+    host: Option<String>,
+    path: Option<Vec<u8>>,
+    username: Option<String>,
+    password: Option<Secret>,
+    password_expiry_utc: Option<i64>,
+    authtype: bool,
+    ephemeral: bool,
+}
+
+impl Fields {
+    /// Take one checked line: the last value of a key wins. Values other than the capability's
+    /// name are never kept unless this helper uses them.
+    fn read(&mut self, key: &str, value: &[u8]) {
+        // `check_line` made sure these keys' values are UTF-8.
+        let text = || std::str::from_utf8(value).ok().map(str::to_owned);
         match key {
-            b"capability[]" if value == b"authtype" => authtype = true,
-            b"ephemeral" => ephemeral = crate::config::bool_value(&String::from_utf8_lossy(value)).unwrap_or(true),
-            b"authtype" | b"credential" if !value.is_empty() => ephemeral = true,
+            "protocol" => self.protocol = text(),
+            "host" => self.host = text(),
+            "username" => self.username = text(),
+            "password" => self.password = std::str::from_utf8(value).ok().map(Secret::new),
+            "path" => self.path = Some(value.to_vec()),
+            "password_expiry_utc" => {
+                self.password_expiry_utc = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok());
+            }
+            "capability[]" if value == b"authtype" => self.authtype = true,
+            "ephemeral" => {
+                self.ephemeral = crate::valid::bool_value(&String::from_utf8_lossy(value)).unwrap_or(true);
+            }
+            "authtype" | "credential" if !value.is_empty() => self.ephemeral = true,
             _ => {}
         }
     }
-    (authtype, ephemeral)
 }
 
-/// Check every line up to the first blank one; returns where the request ends.
-fn validate(buf: &[u8]) -> Result<usize, Error> {
-    let mut pos = 0;
-    for (n, raw) in buf.split_inclusive(|b| *b == b'\n').enumerate() {
-        let line_no = n + 1;
-        let start = pos;
-        pos += raw.len();
-        let mut line = raw.strip_suffix(b"\n").unwrap_or(raw);
-        // git's reader strips one trailing CR (CRLF input); so does gix.
-        line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.is_empty() {
-            return Ok(start);
-        }
-        if line.len() > MAX_LINE {
-            return Err(Error::LineTooLong { line: line_no });
-        }
-        let Some(eq) = line.iter().position(|b| *b == b'=') else {
-            return Err(Error::NotKeyValue { line: line_no });
-        };
-        let (key, value) = (&line[..eq], &line[eq + 1..]);
-        let key_text = crate::text::printable_bytes(key);
-        if key.is_empty() || key.iter().any(|b| *b == 0 || *b == b'\r') {
-            return Err(Error::NotKeyValue { line: line_no });
-        }
-        if value.contains(&0) {
-            return Err(Error::BadValue { key: key_text, what: "a NUL byte" });
-        }
-        if value.contains(&b'\r') {
-            return Err(Error::BadValue { key: key_text, what: "a carriage return" });
-        }
-        let must_be_utf8 = matches!(key, b"protocol" | b"host" | b"username" | b"password" | b"oauth_refresh_token");
-        if must_be_utf8 && std::str::from_utf8(value).is_err() {
-            return Err(Error::NotUtf8 { key: key_text });
-        }
+/// A checked line's key and value.
+type KeyValue<'a> = (&'a [u8], &'a [u8]);
+
+/// Check line `line_no` (`raw`, with its LF if it has one): `None` for the blank line that ends
+/// the request, else the key and the value. The first problem is named by line number and key,
+/// never by value.
+fn check_line(line_no: usize, raw: &[u8]) -> Result<Option<KeyValue<'_>>, Error> {
+    let mut line = raw.strip_suffix(b"\n").unwrap_or(raw);
+    // git's reader strips one trailing CR (CRLF input); so does gix.
+    line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.is_empty() {
+        return Ok(None);
     }
-    Ok(buf.len())
+    if line.len() > MAX_LINE {
+        return Err(Error::LineTooLong { line: line_no });
+    }
+    let Some(eq) = line.iter().position(|b| *b == b'=') else {
+        return Err(Error::NotKeyValue { line: line_no });
+    };
+    let (key, value) = (&line[..eq], &line[eq + 1..]);
+    if key.is_empty() || key.iter().any(|b| *b == 0 || *b == b'\r') {
+        return Err(Error::NotKeyValue { line: line_no });
+    }
+    let key_text = || crate::text::printable_bytes(key);
+    if value.contains(&0) {
+        return Err(Error::BadValue { key: key_text(), what: "a NUL byte" });
+    }
+    if value.contains(&b'\r') {
+        return Err(Error::BadValue { key: key_text(), what: "a carriage return" });
+    }
+    let must_be_utf8 = matches!(key, b"protocol" | b"host" | b"username" | b"password" | b"oauth_refresh_token");
+    if must_be_utf8 && std::str::from_utf8(value).is_err() {
+        return Err(Error::NotUtf8 { key: key_text() });
+    }
+    Ok(Some((key, value)))
+}
+
+/// The one writer of protocol output: `key=value` lines (`key value` for the capability
+/// answer), written and flushed at once, or nothing at all when a value holds NUL, LF or CR (the
+/// error says so without the value). The buffer is wiped after: it may hold a secret.
+fn write_lines(out: &mut impl Write, separator: char, lines: &[(&str, &str)]) -> std::io::Result<()> {
+    if lines.iter().any(|(_, value)| value.contains(['\0', '\n', '\r'])) {
+        return Err(std::io::Error::other("refusing to write a credential with a line break in it"));
+    }
+    let mut buf = String::with_capacity(lines.iter().map(|(k, v)| k.len() + v.len() + 2).sum());
+    for (key, value) in lines {
+        buf.push_str(key);
+        buf.push(separator);
+        buf.push_str(value);
+        buf.push('\n');
+    }
+    let result = out.write_all(buf.as_bytes()).and_then(|()| out.flush());
+    zeroize::Zeroize::zeroize(&mut buf);
+    result
 }
 
 /// Write a `get` answer. Values are checked again: a PAT with a line break never reaches git.
 pub fn write_answer(answer: &Answer, out: &mut impl Write) -> std::io::Result<()> {
-    let ctx = Context {
-        username: Some(answer.username.clone()),
-        password: Some(answer.password.expose().to_owned()),
-        password_expiry_utc: answer.password_expiry_utc,
-        ..Context::default()
-    };
-    let mut buf = Vec::new();
-    // gix refuses NUL, LF and CR in values; its error text would carry the value, so drop it.
-    ctx.write_to(&mut buf)
-        .map_err(|_| std::io::Error::other("refusing to write a credential with a line break in it"))?;
-    let result = out.write_all(&buf).and_then(|()| out.flush());
-    zeroize::Zeroize::zeroize(&mut buf);
-    result
+    let expiry = answer.password_expiry_utc.map(|t| t.to_string());
+    let mut lines = vec![("username", answer.username.as_str()), ("password", answer.password.expose())];
+    lines.extend(expiry.as_deref().map(|t| ("password_expiry_utc", t)));
+    write_lines(out, '=', &lines)
 }
 
 /// Write an access token for git: `Authorization: Bearer` for git that takes `authtype` (the
@@ -241,157 +283,33 @@ pub fn write_token(answer: &TokenAnswer, authtype: bool, out: &mut impl Write) -
         };
         return write_answer(&basic, out);
     }
-    if !is_writable(&answer.token) || answer.token.is_empty() {
+    if answer.token.is_empty() {
         return Err(std::io::Error::other("refusing to write a credential with a line break in it"));
     }
-    let mut buf = String::from("capability[]=authtype\nauthtype=Bearer\ncredential=");
-    buf.push_str(answer.token.expose());
-    buf.push_str("\nephemeral=1\n");
-    if let Some(t) = answer.expires_at {
-        buf.push_str(&format!("password_expiry_utc={t}\n"));
-    }
-    let result = out.write_all(buf.as_bytes()).and_then(|()| out.flush());
-    zeroize::Zeroize::zeroize(&mut buf);
-    result
+    let expiry = answer.expires_at.map(|t| t.to_string());
+    let mut lines = vec![
+        ("capability[]", "authtype"),
+        ("authtype", "Bearer"),
+        ("credential", answer.token.expose()),
+        ("ephemeral", "1"),
+    ];
+    lines.extend(expiry.as_deref().map(|t| ("password_expiry_utc", t)));
+    write_lines(out, '=', &lines)
 }
 
-/// Answer the `capability` operation.
+/// Answer the `capability` operation ([`CAPABILITIES`]).
 pub fn write_capabilities(out: &mut impl Write) -> std::io::Result<()> {
-    out.write_all(CAPABILITIES.as_bytes()).and_then(|()| out.flush())
+    write_lines(out, ' ', &[("version", "0"), ("capability", "authtype")])
 }
 
 /// Tell git to stop asking other helpers and the user (`quit=1`): a configured build identity
 /// failed, and nothing else may stand in for it.
 pub fn write_quit(out: &mut impl Write) -> std::io::Result<()> {
-    out.write_all(b"quit=1\n").and_then(|()| out.flush())
+    write_lines(out, '=', &[("quit", "1")])
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
+mod differential;
 
-    fn parse(s: &str) -> Result<Request, Error> {
-        parse_request(s.as_bytes())
-    }
-
-    #[test]
-    fn parses_what_git_2_47_sends_on_get() {
-        let req = parse(
-            "capability[]=authtype\ncapability[]=state\nprotocol=https\nhost=dev.azure.com\n\
-             path=contoso/proj/_git/repo\nusername=contoso\nwwwauth[]=Basic realm=\"x\"\n\
-             wwwauth[]=Bearer authorization_uri=https://login.example/\nstate[]=other:1\n\
-             password_expiry_utc=1900000000\nsome_future_key=1\n",
-        )
-        .expect("valid request");
-        assert_eq!(req.protocol, "https");
-        assert_eq!(req.host, "dev.azure.com");
-        assert_eq!(req.path.as_deref(), Some(&b"contoso/proj/_git/repo"[..]));
-        assert_eq!(req.username.as_deref(), Some("contoso"));
-        assert_eq!(req.password_expiry_utc, Some(1_900_000_000));
-    }
-
-    #[test]
-    fn stops_at_blank_line_and_accepts_crlf() {
-        let req = parse("protocol=https\r\nhost=dev.azure.com\r\n\r\nhost=evil.example\n").expect("valid");
-        assert_eq!(req.host, "dev.azure.com");
-    }
-
-    #[test]
-    fn refuses_control_characters_without_echoing_the_value() {
-        for (input, key) in [
-            ("protocol=https\nhost=dev.azure.com\npassword=se\rcret\n", "password"),
-            ("protocol=https\nhost=dev.azure.com\npassword=se\0cret\n", "password"),
-            ("protocol=https\nhost=dev.az\rure.com\n", "host"),
-        ] {
-            let err = parse(input).expect_err("must refuse").to_string();
-            assert!(err.contains(key), "{err}");
-            assert!(!err.contains("cret") && !err.contains("ure.com"), "value leaked: {err}");
-        }
-    }
-
-    #[test]
-    fn refuses_lines_without_equals_and_non_utf8() {
-        assert!(matches!(parse("protocol=https\nhost\n"), Err(Error::NotKeyValue { line: 2 })));
-        let err = parse_request(b"protocol=https\nhost=dev.azure.com\nusername=\xff\xfe\n").expect_err("refuse");
-        assert!(matches!(err, Error::NotUtf8 { .. }));
-        // Paths may hold any bytes.
-        assert!(parse_request(b"protocol=https\nhost=dev.azure.com\npath=\xff/x\n").is_ok());
-    }
-
-    #[test]
-    fn requires_protocol_and_host() {
-        assert!(matches!(parse("protocol=https\n"), Err(Error::Missing("host"))));
-        assert!(matches!(parse("host=dev.azure.com\n"), Err(Error::Missing("protocol"))));
-    }
-
-    #[test]
-    fn bounds_the_input() {
-        let big = format!("protocol=https\nhost=dev.azure.com\npath={}\n", "a".repeat(MAX_LINE + 1));
-        assert!(matches!(parse(&big), Err(Error::LineTooLong { line: 3 })));
-        let huge = "x=y\n".repeat(MAX_INPUT);
-        assert!(matches!(read_request(huge.as_bytes()), Err(Error::TooLarge)));
-    }
-
-    #[test]
-    fn zero_expiry_means_none() {
-        let req = parse("protocol=https\nhost=h\npassword_expiry_utc=0\n").expect("valid");
-        assert_eq!(req.password_expiry_utc, None);
-    }
-
-    #[test]
-    fn answer_has_only_username_password_and_expiry() {
-        let mut out = Vec::new();
-        let answer = Answer {
-            username: "contoso".into(),
-            password: Secret::new("pat123"),
-            password_expiry_utc: Some(1_900_000_000),
-        };
-        write_answer(&answer, &mut out).expect("write");
-        assert_eq!(
-            String::from_utf8(out).expect("utf8"),
-            "username=contoso\npassword=pat123\npassword_expiry_utc=1900000000\n"
-        );
-    }
-
-    #[test]
-    fn capabilities_and_ephemeral_credentials_are_seen() {
-        let req = parse("capability[]=authtype\ncapability[]=state\nprotocol=https\nhost=h\n").expect("valid");
-        assert!(req.authtype && !req.ephemeral);
-        let req = parse("capability[]=state\nprotocol=https\nhost=h\nauthtype=authtype\n").expect("valid");
-        assert!(!req.authtype && req.ephemeral, "authtype= as a value is not the capability");
-        let req = parse("protocol=https\nhost=h\nephemeral=1\ncredential=tok\n").expect("valid");
-        assert!(req.ephemeral && format!("{req:?}").find("tok").is_none());
-        let req = parse("protocol=https\nhost=h\nephemeral=false\n").expect("valid");
-        assert!(!req.ephemeral);
-    }
-
-    #[test]
-    fn tokens_go_as_bearer_to_git_that_takes_it_else_as_a_password() {
-        let answer =
-            TokenAnswer { username: "build".into(), token: Secret::new("eyJ.a.b"), expires_at: Some(1_900_000_000) };
-        let mut out = Vec::new();
-        write_token(&answer, true, &mut out).expect("write");
-        assert_eq!(
-            String::from_utf8(out).expect("utf8"),
-            "capability[]=authtype\nauthtype=Bearer\ncredential=eyJ.a.b\nephemeral=1\npassword_expiry_utc=1900000000\n"
-        );
-        let mut out = Vec::new();
-        write_token(&answer, false, &mut out).expect("write");
-        assert_eq!(
-            String::from_utf8(out).expect("utf8"),
-            "username=build\npassword=eyJ.a.b\npassword_expiry_utc=1900000000\n"
-        );
-        let bad = TokenAnswer { username: "u".into(), token: Secret::new("a\nb"), expires_at: None };
-        let mut out = Vec::new();
-        assert!(write_token(&bad, true, &mut out).is_err() && out.is_empty());
-    }
-
-    #[test]
-    fn answer_with_newline_is_refused() {
-        let answer = Answer { username: "u".into(), password: Secret::new("a\nb"), password_expiry_utc: None };
-        let mut out = Vec::new();
-        let err = write_answer(&answer, &mut out).expect_err("refuse");
-        assert!(!err.to_string().contains("a\nb"));
-        assert!(out.is_empty());
-    }
-}
+#[cfg(test)]
+mod tests;

@@ -8,8 +8,7 @@
 
 use std::sync::LazyLock;
 
-use git_credential_azdo::org::{resolve, Origins, Resolution, ServiceUrl, Target};
-use git_credential_azdo::protocol::Request;
+use git_credential_azdo::org::{resolve, Origins, Resolution, ServiceUrl, Target, UrlParts};
 use git_credential_azdo_fuzz::assert_printable;
 use libfuzzer_sys::fuzz_target;
 
@@ -42,7 +41,7 @@ fn check_target(target: &Target, origins: &Origins) {
     }
 }
 
-fn check(req: &Request, origins: &Origins) {
+fn check(req: &UrlParts<'_>, origins: &Origins) {
     match resolve(req, origins) {
         Resolution::Target(target) => {
             check_target(&target, origins);
@@ -59,17 +58,13 @@ fn check(req: &Request, origins: &Origins) {
 fuzz_target!(|data: &[u8]| {
     let fields: Vec<&[u8]> = data.split(|b| *b == b'\n').collect();
     let text = |i: usize| fields.get(i).map(|f| String::from_utf8_lossy(f).into_owned());
-    let request = Request {
-        protocol: text(0).unwrap_or_default(),
-        host: text(1).unwrap_or_default(),
+    let (protocol, host, username) = (text(0).unwrap_or_default(), text(1).unwrap_or_default(), text(3));
+    let request = UrlParts {
+        protocol: &protocol,
+        host: &host,
         // The path may hold any bytes.
-        path: fields.get(2).map(|p| p.to_vec()).filter(|p| !p.is_empty()),
-        username: text(3).filter(|u| !u.is_empty()),
-        password: None,
-        empty_password: false,
-        password_expiry_utc: None,
-        authtype: false,
-        ephemeral: false,
+        path: fields.get(2).copied().filter(|p| !p.is_empty()),
+        username: username.as_deref().filter(|u| !u.is_empty()),
     };
     let (default, custom) = (Origins::default(), &*CUSTOM);
     check(&request, &default);

@@ -3,9 +3,6 @@
 //! about each problem. Prints a report on stdout; exit 1 when something needs fixing.
 
 use std::io::Write;
-use std::process::Command;
-
-use std::process::Stdio;
 
 use super::setup::is_our_helper;
 use super::{open, Error, Outcome};
@@ -140,7 +137,7 @@ fn build_identities(run: &Run, stored: &[Target]) -> Vec<Finding> {
 }
 
 fn git_version() -> Finding {
-    let out = Command::new("git").arg("--version").output();
+    let out = crate::git::run(["--version"]);
     let text = out.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned()).unwrap_or_default();
     let version: Vec<u32> =
         text.split_whitespace().nth(2).unwrap_or("").split('.').take(2).map_while(|p| p.parse().ok()).collect();
@@ -202,10 +199,8 @@ fn shown(helpers: &[String]) -> String {
 
 /// All of git's `credential.*` configuration, unfiltered and uncached (for `doctor`).
 fn credential_config() -> GitConfig {
-    let output =
-        Command::new("git").args(["config", "-z", "--list"]).stdin(Stdio::null()).stderr(Stdio::null()).output();
-    let bytes = match output {
-        Ok(out) if out.status.success() => out.stdout,
+    let bytes = match crate::git::run(["config", "-z", "--list"]) {
+        Ok(out) if out.success() => out.stdout,
         _ => Vec::new(),
     };
     // Only `credential.*` entries: nothing else of git's configuration is kept.

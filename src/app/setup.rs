@@ -2,7 +2,6 @@
 //! (never by editing files). `configure` is idempotent; `unconfigure` removes exactly what it added.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// The origins this helper is registered for; `useHttpPath` is needed where the org is in the path.
 pub const HELPER_ORIGINS: [&str; 2] = ["https://dev.azure.com", "https://*.visualstudio.com"];
@@ -43,9 +42,9 @@ impl Scope {
 fn git_config(scope: &Scope, args: &[&str]) -> Result<(bool, String), Error> {
     let mut all = scope.args();
     all.extend(args.iter().map(|s| s.to_string()));
-    let out = Command::new("git").arg("config").args(&all).output().map_err(Error::Spawn)?;
+    let out = crate::git::run(std::iter::once("config").chain(all.iter().map(String::as_str))).map_err(Error::Spawn)?;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    match out.status.code() {
+    match out.code {
         Some(0) => Ok((true, stdout)),
         // 1: key not found (get) or nothing to unset; 5: nothing to unset.
         Some(1) | Some(5) => Ok((false, stdout)),

@@ -49,13 +49,7 @@ pub fn tenant_from_challenge(headers: &HeaderMap) -> String {
     "common".into()
 }
 
-/// A tenant id or name Entra accepts in a path: a GUID, a domain, or one of its aliases.
-pub fn is_tenant(t: &str) -> bool {
-    !t.is_empty()
-        && t.len() <= 64
-        && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
-        && !t.starts_with(['-', '.'])
-}
+pub use crate::valid::is_tenant;
 
 /// Ask the organization, without credentials, which tenant it belongs to.
 fn discover(client: &Client, org_url: &str) -> Result<String, net::Failure> {

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::git::GitConfig;
+use super::git::{holds_secret, GitConfig};
 
 /// Seconds an entry is trusted at most.
 pub const MAX_AGE: i64 = 300;
@@ -171,7 +171,7 @@ pub fn save(key: String, now: i64, config: &GitConfig, origins: &[PathBuf]) {
         tracing::debug!("git config names a program or an endpoint; not cached");
         return;
     }
-    if config.entries.iter().any(|(k, _)| super::git::holds_secret(k)) {
+    if config.entries.iter().any(|(k, _)| holds_secret(k)) {
         tracing::debug!("git config holds a secret; not cached");
         return;
     }

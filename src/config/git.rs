@@ -1,9 +1,9 @@
 //! A snapshot of git's configuration: one `git config -z --list --show-origin`, reduced to the keys
-//! this helper reads, or the same entries from the config cache ([`super::cache`]) when no config
-//! file changed, so the hot path runs no `git` at all.
+//! this helper reads, and which keys those are. Whether the snapshot comes from the config cache
+//! instead (so the hot path runs no `git` at all) is decided in `config::load`; this module knows
+//! nothing of the cache.
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 /// Whether this helper reads `key`: only these are kept (and cached), so no other config value,
 /// secret or not, is copied anywhere.
@@ -47,22 +47,6 @@ pub struct GitConfig {
     pub(super) complete: bool,
 }
 
-/// A pending write of the config cache (see [`GitConfig::load_readonly_with_save`]).
-pub struct CacheSave(Option<(String, i64, Vec<PathBuf>)>);
-
-impl CacheSave {
-    /// Cache the relevant entries of `config`, if it came from git.
-    pub fn remember(self, config: &GitConfig) {
-        if let Some((key, now, files)) = self.0 {
-            let cacheable = GitConfig {
-                entries: config.entries.iter().filter(|(k, _)| is_relevant(k)).cloned().collect(),
-                complete: false,
-            };
-            super::cache::save(key, now, &cacheable, &files);
-        }
-    }
-}
-
 /// Keys only: values (a proxy URL, say) may hold a password.
 impl std::fmt::Debug for GitConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -74,33 +58,6 @@ impl std::fmt::Debug for GitConfig {
 }
 
 impl GitConfig {
-    /// The configuration for this directory: from the cache when nothing changed (no process at
-    /// all), else from one `git config --list --show-origin`. A missing git or a broken config
-    /// yields an empty snapshot (git itself reports broken config to the user).
-    pub fn load() -> GitConfig {
-        let (config, save) = GitConfig::load_readonly_with_save();
-        save.remember(&config);
-        config
-    }
-
-    /// Like [`GitConfig::load`], but writes no cache yet: the returned [`CacheSave`] does, once
-    /// the request turned out to be ours (nothing is written for other hosts).
-    pub fn load_readonly_with_save() -> (GitConfig, CacheSave) {
-        let key = super::cache::current_key();
-        let now = crate::time::now();
-        if let Some(hit) = key.as_deref().and_then(|k| super::cache::lookup(k, now)) {
-            tracing::debug!("git config from the cache");
-            return (hit, CacheSave(None));
-        }
-        let (config, files) = GitConfig::read_from_git();
-        // Only file-based config can be checked for changes later.
-        let save = match (key, files) {
-            (Some(key), Some(files)) => CacheSave(Some((key, now, files))),
-            _ => CacheSave(None),
-        };
-        (config, save)
-    }
-
     /// The configuration straight from git, never from the cache.
     pub fn load_fresh() -> GitConfig {
         GitConfig::read_from_git().0
@@ -108,15 +65,10 @@ impl GitConfig {
 
     /// One `git config --list --show-origin`, reduced to what this helper reads; with the files
     /// the entries came from (`None` if any came from elsewhere, like `git -c`).
-    fn read_from_git() -> (GitConfig, Option<Vec<PathBuf>>) {
+    pub(super) fn read_from_git() -> (GitConfig, Option<Vec<PathBuf>>) {
         tracing::debug!("running git config --list");
-        let output = Command::new("git")
-            .args(["config", "-z", "--list", "--show-origin"])
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .output();
-        let out = match output {
-            Ok(out) if out.status.success() => out.stdout,
+        let out = match crate::git::run(["config", "-z", "--list", "--show-origin"]) {
+            Ok(out) if out.success() => out.stdout,
             Ok(_) | Err(_) => {
                 tracing::debug!("git config --list gave nothing; using defaults");
                 return (GitConfig { entries: Vec::new(), complete: true }, None);

@@ -7,10 +7,11 @@ use std::borrow::Cow;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::identity::federation::{Assertion, Scenario};
-use crate::identity::{ManagedIdentity, ServicePrincipal};
+use super::identities::{Assertion, ManagedIdentity, Scenario, ServicePrincipal};
 use crate::org::{ServiceUrl, Target};
 use crate::secret::Secret;
+/// git's boolean spellings, from the leaf [`crate::valid`] (so `config::bool_value` keeps working).
+pub use crate::valid::bool_value;
 
 /// One setting as people read it.
 pub struct Setting {
@@ -326,15 +327,6 @@ impl CredentialType {
     }
 }
 
-/// git's boolean spellings.
-pub fn bool_value(v: &str) -> Option<bool> {
-    match v.trim().to_ascii_lowercase().as_str() {
-        "true" | "yes" | "on" | "1" => Some(true),
-        "false" | "no" | "off" | "0" | "" => Some(false),
-        _ => None,
-    }
-}
-
 fn boolean(v: &str) -> Result<bool, Why> {
     bool_value(v).ok_or(expected("expected true or false"))
 }
@@ -396,15 +388,11 @@ fn collection(v: &str) -> Result<Target, Why> {
 }
 
 fn client_id(v: &str) -> Result<String, Why> {
-    Some(v.trim().to_owned())
-        .filter(|v| crate::azure::tenant::is_tenant(v))
-        .ok_or(expected("expected a client id (GUID)"))
+    Some(v.trim().to_owned()).filter(|v| crate::valid::is_tenant(v)).ok_or(expected("expected a client id (GUID)"))
 }
 
 fn tenant(v: &str) -> Result<String, Why> {
-    Some(v.trim().to_owned())
-        .filter(|v| crate::azure::tenant::is_tenant(v))
-        .ok_or(expected("expected a tenant id or domain"))
+    Some(v.trim().to_owned()).filter(|v| crate::valid::is_tenant(v)).ok_or(expected("expected a tenant id or domain"))
 }
 
 fn managed_identity(v: &str) -> Result<ManagedIdentity, Why> {
@@ -420,9 +408,7 @@ fn assertion(v: &str) -> Result<Assertion, Why> {
 }
 
 fn guid(v: &str) -> Result<String, Why> {
-    Some(v.trim().to_ascii_lowercase())
-        .filter(|v| crate::identity::managed::is_guid(v))
-        .ok_or(expected("expected a GUID"))
+    Some(v.trim().to_ascii_lowercase()).filter(|v| crate::valid::is_guid(v)).ok_or(expected("expected a GUID"))
 }
 
 /// An audience: printable, no spaces.

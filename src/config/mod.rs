@@ -14,12 +14,15 @@ use crate::text::printable;
 
 mod cache;
 pub mod git;
+pub mod identities;
 pub mod keys;
+mod load;
 mod source;
 pub(crate) mod urlmatch;
 
-pub use self::git::{CacheSave, GitConfig};
+pub use self::git::GitConfig;
 pub use self::keys::{bool_value, CredentialType, Mint, Setting, StoreKind, TokenSource, PAT_ENV, SETTINGS};
+pub use self::load::CacheSave;
 pub use self::source::Source;
 
 #[derive(Debug, thiserror::Error)]

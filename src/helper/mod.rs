@@ -64,13 +64,19 @@ pub fn serve(
 ) -> Result<(), Error> {
     // With `azdo.url` naming another origin, that origin replaces dev.azure.com (its PATs must
     // never go elsewhere); `azdo.server` adds collections.
+    let url = org::UrlParts {
+        protocol: &request.protocol,
+        host: &request.host,
+        path: request.path.as_deref(),
+        username: request.username.as_deref(),
+    };
     let (origins, resolution) = match inputs.origins() {
         Ok(origins) => {
-            let resolution = org::resolve(request, &origins);
+            let resolution = org::resolve(&url, &origins);
             (origins, resolution)
         }
         Err(e) => {
-            if org::resolve(request, &Origins::default()) == Resolution::NotOurs {
+            if org::resolve(&url, &Origins::default()) == Resolution::NotOurs {
                 tracing::debug!(error = %e, "azdo.url or azdo.server unusable");
                 return Ok(());
             }

@@ -3,7 +3,6 @@
 //! audience, or any token handed over as a value or a file) exchanged for an Entra token of an
 //! app with the client-credentials grant (`client_assertion`).
 
-use std::fmt;
 use std::path::PathBuf;
 
 use super::IdentitySettings;
@@ -18,59 +17,7 @@ use super::Token;
 
 const MAX_BODY: u64 = 64 * 1024;
 
-/// Where the external token comes from (Git Credential Manager's names, and `azurepipelines`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scenario {
-    GithubActions,
-    AzurePipelines,
-    ManagedIdentity,
-    Generic,
-}
-
-impl Scenario {
-    pub fn parse(v: &str) -> Result<Scenario, &'static str> {
-        match v.trim().to_ascii_lowercase().as_str() {
-            "githubactions" | "github" => Ok(Scenario::GithubActions),
-            "azurepipelines" | "pipelines" => Ok(Scenario::AzurePipelines),
-            "managedidentity" | "mi" => Ok(Scenario::ManagedIdentity),
-            "generic" => Ok(Scenario::Generic),
-            _ => Err("expected githubactions, azurepipelines, managedidentity or generic"),
-        }
-    }
-}
-
-impl fmt::Display for Scenario {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Scenario::GithubActions => "githubactions",
-            Scenario::AzurePipelines => "azurepipelines",
-            Scenario::ManagedIdentity => "managedidentity",
-            Scenario::Generic => "generic",
-        })
-    }
-}
-
-/// The assertion setting: the token itself, or `file://PATH` to read it from (re-read on every
-/// get: the platform rotates it).
-#[derive(Debug, Clone)]
-pub enum Assertion {
-    Value(Secret),
-    File(PathBuf),
-}
-
-impl Assertion {
-    pub fn parse(v: &str) -> Result<Assertion, &'static str> {
-        let v = v.trim();
-        if let Some(path) = v.strip_prefix("file://") {
-            let path = crate::config::keys::expand_home(path);
-            return if path.is_absolute() { Ok(Assertion::File(path)) } else { Err("expected file:///absolute/path") };
-        }
-        if v.is_empty() || v.contains(['\n', '\r', '\0']) {
-            return Err("expected a token or file://PATH");
-        }
-        Ok(Assertion::Value(Secret::new(v)))
-    }
-}
+pub use crate::config::identities::{Assertion, Scenario};
 
 /// What federation needs, as the settings (and the platform's variables) give it.
 #[derive(Debug, Clone, Default)]

@@ -3,7 +3,6 @@
 //! `IDENTITY_HEADER`: App Service, Functions, Container Apps). Asked only when
 //! `azdo.managedIdentity` is set; never through a proxy; given up within [`GIVE_UP`].
 
-use std::fmt;
 use std::time::{Duration, Instant};
 
 use super::IdentitySettings;
@@ -25,49 +24,9 @@ const MAX_BODY: u64 = 64 * 1024;
 /// Waits before the second, third and fourth try (the identity SDKs retry three times).
 const BACKOFF: [Duration; 3] = [Duration::from_secs(1), Duration::from_secs(2), Duration::from_secs(4)];
 
-/// Which managed identity: the values Git Credential Manager's `credential.azreposManagedIdentity` takes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ManagedIdentity {
-    System,
-    /// A user-assigned identity by its client id.
-    ClientId(String),
-    /// A user-assigned identity by its Azure resource id.
-    ResourceId(String),
-}
+pub use crate::config::identities::ManagedIdentity;
 
 impl ManagedIdentity {
-    /// `system` (or empty), a client id, `id://CLIENT_ID`, `resource://RESOURCE_ID`.
-    pub fn parse(v: &str) -> Result<ManagedIdentity, &'static str> {
-        let v = v.trim();
-        const ZERO: &str = "00000000-0000-0000-0000-000000000000";
-        let client = |id: &str| {
-            if !is_guid(id) {
-                Err("expected system, a client id, id://CLIENT_ID or resource://RESOURCE_ID")
-            } else if id == ZERO {
-                Ok(ManagedIdentity::System)
-            } else {
-                Ok(ManagedIdentity::ClientId(id.to_ascii_lowercase()))
-            }
-        };
-        if v.is_empty() || v.eq_ignore_ascii_case("system") {
-            return Ok(ManagedIdentity::System);
-        }
-        if let Some(id) = strip_prefix_ci(v, "id://") {
-            return client(id);
-        }
-        if let Some(id) = strip_prefix_ci(v, "resource://") {
-            let ok = id.starts_with('/')
-                && id.len() <= 1024
-                && id.bytes().all(|b| b.is_ascii_graphic() && b != b'?' && b != b'#');
-            return if ok {
-                Ok(ManagedIdentity::ResourceId(id.to_owned()))
-            } else {
-                Err("expected resource:///subscriptions/...")
-            };
-        }
-        client(v)
-    }
-
     /// The query parameter that names a user-assigned identity (the metadata endpoint and the
     /// App Service form spell the resource id's differently).
     fn query(&self, app_service: bool) -> Option<(&'static str, &str)> {
@@ -77,28 +36,6 @@ impl ManagedIdentity {
             ManagedIdentity::ResourceId(id) => Some((if app_service { "mi_res_id" } else { "msi_res_id" }, id)),
         }
     }
-}
-
-impl fmt::Display for ManagedIdentity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ManagedIdentity::System => f.write_str("system"),
-            ManagedIdentity::ClientId(id) => write!(f, "id://{id}"),
-            ManagedIdentity::ResourceId(id) => write!(f, "resource://{}", printable(id)),
-        }
-    }
-}
-
-fn strip_prefix_ci<'a>(v: &'a str, prefix: &str) -> Option<&'a str> {
-    (v.len() >= prefix.len() && v.is_char_boundary(prefix.len()) && v[..prefix.len()].eq_ignore_ascii_case(prefix))
-        .then(|| &v[prefix.len()..])
-}
-
-/// A GUID in its usual 8-4-4-4-12 form.
-pub fn is_guid(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('-').collect();
-    parts.len() == 5
-        && parts.iter().zip([8, 4, 4, 4, 12]).all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -2,7 +2,6 @@
 //! grant, proving it with a client secret or a certificate (a signed client assertion, see
 //! [`super::assertion`]).
 
-use std::fmt;
 use std::path::PathBuf;
 
 use crate::azure::entra;
@@ -16,32 +15,7 @@ use super::Token;
 pub const SCOPE: &str = "499b84ac-1321-427f-aa17-267ca6975798/.default";
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
-/// `TENANT_ID/CLIENT_ID`, as Git Credential Manager's `credential.azreposServicePrincipal`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServicePrincipal {
-    pub tenant: String,
-    pub client_id: String,
-}
-
-impl ServicePrincipal {
-    pub fn parse(v: &str) -> Result<ServicePrincipal, &'static str> {
-        let (tenant, client_id) = v.trim().split_once('/').ok_or("expected TENANT_ID/CLIENT_ID")?;
-        let (tenant, client_id) = (tenant.trim(), client_id.trim());
-        if !crate::azure::tenant::is_tenant(tenant) || matches!(tenant, "common" | "organizations" | "consumers") {
-            return Err("expected TENANT_ID/CLIENT_ID: the tenant must be an id or a domain");
-        }
-        if !super::managed::is_guid(client_id) {
-            return Err("expected TENANT_ID/CLIENT_ID: the client id must be a GUID");
-        }
-        Ok(ServicePrincipal { tenant: tenant.to_ascii_lowercase(), client_id: client_id.to_ascii_lowercase() })
-    }
-}
-
-impl fmt::Display for ServicePrincipal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.tenant, self.client_id)
-    }
-}
+pub use crate::config::identities::ServicePrincipal;
 
 /// How the service principal proves itself.
 #[derive(Debug, Clone, Default)]

@@ -5,12 +5,11 @@
 
 use std::fmt;
 
-use crate::protocol::Request;
 use crate::text::printable;
 
 mod resolve;
 
-pub use self::resolve::{resolve, Resolution};
+pub use self::resolve::{resolve, Resolution, UrlParts};
 
 /// The Azure DevOps Services host.
 pub const SERVICES_HOST: &str = "dev.azure.com";
@@ -187,21 +186,17 @@ impl Target {
             Some((user, host)) => (Some(user), host),
             None => (None, authority),
         };
-        let request = Request {
-            protocol: scheme.to_ascii_lowercase(),
-            host: host.to_owned(),
-            path: Some(path.as_bytes().to_vec()).filter(|p| !p.is_empty()),
-            username: user.map(str::to_owned),
-            password: None,
-            empty_password: false,
-            password_expiry_utc: None,
-            authtype: false,
-            ephemeral: false,
+        let protocol = scheme.to_ascii_lowercase();
+        let parts = UrlParts {
+            protocol: &protocol,
+            host,
+            path: Some(path.as_bytes()).filter(|p| !p.is_empty()),
+            username: user,
         };
-        let named = match resolve(&request, &Origins::default()) {
+        let named = match resolve(&parts, &Origins::default()) {
             Resolution::Target(Target::Services { org, .. }) => return Target::org_in(&origins.services, &org),
             other if origins.is_default() => other,
-            _ => resolve(&request, origins),
+            _ => resolve(&parts, origins),
         };
         match named {
             Resolution::Target(target) => Ok(target),

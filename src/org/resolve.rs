@@ -1,9 +1,22 @@
-//! Resolving a request (or a command-line URL) to a [`Target`]: the org from the dev.azure.com
-//! path or user name, the legacy `{org}.visualstudio.com` host, or the longest declared Server
-//! collection. Hosts are matched exactly.
+//! Resolving a URL's parts (from git's request, or a command-line URL) to a [`Target`]: the org
+//! from the dev.azure.com path or user name, the legacy `{org}.visualstudio.com` host, or the
+//! longest declared Server collection. Hosts are matched exactly. [`UrlParts`] is this module's
+//! own view of a URL, so org knows nothing of the wire format: the caller lends the parts.
 
 use super::{normalize_host, org_name, Error, Origins, ServiceUrl, Target, LEGACY_SUFFIX};
-use crate::protocol::Request;
+
+/// The parts of a URL that decide its target, borrowed from whoever read the URL (git's
+/// request, a command-line argument).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UrlParts<'a> {
+    pub protocol: &'a str,
+    /// Host as given, with a port when the URL had one.
+    pub host: &'a str,
+    /// The path (without the leading `/`), when there is one; may hold any bytes.
+    pub path: Option<&'a [u8]>,
+    /// The URL's user name, when there is one.
+    pub username: Option<&'a str>,
+}
 
 /// What a request means for this helper.
 #[derive(Debug, PartialEq, Eq)]
@@ -19,12 +32,12 @@ pub enum Resolution {
     Target(Target),
 }
 
-/// Resolve a request to an organization, with `origins.services` playing dev.azure.com's role and
+/// Resolve a URL to an organization, with `origins.services` playing dev.azure.com's role and
 /// `origins.servers` the declared Azure DevOps Server collections.
-pub fn resolve(req: &Request, origins: &Origins) -> Resolution {
+pub fn resolve(req: &UrlParts<'_>, origins: &Origins) -> Resolution {
     let services = &origins.services;
     let protocol = req.protocol.to_ascii_lowercase();
-    let host = normalize_host(&req.host, &protocol);
+    let host = normalize_host(req.host, &protocol);
     let is_services = host == services.host;
     // The legacy hosts belong to the real service: not served when another origin replaces it.
     let legacy_org = host
@@ -47,14 +60,14 @@ pub fn resolve(req: &Request, origins: &Origins) -> Resolution {
         return found(label);
     }
     // dev.azure.com: the first path segment names the org, else the URL's username does.
-    let first_segment = req.path.as_deref().and_then(|p| p.split(|b| *b == b'/').find(|s| !s.is_empty()));
+    let first_segment = req.path.and_then(|p| p.split(|b| *b == b'/').find(|s| !s.is_empty()));
     if let Some(segment) = first_segment {
         return match std::str::from_utf8(segment) {
             Ok(name) if org_name(name).is_ok() => found(name),
             _ => Resolution::Refused(Error::InvalidName(crate::text::printable_bytes(segment))),
         };
     }
-    match req.username.as_deref().map(|name| Target::org_in(services, name)) {
+    match req.username.map(|name| Target::org_in(services, name)) {
         Some(Ok(target)) => Resolution::Target(target),
         _ => Resolution::NeedsOrganization,
     }
@@ -62,7 +75,7 @@ pub fn resolve(req: &Request, origins: &Origins) -> Resolution {
 
 /// A request to a declared Azure DevOps Server: the longest collection path that prefixes the
 /// request's path (at a segment boundary, case-insensitively) names the collection.
-fn resolve_server(req: &Request, protocol: &str, host: &str, servers: &[Target]) -> Resolution {
+fn resolve_server(req: &UrlParts<'_>, protocol: &str, host: &str, servers: &[Target]) -> Resolution {
     let on_host: Vec<(&str, &str, &Target)> = servers
         .iter()
         .filter_map(|target| {
@@ -78,7 +91,7 @@ fn resolve_server(req: &Request, protocol: &str, host: &str, servers: &[Target])
     if !on_host.iter().any(|(scheme, _, _)| *scheme == protocol) {
         return if protocol == "http" { Resolution::Insecure } else { Resolution::NotOurs };
     }
-    let Some(path) = req.path.as_deref() else { return Resolution::NeedsOrganization };
+    let Some(path) = req.path else { return Resolution::NeedsOrganization };
     let path = String::from_utf8_lossy(path).trim_matches('/').to_ascii_lowercase();
     on_host
         .into_iter()
@@ -93,18 +106,8 @@ fn resolve_server(req: &Request, protocol: &str, host: &str, servers: &[Target])
 mod tests {
     use super::*;
 
-    fn req(protocol: &str, host: &str, path: Option<&str>, user: Option<&str>) -> Request {
-        Request {
-            protocol: protocol.into(),
-            host: host.into(),
-            path: path.map(|p| p.as_bytes().to_vec()),
-            username: user.map(Into::into),
-            password: None,
-            empty_password: false,
-            password_expiry_utc: None,
-            authtype: false,
-            ephemeral: false,
-        }
+    fn req<'a>(protocol: &'a str, host: &'a str, path: Option<&'a str>, user: Option<&'a str>) -> UrlParts<'a> {
+        UrlParts { protocol, host, path: path.map(str::as_bytes), username: user }
     }
 
     fn org(name: &str) -> Resolution {

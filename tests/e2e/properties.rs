@@ -2,8 +2,8 @@
 //! The default run is quick; a longer search (a stable-toolchain stand-in for a fuzzer):
 //! `PROPTEST_CASES=200000 cargo test --test properties`.
 
-use git_credential_azdo::org::{resolve, Origins, Resolution, Target};
-use git_credential_azdo::protocol::{parse_request, write_answer, Answer, Request};
+use git_credential_azdo::org::{resolve, Origins, Resolution, Target, UrlParts};
+use git_credential_azdo::protocol::{parse_request, write_answer, Answer};
 use git_credential_azdo::secret::Secret;
 use proptest::prelude::*;
 
@@ -71,7 +71,7 @@ proptest! {
         path in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..80)),
         username in proptest::option::of("[ -~\\u{80}-\\u{2FF}]{0,40}"),
     ) {
-        let req = Request { protocol, host, path, username, password: None, empty_password: false, password_expiry_utc: None, authtype: false, ephemeral: false };
+        let req = UrlParts { protocol: &protocol, host: &host, path: path.as_deref(), username: username.as_deref() };
         match resolve(&req, &Origins::default()) {
             Resolution::Target(org) => {
                 prop_assert_eq!(Target::org(org.name()), Ok(org.clone()), "resolved to an invalid name");
