@@ -1,8 +1,9 @@
 //! Entry points for the fuzz targets in `fuzz/` (README.md, Development): the parsers of server
 //! replies, which live in private modules, called exactly as the helper calls them after a
-//! request, with what they made of the reply handed back without its secrets. Not an API: hidden
-//! from the docs, it changes whenever the targets need it. (The protocol, URL resolution, the
-//! settings and the file store are fuzzed through their public API.)
+//! request, with what they made of the reply handed back without its secrets; and the run
+//! builder with the settings every layer reads. Not an API: hidden from the docs, it changes
+//! whenever the targets need it. (The protocol, URL resolution, the settings table and the file
+//! store are fuzzed through their public API.)
 
 use std::time::Duration;
 
@@ -107,6 +108,24 @@ pub fn entra_device_code(status: u16, body: &[u8]) -> Result<DeviceCode, String>
         lifetime_secs: code.expires_at - now(),
         interval: code.interval,
     })
+}
+
+/// The settings a run for the organization `contoso` reads from `config` and `env` (the
+/// helper's, then the build identities'), as `get` reads them: `Err` with the one-line message
+/// when one is refused.
+pub fn settings(config: crate::config::GitConfig, env: crate::config::Environment) -> Result<(), String> {
+    use crate::run::{build, Inputs};
+    let inputs = Inputs {
+        env,
+        config,
+        data_dir: Some(std::path::PathBuf::from("/nonexistent/fuzz")),
+        messages: crate::messages::Messages::stderr(),
+    };
+    let instances = inputs.instances().map_err(|e| e.to_string())?;
+    let target = crate::org::Target::org_in(&instances.services, "contoso").map_err(|e| e.to_string())?;
+    let (run, target) = build::assemble(inputs, instances, Some(target), None).map_err(|e| e.to_string())?;
+    crate::identity::settings(&run, target.as_ref()).map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 #[cfg(test)]

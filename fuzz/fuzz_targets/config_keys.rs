@@ -1,15 +1,14 @@
 //! Every setting's parser (`config::keys`) on any text: never a panic; a refusal says why in
-//! printable words; an accepted value keeps its parser's promise (bounds, absolute paths, origins
+//! printable words; an accepted value keeps its parser's promise (bounds, absolute paths, instances
 //! and collections that read back as themselves). Then the same text through the settings as
 //! git config gives them (`KEY\nVALUE`) and as the setting's variable: a clean error or settings.
 //! Input: a key on the first line (`azdo.timeout`), the value after it.
 #![no_main]
 
-use std::ffi::OsString;
 use std::time::Duration;
 
 use git_credential_azdo::config::keys::{self, Key, Why};
-use git_credential_azdo::config::{self, GitConfig, Settings, SETTINGS};
+use git_credential_azdo::config::{Environment, GitConfig, SETTINGS};
 use git_credential_azdo::org::{ServiceUrl, Target};
 use git_credential_azdo_fuzz::assert_printable;
 use libfuzzer_sys::fuzz_target;
@@ -79,15 +78,11 @@ fn check_parsers(v: &str) {
     parse(&keys::CREDENTIAL_TYPE, v);
 }
 
-/// Settings for an org from `config` and `env`: a clean error or settings.
-fn check_settings(config: GitConfig, env: &dyn Fn(&str) -> Option<OsString>) {
-    let origins = match config::origins(&config, env) {
-        Ok(origins) => origins,
-        Err(e) => return assert_printable("a settings error", &e.to_string()),
-    };
-    let target = Target::org_in(&origins.services, "contoso").expect("org");
-    if let Err(e) = Settings::from_sources(config, origins, Some(&target), env) {
-        assert_printable("a settings error", &e.to_string());
+/// Settings for an org from `config` and `env`, the build identities' too: a clean error or
+/// settings.
+fn check_settings(config: GitConfig, env: Environment) {
+    if let Err(e) = git_credential_azdo::fuzzing::settings(config, env) {
+        assert_printable("a settings error", &e);
     }
 }
 
@@ -95,10 +90,8 @@ fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     let (key, value) = text.split_once('\n').unwrap_or((&text, ""));
     check_parsers(value);
-    let no_env = |_: &str| None;
-    check_settings(GitConfig::parse_z(format!("{key}\n{value}\0").as_bytes()), &no_env);
+    check_settings(GitConfig::parse_z(format!("{key}\n{value}\0").as_bytes()), Environment::default());
     if let Some(setting) = SETTINGS.iter().find(|s| s.key.eq_ignore_ascii_case(key)) {
-        let env = |name: &str| (name == setting.env).then(|| OsString::from(value));
-        check_settings(GitConfig::default(), &env);
+        check_settings(GitConfig::default(), Environment::from_pairs([(setting.env, value)]));
     }
 });

@@ -1,5 +1,5 @@
 //! URL → target resolution on any request and any command-line argument, with the default
-//! origins and with a loopback Services origin plus Azure DevOps Server collections: never a
+//! instances and with a loopback Services origin plus Azure DevOps Server collections: never a
 //! panic; a resolved organization is on the configured origin, valid and lower-case; a resolved
 //! collection is a declared one; every error is printable. Input: `protocol`, `host`, `path`,
 //! `username` lines (a missing line is an absent attribute); the whole input is also tried as an
@@ -8,12 +8,12 @@
 
 use std::sync::LazyLock;
 
-use git_credential_azdo::org::{resolve, Origins, Resolution, ServiceUrl, Target, UrlParts};
+use git_credential_azdo::org::{resolve, Instances, Resolution, ServiceUrl, Target, UrlParts};
 use git_credential_azdo_fuzz::assert_printable;
 use libfuzzer_sys::fuzz_target;
 
 /// A loopback Services origin and three declared collections, one under another's host.
-static CUSTOM: LazyLock<Origins> = LazyLock::new(|| Origins {
+static CUSTOM: LazyLock<Instances> = LazyLock::new(|| Instances {
     services: ServiceUrl::parse("http://127.0.0.1:8123").expect("loopback origin"),
     servers: [
         "https://tfs.example.com/tfs/DefaultCollection",
@@ -25,11 +25,11 @@ static CUSTOM: LazyLock<Origins> = LazyLock::new(|| Origins {
     .collect(),
 });
 
-/// A target these origins may name.
-fn check_target(target: &Target, origins: &Origins) {
+/// A target these instances may name.
+fn check_target(target: &Target, instances: &Instances) {
     match target {
         Target::Services { origin, org, .. } => {
-            assert_eq!(origin, &origins.services, "an org on another origin");
+            assert_eq!(origin, &instances.services, "an org on another origin");
             assert_eq!(Target::org_in(origin, org).as_ref(), Ok(target), "an invalid org name {org:?}");
             assert!(!org.is_empty() && org.len() <= 50, "{org:?}");
             assert!(
@@ -37,15 +37,15 @@ fn check_target(target: &Target, origins: &Origins) {
                 "{org:?}"
             );
         }
-        Target::Server { .. } => assert!(origins.servers.contains(target), "an undeclared collection {target:?}"),
+        Target::Server { .. } => assert!(instances.servers.contains(target), "an undeclared collection {target:?}"),
     }
 }
 
-fn check(req: &UrlParts<'_>, origins: &Origins) {
-    match resolve(req, origins) {
+fn check(req: &UrlParts<'_>, instances: &Instances) {
+    match resolve(req, instances) {
         Resolution::Target(target) => {
-            check_target(&target, origins);
-            if origins.is_default() {
+            check_target(&target, instances);
+            if instances.is_default() {
                 assert!(target.url().starts_with("https://dev.azure.com/"), "{target:?}");
             }
         }
@@ -66,14 +66,14 @@ fuzz_target!(|data: &[u8]| {
         path: fields.get(2).copied().filter(|p| !p.is_empty()),
         username: username.as_deref().filter(|u| !u.is_empty()),
     };
-    let (default, custom) = (Origins::default(), &*CUSTOM);
+    let (default, custom) = (Instances::default(), &*CUSTOM);
     check(&request, &default);
     check(&request, custom);
 
     let arg = String::from_utf8_lossy(data);
-    for origins in [&default, custom] {
-        match Target::from_arg(&arg, origins) {
-            Ok(target) => check_target(&target, origins),
+    for instances in [&default, custom] {
+        match Target::from_arg(&arg, instances) {
+            Ok(target) => check_target(&target, instances),
             Err(e) => assert_printable("an argument error", &e.to_string()),
         }
     }

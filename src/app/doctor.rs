@@ -29,7 +29,7 @@ pub fn run() -> Result<Outcome, Error> {
     let stored = match store.list() {
         Ok(list) => {
             // The keyring's own reachability: a lookup that finds nothing is fine.
-            let probe = Target::org_in(&settings.origins.services, "git-credential-azdo-doctor")?;
+            let probe = Target::org_in(&settings.instances.services, "git-credential-azdo-doctor")?;
             match store.get(&probe) {
                 Ok(_) => findings.push(Finding::Ok(format!("store: {} is reachable", store.kind()))),
                 Err(e) => findings.push(Finding::Problem(format!("store: {e}"), "see the message".into())),
@@ -41,7 +41,7 @@ pub fn run() -> Result<Outcome, Error> {
             Vec::new()
         }
     };
-    let services = settings.origins.services.base();
+    let services = settings.instances.services.base();
     let network = settings.network(&services);
     match run.http(&services) {
         Ok(client) => {
@@ -116,7 +116,7 @@ fn build_identities(run: &Run, stored: &[Target]) -> Vec<Finding> {
         }
     }
     if targets.is_empty() {
-        if let Ok(any) = Target::org_in(&settings.origins.services, "any-organization") {
+        if let Ok(any) = Target::org_in(&settings.instances.services, "any-organization") {
             targets.push(any);
         }
     }

@@ -8,7 +8,7 @@ use std::io::IsTerminal;
 use super::{open, Error as AppError, Outcome};
 use crate::azure::connection_data::Verdict;
 use crate::jwt::looks_like_jwt;
-use crate::org::{Origins, Target};
+use crate::org::{Instances, Target};
 use crate::secret::Secret;
 use crate::store::{Credential, Metadata, Provenance};
 use crate::time::now;
@@ -48,7 +48,7 @@ pub fn run(yes: bool, offline: bool) -> Result<Outcome, AppError> {
     for f in found {
         // Another tool's item names an org of the real service; it is kept on the configured origin.
         let org = &match &f.org {
-            Target::Services { org, .. } => Target::org_in(&run.settings.origins.services, org)?,
+            Target::Services { org, .. } => Target::org_in(&run.settings.instances.services, org)?,
             other => other.clone(),
         };
         let from = match &f.account {
@@ -115,7 +115,7 @@ pub fn classify(service: &str) -> Option<(&'static str, Target)> {
     if !url.starts_with("https://") {
         return None;
     }
-    Target::from_arg(url, &Origins::default()).ok().map(|org| (source, org))
+    Target::from_arg(url, &Instances::default()).ok().map(|org| (source, org))
 }
 
 #[cfg(target_os = "linux")]

@@ -3,10 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-/// The origins this helper is registered for; `useHttpPath` is needed where the org is in the path.
+/// The instances this helper is registered for; `useHttpPath` is needed where the org is in the path.
 pub const HELPER_ORIGINS: [&str; 2] = ["https://dev.azure.com", "https://*.visualstudio.com"];
 pub const PATH_ORIGINS: [&str; 1] = ["https://dev.azure.com"];
-/// The origins for which `configure` turned `useHttpPath` on itself, so `unconfigure` undoes only that.
+/// The instances for which `configure` turned `useHttpPath` on itself, so `unconfigure` undoes only that.
 pub const MARKER_KEY: &str = "azdo.configuredUseHttpPath";
 
 #[derive(Debug, thiserror::Error)]
@@ -211,15 +211,15 @@ fn get_section_is_empty(scope: &Scope, section: &str) -> Result<bool, Error> {
     }))
 }
 
-/// `configure` as typed: this program, for Azure DevOps and for the configured origins (a custom
+/// `configure` as typed: this program, for Azure DevOps and for the configured instances (a custom
 /// `azdo.url`, Azure DevOps Server hosts), which need the helper too.
 pub fn configure_here(scope: &Scope) -> Result<Vec<String>, super::Error> {
     let helper = helper_value(&current_exe()?);
     let inputs = crate::run::Inputs::from_process(crate::config::GitConfig::load());
-    let origins = inputs.origins()?;
-    let mut extra: Vec<String> = origins.servers.iter().filter_map(|s| s.server_origin()).collect();
-    if origins.services != crate::org::ServiceUrl::default() {
-        extra.insert(0, origins.services.base());
+    let instances = inputs.instances()?;
+    let mut extra: Vec<String> = instances.servers.iter().filter_map(|s| s.server_origin()).collect();
+    if instances.services != crate::org::ServiceUrl::default() {
+        extra.insert(0, instances.services.base());
     }
     extra.dedup();
     Ok(configure(scope, &helper, &extra)?)

@@ -8,7 +8,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::org::{Origins, ServiceUrl, Target};
+use crate::org::{Instances, ServiceUrl, Target};
 use crate::secret::Secret;
 use crate::text::printable;
 
@@ -65,13 +65,13 @@ impl Environment {
     }
 }
 
-/// The configured origins (`azdo.url`, `azdo.server`): read before the target is known.
-pub fn origins(config: &GitConfig, env: Env) -> Result<Origins, Error> {
+/// The configured instances (`azdo.url`, `azdo.server`): read before the target is known.
+pub fn instances(config: &GitConfig, env: Env) -> Result<Instances, Error> {
     let source = Source { config, env, url: None };
     // A bare `azdo.url` names no origin: the default one.
     let bare_url = env(keys::URL.setting.env).is_none() && config.get(keys::URL.setting.key) == Some(None);
     let services = if bare_url { ServiceUrl::default() } else { source.get(&keys::URL)? };
-    Ok(Origins { services, servers: source.get_all(&keys::SERVER)? })
+    Ok(Instances { services, servers: source.get_all(&keys::SERVER)? })
 }
 
 /// The account that serves `target` by configuration: `azdo.account` (URL-matched against the
@@ -108,7 +108,7 @@ pub struct Settings {
     pub validate_interval: Option<Duration>,
     pub connect_timeout: Duration,
     pub timeout: Duration,
-    pub origins: Origins,
+    pub instances: Instances,
     pub vssps_url: String,
     pub authority: String,
     pub mint: Mint,
@@ -176,7 +176,7 @@ impl Settings {
     /// The settings for `target` (URL-scoped keys matched against its URL), or the unscoped ones.
     pub fn from_sources(
         config: GitConfig,
-        origins: Origins,
+        instances: Instances,
         target: Option<&Target>,
         env: Env,
         local: Option<&Path>,
@@ -193,9 +193,9 @@ impl Settings {
             return Err(Error::RelativeDataDir(printable(&local.to_string_lossy())));
         }
         let data_dir = match local.join("git-credential-azdo") {
-            base if origins.services == ServiceUrl::default() => base,
+            base if instances.services == ServiceUrl::default() => base,
             base => base.join("origins").join(
-                origins
+                instances
                     .services
                     .base()
                     .chars()
@@ -249,7 +249,7 @@ impl Settings {
             ssl_cainfo_env: env("GIT_SSL_CAINFO").filter(|v| !v.is_empty()).map(PathBuf::from),
             ssl_no_verify_env,
             data_dir,
-            origins,
+            instances,
             config,
             fresh: OnceCell::new(),
         })
@@ -289,8 +289,8 @@ mod tests {
         target: Option<&Target>,
         env: &dyn Fn(&str) -> Option<OsString>,
     ) -> Result<Settings, Error> {
-        let origins = origins(&c, env)?;
-        Settings::from_sources(c, origins, target, env, Some(Path::new("/home/someone/.local/share")))
+        let instances = instances(&c, env)?;
+        Settings::from_sources(c, instances, target, env, Some(Path::new("/home/someone/.local/share")))
     }
 
     #[test]
@@ -323,8 +323,8 @@ mod tests {
             ("azdo.https://dev.azure.com/contoso.validateinterval", "never"),
         ]);
         let env = env_of(&[("GIT_CREDENTIAL_AZDO_URL", "http://127.0.0.1:8123")]);
-        let origins = origins(&c, &env).expect("origins");
-        let contoso = Target::org_in(&origins.services, "contoso").expect("org");
+        let instances = instances(&c, &env).expect("instances");
+        let contoso = Target::org_in(&instances.services, "contoso").expect("org");
         let s = settings(c.clone(), Some(&contoso), &env).expect("valid");
         assert!(!s.interactive, "the entry for the custom origin's URL applies");
         assert!(s.validate_interval.is_some(), "an entry for dev.azure.com does not apply to another origin");
@@ -333,8 +333,8 @@ mod tests {
     #[test]
     fn a_bare_azdo_url_means_the_default_origin() {
         let c = GitConfig::parse_z(b"azdo.url\0");
-        assert_eq!(origins(&c, &env_of(&[])).expect("default"), Origins::default());
-        assert!(origins(&config(&[("azdo.url", "ftp://x")]), &env_of(&[])).is_err());
+        assert_eq!(instances(&c, &env_of(&[])).expect("default"), Instances::default());
+        assert!(instances(&config(&[("azdo.url", "ftp://x")]), &env_of(&[])).is_err());
     }
 
     #[test]

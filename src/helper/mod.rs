@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::config::GitConfig;
 use crate::messages::Messages;
-use crate::org::{self, Origins, Resolution, Target};
+use crate::org::{self, Instances, Resolution, Target};
 use crate::protocol::{self, Operation, Request};
 use crate::run::{build, Inputs, Run};
 use crate::text::printable;
@@ -70,13 +70,13 @@ pub fn serve(
         path: request.path.as_deref(),
         username: request.username.as_deref(),
     };
-    let (origins, resolution) = match inputs.origins() {
-        Ok(origins) => {
-            let resolution = org::resolve(&url, &origins);
-            (origins, resolution)
+    let (instances, resolution) = match inputs.instances() {
+        Ok(instances) => {
+            let resolution = org::resolve(&url, &instances);
+            (instances, resolution)
         }
         Err(e) => {
-            if org::resolve(&url, &Origins::default()) == Resolution::NotOurs {
+            if org::resolve(&url, &Instances::default()) == Resolution::NotOurs {
                 tracing::debug!(error = %e, "azdo.url or azdo.server unusable");
                 return Ok(());
             }
@@ -98,7 +98,7 @@ pub fn serve(
         }
         valid
     });
-    let (run, target) = build::assemble(inputs, origins, Some(target), url_account)?;
+    let (run, target) = build::assemble(inputs, instances, Some(target), url_account)?;
     let Some(target) = target else { return Ok(()) };
     tracing::info!(op = ?op, %target, store = run.store.kind(), "request");
     match op {

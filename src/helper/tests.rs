@@ -13,7 +13,7 @@ use crate::time::now;
 fn ctx() -> Run {
     let env = Environment::from_pairs([("GIT_TERMINAL_PROMPT", "0")]);
     let local = std::path::Path::new("/home/someone/.local/share");
-    let settings = Settings::from_sources(GitConfig::default(), Origins::default(), None, &env.lookup(), Some(local))
+    let settings = Settings::from_sources(GitConfig::default(), Instances::default(), None, &env.lookup(), Some(local))
         .expect("valid");
     Run::new(settings, Box::new(MemoryStore::new()), env, Messages::captured())
 }

@@ -26,21 +26,21 @@ pub fn job(env: crate::config::Env) -> Option<Job> {
 /// The organization a collection URI names, read like the organization URLs git asks about
 /// (dev.azure.com, `ORG.visualstudio.com`, or the `azdo.url` origin).
 pub fn organization(collection_uri: &str, settings: &Settings) -> Option<Target> {
-    organization_in(collection_uri, &settings.origins)
+    organization_in(collection_uri, &settings.instances)
 }
 
 /// The organization as the URI literally names it: a dev.azure.com or visualstudio.com URI
 /// names one of the real service (whose job token never goes to another `azdo.url` origin), any
 /// other must be on the `azdo.url` origin.
-fn organization_in(collection_uri: &str, origins: &crate::org::Origins) -> Option<Target> {
+fn organization_in(collection_uri: &str, instances: &crate::org::Instances) -> Option<Target> {
     if !collection_uri.contains("://") {
         return None;
     }
-    let real = crate::org::Origins::default();
+    let real = crate::org::Instances::default();
     if let Ok(target) = Target::from_arg(collection_uri, &real) {
-        return (origins.services == real.services && !target.is_server()).then_some(target);
+        return (instances.services == real.services && !target.is_server()).then_some(target);
     }
-    Target::from_arg(collection_uri, origins).ok().filter(|t| !t.is_server() && !t.is_real_service())
+    Target::from_arg(collection_uri, instances).ok().filter(|t| !t.is_server() && !t.is_real_service())
 }
 
 /// The job token, when a job runs in `target`'s organization and `azdo.pipelineToken` allows it.
@@ -66,11 +66,11 @@ pub fn token_for(settings: &Settings, ids: &super::IdentitySettings, target: &Ta
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::org::{Origins, ServiceUrl};
+    use crate::org::{Instances, ServiceUrl};
 
     #[test]
     fn the_collection_uri_names_the_organization_in_either_form() {
-        let default = Origins::default();
+        let default = Instances::default();
         let contoso = Target::org("contoso").expect("org");
         for uri in
             ["https://dev.azure.com/contoso/", "https://contoso.visualstudio.com/", "https://Contoso.visualstudio.com"]
@@ -80,12 +80,12 @@ mod tests {
         assert_eq!(organization_in("contoso", &default), None, "a bare name is not a collection URI");
         assert_eq!(organization_in("https://evil.example/contoso/", &default), None);
         let fake = ServiceUrl::parse("http://127.0.0.1:8123").expect("origin");
-        let origins = Origins { services: fake.clone(), servers: Vec::new() };
+        let instances = Instances { services: fake.clone(), servers: Vec::new() };
         let on_fake = Target::org_in(&fake, "contoso").expect("org");
-        assert_eq!(organization_in("http://127.0.0.1:8123/contoso/", &origins), Some(on_fake));
+        assert_eq!(organization_in("http://127.0.0.1:8123/contoso/", &instances), Some(on_fake));
         // The real service's job token never goes to another origin.
-        assert_eq!(organization_in("https://dev.azure.com/contoso/", &origins), None);
-        assert_eq!(organization_in("https://contoso.visualstudio.com/", &origins), None);
+        assert_eq!(organization_in("https://dev.azure.com/contoso/", &instances), None);
+        assert_eq!(organization_in("https://contoso.visualstudio.com/", &instances), None);
         assert_eq!(organization_in("http://127.0.0.1:8123/contoso/", &default), None);
     }
 

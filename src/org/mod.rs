@@ -42,19 +42,19 @@ pub enum Error {
     BadOrigin(&'static str),
 }
 
-/// The origins this helper serves: the Services origin (`azdo.url`) and the declared Azure DevOps
+/// The instances this helper serves: the Services origin (`azdo.url`) and the declared Azure DevOps
 /// Server collections (`azdo.server`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Origins {
+pub struct Instances {
     pub services: ServiceUrl,
     /// Only [`Target::Server`]s.
     pub servers: Vec<Target>,
 }
 
-impl Origins {
+impl Instances {
     /// Whether this is the default: dev.azure.com and no Server collection.
     pub fn is_default(&self) -> bool {
-        *self == Origins::default()
+        *self == Instances::default()
     }
 }
 
@@ -177,9 +177,9 @@ impl Target {
     /// An org name or any Azure DevOps URL naming one, as a person types it on the command line.
     /// A name, or a dev.azure.com / visualstudio.com URL, names an org on the configured Services
     /// origin; a URL of a declared Server collection names that collection.
-    pub fn from_arg(arg: &str, origins: &Origins) -> Result<Target, Error> {
+    pub fn from_arg(arg: &str, instances: &Instances) -> Result<Target, Error> {
         let Some((scheme, rest)) = arg.split_once("://") else {
-            return Target::org_in(&origins.services, arg);
+            return Target::org_in(&instances.services, arg);
         };
         let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
         let (user, host) = match authority.rsplit_once('@') {
@@ -193,10 +193,10 @@ impl Target {
             path: Some(path.as_bytes()).filter(|p| !p.is_empty()),
             username: user,
         };
-        let named = match resolve(&parts, &Origins::default()) {
-            Resolution::Target(Target::Services { org, .. }) => return Target::org_in(&origins.services, &org),
-            other if origins.is_default() => other,
-            _ => resolve(&parts, origins),
+        let named = match resolve(&parts, &Instances::default()) {
+            Resolution::Target(Target::Services { org, .. }) => return Target::org_in(&instances.services, &org),
+            other if instances.is_default() => other,
+            _ => resolve(&parts, instances),
         };
         match named {
             Resolution::Target(target) => Ok(target),
@@ -359,12 +359,16 @@ mod tests {
             "https://contoso@dev.azure.com",
             "https://contoso.visualstudio.com/DefaultCollection",
         ] {
-            assert_eq!(Target::from_arg(arg, &Origins::default()), Ok(Target::org("contoso").expect("valid")), "{arg}");
+            assert_eq!(
+                Target::from_arg(arg, &Instances::default()),
+                Ok(Target::org("contoso").expect("valid")),
+                "{arg}"
+            );
         }
-        assert!(Target::from_arg("https://github.com/contoso", &Origins::default()).is_err());
-        assert!(Target::from_arg("http://dev.azure.com/contoso", &Origins::default()).is_err());
-        assert!(Target::from_arg("https://dev.azure.com", &Origins::default()).is_err());
-        assert!(Target::from_arg("bad/name", &Origins::default()).is_err());
+        assert!(Target::from_arg("https://github.com/contoso", &Instances::default()).is_err());
+        assert!(Target::from_arg("http://dev.azure.com/contoso", &Instances::default()).is_err());
+        assert!(Target::from_arg("https://dev.azure.com", &Instances::default()).is_err());
+        assert!(Target::from_arg("bad/name", &Instances::default()).is_err());
     }
 
     #[test]

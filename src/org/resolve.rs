@@ -3,7 +3,7 @@
 //! longest declared Server collection. Hosts are matched exactly. [`UrlParts`] is this module's
 //! own view of a URL, so org knows nothing of the wire format: the caller lends the parts.
 
-use super::{normalize_host, org_name, Error, Origins, ServiceUrl, Target, LEGACY_SUFFIX};
+use super::{normalize_host, org_name, Error, Instances, ServiceUrl, Target, LEGACY_SUFFIX};
 
 /// The parts of a URL that decide its target, borrowed from whoever read the URL (git's
 /// request, a command-line argument).
@@ -32,10 +32,10 @@ pub enum Resolution {
     Target(Target),
 }
 
-/// Resolve a URL to an organization, with `origins.services` playing dev.azure.com's role and
-/// `origins.servers` the declared Azure DevOps Server collections.
-pub fn resolve(req: &UrlParts<'_>, origins: &Origins) -> Resolution {
-    let services = &origins.services;
+/// Resolve a URL to an organization, with `instances.services` playing dev.azure.com's role and
+/// `instances.servers` the declared Azure DevOps Server collections.
+pub fn resolve(req: &UrlParts<'_>, instances: &Instances) -> Resolution {
+    let services = &instances.services;
     let protocol = req.protocol.to_ascii_lowercase();
     let host = normalize_host(req.host, &protocol);
     let is_services = host == services.host;
@@ -44,7 +44,7 @@ pub fn resolve(req: &UrlParts<'_>, origins: &Origins) -> Resolution {
         .strip_suffix(LEGACY_SUFFIX)
         .filter(|label| !label.is_empty() && !label.contains('.') && *services == ServiceUrl::default());
     if !is_services && legacy_org.is_none() {
-        return resolve_server(req, &protocol, &host, &origins.servers);
+        return resolve_server(req, &protocol, &host, &instances.servers);
     }
     let expected = if is_services { services.scheme.as_str() } else { "https" };
     match protocol.as_str() {
@@ -145,7 +145,7 @@ mod tests {
         ];
         for (protocol, host, path, user, expected) in cases {
             assert_eq!(
-                &resolve(&req(protocol, host, *path, *user), &Origins::default()),
+                &resolve(&req(protocol, host, *path, *user), &Instances::default()),
                 expected,
                 "{protocol}://{host} {path:?} {user:?}"
             );
@@ -157,14 +157,14 @@ mod tests {
         for path in ["con\u{1b}[31mtoso/x", "../x", "a b/x", "-lead/x", "x".repeat(51).as_str()] {
             assert!(
                 matches!(
-                    resolve(&req("https", "dev.azure.com", Some(path), None), &Origins::default()),
+                    resolve(&req("https", "dev.azure.com", Some(path), None), &Instances::default()),
                     Resolution::Refused(_)
                 ),
                 "{path}"
             );
         }
         let Resolution::Refused(err) =
-            resolve(&req("https", "dev.azure.com", Some("a\u{1b}b"), None), &Origins::default())
+            resolve(&req("https", "dev.azure.com", Some("a\u{1b}b"), None), &Instances::default())
         else {
             panic!("expected refusal")
         };
@@ -174,7 +174,7 @@ mod tests {
     #[test]
     fn a_loopback_service_url_plays_dev_azure_com() {
         let fake = ServiceUrl::parse("http://127.0.0.1:8123/").expect("loopback http");
-        let fake_origins = Origins { services: fake.clone(), servers: Vec::new() };
+        let fake_origins = Instances { services: fake.clone(), servers: Vec::new() };
         let fake_org = || Resolution::Target(Target::org_in(&fake, "contoso").expect("org"));
         assert_eq!(fake.base(), "http://127.0.0.1:8123");
         assert_eq!(resolve(&req("http", "127.0.0.1:8123", Some("Contoso/p/_git/r"), None), &fake_origins), fake_org());
@@ -193,8 +193,8 @@ mod tests {
             Target::server("https://tfs.example.com/tfs/Other").expect("valid"),
             Target::server("http://127.0.0.1:8080/coll").expect("loopback http"),
         ];
-        let origins = Origins { services: ServiceUrl::default(), servers: servers.to_vec() };
-        let r = |p: &str, h: &str, path: Option<&str>| resolve(&req(p, h, path, None), &origins);
+        let instances = Instances { services: ServiceUrl::default(), servers: servers.to_vec() };
+        let r = |p: &str, h: &str, path: Option<&str>| resolve(&req(p, h, path, None), &instances);
         assert_eq!(
             r("https", "TFS.example.com:443", Some("tfs/defaultcollection/Proj/_git/r")),
             Resolution::Target(servers[0].clone())
@@ -220,6 +220,6 @@ mod tests {
         ] {
             assert!(Target::server(bad).is_err(), "{bad}");
         }
-        assert_eq!(Target::from_arg("https://tfs.example.com/tfs/Other/p/_git/r", &origins), Ok(servers[1].clone()));
+        assert_eq!(Target::from_arg("https://tfs.example.com/tfs/Other/p/_git/r", &instances), Ok(servers[1].clone()));
     }
 }

@@ -1,6 +1,6 @@
 //! The one run builder: from what the process was given (the environment, git's configuration,
 //! the user's data directory) to a [`Run`] for one target. Used by git's operations and by every
-//! verb, in the same order: the configured origins, then the target, then its account, then the
+//! verb, in the same order: the configured instances, then the target, then its account, then the
 //! settings for that target and account, then the store they name. Nothing here reads
 //! `std::env` or runs git: the caller passes both in ([`Inputs::from_process`] in `main`, a map
 //! and a parsed configuration in tests).
@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use crate::config::{self, Environment, GitConfig, Settings};
 use crate::messages::Messages;
-use crate::org::{self, Origins, Target};
+use crate::org::{self, Instances, Target};
 use crate::store;
 
 use super::Run;
@@ -44,9 +44,9 @@ impl Inputs {
         }
     }
 
-    /// The configured origins (`azdo.url`, `azdo.server`): read before the target is known.
-    pub fn origins(&self) -> Result<Origins, config::Error> {
-        config::origins(&self.config, &self.env.lookup())
+    /// The configured instances (`azdo.url`, `azdo.server`): read before the target is known.
+    pub fn instances(&self) -> Result<Instances, config::Error> {
+        config::instances(&self.config, &self.env.lookup())
     }
 }
 
@@ -55,7 +55,7 @@ impl Inputs {
 /// store they name. Returns the target with its account.
 pub fn assemble(
     inputs: Inputs,
-    origins: Origins,
+    instances: Instances,
     target: Option<Target>,
     account: Option<&str>,
 ) -> Result<(Run, Option<Target>), Error> {
@@ -64,16 +64,16 @@ pub fn assemble(
     // Read (and checked) even when `account` is given, as every setting is.
     let configured = config::account(&config, &lookup, target.as_ref())?;
     let target = target.map(|t| t.with_account(account.or(configured.as_deref()))).transpose()?;
-    let settings = Settings::from_sources(config, origins, target.as_ref(), &lookup, data_dir.as_deref())?;
+    let settings = Settings::from_sources(config, instances, target.as_ref(), &lookup, data_dir.as_deref())?;
     drop(lookup);
     let store = store::open(&settings);
     Ok((Run::new(settings, store, env, messages), target))
 }
 
 /// For a verb: the target `arg` names (an org name or any Azure DevOps URL, read with the
-/// configured origins), with `account` or the configured one, and its run.
+/// configured instances), with `account` or the configured one, and its run.
 pub fn for_verb(inputs: Inputs, arg: Option<&str>, account: Option<&str>) -> Result<(Run, Option<Target>), Error> {
-    let origins = inputs.origins()?;
-    let target = arg.map(|arg| Target::from_arg(arg, &origins)).transpose()?;
-    assemble(inputs, origins, target, account)
+    let instances = inputs.instances()?;
+    let target = arg.map(|arg| Target::from_arg(arg, &instances)).transpose()?;
+    assemble(inputs, instances, target, account)
 }

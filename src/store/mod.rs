@@ -197,12 +197,12 @@ pub fn open(settings: &crate::config::Settings) -> Box<dyn Store> {
     match settings.store {
         crate::config::StoreKind::File => Box::new(
             FileStore::new(settings.store_file.clone())
-                .for_origin(settings.origins.services.clone())
+                .for_origin(settings.instances.services.clone())
                 .with_lock_timeout(settings.keyring_timeout),
         ),
         crate::config::StoreKind::Keyring => Box::new(
             KeyringStore::new(settings.data_dir.join("keyring-metadata.json"), settings.keyring_timeout)
-                .for_origin(settings.origins.services.clone()),
+                .for_origin(settings.instances.services.clone()),
         ),
     }
 }

@@ -2,7 +2,7 @@
 //! The default run is quick; a longer search (a stable-toolchain stand-in for a fuzzer):
 //! `PROPTEST_CASES=200000 cargo test --test properties`.
 
-use git_credential_azdo::org::{resolve, Origins, Resolution, Target, UrlParts};
+use git_credential_azdo::org::{resolve, Instances, Resolution, Target, UrlParts};
 use git_credential_azdo::protocol::{parse_request, write_answer, Answer};
 use git_credential_azdo::secret::Secret;
 use proptest::prelude::*;
@@ -72,7 +72,7 @@ proptest! {
         username in proptest::option::of("[ -~\\u{80}-\\u{2FF}]{0,40}"),
     ) {
         let req = UrlParts { protocol: &protocol, host: &host, path: path.as_deref(), username: username.as_deref() };
-        match resolve(&req, &Origins::default()) {
+        match resolve(&req, &Instances::default()) {
             Resolution::Target(org) => {
                 prop_assert_eq!(Target::org(org.name()), Ok(org.clone()), "resolved to an invalid name");
                 prop_assert_eq!(org.name().to_ascii_lowercase(), org.name().to_owned());

@@ -100,8 +100,8 @@ fn concurrent_puts_for_different_orgs_lose_nothing() {
     }
 }
 
-/// Hole 2: a file shared by several origins (an explicit `azdo.storeFile`) serves each entry
-/// only on the origin it was stored for; an entry written before origins were recorded is the
+/// Hole 2: a file shared by several instances (an explicit `azdo.storeFile`) serves each entry
+/// only on the origin it was stored for; an entry written before instances were recorded is the
 /// real service's.
 #[test]
 fn a_shared_file_keeps_each_origins_pats_to_that_origin() {
@@ -118,7 +118,7 @@ fn a_shared_file_keeps_each_origins_pats_to_that_origin() {
     assert!(fake_store.list().expect("list").is_empty());
     assert!(!fake_store.delete(&on_fake).expect("delete"), "another origin's entry is not ours to delete");
     assert_eq!(real_store.get(&real).expect("get").map(|c| c.pat), Some(Secret::new("real-pat")));
-    // Written before origins were recorded: no "service", so the real service's only.
+    // Written before instances were recorded: no "service", so the real service's only.
     let legacy = r#"{"version":1,"organizations":{"contoso":{"pat":"old-pat","origin":"git","stored_at":1}}}"#;
     std::fs::write(&path, legacy).expect("write");
     common::set_mode(&path, 0o600);
