@@ -4,7 +4,6 @@
 //! here logs a header or a body.
 
 use std::io::Read;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use reqwest::blocking::{RequestBuilder, Response};
@@ -58,16 +57,7 @@ mod resolver {
     }
 }
 
-/// git's network settings for one URL, as [`crate::config::Settings::network`] reads them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Network {
-    pub connect_timeout: Duration,
-    pub timeout: Duration,
-    /// `http.proxy`; `Some("")` means no proxy at all, `None` the environment's.
-    pub proxy: Option<String>,
-    pub ca_file: Option<PathBuf>,
-    pub verify_tls: bool,
-}
+pub use crate::config::Network;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -90,6 +90,24 @@ pub fn account(config: &GitConfig, env: Env, target: Option<&Target>) -> Result<
     })
 }
 
+/// How long one keyring call may take by default: on macOS a Keychain access dialog (after an
+/// upgrade of the binary) may be waiting for a person.
+pub fn keyring_timeout_for(macos: bool) -> Duration {
+    Duration::from_secs(if macos { 30 } else { 10 })
+}
+
+/// git's network settings for one URL, as [`Settings::network`] reads them (the HTTP client is
+/// built from them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Network {
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+    /// `http.proxy`; `Some("")` means no proxy at all, `None` the environment's.
+    pub proxy: Option<String>,
+    pub ca_file: Option<PathBuf>,
+    pub verify_tls: bool,
+}
+
 /// The settings of one invocation.
 #[derive(Debug)]
 pub struct Settings {
@@ -161,7 +179,7 @@ impl Settings {
     /// git's network settings for requests to `url`: `http.proxy`, `http.sslCAInfo`,
     /// `http.sslVerify` (URL-matched), `GIT_SSL_CAINFO`, `GIT_SSL_NO_VERIFY`. A cached snapshot
     /// lacks them, so git config is read afresh then, once (a request is about to be made anyway).
-    pub fn network(&self, url: &str) -> crate::net::Network {
+    pub fn network(&self, url: &str) -> Network {
         let config = if self.config.complete { &self.config } else { self.fresh.get_or_init(GitConfig::load_fresh) };
         // As git does: `http.<url>.*` entries match the URL actually requested.
         let raw = |key: &str| config.get_urlmatch(key, url).flatten().map(str::trim);
@@ -170,7 +188,7 @@ impl Settings {
         let proxy = raw("http.proxy").map(str::to_owned);
         let ca_file = self.ssl_cainfo_env.clone().or_else(|| value("http.sslcainfo").map(keys::expand_home));
         let verify_tls = !self.ssl_no_verify_env && value("http.sslverify").and_then(bool_value).unwrap_or(true);
-        crate::net::Network { connect_timeout: self.connect_timeout, timeout: self.timeout, proxy, ca_file, verify_tls }
+        Network { connect_timeout: self.connect_timeout, timeout: self.timeout, proxy, ca_file, verify_tls }
     }
 
     /// The settings for `target` (URL-scoped keys matched against its URL), or the unscoped ones.
@@ -226,7 +244,7 @@ impl Settings {
             askpass,
             keyring_timeout: source
                 .get_opt(&keys::KEYRING_TIMEOUT)?
-                .unwrap_or(crate::store::Os::CURRENT.keyring_timeout()),
+                .unwrap_or(keyring_timeout_for(cfg!(target_os = "macos"))),
             env_pat: env(PAT_ENV)
                 .map(|v| v.to_string_lossy().trim().to_owned())
                 .filter(|v| !v.is_empty())

@@ -144,12 +144,6 @@ impl Os {
             Os::Windows => "is Credential Manager hung? (azdo.keyringTimeout sets the limit)",
         }
     }
-
-    /// How long one keyring call may take by default: on macOS a Keychain access dialog (after
-    /// an upgrade of the binary) may be waiting for a person.
-    pub fn keyring_timeout(self) -> Duration {
-        Duration::from_secs(if self == Os::MacOs { 30 } else { 10 })
-    }
 }
 
 /// A place that keeps one PAT per organization and account (and, through [`TokenStore`], sign-in
@@ -223,8 +217,9 @@ mod tests {
         assert!(Os::MacOs.locked_hint().contains("security unlock-keychain"));
         assert!(Os::MacOs.timeout_hint().contains("dialog"));
         assert!(Os::Windows.unreachable_hint().contains("Credential Manager"));
-        assert_eq!(Os::MacOs.keyring_timeout(), Duration::from_secs(30));
-        assert_eq!(Os::Linux.keyring_timeout(), Duration::from_secs(10));
+        let default = crate::config::keyring_timeout_for;
+        assert_eq!(default(true), Duration::from_secs(30));
+        assert_eq!(default(false), Duration::from_secs(10));
         let shown = Error::KeyringTimeout(Duration::from_secs(10)).to_string();
         assert!(shown.starts_with("the OS keyring did not answer within 10s; "), "{shown}");
     }
