@@ -39,14 +39,26 @@ pub enum Error {
 pub type Env<'a> = &'a dyn Fn(&str) -> Option<OsString>;
 
 /// The environment a run reads, taken once (from the process in `main`, from a map in tests):
-/// nothing below the run builder reads `std::env` itself.
+/// nothing below the run builder reads `std::env` for a setting itself.
 #[derive(Debug, Clone, Default)]
 pub struct Environment(Vec<(OsString, OsString)>);
 
+/// The names a run may read begin with one of these: this helper's and Git Credential Manager's
+/// settings, git's own variables, and the build platforms' (Azure Pipelines, GitHub Actions,
+/// Azure's identity variables). [`Environment::from_process`] copies only these, so a `get`
+/// does not copy the whole environment; [`Environment::var`] checks (in debug builds) that no
+/// other name is asked for.
+const READ_PREFIXES: [&str; 9] =
+    ["GIT_", "GCM_", "SSH_ASKPASS", "AZURE_", "SYSTEM_", "TF_BUILD", "IDENTITY_", "ACTIONS_", "CODESPACES"];
+
+fn is_read(name: &[u8]) -> bool {
+    READ_PREFIXES.iter().any(|p| name.starts_with(p.as_bytes()))
+}
+
 impl Environment {
-    /// The process's variables, read in one pass.
+    /// The process's variables that a run may read, in one pass.
     pub fn from_process() -> Environment {
-        Environment(std::env::vars_os().collect())
+        Environment(std::env::vars_os().filter(|(name, _)| is_read(name.as_encoded_bytes())).collect())
     }
 
     /// Exactly these variables (tests).
@@ -56,6 +68,7 @@ impl Environment {
 
     /// The value of `name` (the first, as `getenv` finds it).
     pub fn var(&self, name: &str) -> Option<OsString> {
+        debug_assert!(is_read(name.as_bytes()), "{name} is not among the variables a run reads (READ_PREFIXES)");
         self.0.iter().find(|(n, _)| n.as_encoded_bytes() == name.as_bytes()).map(|(_, v)| v.clone())
     }
 
@@ -279,19 +292,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_environment_answers_as_the_process_does() {
+    fn the_environment_answers_as_the_process_does_for_what_a_run_reads() {
         let env = Environment::from_process();
-        assert_eq!(env.var("PATH"), std::env::var_os("PATH"));
-        assert_eq!(env.var("HOME"), std::env::var_os("HOME"));
         for (name, value) in std::env::vars_os() {
-            if let Some(name) = name.to_str() {
+            if let Some(name) = name.to_str().filter(|n| is_read(n.as_bytes())) {
                 assert_eq!(env.lookup()(name), Some(value), "{name}");
             }
         }
         assert_eq!(env.var("GIT_CREDENTIAL_AZDO_NO_SUCH_SETTING_X"), None);
-        let given = Environment::from_pairs([("A", "1"), ("A", "2")]);
-        assert_eq!(given.var("A"), Some("1".into()));
-        assert_eq!(given.var("B"), None);
+        let given = Environment::from_pairs([("GIT_A", "1"), ("GIT_A", "2")]);
+        assert_eq!(given.var("GIT_A"), Some("1".into()));
+        assert_eq!(given.var("GIT_B"), None);
+        assert!(!is_read(b"PATH") && !is_read(b"HOME") && is_read(b"TF_BUILD") && is_read(b"SSH_ASKPASS"));
+    }
+
+    /// Every variable the settings table names is one a run reads.
+    #[test]
+    fn every_settings_variable_is_read() {
+        for setting in SETTINGS {
+            assert!(is_read(setting.env.as_bytes()), "{}", setting.env);
+        }
+        for (_, alias) in keys::GCM_ALIASES {
+            assert!(is_read(alias.env.as_bytes()), "{}", alias.env);
+        }
+        assert!(is_read(PAT_ENV.as_bytes()));
     }
 
     fn config(pairs: &[(&str, &str)]) -> GitConfig {

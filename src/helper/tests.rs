@@ -114,7 +114,7 @@ fn get_runs_in_process_from_a_request_an_environment_and_a_config_snapshot() {
         format!("azdo.store\nfile\0azdo.storefile\n{}\0credential.interactive\nnever\0", store_file.display())
             .as_bytes(),
     );
-    let env = Environment::from_pairs([("HOME", home.path().as_os_str())]);
+    let env = Environment::from_pairs([("GIT_CONFIG_NOSYSTEM", "1")]);
     let inputs = || Inputs {
         env: env.clone(),
         config: config.clone(),
