@@ -5,6 +5,8 @@
 
 use std::path::PathBuf;
 
+use zeroize::Zeroize;
+
 use super::IdentitySettings;
 use crate::config::Settings;
 use crate::net::{self, Client};
@@ -43,6 +45,8 @@ pub enum Error {
     Missing(&'static str),
     #[error("cannot read the assertion file {path}: {detail}")]
     File { path: String, detail: String },
+    #[error("cannot use the assertion file: {0}")]
+    Unsafe(crate::fs::Error),
     #[error("the {0} token endpoint refused: HTTP {1}")]
     Refused(&'static str, u16),
     #[error("the {0} token endpoint sent an unreadable reply")]
@@ -149,15 +153,29 @@ fn external_token(
     }
 }
 
+/// Most an assertion file may hold: a JWT is a few KiB.
+const MAX_ASSERTION_FILE: u64 = 64 * 1024;
+
+/// The assertion in `path`, read as a file another program provides ([`crate::fs::read_provided`]):
+/// never blocking, a regular file of this user or root that others cannot write, capped.
 fn read_file(path: &std::path::Path) -> Result<Secret, Error> {
     let shown = crate::fs::shown(path);
-    let bytes = std::fs::read(path).map_err(|e| Error::File { path: shown.clone(), detail: e.to_string() })?;
-    let text = String::from_utf8(bytes).map_err(|_| Error::File { path: shown.clone(), detail: "not text".into() })?;
+    let bytes = crate::fs::read_provided(path, MAX_ASSERTION_FILE).map_err(|e| match e {
+        crate::fs::Error::Io { source, .. } => Error::File { path: shown.clone(), detail: source.to_string() },
+        refused => Error::Unsafe(refused),
+    })?;
+    let mut text = String::from_utf8(bytes).map_err(|e| {
+        e.into_bytes().zeroize();
+        Error::File { path: shown.clone(), detail: "not text".into() }
+    })?;
     let token = text.trim();
-    if token.is_empty() || token.contains(['\n', '\r', '\0']) {
-        return Err(Error::File { path: shown, detail: "it holds no token".into() });
-    }
-    Ok(Secret::new(token))
+    let read = if token.is_empty() || token.contains(['\n', '\r', '\0']) {
+        Err(Error::File { path: shown, detail: "it holds no token".into() })
+    } else {
+        Ok(Secret::new(token))
+    };
+    text.zeroize();
+    read
 }
 
 fn read_token(

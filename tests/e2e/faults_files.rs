@@ -143,46 +143,72 @@ fn lock_is_held(lock: &Path) -> bool {
     }
 }
 
+/// Whether the process `pid` holds a flock on the file `lock` (from `/proc/locks`, which only
+/// reads: no lock is taken to find out).
+fn flock_held_by(pid: u32, lock: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(inode) = std::fs::metadata(lock).map(|m| m.ino()) else { return false };
+    let locks = std::fs::read_to_string("/proc/locks").unwrap_or_default();
+    locks.lines().any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        fields.get(1) == Some(&"FLOCK")
+            && fields.get(4) == Some(&pid.to_string().as_str())
+            && fields.get(5).and_then(|id| id.rsplit(':').next()) == Some(inode.to_string().as_str())
+    })
+}
+
 #[test]
 fn a_store_killed_while_holding_the_lock_does_not_block_the_next_one() {
-    // Deterministically kill a store that holds the lock: the store file is a FIFO, so the read
-    // under the lock blocks until this test writes to it, which it never does.
+    // Deterministically kill a store that holds the lock: strace holds the store for a minute
+    // right after its flock(2) returns (`inject=flock:delay_exit`), and it is killed there. (A
+    // FIFO as the store file held it before; the helper now refuses a FIFO without waiting on it.)
+    if !common::require(&["strace"]) {
+        return;
+    }
     let env = TestEnv::new();
     let path = env.store_file();
     let dir = path.parent().expect("dir").to_owned();
-    std::fs::create_dir_all(&dir).expect("dir");
-    common::set_mode(&dir, 0o700);
-    let made = Command::new("mkfifo").args(["-m", "600"]).arg(&path).status().expect("mkfifo");
-    assert!(made.success());
     let lock = dir.join("credentials.json.lock");
+    let pid_file = env.root.path().join("store.pid");
 
     let mut child = env
-        .command(BIN)
-        .arg("store")
+        .command("strace")
+        .args(["-f", "-qq", "-o", "/dev/null", "-e", "trace=flock", "-e", "inject=flock:delay_exit=60000000"])
+        .args(["sh", "-c", "echo $$ > \"$0\"; exec \"$1\" store"])
+        .arg(&pid_file)
+        .arg(BIN)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
     child.stdin.take().expect("stdin").write_all(&store_request("contoso", "never-written")).expect("write");
-    // The unlocked read before the update (is it stored already?) gets an empty store.
-    let fifo = path.clone();
-    let feeder = std::thread::spawn(move || {
-        let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).expect("open fifo");
-        w.write_all(br#"{"version":1,"organizations":{}}"#).expect("feed");
-    });
     let deadline = Instant::now() + LIMIT;
-    while !lock_is_held(&lock) {
+    let pid = loop {
         assert!(Instant::now() < deadline, "the store never took its lock");
         assert!(child.try_wait().expect("try_wait").is_none(), "the store ended early");
-        std::thread::yield_now();
-    }
-    feeder.join().expect("feeder");
-    child.kill().expect("SIGKILL");
+        let pid = std::fs::read_to_string(&pid_file).ok().and_then(|p| p.trim().parse::<u32>().ok());
+        if let Some(pid) = pid.filter(|pid| flock_held_by(*pid, &lock)) {
+            break pid;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let killed = Command::new("kill").args(["-KILL", &pid.to_string()]).status().expect("kill");
+    assert!(killed.success());
+    // strace, asleep in its delay, holds the store stopped: ended, it lets the SIGKILL land.
+    child.kill().expect("SIGKILL strace");
     assert_eq!(child.wait().expect("wait").signal(), Some(9));
+    // Dead (gone, or a zombie nobody reaps): its files are closed.
+    let dead = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map_or(true, |stat| stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')))
+    };
+    while !dead() {
+        assert!(Instant::now() < deadline, "the killed store lives on");
+        std::thread::sleep(Duration::from_millis(5));
+    }
     assert!(!lock_is_held(&lock), "the lock outlived the process that held it");
 
-    std::fs::remove_file(&path).expect("remove fifo");
     let (run, took) = helper_bounded(&env, &["store"], &store_request("contoso", "after-the-kill"), LIMIT);
     assert_eq!((run.status, run.stderr.as_str()), (0, ""), "{run:?}");
     assert!(took < Duration::from_secs(10), "the next store waited {took:?}");

@@ -42,6 +42,8 @@ mod identities;
 #[cfg(unix)]
 mod mint;
 #[cfg(unix)]
+mod planted_files;
+#[cfg(unix)]
 mod settings;
 #[cfg(unix)]
 mod store_contract;

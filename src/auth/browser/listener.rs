@@ -1,9 +1,13 @@
-//! The loopback listener that receives the browser sign-in's redirect: `127.0.0.1` on a free
-//! port (and `[::1]` on the same port where IPv6 loopback exists), each request read within a
-//! bound and answered with a small static page, the redirect's fields (a query `GET` or a
-//! `form_post` `POST`) decoded, the `state` compared, and the code handed back as a [`Secret`].
-//! On Linux a connection from another user's socket (its owner looked up in `/proc/net/tcp{,6}`)
-//! is ignored; where that table cannot be read, or on other systems, every connection is taken.
+//! The loopback listener of the browser sign-in: `127.0.0.1` on a free port (and `[::1]` on the
+//! same port where IPv6 loopback exists). It sends the browser from its short start address
+//! (`/start`, what the browser's command line carries) on to the authorize URL, so the `state`
+//! and the PKCE challenge are in no command line; it receives the redirect, each request read
+//! within a bound and answered with a small static page, the redirect's fields (a query `GET` or
+//! a `form_post` `POST`) decoded, the `state` compared, and the code handed back as a [`Secret`].
+//! On Linux a connection is served only when the kernel's socket table (`/proc/net/tcp{,6}`),
+//! read before a byte of the connection is, says this user's process holds its client end: a
+//! connection of another user, or one whose owner cannot be told (a client that sent its request
+//! and closed or reset its end), is dropped unread. Elsewhere every connection is taken.
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
@@ -65,6 +69,7 @@ impl Listener {
         for s in &sockets {
             s.set_nonblocking(true).map_err(Error::Listen)?;
         }
+        owners_can_be_told()?;
         Ok(Listener { sockets, port })
     }
 
@@ -73,14 +78,23 @@ impl Listener {
         format!("http://localhost:{}/", self.port)
     }
 
-    /// Wait until `deadline` for the redirect that carries `state`; answer every request with a
-    /// small page. A request elsewhere than `/` (a favicon), or without `code` or `error`, or with
-    /// the wrong `state`, is answered and ignored.
+    /// `http://127.0.0.1:PORT/start`: the address the browser is opened on (and the one shown),
+    /// which [`Listener::wait`] answers with a redirect to the authorize URL. Other users can
+    /// read a browser's command line; this address tells them nothing, and they get no answer.
+    pub fn start_uri(&self) -> String {
+        format!("http://127.0.0.1:{}{START}", self.port)
+    }
+
+    /// Wait until `deadline` for the redirect that carries `state`; answer `GET /start` with a
+    /// redirect to `authorize` and every other request with a small page. A request elsewhere
+    /// than `/` (a favicon), or without `code` or `error`, or with the wrong `state`, is answered
+    /// and ignored.
     /// A `browser` that exits with a failure before the redirect came means no browser showed
     /// the page: the wait ends then, so the next way to sign in can run.
     pub fn wait(
         &self,
         state: &str,
+        authorize: &str,
         deadline: Instant,
         timeout: Duration,
         mut browser: Option<&mut Child>,
@@ -101,13 +115,17 @@ impl Listener {
             for socket in &self.sockets {
                 let Ok((stream, peer)) = socket.accept() else { continue };
                 accepted = true;
+                // Who holds the client end is asked before a byte is read; not knowing is a no.
                 if !same_user(peer, self.port) {
-                    tracing::info!("a connection to the sign-in listener from another user; ignored");
+                    tracing::info!(
+                        "a connection to the sign-in listener from another user, or from a client whose owner \
+                         cannot be told; dropped unread"
+                    );
                     continue;
                 }
                 // One deadline per connection: a client that trickles bytes cannot stretch the wait.
                 let until = deadline.min(Instant::now() + READ_TIMEOUT);
-                match handle(stream, state, until) {
+                match handle(stream, state, authorize, until) {
                     Handled::Code(code) => return Ok(code),
                     Handled::Error(e) => return Err(Error::Refused(e)),
                     Handled::WrongState => wrong_state = true,
@@ -132,19 +150,17 @@ enum Handled {
 }
 
 /// Whether the process at the other end of a connection to the listener on `port` runs as this
-/// user. Another local user can read the authorize URL (with its `state`) from the browser's
-/// arguments; a redirect they send with a code for their own account must not be redeemed. On
-/// Linux the kernel's socket table says who owns the client's socket; where it cannot be read
-/// (or elsewhere), the connection is taken.
+/// user. A redirect another local user sends (with a code for their own account, or `error=`)
+/// must not be redeemed, nor may they be sent on to the authorize URL (with its `state`). On
+/// Linux the kernel's socket table says who owns the client's socket, and a connection whose
+/// owner it does not show (the client reset or closed its end, its entry is gone or is no longer
+/// a process's) is refused. Elsewhere the connection is taken.
 fn same_user(peer: SocketAddr, port: u16) -> bool {
     #[cfg(target_os = "linux")]
     {
         let me = rustix::process::geteuid().as_raw();
         let tables = ["/proc/net/tcp", "/proc/net/tcp6"].map(|p| std::fs::read_to_string(p).unwrap_or_default());
-        match socket_owner(&tables, peer, port) {
-            Some(uid) => uid == me,
-            None => true,
-        }
+        socket_owner(&tables, peer, port) == Some(me)
     }
     #[cfg(not(target_os = "linux"))]
     {
@@ -153,8 +169,24 @@ fn same_user(peer: SocketAddr, port: u16) -> bool {
     }
 }
 
+/// On Linux, whether the kernel's socket table can be read: without it no connection's owner can
+/// be told, and the sign-in would wait for a redirect it must refuse. The browser sign-in is then
+/// not offered (the next way to sign in runs).
+fn owners_can_be_told() -> Result<(), Error> {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = std::fs::read_to_string("/proc/net/tcp") {
+        return Err(Error::Listen(std::io::Error::new(
+            e.kind(),
+            format!("cannot tell whose connections reach it: /proc/net/tcp: {e}"),
+        )));
+    }
+    Ok(())
+}
+
 /// The owner of the client socket `peer` connected to loopback `port`, from the text of
-/// `/proc/net/tcp` and `/proc/net/tcp6` (addresses in the kernel's hex form).
+/// `/proc/net/tcp` and `/proc/net/tcp6` (addresses in the kernel's hex form). `None` when the
+/// socket is not there, or is no process's any more (inode 0: closed by its process, or a
+/// `TIME_WAIT` entry, whose uid the kernel shows as 0).
 #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 fn socket_owner(tables: &[String], peer: SocketAddr, port: u16) -> Option<u32> {
     let words = |bytes: &[u8]| -> String {
@@ -170,13 +202,18 @@ fn socket_owner(tables: &[String], peer: SocketAddr, port: u16) -> Option<u32> {
     let remote_port = format!(":{port:04X}");
     tables.iter().flat_map(|t| t.lines().skip(1)).find_map(|line| {
         let fields: Vec<&str> = line.split_whitespace().collect();
-        let (l, r, uid) = (fields.get(1)?, fields.get(2)?, fields.get(7)?);
-        (local.iter().any(|f| f == l) && r.ends_with(&remote_port)).then(|| uid.parse().ok())?
+        let (l, r, uid, inode) = (fields.get(1)?, fields.get(2)?, fields.get(7)?, fields.get(9)?);
+        let held = inode.parse::<u64>().is_ok_and(|i| i != 0);
+        (local.iter().any(|f| f == l) && r.ends_with(&remote_port) && held).then(|| uid.parse().ok())?
     })
 }
 
-/// One request from the browser, read (bounded by `until`) and answered.
-fn handle(mut stream: TcpStream, state: &str, until: Instant) -> Handled {
+/// The path of the start address ([`Listener::start_uri`]).
+const START: &str = "/start";
+
+/// One request from the browser, read (bounded by `until`) and answered; `GET /start` with a
+/// redirect to `authorize`.
+fn handle(mut stream: TcpStream, state: &str, authorize: &str, until: Instant) -> Handled {
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_write_timeout(Some(READ_TIMEOUT));
     let Some((method, target, body)) = read_request(&mut stream, until) else {
@@ -184,6 +221,10 @@ fn handle(mut stream: TcpStream, state: &str, until: Instant) -> Handled {
     };
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
     let params = match method.as_str() {
+        "GET" if path == START => {
+            redirect(&mut stream, authorize);
+            return Handled::Ignored;
+        }
         "GET" if path == "/" => fields(query),
         "POST" if path == "/" => fields(&body),
         _ => {
@@ -268,6 +309,29 @@ fn read_request(stream: &mut TcpStream, until: Instant) -> Option<(String, Strin
     Some((method, target, String::from_utf8_lossy(&body).into_owned()))
 }
 
+/// A `302` to `location` (the authorize URL), with a small page linking to it; not cached.
+fn redirect(stream: &mut TcpStream, location: &str) {
+    // The URL is ours (every value percent-encoded): no CR, LF or quote can break out of the
+    // header or the attribute; checked anyway.
+    if location.contains(['\r', '\n', '"', '<', '>']) {
+        respond(stream, 400, "The sign-in address is not usable.");
+        return;
+    }
+    let body = format!(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>git-credential-azdo</title></head>\
+         <body><p><a href=\"{}\">Continue to the sign-in page.</a></p></body></html>\n",
+        location.replace('&', "&amp;")
+    );
+    let head = format!(
+        "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Type: text/html; charset=utf-8\r\n\
+         Content-Length: {}\r\nCache-Control: no-store\r\nReferrer-Policy: no-referrer\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(head.as_bytes()).and_then(|_| stream.write_all(body.as_bytes()));
+    let _ = stream.flush();
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+}
+
 /// A small static page; nothing the browser sent is in it.
 fn respond(stream: &mut TcpStream, status: u16, text: &str) {
     let reason = match status {
@@ -293,6 +357,8 @@ fn respond(stream: &mut TcpStream, status: u16, text: &str) {
 mod tests {
     use super::*;
     use crate::percent::escape;
+
+    const AUTHORIZE: &str = "https://login.example/organizations/oauth2/v2.0/authorize?state=st&code_challenge=ch";
 
     #[test]
     fn the_listener_holds_both_loopbacks_on_one_port_where_ipv6_exists() {
@@ -333,6 +399,66 @@ mod tests {
     }
 
     #[test]
+    fn a_socket_no_process_holds_has_no_owner() {
+        // A TIME_WAIT entry (the kernel shows uid 0) or a socket its process closed: inode 0.
+        let table =
+            "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
+   0: 0100007F:A9F4 0100007F:1F90 06 00000000:00000000 03:00001770 00000000     0        0 0 3 0000\n"
+                .to_owned();
+        let peer: SocketAddr = "127.0.0.1:43508".parse().expect("addr");
+        assert_eq!(socket_owner(&[table, String::new()], peer, 0x1F90), None);
+    }
+
+    /// A client that sends a redirect and resets its end (SO_LINGER 0) before the listener
+    /// accepts is gone from the socket table while its request waits in the accepted socket: its
+    /// owner cannot be told, so it is dropped unread, never redeemed. So is one that sent and
+    /// closed its end.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_client_that_sent_its_redirect_and_went_away_is_not_redeemed() {
+        let listener = Listener::bind().expect("bind");
+        let port = listener.port;
+        for reset in [true, false] {
+            let mut client = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+            client.write_all(b"GET /?code=stolen&state=s HTTP/1.1\r\nHost: localhost\r\n\r\n").expect("send");
+            if reset {
+                socket2::SockRef::from(&client).set_linger(Some(Duration::ZERO)).expect("SO_LINGER 0");
+            }
+            drop(client);
+            let got = listener.wait(
+                "s",
+                AUTHORIZE,
+                Instant::now() + Duration::from_millis(500),
+                Duration::from_millis(500),
+                None,
+            );
+            assert!(matches!(got, Err(Error::Timeout(_, false))), "reset {reset}: {got:?}");
+        }
+    }
+
+    /// `GET /start` is sent on to the authorize URL; the redirect itself is still taken after.
+    #[test]
+    fn the_start_address_redirects_to_the_authorize_url() {
+        let listener = Listener::bind().expect("bind");
+        let port = listener.port;
+        assert_eq!(listener.start_uri(), format!("http://127.0.0.1:{port}/start"));
+        let client = std::thread::spawn(move || {
+            let start = send(port, "GET /start HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+            let done = send(port, "GET /?code=c&state=s HTTP/1.1\r\nHost: localhost\r\n\r\n");
+            (start, done)
+        });
+        let code = listener
+            .wait("s", AUTHORIZE, Instant::now() + Duration::from_secs(20), Duration::from_secs(20), None)
+            .expect("code");
+        assert_eq!(code.expose(), "c");
+        let (start, done) = client.join().expect("client");
+        assert!(start.starts_with("HTTP/1.1 302 Found\r\n"), "{start}");
+        assert!(start.contains(&format!("\r\nLocation: {AUTHORIZE}\r\n")), "{start}");
+        assert!(start.contains("Cache-Control: no-store"), "{start}");
+        assert!(done.starts_with("HTTP/1.1 200"), "{done}");
+    }
+
+    #[test]
     fn a_client_that_trickles_its_request_is_cut_off_at_its_deadline() {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
@@ -347,7 +473,10 @@ mod tests {
         });
         let (stream, _) = listener.accept().expect("accept");
         let started = Instant::now();
-        assert!(matches!(handle(stream, "state", started + Duration::from_millis(600)), Handled::Ignored));
+        assert!(matches!(
+            handle(stream, "state", "http://authority/", started + Duration::from_millis(600)),
+            Handled::Ignored
+        ));
         assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
     }
 
@@ -388,7 +517,7 @@ mod tests {
             (favicon, wrong, ok)
         });
         let code = listener
-            .wait("good", Instant::now() + Duration::from_secs(20), Duration::from_secs(20), None)
+            .wait("good", AUTHORIZE, Instant::now() + Duration::from_secs(20), Duration::from_secs(20), None)
             .expect("code");
         assert_eq!(code.expose(), "the+code");
         let (favicon, wrong, ok) = client.join().expect("client");
@@ -408,12 +537,19 @@ mod tests {
                 "GET /?error=access_denied&error_description=the+user+canceled%0D%0A%1B[2J&state=s HTTP/1.1\r\n\r\n",
             )
         });
-        let err = listener.wait("s", Instant::now() + Duration::from_secs(20), Duration::from_secs(20), None);
+        let err =
+            listener.wait("s", AUTHORIZE, Instant::now() + Duration::from_secs(20), Duration::from_secs(20), None);
         let Err(Error::Refused(text)) = err else { panic!("{err:?}") };
         assert_eq!(text, "access_denied: the user canceled");
         assert!(client.join().expect("client").contains("access_denied"));
         let started = Instant::now();
-        let quiet = listener.wait("s", Instant::now() + Duration::from_millis(300), Duration::from_millis(300), None);
+        let quiet = listener.wait(
+            "s",
+            AUTHORIZE,
+            Instant::now() + Duration::from_millis(300),
+            Duration::from_millis(300),
+            None,
+        );
         assert!(matches!(quiet, Err(Error::Timeout(..))), "{quiet:?}");
         assert!(started.elapsed() < Duration::from_secs(5));
     }

@@ -1,7 +1,7 @@
 //! Sign-in in the system browser: the authorization code flow with PKCE (`S256`) and a loopback
 //! redirect ([`sign_in`]), in three parts: the PKCE pair, the `state` and the authorize URL
-//! ([`pkce`]); the loopback listener that reads the redirect ([`listener`]); starting the browser
-//! ([`opener`]). This module holds what they share (their [`Error`]) and the flow that puts them
+//! ([`pkce`]); the loopback listener that sends the browser on to the authorize URL from a short
+//! start address and reads the redirect ([`listener`]); starting the browser ([`opener`]). This module holds what they share (their [`Error`]) and the flow that puts them
 //! together. The code and the verifier are [`Secret`](crate::secret::Secret)s; the redeem itself
 //! is [`crate::azure::entra::redeem_code`].
 
@@ -35,9 +35,11 @@ pub enum Error {
     Random,
 }
 
-/// Sign in in the system browser: listen on loopback, open the authorize page, wait (bounded by
-/// `azdo.browserTimeout`) for the redirect with the right `state`, redeem its code with the
-/// verifier. Nothing is redeemed unless the state matched.
+/// Sign in in the system browser: listen on loopback, open the browser on the listener's start
+/// address (which sends it on to the authorize page: the `state` and the PKCE challenge are in
+/// no command line and in nothing shown), wait (bounded by `azdo.browserTimeout`) for the
+/// redirect with the right `state`, redeem its code with the verifier. Nothing is redeemed
+/// unless the state matched.
 pub fn sign_in(run: &Run, target: &Target, client: &Client, tenant: &str) -> Result<Tokens, AuthError> {
     let settings = &run.settings;
     let listener = Listener::bind().map_err(AuthError::Browser)?;
@@ -52,7 +54,8 @@ pub fn sign_in(run: &Run, target: &Target, client: &Client, tenant: &str) -> Res
         redirect_uri: &redirect_uri,
         login_hint: target.account(),
     };
-    let url = authorize_url(&request, &state, &pkce.challenge);
+    let authorize = authorize_url(&request, &state, &pkce.challenge);
+    let url = listener.start_uri();
     let timeout = settings.browser_timeout;
     let deadline = Instant::now() + timeout;
     let mut child = open(&url).map_err(AuthError::Browser)?;
@@ -61,7 +64,7 @@ pub fn sign_in(run: &Run, target: &Target, client: &Client, tenant: &str) -> Res
          (waiting up to {} s); if no browser opened, open {url}",
         timeout.as_secs()
     ));
-    let code = listener.wait(&state, deadline, timeout, Some(&mut child)).map_err(AuthError::Browser)?;
+    let code = listener.wait(&state, &authorize, deadline, timeout, Some(&mut child)).map_err(AuthError::Browser)?;
     drop(listener);
     tracing::info!(%target, "browser sign-in redirected with a code; redeeming it");
     let tokens = entra::redeem_code(

@@ -1,4 +1,5 @@
-//! Starting the system browser on the authorize URL: each command of `BROWSER` in turn, else
+//! Starting the system browser on the sign-in's start address (the listener's, which sends it on
+//! to the authorize URL): each command of `BROWSER` in turn, else
 //! the platform's opener, run directly (never through a shell), with stdin, stdout (git's
 //! protocol channel) and stderr on the null device and without this helper's secret variables.
 //! Also whether a browser can plausibly be shown here at all.
