@@ -61,7 +61,13 @@ fn ask(socket: &Path, op: Operation, request: &[u8]) -> Result<Vec<u8>, Miss> {
     stream.set_read_timeout(Some(wire::REQUEST_TIME)).map_err(unreachable)?;
     let mut message = wire::header(op).into_bytes();
     message.extend_from_slice(request);
-    (&stream).write_all(&message).map_err(silent)?;
+    // git closes the helper's stdin without a blank line; the agent reads up to one.
+    if !message.ends_with(b"\n\n") {
+        message.extend_from_slice(if message.ends_with(b"\n") { b"\n" } else { b"\n\n" });
+    }
+    let written = (&stream).write_all(&message);
+    zeroize::Zeroize::zeroize(&mut message);
+    written.map_err(silent)?;
     let mut reader = BufReader::new((&stream).take(wire::MAX_ANSWER as u64 + 128));
     let mut ack = String::new();
     reader.read_line(&mut ack).map_err(silent)?;
