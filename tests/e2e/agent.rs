@@ -429,3 +429,26 @@ fn git_clone_on_an_ssh_host_goes_through_the_forwarded_socket() {
     w.assert_client_stored_nothing();
     assert!(agent.log().contains("org=contoso get: answered"), "{}", agent.log());
 }
+
+/// Codespaces' `~/ado-auth-helper` (a scripted stand-in here) is, like the Azure CLI, a token
+/// source for the real service only: with the identity service and the authority pointed at the
+/// fake it is never run, in a Codespace or not (the unit tests in src/azure/codespaces.rs run it).
+#[test]
+fn the_codespaces_helper_is_never_asked_for_a_token_another_identity_service_would_get() {
+    let fake = FakeAzdo::start();
+    fake.add_repo("contoso", "proj", "repo");
+    let mut env = TestEnv::new();
+    env.use_fake(&fake);
+    env.set("GIT_CREDENTIAL_AZDO_MINT", "auto");
+    env.set("CODESPACES", "true");
+    let ran = env.root.path().join("helper-ran");
+    let helper = env.home.join("ado-auth-helper");
+    std::fs::write(&helper, format!("#!/bin/sh\ntouch '{}'\nprintf 'eyJhbGciOiJub25lIn0.e30.c2ln'\n", ran.display()))
+        .expect("helper");
+    common::set_mode(&helper, 0o700);
+    let url = fake.repo_url("contoso", "proj", "repo");
+    let run = env.git(&["clone", "-q", &url, &env.home.join("repo").to_string_lossy()], b"");
+    assert_ne!(run.status, 0, "nothing to clone with: {run:?}");
+    assert!(!ran.exists(), "ado-auth-helper was asked for a token the fake would receive");
+    assert_eq!(fake.count(fake_azdo::Route::PatCreate), 0);
+}
