@@ -1,6 +1,6 @@
 //! `doctor`: checks what a working setup needs — git's version, the helper's place in git's
-//! configuration (and in WSL, which of the two set-ups it runs), the store, the Azure DevOps endpoints and each stored PAT — and says what to do
-//! about each problem. Prints a report on stdout; exit 1 when something needs fixing.
+//! configuration (in WSL, which of the two set-ups it runs), the store, the Azure DevOps
+//! endpoints and each stored PAT — and says what to do about each problem. Prints a report on stdout; exit 1 when something needs fixing.
 
 use std::io::Write;
 
