@@ -95,6 +95,26 @@ pub enum Command {
     Configure(ScopeArgs),
     /// Remove what configure added
     Unconfigure(ScopeArgs),
+    /// Serve git credential requests on a Unix socket, for containers and SSH hosts (prints the line a shell evaluates)
+    #[cfg(unix)]
+    Agent(AgentArgs),
+}
+
+#[cfg(unix)]
+#[derive(Args, Debug)]
+pub struct AgentArgs {
+    /// The socket to listen on (default: $XDG_RUNTIME_DIR/git-credential-azdo/agent.sock)
+    #[arg(long, value_name = "PATH")]
+    socket: Option<PathBuf>,
+    /// Serve only this organization (repeatable; default: every organization)
+    #[arg(long, value_name = "ORG")]
+    org: Vec<String>,
+    /// Stop after this many seconds without a request
+    #[arg(long, value_name = "SECONDS")]
+    idle_timeout: Option<u64>,
+    /// Stay in the foreground, the agent's log on stderr (default: start in the background)
+    #[arg(long)]
+    foreground: bool,
 }
 
 #[derive(Args, Debug)]
@@ -155,11 +175,39 @@ pub fn main() -> ExitCode {
 /// current, kept for the next command once the request is for this helper), this process's
 /// environment; the answer on stdout.
 fn serve(op: Operation) -> Result<(), crate::helper::Error> {
+    #[cfg(unix)]
+    let raw = crate::agent::wire::read_request_bytes(std::io::stdin().lock(), 256 * 1024)?;
+    #[cfg(unix)]
+    let request = crate::protocol::parse_request(&raw)?;
+    #[cfg(not(unix))]
     let request = crate::protocol::read_request(std::io::stdin().lock())?;
+    // With an agent named, the request goes there and nowhere else.
+    #[cfg(unix)]
+    if let Some(socket) = crate::agent::client::from_env() {
+        return to_agent(&socket, op, raw, request);
+    }
     // For other hosts nothing is written, not even the config cache; for ours the cache is used.
     let (config, save) = crate::config::GitConfig::load_readonly_with_save();
+    #[cfg(unix)]
+    if let Some(socket) = crate::agent::client::from_config(&config) {
+        return to_agent(&socket, op, raw, request);
+    }
     let inputs = crate::run::Inputs::from_process(config);
     crate::helper::serve(op, &request, inputs, |config| save.remember(config), &mut std::io::stdout().lock())
+}
+
+/// Relay git's request to the agent at `socket`; the copy of the request is wiped after.
+#[cfg(unix)]
+fn to_agent(
+    socket: &std::path::Path,
+    op: Operation,
+    mut raw: Vec<u8>,
+    request: crate::protocol::Request,
+) -> Result<(), crate::helper::Error> {
+    drop(request);
+    let relayed = crate::agent::client::relay(socket, op, &raw, &mut std::io::stdout().lock());
+    zeroize::Zeroize::zeroize(&mut raw);
+    relayed.map_err(crate::helper::Error::Output)
 }
 
 // The exit codes, decided here only: 2 for bad input and usage, 1 for any other failure, and a
@@ -248,6 +296,26 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
         Command::Import { yes, offline } => app::import::run(yes, offline),
         Command::Configure(scope) => report(app::setup::configure_here(&scope.scope())?),
         Command::Unconfigure(scope) => report(app::setup::unconfigure(&scope.scope())?),
+        #[cfg(unix)]
+        Command::Agent(args) => Ok(agent(args)),
+    }
+}
+
+/// The agent: its line on stdout once it listens; an error is one line on stderr (exit 1).
+#[cfg(unix)]
+fn agent(args: AgentArgs) -> Outcome {
+    let options = crate::agent::server::Options {
+        socket: args.socket,
+        orgs: args.org,
+        idle_timeout: args.idle_timeout.map(std::time::Duration::from_secs),
+        foreground: args.foreground,
+    };
+    match crate::agent::server::run(&options, &mut std::io::stdout().lock()) {
+        Ok(()) => Outcome::Done,
+        Err(e) => {
+            crate::messages::say(e);
+            Outcome::Invalid
+        }
     }
 }
 

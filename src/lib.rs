@@ -7,6 +7,8 @@
 //! `messages`, the only module that may print to stderr.
 #![deny(clippy::print_stderr)]
 
+#[cfg(unix)]
+mod agent;
 mod app;
 mod auth;
 mod azure;

@@ -1,6 +1,6 @@
 //! `doctor`: checks what a working setup needs — git's version, the helper's place in git's
-//! configuration, the store, the Azure DevOps endpoints and each stored PAT — and says what to do
-//! about each problem. Prints a report on stdout; exit 1 when something needs fixing.
+//! configuration (in WSL, which of the two set-ups it runs), the store, the Azure DevOps
+//! endpoints and each stored PAT — and says what to do about each problem. Prints a report on stdout; exit 1 when something needs fixing.
 
 use std::io::Write;
 
@@ -26,6 +26,10 @@ pub fn run() -> Result<Outcome, Error> {
     let credential_config = credential_config();
     let mut findings = vec![git_version(), use_http_path(&credential_config)];
     findings.extend(helper_order(&credential_config));
+    let osrelease = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    if in_wsl(run.env.var("WSL_DISTRO_NAME").is_some_and(|v| !v.is_empty()), &osrelease) {
+        findings.extend(wsl(&helpers_for(&credential_config, "https://dev.azure.com/org")));
+    }
     let stored = match store.list() {
         Ok(list) => {
             // The keyring's own reachability: a lookup that finds nothing is fine.
@@ -189,6 +193,25 @@ fn helper_order(config: &GitConfig) -> Vec<Finding> {
     findings
 }
 
+/// WSL: `WSL_DISTRO_NAME` is set, or the kernel's release names Microsoft.
+fn in_wsl(distro_named: bool, osrelease: &str) -> bool {
+    distro_named || osrelease.to_ascii_lowercase().contains("microsoft")
+}
+
+/// Which of the two WSL set-ups git runs: the Windows build under /mnt (one sign-in shared with
+/// Windows), or the native Linux helper (its own sign-in and store).
+fn wsl(helpers: &[String]) -> Option<Finding> {
+    let ours = helpers.iter().find(|h| is_our_helper(h))?;
+    let value = ours.trim().trim_start_matches('!').trim().trim_matches(['\'', '"']);
+    let windows = value.starts_with("/mnt/") || value.to_ascii_lowercase().contains(".exe");
+    Some(Finding::Ok(if windows {
+        format!("WSL: git runs the Windows build ({}): one sign-in and store shared with Windows", printable(value))
+    } else {
+        "WSL: git runs the native Linux helper: its own sign-in and store (the Windows .exe under /mnt/c would share Windows')"
+            .into()
+    }))
+}
+
 fn shown(helpers: &[String]) -> String {
     if helpers.is_empty() {
         "none".into()
@@ -228,4 +251,24 @@ fn helpers_for(config: &GitConfig, url: &str) -> Vec<String> {
         }
     }
     helpers
+}
+
+#[cfg(test)]
+mod wsl_tests {
+    use super::*;
+
+    #[test]
+    fn doctor_in_wsl_says_which_helper_is_configured() {
+        assert!(in_wsl(true, "") && in_wsl(false, "5.15.167.4-microsoft-standard-WSL2\n"));
+        assert!(!in_wsl(false, "6.1.0-28-amd64\n"));
+        let say = |helpers: &[&str]| match wsl(&helpers.iter().map(|h| h.to_string()).collect::<Vec<_>>()) {
+            Some(Finding::Ok(line)) => line,
+            _ => String::new(),
+        };
+        let windows = say(&["", "/mnt/c/Program\\ Files/git-credential-azdo/git-credential-azdo.exe"]);
+        assert!(windows.contains("the Windows build") && windows.contains("shared with Windows"), "{windows}");
+        let native = say(&["", "/usr/local/bin/git-credential-azdo"]);
+        assert!(native.contains("native Linux helper"), "{native}");
+        assert_eq!(say(&["manager"]), "");
+    }
 }

@@ -116,7 +116,30 @@ fn silent_token_in(run: &Run, target: &Target, client: &Client, tenant: &str) ->
             Err(e) => tracing::info!(%target, error = %e, "no token from the Azure CLI"),
         }
     }
+    // The ADO Codespaces Auth extension's `~/ado-auth-helper`: a token for the real service too.
+    #[cfg(unix)]
+    if settings.token_source == TokenSource::Auto && target.is_real_service() && settings.real_endpoints() {
+        if let Some(home) = run.env.var("HOME").filter(|h| !h.is_empty()) {
+            let limit = settings.timeout.max(Duration::from_secs(10));
+            match crate::azure::codespaces::token(std::path::Path::new(&home), limit) {
+                Ok(fresh) if for_account(target, &fresh).is_err() => {
+                    tracing::info!(%target, "ado-auth-helper is signed in as another account");
+                }
+                Ok(fresh) => {
+                    tracing::info!(%target, "access token from ado-auth-helper");
+                    return Some(fresh);
+                }
+                Err(e) => tracing::debug!(%target, error = %e, "no token from ado-auth-helper"),
+            }
+        }
+    }
     None
+}
+
+/// In a GitHub Codespace (`CODESPACES=true`) git gets the access token itself: a minted PAT would
+/// outlive the Codespace.
+fn in_codespace(run: &Run) -> bool {
+    run.env.var("CODESPACES").is_some_and(|v| v == "true")
 }
 
 /// The one sign-in policy: silently if possible (not when the person chose the browser, to pick
@@ -150,7 +173,8 @@ pub fn sign_in(run: &Run, target: &Target, asker: Asker, chosen: Option<Method>)
 pub fn obtain(run: &Run, target: &Target) -> Option<Obtained> {
     let settings = &run.settings;
     // The access token itself goes to git: the one kept from an earlier `get`, while it lives.
-    let direct = settings.credential_type == CredentialType::OAuth || mint::held(run, target);
+    let oauth = settings.credential_type == CredentialType::OAuth || in_codespace(run);
+    let direct = oauth || mint::held(run, target);
     if direct && settings.may_sign_in(target) && !target.is_server() {
         if let Some(tokens) = tokens::kept_access_token(run, target) {
             return Some(Obtained::AccessToken(tokens));
@@ -167,7 +191,7 @@ pub fn obtain(run: &Run, target: &Target) -> Option<Obtained> {
             return None;
         }
     };
-    if settings.credential_type == CredentialType::OAuth {
+    if oauth {
         return Some(access_token(run, target, session.tokens));
     }
     if direct {

@@ -58,7 +58,7 @@ pub fn azure_cli_token(tenant: Option<&str>, timeout: Duration) -> Result<Tokens
 
 /// Run `cmd` (stdin closed, stderr dropped) and collect its stdout; the whole child, its exit
 /// included, is bounded by `timeout`: one that prints, closes stdout and keeps running is killed.
-fn run_bounded(
+pub(super) fn run_bounded(
     mut cmd: std::process::Command,
     timeout: Duration,
 ) -> Result<(std::process::ExitStatus, Vec<u8>), Error> {

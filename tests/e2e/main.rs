@@ -22,6 +22,8 @@ mod properties;
 #[cfg(unix)]
 mod accounts;
 #[cfg(unix)]
+mod agent;
+#[cfg(unix)]
 mod browser;
 #[cfg(unix)]
 mod cli;

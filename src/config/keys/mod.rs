@@ -126,6 +126,8 @@ key!(SERVICE_PRINCIPAL_CERTIFICATE: PathBuf = "azdo.servicePrincipalCertificate"
     "a PEM file (readable only by you) with the service principal's RSA private key and certificate; wins over a secret");
 key!(SERVICE_PRINCIPAL_SEND_X5C: bool = "azdo.servicePrincipalSendX5c", "GIT_CREDENTIAL_AZDO_SERVICE_PRINCIPAL_SEND_X5C", "false", true, boolean,
     "send the certificate (x5c) with the client assertion, for subject name and issuer validation");
+key!(AGENT: PathBuf = "azdo.agent", "GIT_CREDENTIAL_AZDO_AGENT", "(none)", false, absolute_path,
+    "the socket of a git credential-azdo agent: get, store and erase go to it and nowhere else (no local store, no local sign-in)");
 
 /// Every setting this helper reads, in the order the documentation lists them.
 pub const SETTINGS: &[&Setting] = &[
@@ -164,6 +166,7 @@ pub const SETTINGS: &[&Setting] = &[
     &SERVICE_PRINCIPAL_SECRET.setting,
     &SERVICE_PRINCIPAL_CERTIFICATE.setting,
     &SERVICE_PRINCIPAL_SEND_X5C.setting,
+    &AGENT.setting,
 ];
 
 /// Git Credential Manager's name for a setting: a `credential.*` key and its variable.
@@ -266,8 +269,8 @@ mod tests {
             default_parses(&WORKLOAD_FEDERATION_ASSERTION) && default_parses(&WORKLOAD_FEDERATION_SERVICE_CONNECTION)
         );
         assert!(default_parses(&WORKLOAD_FEDERATION_CLIENT_ID) && default_parses(&WORKLOAD_FEDERATION_TENANT_ID));
-        assert!(default_parses(&BROWSER_TIMEOUT) && default_parses(&ACCOUNT));
-        assert_eq!(SETTINGS.len(), 35, "every key is in the table once");
+        assert!(default_parses(&BROWSER_TIMEOUT) && default_parses(&ACCOUNT) && default_parses(&AGENT));
+        assert_eq!(SETTINGS.len(), 36, "every key is in the table once");
         // Visual Studio's public client, which Git Credential Manager also uses, so that
         // organizations that already allow GCM allow this helper too.
         assert_eq!((CLIENT_ID.parse)(CLIENT_ID.setting.default), Ok("872cd9fa-d31f-45e0-9eab-6e460a02d1f1".to_owned()));
