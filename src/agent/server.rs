@@ -80,10 +80,15 @@ pub fn run(options: &Options, out: &mut impl Write) -> Result<(), Error> {
         return background(options, out);
     }
     let socket = match &options.socket {
-        Some(path) => path.clone(),
+        Some(path) => std::path::absolute(path).unwrap_or_else(|_| path.clone()),
         None => default_socket()?,
     };
     let listener = listen(&socket, options.socket.is_none())?;
+    // git's configuration is read for each request as from the root directory: a repository the
+    // agent happened to be started in must not configure what it serves.
+    if let Err(e) = std::env::set_current_dir("/") {
+        say(format!("agent: cannot leave the directory it was started in: {e}"));
+    }
     let line = eval_line(&socket);
     // The shell (or the parent in `background`) reads this one line; nothing else goes to stdout.
     let _ = writeln!(out, "{line}").and_then(|()| out.flush());
