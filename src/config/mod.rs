@@ -44,12 +44,12 @@ pub type Env<'a> = &'a dyn Fn(&str) -> Option<OsString>;
 pub struct Environment(Vec<(OsString, OsString)>);
 
 /// The names a run may read begin with one of these: this helper's and Git Credential Manager's
-/// settings, git's own variables, and the build platforms' (Azure Pipelines, GitHub Actions,
-/// Azure's identity variables). [`Environment::from_process`] copies only these, so a `get`
+/// settings, git's own variables, the build platforms' (Azure Pipelines, GitHub Actions, Azure's
+/// identity variables, Codespaces) and `HOME` (where Codespaces' token helper lives). [`Environment::from_process`] copies only these, so a `get`
 /// does not copy the whole environment; [`Environment::var`] checks (in debug builds) that no
 /// other name is asked for.
-const READ_PREFIXES: [&str; 9] =
-    ["GIT_", "GCM_", "SSH_ASKPASS", "AZURE_", "SYSTEM_", "TF_BUILD", "IDENTITY_", "ACTIONS_", "CODESPACES"];
+const READ_PREFIXES: [&str; 10] =
+    ["GIT_", "GCM_", "SSH_ASKPASS", "AZURE_", "SYSTEM_", "TF_BUILD", "IDENTITY_", "ACTIONS_", "CODESPACES", "HOME"];
 
 fn is_read(name: &[u8]) -> bool {
     READ_PREFIXES.iter().any(|p| name.starts_with(p.as_bytes()))
@@ -303,7 +303,7 @@ mod tests {
         let given = Environment::from_pairs([("GIT_A", "1"), ("GIT_A", "2")]);
         assert_eq!(given.var("GIT_A"), Some("1".into()));
         assert_eq!(given.var("GIT_B"), None);
-        assert!(!is_read(b"PATH") && !is_read(b"HOME") && is_read(b"TF_BUILD") && is_read(b"SSH_ASKPASS"));
+        assert!(!is_read(b"PATH") && !is_read(b"USER") && is_read(b"TF_BUILD") && is_read(b"SSH_ASKPASS"));
     }
 
     /// Every variable the settings table names is one a run reads.

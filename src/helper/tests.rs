@@ -9,10 +9,12 @@ use crate::secret::Secret;
 use crate::store::{Credential, MemoryStore, Metadata, Provenance};
 use crate::time::now;
 
-/// A run over an empty memory store, with prompts off.
+/// A run over an empty memory store, with prompts and minting off: nothing is asked of anyone,
+/// no request is made, nothing is written outside the store.
 fn ctx() -> Run {
-    let env = Environment::from_pairs([("GIT_TERMINAL_PROMPT", "0")]);
-    let local = std::path::Path::new("/home/someone/.local/share");
+    let env = Environment::from_pairs([("GIT_TERMINAL_PROMPT", "0"), ("GIT_CREDENTIAL_AZDO_MINT", "never")]);
+    let local = std::env::temp_dir().join("git-credential-azdo-unit-tests-write-nothing-here");
+    let local = local.as_path();
     let settings = Settings::from_sources(GitConfig::default(), Instances::default(), None, &env.lookup(), Some(local))
         .expect("valid");
     Run::new(settings, Box::new(MemoryStore::new()), env, Messages::captured())
