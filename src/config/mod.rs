@@ -45,11 +45,22 @@ pub struct Environment(Vec<(OsString, OsString)>);
 
 /// The names a run may read begin with one of these: this helper's and Git Credential Manager's
 /// settings, git's own variables, the build platforms' (Azure Pipelines, GitHub Actions, Azure's
-/// identity variables, Codespaces) and `HOME` (where Codespaces' token helper lives). [`Environment::from_process`] copies only these, so a `get`
+/// identity variables, Codespaces), WSL's, and `HOME` (where Codespaces' token helper lives). [`Environment::from_process`] copies only these, so a `get`
 /// does not copy the whole environment; [`Environment::var`] checks (in debug builds) that no
 /// other name is asked for.
-const READ_PREFIXES: [&str; 10] =
-    ["GIT_", "GCM_", "SSH_ASKPASS", "AZURE_", "SYSTEM_", "TF_BUILD", "IDENTITY_", "ACTIONS_", "CODESPACES", "HOME"];
+const READ_PREFIXES: [&str; 11] = [
+    "GIT_",
+    "GCM_",
+    "SSH_ASKPASS",
+    "AZURE_",
+    "SYSTEM_",
+    "TF_BUILD",
+    "IDENTITY_",
+    "ACTIONS_",
+    "CODESPACES",
+    "WSL_",
+    "HOME",
+];
 
 fn is_read(name: &[u8]) -> bool {
     READ_PREFIXES.iter().any(|p| name.starts_with(p.as_bytes()))
