@@ -132,9 +132,12 @@ impl Client {
     }
 
     /// A request to an Azure DevOps or Entra endpoint: Azure DevOps is asked to answer with a
-    /// status instead of redirecting to its sign-in page.
+    /// status instead of redirecting to its sign-in page. Every request carries one deadline,
+    /// `azdo.timeout` from when it is sent until its body is read ([`read_body`]): the client's
+    /// own timeout bounds each read only, so a reply trickled a byte at a time would never end.
+    /// A caller may set a shorter one (`.timeout(..)` again replaces it).
     pub fn request(&self, method: reqwest::Method, url: &str) -> RequestBuilder {
-        self.http.request(method, url).header("X-TFS-FedAuthRedirect", "Suppress")
+        self.http.request(method, url).header("X-TFS-FedAuthRedirect", "Suppress").timeout(self.timeout)
     }
 
     pub fn get(&self, url: &str) -> RequestBuilder {
@@ -238,6 +241,58 @@ pub fn test_headers(pairs: &[(&'static str, &'static str)]) -> reqwest::header::
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A loopback server that sends its headers at once, then one body byte every `every`, for
+    /// each connection; its address.
+    pub(crate) fn trickling_server(every: Duration) -> String {
+        use std::io::Write;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                std::thread::spawn(move || {
+                    let mut head = [0u8; 4096];
+                    let _ = stream.read(&mut head);
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{",
+                    );
+                    for _ in 0..600 {
+                        std::thread::sleep(every);
+                        if stream.write_all(b" ").is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    #[test]
+    fn a_reply_trickled_a_byte_at_a_time_is_given_up_at_the_requests_deadline() {
+        let url = trickling_server(Duration::from_millis(200));
+        let network = Network {
+            connect_timeout: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+            proxy: Some(String::new()),
+            ca_file: None,
+            verify_tls: true,
+        };
+        let client = Client::new(&network).expect("client");
+        let started = std::time::Instant::now();
+        for request in
+            [client.get(&url), client.post(&url), client.bearer(reqwest::Method::GET, &url, &Secret::new("t"))]
+        {
+            let read = request.send().map_err(Failure::from).and_then(|r| read_body(r, 1 << 20));
+            assert!(read.is_err(), "a body that never ends was read");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(6),
+            "{:?}: each read was bounded, not the request",
+            started.elapsed()
+        );
+    }
 
     #[test]
     fn proxy_credentials_are_redacted() {
