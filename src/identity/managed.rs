@@ -1,7 +1,9 @@
 //! Managed identity: an Azure resource's own identity, from the instance metadata endpoint
 //! (VMs, scale sets, AKS nodes) or the App Service form (`IDENTITY_ENDPOINT` +
-//! `IDENTITY_HEADER`: App Service, Functions, Container Apps). Asked only when
-//! `azdo.managedIdentity` is set; never through a proxy; given up within [`GIVE_UP`].
+//! `IDENTITY_HEADER`: App Service, Functions, Container Apps). Asked only when a managed
+//! identity is configured (`azdo.managedIdentity`) or federation's `managedidentity` scenario
+//! needs its token; never through a proxy; given up within [`GIVE_UP`]; an expiry outside the
+//! next 24 hours is unknown.
 
 use std::time::{Duration, Instant};
 
