@@ -24,28 +24,36 @@ mod resolver {
 
     use hickory_resolver::config::{NameServerConfigGroup, ResolverConfig};
     use hickory_resolver::name_server::TokioConnectionProvider;
+    use hickory_resolver::Name;
     use hickory_resolver::TokioResolver;
-    use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+    use reqwest::dns::{Addrs, Resolve, Resolving};
 
     /// Built on the first lookup (inside reqwest's runtime), then kept for the client's life.
     #[derive(Default)]
     pub struct Hosts(Arc<OnceLock<TokioResolver>>);
 
     impl Resolve for Hosts {
-        fn resolve(&self, name: Name) -> Resolving {
+        fn resolve(&self, name: reqwest::dns::Name) -> Resolving {
             let cell = Arc::clone(&self.0);
             Box::pin(async move {
                 let resolver = match cell.get() {
                     Some(resolver) => resolver,
                     None => {
                         // The default strategy is IPv4, then IPv6 when there is no IPv4 address.
-                        // Without a readable /etc/resolv.conf, glibc's default: a name server on
-                        // this machine.
-                        let builder = TokioResolver::builder_tokio().unwrap_or_else(|_| {
-                            let local = NameServerConfigGroup::from_ips_clear(&[Ipv4Addr::LOCALHOST.into()], 53, true);
-                            let config = ResolverConfig::from_parts(None, vec![], local);
-                            TokioResolver::builder_with_config(config, TokioConnectionProvider::default())
-                        });
+                        let bytes = std::fs::read("/etc/resolv.conf").unwrap_or_default();
+                        let conf = super::resolv_conf::parse(&bytes);
+                        let mut servers = conf.nameservers;
+                        if servers.is_empty() {
+                            // glibc's default, only when no name server was read at all.
+                            tracing::info!(
+                                "no nameserver line in /etc/resolv.conf: asking a name server on this machine"
+                            );
+                            servers.push(Ipv4Addr::LOCALHOST.into());
+                        }
+                        let search = conf.search.iter().filter_map(|d| Name::from_ascii(d).ok()).collect();
+                        let group = NameServerConfigGroup::from_ips_clear(&servers, 53, true);
+                        let config = ResolverConfig::from_parts(None, search, group);
+                        let builder = TokioResolver::builder_with_config(config, TokioConnectionProvider::default());
                         cell.get_or_init(|| builder.build())
                     }
                 };
@@ -53,6 +61,84 @@ mod resolver {
                 let addrs: Addrs = Box::new(found.into_iter().map(|ip| SocketAddr::new(ip, 0)));
                 Ok(addrs)
             })
+        }
+    }
+}
+
+/// /etc/resolv.conf read the way glibc reads it, best effort: a line it does not know (an
+/// unknown `options` word, a trailing word, bytes that are not UTF-8) is skipped, not the file.
+#[cfg(any(test, all(target_os = "linux", target_feature = "crt-static")))]
+mod resolv_conf {
+    use std::net::IpAddr;
+
+    /// glibc's MAXNS: name servers past the third are ignored.
+    const MAX_NAMESERVERS: usize = 3;
+
+    /// What the resolver takes from the file.
+    #[derive(Debug, Default, PartialEq, Eq)]
+    pub struct ResolvConf {
+        /// `nameserver ADDRESS` lines, in order, at most three.
+        pub nameservers: Vec<IpAddr>,
+        /// The last `search` or `domain` line's domains.
+        pub search: Vec<String>,
+    }
+
+    /// Pure: the file's bytes in, what it says out. Comments start with `#` or `;`.
+    pub fn parse(bytes: &[u8]) -> ResolvConf {
+        let mut conf = ResolvConf::default();
+        for line in bytes.split(|b| *b == b'\n') {
+            let line = String::from_utf8_lossy(line);
+            let line = line.split(['#', ';']).next().unwrap_or("");
+            let mut words = line.split_ascii_whitespace();
+            match words.next() {
+                Some("nameserver") => {
+                    // A trailing word after the address is ignored, as glibc does.
+                    let address = words.next().and_then(|w| w.parse::<IpAddr>().ok());
+                    if let Some(ip) = address.filter(|_| conf.nameservers.len() < MAX_NAMESERVERS) {
+                        conf.nameservers.push(ip);
+                    }
+                }
+                Some("search") | Some("domain") => {
+                    conf.search = words.filter(|w| w.is_ascii()).map(str::to_owned).collect();
+                }
+                _ => {}
+            }
+        }
+        conf
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn lines_glibc_ignores_do_not_lose_the_name_servers() {
+            let conf = parse(
+                b"# generated\n\
+                  options edns0 trust-ad no-such-option\n\
+                  nameserver 10.0.0.2 trailing words\n\
+                  sortlist 130.155.160.0/255.255.240.0\n\
+                  \xff\xfe not utf-8 \xc3\n\
+                  nameserver fe80::1%eth0\n\
+                  nameserver not-an-address\n\
+                  nameserver\n\
+                  search corp.example lab.example\n\
+                  nameserver 2001:db8::53 ; comment\n\
+                  nameserver 10.0.0.3\n\
+                  nameserver 10.0.0.4\n",
+            );
+            let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
+            assert_eq!(conf.nameservers, vec![ip("10.0.0.2"), ip("2001:db8::53"), ip("10.0.0.3")]);
+            assert_eq!(conf.search, vec!["corp.example".to_owned(), "lab.example".to_owned()]);
+        }
+
+        #[test]
+        fn no_nameserver_line_reads_as_none() {
+            for bytes in [&b""[..], b"options ndots:2\n", b"# nameserver 10.0.0.1\n", b"\xff\xff\n;nameserver 1.1.1.1"]
+            {
+                assert_eq!(parse(bytes).nameservers, Vec::<IpAddr>::new(), "{bytes:?}");
+            }
+            assert_eq!(parse(b"domain a.example\nsearch b.example\n").search, vec!["b.example".to_owned()]);
         }
     }
 }
@@ -132,9 +218,12 @@ impl Client {
     }
 
     /// A request to an Azure DevOps or Entra endpoint: Azure DevOps is asked to answer with a
-    /// status instead of redirecting to its sign-in page.
+    /// status instead of redirecting to its sign-in page. Every request carries one deadline,
+    /// `azdo.timeout` from when it is sent until its body is read ([`read_body`]): the client's
+    /// own timeout bounds each read only, so a reply trickled a byte at a time would never end.
+    /// A caller may set a shorter one (`.timeout(..)` again replaces it).
     pub fn request(&self, method: reqwest::Method, url: &str) -> RequestBuilder {
-        self.http.request(method, url).header("X-TFS-FedAuthRedirect", "Suppress")
+        self.http.request(method, url).header("X-TFS-FedAuthRedirect", "Suppress").timeout(self.timeout)
     }
 
     pub fn get(&self, url: &str) -> RequestBuilder {
@@ -196,7 +285,14 @@ pub fn read_body(response: Response, max: u64) -> Result<Vec<u8>, Failure> {
 }
 
 /// A network failure in words: what happened (timed out, cannot connect), then the innermost cause.
+/// A name that does not resolve is said so, with the host: the resolver's own words (on the
+/// static build, hickory's debug text of the query) go to the trace only.
 pub fn describe(e: &reqwest::Error) -> String {
+    if let Some(detail) = resolve_failure(e) {
+        let host = e.url().and_then(|u| u.host_str()).map_or_else(|| "the host".to_owned(), printable);
+        tracing::info!(%host, detail = %printable(&detail), "name resolution failed");
+        return format!("cannot resolve {host}");
+    }
     let kind = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {
@@ -215,6 +311,20 @@ pub fn describe(e: &reqwest::Error) -> String {
     } else {
         format!("{kind} ({})", printable(&detail))
     }
+}
+
+/// The innermost cause of `e` when it is a failed name lookup (hyper's connector calls it a "dns
+/// error", whichever resolver answered).
+fn resolve_failure(e: &reqwest::Error) -> Option<String> {
+    let mut source = std::error::Error::source(e);
+    let mut dns = false;
+    let mut innermost = None;
+    while let Some(s) = source {
+        dns |= s.to_string().starts_with("dns error");
+        innermost = Some(s.to_string());
+        source = s.source();
+    }
+    dns.then(|| innermost.unwrap_or_default())
 }
 
 /// `scheme://user:pass@host` → `scheme://***@host`, for messages about a proxy.
@@ -238,6 +348,83 @@ pub fn test_headers(pairs: &[(&'static str, &'static str)]) -> reqwest::header::
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A loopback server that sends its headers at once, then one body byte every `every`, for
+    /// each connection; its address.
+    pub(crate) fn trickling_server(every: Duration) -> String {
+        use std::io::Write;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                std::thread::spawn(move || {
+                    let mut head = [0u8; 4096];
+                    let _ = stream.read(&mut head);
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{",
+                    );
+                    for _ in 0..600 {
+                        std::thread::sleep(every);
+                        if stream.write_all(b" ").is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    #[test]
+    fn a_reply_trickled_a_byte_at_a_time_is_given_up_at_the_requests_deadline() {
+        let url = trickling_server(Duration::from_millis(200));
+        let network = Network {
+            connect_timeout: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+            proxy: Some(String::new()),
+            ca_file: None,
+            verify_tls: true,
+        };
+        let client = Client::new(&network).expect("client");
+        let started = std::time::Instant::now();
+        for request in
+            [client.get(&url), client.post(&url), client.bearer(reqwest::Method::GET, &url, &Secret::new("t"))]
+        {
+            let read = request.send().map_err(Failure::from).and_then(|r| read_body(r, 1 << 20));
+            assert!(read.is_err(), "a body that never ends was read");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(6),
+            "{:?}: each read was bounded, not the request",
+            started.elapsed()
+        );
+    }
+
+    /// A resolver that finds nothing, in the static build resolver's words.
+    struct NoRecords;
+
+    impl reqwest::dns::Resolve for NoRecords {
+        fn resolve(&self, _: reqwest::dns::Name) -> reqwest::dns::Resolving {
+            Box::pin(async {
+                let e: Box<dyn std::error::Error + Send + Sync> =
+                    "proto error: no records found for Query { name: Name(\"dev.azure.com.\"), query_type: AAAA }"
+                        .into();
+                Err(e)
+            })
+        }
+    }
+
+    #[test]
+    fn a_name_that_does_not_resolve_is_said_in_words_with_its_host() {
+        let http = reqwest::blocking::Client::builder()
+            .no_proxy()
+            .dns_resolver(std::sync::Arc::new(NoRecords))
+            .build()
+            .expect("client");
+        let e = http.get("https://dev.azure.com/contoso/").send().expect_err("resolved");
+        assert_eq!(describe(&e), "cannot resolve dev.azure.com");
+    }
 
     #[test]
     fn proxy_credentials_are_redacted() {

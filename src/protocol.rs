@@ -81,6 +81,9 @@ pub struct Request {
     /// The credential is one git was told not to keep (`ephemeral=1`), or a pre-encoded one
     /// (`authtype`/`credential`): never a PAT to store.
     pub ephemeral: bool,
+    /// git sent an `authtype` or `credential` line (whatever `ephemeral` says after it): the
+    /// credential it reports is a pre-encoded one, never a PAT.
+    pub pre_encoded: bool,
 }
 
 /// What this helper tells git on a `get`: never `url=`, never anything git did not ask for.
@@ -167,6 +170,7 @@ pub fn parse_request(buf: &[u8]) -> Result<Request, Error> {
         password_expiry_utc: fields.password_expiry_utc.filter(|t| *t > 0),
         authtype: fields.authtype,
         ephemeral: fields.ephemeral,
+        pre_encoded: fields.pre_encoded,
     })
 }
 
@@ -181,6 +185,7 @@ struct Fields {
     password_expiry_utc: Option<i64>,
     authtype: bool,
     ephemeral: bool,
+    pre_encoded: bool,
 }
 
 impl Fields {
@@ -202,7 +207,12 @@ impl Fields {
             "ephemeral" => {
                 self.ephemeral = crate::valid::bool_value(&String::from_utf8_lossy(value)).unwrap_or(true);
             }
-            "authtype" | "credential" if !value.is_empty() => self.ephemeral = true,
+            "authtype" | "credential" => {
+                self.pre_encoded = true;
+                if !value.is_empty() {
+                    self.ephemeral = true;
+                }
+            }
             _ => {}
         }
     }

@@ -37,13 +37,15 @@ pub(super) fn get(run: &Run, request: &Request, target: &Target, out: &mut impl 
     let identities = identity::settings(run, Some(target))?;
     if let Some(identity) = identity::choose(settings, &identities, target) {
         tracing::info!(%target, identity = identity.kind(), why = %identity.why(), "answering with a build identity");
-        return match identity::token(run, &identities, target, &identity) {
+        // Every failure on this path, the final write included, tells git to stop.
+        let answered = match identity::token(run, &identities, target, &identity) {
             Ok(token) => write_token(request, target, token.token, token.expires_at, out),
-            Err(e) => {
-                let _ = protocol::write_quit(out);
-                Err(Error::Identity(e))
-            }
+            Err(e) => Err(Error::Identity(e)),
         };
+        if answered.is_err() {
+            let _ = protocol::write_quit(out);
+        }
+        return answered;
     }
     // The Azure CLI's variable holds a PAT of the real service: never for a Server collection or
     // another `azdo.url` origin.

@@ -95,6 +95,11 @@ pub(super) fn erase(run: &Run, request: &Request, target: &Target) -> Result<(),
         None if request.empty_password => {
             tracing::info!(%target, "erase with an empty password; keeping the stored PAT");
         }
+        // A pre-encoded credential (`authtype`/`credential`) is never the stored PAT, whatever
+        // `ephemeral` said after it.
+        None if request.pre_encoded => {
+            tracing::info!(%target, "erase of a pre-encoded credential; the stored PAT is left alone");
+        }
         Some(password) if *password != existing.pat => {
             tracing::info!(%target, "erase for a different PAT; keeping the stored one");
         }

@@ -15,6 +15,7 @@ use crate::text::printable;
 
 use super::managed::{self, ManagedIdentity};
 use super::principal::{self, Proof};
+use super::sources::{is_loopback, Source};
 use super::Token;
 
 const MAX_BODY: u64 = 64 * 1024;
@@ -33,6 +34,8 @@ pub struct Federation {
     pub managed_identity: Option<ManagedIdentity>,
     /// `AZURE_FEDERATED_TOKEN_FILE`, `AZURE_CLIENT_ID`, `AZURE_TENANT_ID` (the workload identity webhook's).
     pub azure_env: (Option<PathBuf>, Option<String>, Option<String>),
+    /// `AZURE_AUTHORITY_HOST` (the webhook's: the authority its token file is meant for).
+    pub authority_host: Option<String>,
     /// `ACTIONS_ID_TOKEN_REQUEST_URL`, `ACTIONS_ID_TOKEN_REQUEST_TOKEN`.
     pub github: Option<(String, Secret)>,
     /// `SYSTEM_OIDCREQUESTURI`.
@@ -72,6 +75,31 @@ impl Federation {
             _ => Err(Error::Missing(
                 "both azdo.workloadFederationClientId and azdo.workloadFederationTenantId are required",
             )),
+        }
+    }
+}
+
+/// Where the scenario's external token comes from, for the rule of where it may go
+/// ([`super::sources::may_send`]), read before anything is asked. `authority`: the one it
+/// would be sent to.
+pub fn source(ids: &IdentitySettings, fed: &Federation, authority: &str) -> Source {
+    match fed.scenario {
+        Some(Scenario::Generic) | None => match (&fed.assertion, &fed.azure_env.0) {
+            (None, Some(_)) => {
+                let same = |host: &String| host.trim_end_matches('/') == authority.trim_end_matches('/');
+                Source::WebhookFile { authority_host: fed.authority_host.as_ref().is_some_and(same) }
+            }
+            _ => Source::ConfiguredAssertion,
+        },
+        // Without the platform's endpoint nothing is sent: the missing variable is the message.
+        Some(Scenario::GithubActions) => {
+            Source::GithubActions { loopback: fed.github.as_ref().is_none_or(|(url, _)| is_loopback(url)) }
+        }
+        Some(Scenario::AzurePipelines) => {
+            Source::PipelinesOidc { loopback: fed.oidc_request_uri.as_deref().is_none_or(is_loopback) }
+        }
+        Some(Scenario::ManagedIdentity) => {
+            Source::ManagedIdentity { platform: ids.app_service.is_some() || ids.imds_url_is_default() }
         }
     }
 }

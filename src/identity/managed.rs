@@ -1,7 +1,9 @@
 //! Managed identity: an Azure resource's own identity, from the instance metadata endpoint
 //! (VMs, scale sets, AKS nodes) or the App Service form (`IDENTITY_ENDPOINT` +
-//! `IDENTITY_HEADER`: App Service, Functions, Container Apps). Asked only when
-//! `azdo.managedIdentity` is set; never through a proxy; given up within [`GIVE_UP`].
+//! `IDENTITY_HEADER`: App Service, Functions, Container Apps). Asked only when a managed
+//! identity is configured (`azdo.managedIdentity`) or federation's `managedidentity` scenario
+//! needs its token; never through a proxy; given up within [`GIVE_UP`]; an expiry outside the
+//! next 24 hours is unknown.
 
 use std::time::{Duration, Instant};
 
@@ -162,8 +164,8 @@ fn parse_reply(status: u16, body: &[u8]) -> Try {
         else {
             return Try::Fail(Error::BadReply);
         };
-        let expires_at = number("expires_on").or_else(|| number("expires_in").map(|s| now() + s));
-        return Try::Done(Token { token: Secret::from(token), expires_at });
+        let expires_at = number("expires_on").or_else(|| number("expires_in").map(|s| now().saturating_add(s)));
+        return Try::Done(Token { token: Secret::from(token), expires_at: sane_expiry(expires_at, now()) });
     }
     let text = |name: &str| field(name).and_then(|v| v.as_str().map(|s| printable(s.lines().next().unwrap_or(""))));
     let reason = match (text("error"), text("error_description")) {
@@ -176,6 +178,15 @@ fn parse_reply(status: u16, body: &[u8]) -> Try {
     } else {
         Try::Fail(Error::Refused(reason))
     }
+}
+
+/// The longest an expiry from the endpoint is believed ahead of now.
+const MAX_LIFETIME: i64 = 24 * 3600;
+
+/// An expiry the endpoint sent, when it is sane: not past, at most [`MAX_LIFETIME`] ahead.
+/// Anything else (a broken or hostile endpoint, a skewed clock) is unknown: git is told none.
+fn sane_expiry(expires_at: Option<i64>, now: i64) -> Option<i64> {
+    expires_at.filter(|at| *at > now && *at <= now.saturating_add(MAX_LIFETIME))
 }
 
 #[cfg(test)]
@@ -202,15 +213,31 @@ mod tests {
 
     #[test]
     fn replies_are_read_with_numbers_as_strings_and_errors_sorted() {
-        let done = parse_reply(
-            200,
-            br#"{"access_token":"eyJ.x.y","expires_in":"3599","expires_on":"1900000000","token_type":"Bearer"}"#,
-        );
-        assert!(matches!(done, Try::Done(Token { expires_at: Some(1_900_000_000), .. })));
+        let on = now() + 3000;
+        let body =
+            format!(r#"{{"access_token":"eyJ.x.y","expires_in":"3599","expires_on":"{on}","token_type":"Bearer"}}"#);
+        let done = parse_reply(200, body.as_bytes());
+        assert!(matches!(done, Try::Done(Token { expires_at: Some(at), .. }) if at == on));
         assert!(matches!(parse_reply(200, br#"{"access_token":""}"#), Try::Fail(Error::BadReply)));
         let not_found = parse_reply(400, br#"{"error":"invalid_request","error_description":"Identity not found"}"#);
         assert!(matches!(not_found, Try::Fail(Error::Refused(ref r)) if r.contains("Identity not found")));
         assert!(matches!(parse_reply(503, b"busy"), Try::Again(_)));
         assert!(matches!(parse_reply(410, b""), Try::Again(_)));
+    }
+
+    #[test]
+    fn expiries_past_or_more_than_a_day_ahead_are_unknown() {
+        let now = 1_900_000_000;
+        assert_eq!(sane_expiry(Some(now + 3599), now), Some(now + 3599));
+        assert_eq!(sane_expiry(Some(now + MAX_LIFETIME), now), Some(now + MAX_LIFETIME));
+        for bad in
+            [Some(now), Some(now - 1), Some(0), Some(i64::MIN), Some(now + MAX_LIFETIME + 1), Some(i64::MAX), None]
+        {
+            assert_eq!(sane_expiry(bad, now), None, "{bad:?}");
+        }
+        let far = parse_reply(200, br#"{"access_token":"eyJ.x.y","expires_on":"99999999999"}"#);
+        assert!(matches!(far, Try::Done(Token { expires_at: None, .. })));
+        let past = parse_reply(200, br#"{"access_token":"eyJ.x.y","expires_in":"-5"}"#);
+        assert!(matches!(past, Try::Done(Token { expires_at: None, .. })));
     }
 }

@@ -13,6 +13,7 @@ pub mod managed;
 pub mod pipeline;
 pub mod principal;
 mod settings;
+pub mod sources;
 
 use std::fmt;
 
@@ -84,6 +85,10 @@ pub enum Error {
     },
     #[error("{kind} is configured for {target}, which is not an organization on Azure DevOps Services: refusing to send its token there")]
     Refused { kind: &'static str, target: String },
+    #[error("{kind} for {target}: {what} is a real platform credential and azdo.authority is a test endpoint: it goes only to the real authority")]
+    Mixed { kind: &'static str, target: String, what: &'static str },
+    #[error("{kind} for {target}: the token it was given is not one git can take (empty, or not printable ASCII)")]
+    Unusable { kind: &'static str, target: String },
 }
 
 /// Why a token could not be had, in one line (never a secret).
@@ -124,9 +129,24 @@ pub fn choose(settings: &Settings, ids: &IdentitySettings, target: &Target) -> O
     None
 }
 
+/// Whether `token` can be handed to git as it came: not empty, printable ASCII only (no space,
+/// CR, LF, NUL or other control character that would end or corrupt git's answer).
+pub fn is_usable(token: &Secret) -> bool {
+    !token.is_empty() && token.expose().bytes().all(|b| b.is_ascii_graphic())
+}
+
 /// The access token of `identity` for `target`: one request (a managed identity's endpoint may
-/// be retried within its bound), nothing stored.
+/// be retried within its bound), nothing stored. A token git could not take is refused here,
+/// when it is received, not when the answer is written.
 pub fn token(run: &Run, ids: &IdentitySettings, target: &Target, identity: &Identity) -> Result<Token, Error> {
+    let token = fetch(run, ids, target, identity)?;
+    if !is_usable(&token.token) {
+        return Err(Error::Unusable { kind: identity.kind(), target: target.to_string() });
+    }
+    Ok(token)
+}
+
+fn fetch(run: &Run, ids: &IdentitySettings, target: &Target, identity: &Identity) -> Result<Token, Error> {
     let settings = &run.settings;
     let fail = |source: Failure| Error::Failed { kind: identity.kind(), target: target.to_string(), source };
     match identity {
@@ -143,17 +163,28 @@ pub fn token(run: &Run, ids: &IdentitySettings, target: &Target, identity: &Iden
             if !settings.may_sign_in(target) {
                 return Err(Error::Refused { kind: identity.kind(), target: target.to_string() });
             }
+            allowed(settings, target, identity, federation::source(ids, fed, &settings.authority))?;
             federation::token(settings, ids, &|url| run.http(url), fed).map_err(|e| fail(e.into()))
         }
         Identity::ServicePrincipal(sp) => {
             if !settings.may_sign_in(target) {
                 return Err(Error::Refused { kind: identity.kind(), target: target.to_string() });
             }
+            allowed(settings, target, identity, ids.sp_credentials.source())?;
             let url = format!("{}/{}/oauth2/v2.0/token", settings.authority.trim_end_matches('/'), sp.tenant);
             let client = run.http(&url).map_err(|e| fail(e.into()))?;
             principal::token(&client, ids, sp, &url).map_err(|e| fail(e.into()))
         }
     }
+}
+
+/// The rule of [`sources::may_send`] for `identity`'s proof, before anything is asked.
+fn allowed(settings: &Settings, target: &Target, identity: &Identity, source: sources::Source) -> Result<(), Error> {
+    let real_authority = settings.authority == config::keys::AUTHORITY.setting.default;
+    if sources::may_send(source, real_authority) {
+        return Ok(());
+    }
+    Err(Error::Mixed { kind: identity.kind(), target: target.to_string(), what: source.describe() })
 }
 
 /// For `status` and `doctor`: which identity serves `target` and why, the Git Credential
@@ -177,3 +208,16 @@ pub fn report(run: &Run, scope: Option<&Target>, target: &Target) -> Result<Opti
 
 /// What [`report`] says: the lines, and the outcome of one token request.
 pub type Report = (Vec<String>, Result<String, Error>);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_printable_ascii_token_is_usable() {
+        assert!(is_usable(&Secret::new("eyJ0eXAi.eyJhdWQi.c2ln-_~+/=")));
+        for bad in ["", "a b", "a\rb", "a\nquit=0", "a\0b", "tab\t", "caf\u{e9}", "\u{202e}x", "del\x7f"] {
+            assert!(!is_usable(&Secret::new(bad)), "{bad:?}");
+        }
+    }
+}

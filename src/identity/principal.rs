@@ -28,6 +28,22 @@ pub struct Credentials {
     pub thumbprint: Option<(String, PathBuf)>,
     /// Send the certificate (`x5c`) for subject name and issuer validation.
     pub send_x5c: bool,
+    /// The secret is Git Credential Manager's (`GCM_AZREPOS_SP_SECRET`), not this helper's own.
+    pub secret_from_gcm: bool,
+}
+
+impl Credentials {
+    /// Where the proof [`token`] sends comes from (a certificate wins over a secret).
+    pub fn source(&self) -> super::sources::Source {
+        use super::sources::Source;
+        if self.certificate.is_some() || self.thumbprint.is_some() || self.secret.is_none() {
+            Source::Certificate
+        } else if self.secret_from_gcm {
+            Source::GcmSecret
+        } else {
+            Source::OwnSecret
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -80,6 +80,7 @@ pub fn read(run: &Run, target: Option<&Target>) -> Result<IdentitySettings, conf
             certificate,
             thumbprint,
             send_x5c: source.get_or_alias(&keys::SERVICE_PRINCIPAL_SEND_X5C, &mut aliases)?,
+            secret_from_gcm: source.get_opt(&keys::SERVICE_PRINCIPAL_SECRET)?.is_none(),
         },
         federation: super::federation::Federation {
             scenario: source.get_opt_or_alias(&keys::WORKLOAD_FEDERATION, &mut aliases)?,
@@ -94,6 +95,7 @@ pub fn read(run: &Run, target: Option<&Target>) -> Result<IdentitySettings, conf
                 text("AZURE_CLIENT_ID"),
                 text("AZURE_TENANT_ID"),
             ),
+            authority_host: text("AZURE_AUTHORITY_HOST"),
             github: text("ACTIONS_ID_TOKEN_REQUEST_URL").zip(text("ACTIONS_ID_TOKEN_REQUEST_TOKEN").map(Secret::from)),
             oidc_request_uri: text("SYSTEM_OIDCREQUESTURI"),
         },

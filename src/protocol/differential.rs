@@ -13,7 +13,7 @@ fn old_parse_request(buf: &[u8]) -> Result<Request, Error> {
     let end = validate(buf)?;
     let ctx =
         Context::from_bytes(&buf[..end], ContextOptions { protect_protocol: true }).map_err(|_| Error::Malformed)?;
-    let (authtype, ephemeral) = extras(&buf[..end]);
+    let (authtype, ephemeral, pre_encoded) = extras(&buf[..end]);
     let Context { protocol, host, path, username, password, password_expiry_utc, .. } = ctx;
     Ok(Request {
         protocol: protocol.ok_or(Error::Missing("protocol"))?,
@@ -25,11 +25,12 @@ fn old_parse_request(buf: &[u8]) -> Result<Request, Error> {
         password_expiry_utc: password_expiry_utc.filter(|t| *t > 0),
         authtype,
         ephemeral,
+        pre_encoded,
     })
 }
 
-fn extras(buf: &[u8]) -> (bool, bool) {
-    let (mut authtype, mut ephemeral) = (false, false);
+fn extras(buf: &[u8]) -> (bool, bool, bool) {
+    let (mut authtype, mut ephemeral, mut pre_encoded) = (false, false, false);
     for line in buf.split(|b| *b == b'\n') {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let Some(eq) = line.iter().position(|b| *b == b'=') else { continue };
@@ -37,11 +38,14 @@ fn extras(buf: &[u8]) -> (bool, bool) {
         match key {
             b"capability[]" if value == b"authtype" => authtype = true,
             b"ephemeral" => ephemeral = crate::valid::bool_value(&String::from_utf8_lossy(value)).unwrap_or(true),
-            b"authtype" | b"credential" if !value.is_empty() => ephemeral = true,
+            b"authtype" | b"credential" => {
+                pre_encoded = true;
+                ephemeral |= !value.is_empty();
+            }
             _ => {}
         }
     }
-    (authtype, ephemeral)
+    (authtype, ephemeral, pre_encoded)
 }
 
 fn validate(buf: &[u8]) -> Result<usize, Error> {

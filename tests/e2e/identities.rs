@@ -623,6 +623,9 @@ mod federation {
         w.env.set("AZURE_FEDERATED_TOKEN_FILE", &file);
         w.env.set("AZURE_CLIENT_ID", &app.client_id);
         w.env.set("AZURE_TENANT_ID", TENANT_ID);
+        // The webhook names the authority its token is for: here the fake's (issue 18: without
+        // it, the token goes only to the real authority).
+        w.env.set("AZURE_AUTHORITY_HOST", w.fake.url());
         works_end_to_end(&w);
         // The same with the assertion setting naming the file.
         w.env.unset("AZURE_FEDERATED_TOKEN_FILE");
@@ -680,19 +683,26 @@ mod gcm_aliases {
         let key = format!("{TENANT_ID}/{}", sp.client_id);
         assert_eq!(w.env.git(&["config", "--global", "credential.azreposServicePrincipal", &key], b"").status, 0);
         w.env.set("GCM_AZREPOS_SP_SECRET", "gcm-secret");
-        let clone = w.clone("c1");
-        assert_eq!(clone.status, 0, "{clone:?}");
+        // GCM's secret is set for the real authority only (issue 18): the fake, a test
+        // authority, never receives it, and git is told to stop.
+        let refused = fails_loudly(&w, "GCM_AZREPOS_SP_SECRET is a real platform credential");
+        assert!(!refused.stderr.contains("gcm-secret"), "{refused:?}");
+        assert_eq!(w.fake.count(Route::Token), 0, "nothing was sent to the test authority");
         // An azdo.* setting wins over GCM's.
         w.env.set("GIT_CREDENTIAL_AZDO_SERVICE_PRINCIPAL_SECRET", "wrong");
         assert_eq!(w.get(true).stdout, "quit=1\n");
+        w.env.set("GIT_CREDENTIAL_AZDO_SERVICE_PRINCIPAL_SECRET", "gcm-secret");
+        let clone = w.clone("c1");
+        assert_eq!(clone.status, 0, "{clone:?}");
         // doctor says which alias it read, and tests the identity without printing its token.
-        w.env.unset("GIT_CREDENTIAL_AZDO_SERVICE_PRINCIPAL_SECRET");
         let doctor = w.env.helper(&["doctor"], b"");
         assert!(doctor.stdout.contains("served by service principal"), "{doctor:?}");
         assert!(doctor.stdout.contains("credential.azreposServicePrincipal for azdo.servicePrincipal"), "{doctor:?}");
-        assert!(doctor.stdout.contains("GCM_AZREPOS_SP_SECRET for azdo.servicePrincipalSecret"), "{doctor:?}");
         assert!(doctor.stdout.contains("service principal gave a token"), "{doctor:?}");
         w.assert_no_token_leaked(&[&doctor], &[]);
+        w.env.unset("GIT_CREDENTIAL_AZDO_SERVICE_PRINCIPAL_SECRET");
+        let doctor = w.env.helper(&["doctor"], b"");
+        assert!(doctor.stdout.contains("GCM_AZREPOS_SP_SECRET for azdo.servicePrincipalSecret"), "{doctor:?}");
     }
 
     #[test]

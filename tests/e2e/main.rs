@@ -40,6 +40,8 @@ mod git_e2e;
 #[cfg(unix)]
 mod helper;
 #[cfg(unix)]
+mod hostile_endpoints;
+#[cfg(unix)]
 mod identities;
 #[cfg(unix)]
 mod mint;
