@@ -1,12 +1,15 @@
 //! Sign-in in the system browser: the authorization code flow with PKCE (`S256`) and a loopback
-//! redirect ([`sign_in`]), in three parts: the PKCE pair, the `state` and the authorize URL
+//! redirect ([`sign_in`]), in four parts: the PKCE pair, the `state` and the authorize URL
 //! ([`pkce`]); the loopback listener that sends the browser on to the authorize URL from a short
-//! start address and reads the redirect ([`listener`]); starting the browser ([`opener`]). This module holds what they share (their [`Error`]) and the flow that puts them
-//! together. The code and the verifier are [`Secret`](crate::secret::Secret)s; the redeem itself
-//! is [`crate::azure::entra::redeem_code`].
+//! start address and reads the redirect ([`listener`]); whose connection reached the listener
+//! ([`peer`]: it serves only this user's); starting the browser ([`opener`]). This module holds
+//! what they share (their [`Error`]) and the flow that puts them together. The code and the
+//! verifier are [`Secret`](crate::secret::Secret)s; the redeem itself is
+//! [`crate::azure::entra::redeem_code`].
 
 mod listener;
 mod opener;
+mod peer;
 mod pkce;
 
 pub use listener::Listener;
