@@ -232,11 +232,17 @@ impl TestEnv {
     }
 }
 
+#[cfg(unix)]
 pub fn set_mode(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
 }
 
+/// Windows has no Unix modes (a private file is private through its directory's ACL): nothing to set.
+#[cfg(not(unix))]
+pub fn set_mode(_path: &Path, _mode: u32) {}
+
+#[cfg(unix)]
 pub fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).expect("stat").permissions().mode() & 0o777
