@@ -275,6 +275,22 @@ pub fn require(tools: &[&str]) -> bool {
     false
 }
 
+/// The emulator these tests run under, if any: `.ci/cross`'s runners set `AZDO_TEST_EMULATED`
+/// to `wine` (.ci/wine/run) or `qemu` (.ci/qemu/run).
+pub fn emulated() -> Option<String> {
+    std::env::var("AZDO_TEST_EMULATED").ok().filter(|v| !v.is_empty())
+}
+
+/// Whether a test must be skipped because it meets a limit of `emulator`, not of the real
+/// system: only when running under that emulator, and then it says so (`why`) on stderr.
+pub fn skipped_under(emulator: &str, why: &str) -> bool {
+    if emulated().as_deref() != Some(emulator) {
+        return false;
+    }
+    let _ = writeln!(std::io::stderr(), "skipped under emulation ({emulator}): {why}");
+    true
+}
+
 pub fn which(tool: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(tool)).find(|p| p.is_file())
 }
