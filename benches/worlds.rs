@@ -142,15 +142,23 @@ fn serve(
     Ok(())
 }
 
+#[cfg(unix)]
+fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
+    std::os::unix::fs::symlink(target, link)
+}
+
+/// The worlds are Unix's (shell scripts, sockets, gnome-keyring).
+#[cfg(not(unix))]
+fn symlink(target: &Path, _link: &Path) -> std::io::Result<()> {
+    Err(std::io::Error::other(format!("cannot link {}: the worlds need a Unix system", target.display())))
+}
+
 /// `W/bin` first on PATH, holding `links` (name, target).
 fn bin_dir(env: &mut TestEnv, links: &[(&str, &Path)]) -> Result<(), String> {
     let dir = env.root.path().join("bin");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     for (name, target) in links {
-        #[cfg(unix)]
-        std::os::unix::fs::symlink(target, dir.join(name)).map_err(|e| format!("link {name}: {e}"))?;
-        #[cfg(not(unix))]
-        return Err(format!("link {name} to {}: the worlds need a Unix system", target.display()));
+        symlink(target, &dir.join(name)).map_err(|e| format!("link {name}: {e}"))?;
     }
     let path = std::env::var("PATH").unwrap_or_default();
     env.set("PATH", format!("{}:{path}", dir.display()));
