@@ -201,7 +201,10 @@ mod tests {
         #[cfg(windows)]
         {
             let parsed = Assertion::parse("file:///C:/token.txt");
-            assert!(matches!(&parsed, Ok(Assertion::File(p)) if p == std::path::Path::new("C:/token.txt")), "{parsed:?}");
+            assert!(
+                matches!(&parsed, Ok(Assertion::File(p)) if p == std::path::Path::new("C:/token.txt")),
+                "{parsed:?}"
+            );
             assert!(matches!(Assertion::parse("file://C:/token.txt"), Ok(Assertion::File(_))));
             assert!(Assertion::parse("file:///var/run/token").is_err());
         }
