@@ -22,10 +22,12 @@ usage() {
 Usage: ./install.sh [--dynamic] [--build-only] | --uninstall | --help
 
 Without options:
-  builds the release binary (cargo build --release --locked); on Linux with glibc,
-  linked statically (-C target-feature=+crt-static): it starts a third faster, and git
-  starts it on every fetch and push. That build resolves host names itself from
-  /etc/hosts and /etc/resolv.conf (not through NSS: see README.md, "Static build"),
+  builds the release binary (cargo build --release --locked); on x86_64 Linux with
+  glibc, linked statically (-C target-feature=+crt-static, a static PIE): it starts a
+  third faster, and git starts it on every fetch and push. That build resolves host names
+  itself from /etc/hosts and /etc/resolv.conf (not through NSS: see README.md, "Static
+  build"). On other Linux architectures (arm64) the binary is dynamic: Rust has no
+  static PIE there yet, and a static non-PIE binary would lose address randomisation.
   installs it as \$PREFIX/bin/$NAME (mode 0755; PREFIX defaults to \$HOME/.local),
   with shell completions (bash, zsh, fish) and a manual page under \$PREFIX/share,
   and runs '$NAME configure --global' to register it with git.
@@ -99,7 +101,7 @@ build_helper() {
     set -- --release --locked
     if [ "$link" = static ]; then
         case "$host" in
-        *-linux-gnu)
+        x86_64-*-linux-gnu)
             # An explicit --target keeps the flag off build scripts and proc macros, which
             # must stay dynamic; the binary lands in target/$host/release.
             set -- "$@" --target "$host"
@@ -108,6 +110,12 @@ build_helper() {
                 RUSTFLAGS="$RUSTFLAGS -C link-arg=-Wl,-z,pack-relative-relocs"
             fi
             export RUSTFLAGS
+            ;;
+        *-linux-gnu)
+            # rustc's aarch64 (and other non-x86_64) glibc targets have no static PIE: with
+            # +crt-static they give a static non-PIE binary, loaded at a fixed address (no
+            # address randomisation). The dynamic build keeps ASLR.
+            say "note: no static PIE for $host with this Rust: building the dynamic binary (it keeps address randomisation)"
             ;;
         esac
     fi

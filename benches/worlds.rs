@@ -142,12 +142,23 @@ fn serve(
     Ok(())
 }
 
+#[cfg(unix)]
+fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
+    std::os::unix::fs::symlink(target, link)
+}
+
+/// The worlds are Unix's (shell scripts, sockets, gnome-keyring).
+#[cfg(not(unix))]
+fn symlink(target: &Path, _link: &Path) -> std::io::Result<()> {
+    Err(std::io::Error::other(format!("cannot link {}: the worlds need a Unix system", target.display())))
+}
+
 /// `W/bin` first on PATH, holding `links` (name, target).
 fn bin_dir(env: &mut TestEnv, links: &[(&str, &Path)]) -> Result<(), String> {
     let dir = env.root.path().join("bin");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     for (name, target) in links {
-        std::os::unix::fs::symlink(target, dir.join(name)).map_err(|e| format!("link {name}: {e}"))?;
+        symlink(target, &dir.join(name)).map_err(|e| format!("link {name}: {e}"))?;
     }
     let path = std::env::var("PATH").unwrap_or_default();
     env.set("PATH", format!("{}:{path}", dir.display()));
@@ -331,9 +342,13 @@ impl CacheDaemon {
         exit.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
         let mut me = CacheDaemon { child, exit };
         let deadline = Instant::now() + Duration::from_secs(5);
+        #[cfg(unix)]
         use std::os::unix::fs::FileTypeExt;
         loop {
+            #[cfg(unix)]
             let listening = std::fs::metadata(socket).is_ok_and(|m| m.file_type().is_socket());
+            #[cfg(not(unix))]
+            let listening = false; // git's credential cache is Unix's
             if listening && std::fs::read_to_string(&out).is_ok_and(|t| t.lines().any(|l| l == "ok")) {
                 return Ok(me);
             }

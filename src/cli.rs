@@ -286,13 +286,18 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
         Command::Status { org, account } => app::report::status(org.as_deref(), account.as_deref()),
         Command::Doctor => app::doctor::run(),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "git-credential-azdo", &mut std::io::stdout());
-            Ok(Outcome::Done)
+            // clap_complete panics when its writer fails: generate in memory, then print.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "git-credential-azdo", &mut script);
+            print("completion script", &script)
         }
-        Command::Man => clap_mangen::Man::new(Cli::command())
-            .render(&mut std::io::stdout())
-            .map(|()| Outcome::Done)
-            .map_err(|source| Error::Print { what: "manual page", source }),
+        Command::Man => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut page)
+                .map_err(|source| Error::Print { what: "manual page", source })?;
+            print("manual page", &page)
+        }
         Command::Import { yes, offline } => app::import::run(yes, offline),
         Command::Configure(scope) => report(app::setup::configure_here(&scope.scope())?),
         Command::Unconfigure(scope) => report(app::setup::unconfigure(&scope.scope())?),
@@ -316,6 +321,18 @@ fn agent(args: AgentArgs) -> Outcome {
             crate::messages::say(e);
             Outcome::Invalid
         }
+    }
+}
+
+/// A verb's output on stdout. A reader that closed the pipe early (`... | head`) ends the command
+/// quietly, with success, as other command-line programs do.
+fn print(what: &'static str, bytes: &[u8]) -> Result<Outcome, Error> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => Ok(Outcome::Done),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(Outcome::Done),
+        Err(source) => Err(Error::Print { what, source }),
     }
 }
 

@@ -6,7 +6,9 @@
 #[cfg(unix)]
 mod steps;
 
+#[cfg(unix)]
 use std::io::Write;
+#[cfg(unix)]
 use std::path::PathBuf;
 use std::process::ExitCode;
 

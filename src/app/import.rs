@@ -104,6 +104,7 @@ pub fn run(yes: bool, offline: bool) -> Result<Outcome, AppError> {
 }
 
 /// Which tool wrote an item with this `service` attribute, and for which org.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))] // the search is Linux's Secret Service
 pub fn classify(service: &str) -> Option<(&'static str, Target)> {
     let (source, url) = if let Some(url) = service.strip_prefix("git:") {
         ("Git Credential Manager", url)

@@ -17,9 +17,9 @@ use super::Session;
 pub fn mint_pat(run: &Run, target: &Target, session: &Session) -> Result<Credential, pats::Error> {
     let settings = &run.settings;
     let (client, tokens) = (&session.client, &session.tokens);
-    let now = now();
-    let display_name = format!("git-credential-azdo on {} {}", hostname(), &timestamp(now)[..10]);
-    let valid_to = now + i64::from(settings.pat_lifetime_days) * 86_400;
+    let asked_at = now();
+    let display_name = format!("git-credential-azdo on {} {}", hostname(), &timestamp(asked_at)[..10]);
+    let valid_to = asked_at + i64::from(settings.pat_lifetime_days) * 86_400;
     let info = pats::create(
         client,
         &settings.vssps_url,
@@ -31,6 +31,9 @@ pub fn mint_pat(run: &Run, target: &Target, session: &Session) -> Result<Credent
     )?;
     let pat = info.token.ok_or_else(|| pats::Error::Failed("the reply holds no PAT".into()))?;
     tracing::info!(%target, authorization_id = %info.authorization_id, valid_to = ?info.valid_to, "minted a PAT");
+    // The clock is read after the reply: a PAT that expired while the request was under way is
+    // caught here, not by a later check that neither revokes nor replaces it.
+    let now = now();
     if let Some(why) = unusable(&settings.scope, &info.scope, &pat, info.valid_to, now) {
         // Never stored nor handed to git; revoked so that it does not stay alive unreachable.
         let revoked =

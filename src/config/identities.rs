@@ -140,7 +140,7 @@ impl Assertion {
     pub fn parse(v: &str) -> Result<Assertion, &'static str> {
         let v = v.trim();
         if let Some(path) = v.strip_prefix("file://") {
-            let path = super::keys::expand_home(path);
+            let path = super::keys::expand_home(drive_path(path));
             return if path.is_absolute() { Ok(Assertion::File(path)) } else { Err("expected file:///absolute/path") };
         }
         if v.is_empty() || v.contains(['\n', '\r', '\0']) {
@@ -148,4 +148,16 @@ impl Assertion {
         }
         Ok(Assertion::Value(Secret::new(v)))
     }
+}
+
+/// A `file://` URL's path as a path of this system: on Windows, `file:///C:/token.txt` (the
+/// standard form) names `C:/token.txt`, not `/C:/token.txt`. Unchanged elsewhere.
+fn drive_path(path: &str) -> &str {
+    if cfg!(windows) {
+        let b = path.as_bytes();
+        if b.len() >= 3 && b[0] == b'/' && b[1].is_ascii_alphabetic() && b[2] == b':' {
+            return &path[1..];
+        }
+    }
+    path
 }

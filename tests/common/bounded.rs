@@ -3,6 +3,7 @@
 //! fails the test instead of hanging it, and a run that panics or dies of a signal fails it too.
 
 use std::io::Write;
+#[cfg(unix)]
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -55,7 +56,10 @@ impl Running {
         match self.done.recv_timeout(limit) {
             Ok(output) => {
                 let output = output.expect("wait");
+                #[cfg(unix)]
                 let signal = output.status.signal();
+                #[cfg(not(unix))]
+                let signal: Option<i32> = None;
                 let run: Run = output.into();
                 assert_eq!(signal, None, "{}: died of signal {signal:?}: {run:?}", self.what);
                 (run, self.started.elapsed())

@@ -32,6 +32,7 @@ pub fn answered(run: &Run) -> Option<String> {
 pub fn read_store(path: &Path) -> serde_json::Value {
     let meta = std::fs::symlink_metadata(path).expect("the store file must exist");
     assert!(meta.file_type().is_file(), "{} is not a regular file", path.display());
+    #[cfg(unix)]
     assert_eq!(super::mode(path), 0o600, "store file mode");
     let bytes = std::fs::read(path).expect("read store");
     let doc: serde_json::Value = serde_json::from_slice(&bytes)
@@ -47,6 +48,7 @@ pub fn temp_files(dir: &Path) -> Vec<String> {
         let entry = entry.expect("entry");
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.starts_with(".tmp-credentials.json-") {
+            #[cfg(unix)]
             assert_eq!(super::mode(&entry.path()), 0o600, "temp file {name} is not private");
             names.push(name);
         }

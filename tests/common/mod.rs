@@ -232,11 +232,17 @@ impl TestEnv {
     }
 }
 
+#[cfg(unix)]
 pub fn set_mode(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
 }
 
+/// Windows has no Unix modes (a private file is private through its directory's ACL): nothing to set.
+#[cfg(not(unix))]
+pub fn set_mode(_path: &Path, _mode: u32) {}
+
+#[cfg(unix)]
 pub fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).expect("stat").permissions().mode() & 0o777
@@ -267,6 +273,22 @@ pub fn require(tools: &[&str]) -> bool {
     }
     eprintln!("SKIPPED: {msg}");
     false
+}
+
+/// The emulator these tests run under, if any: `.ci/cross`'s runners set `AZDO_TEST_EMULATED`
+/// to `wine` (.ci/wine/run) or `qemu` (.ci/qemu/run).
+pub fn emulated() -> Option<String> {
+    std::env::var("AZDO_TEST_EMULATED").ok().filter(|v| !v.is_empty())
+}
+
+/// Whether a test must be skipped because it meets a limit of `emulator`, not of the real
+/// system: only when running under that emulator, and then it says so (`why`) on stderr.
+pub fn skipped_under(emulator: &str, why: &str) -> bool {
+    if emulated().as_deref() != Some(emulator) {
+        return false;
+    }
+    let _ = writeln!(std::io::stderr(), "skipped under emulation ({emulator}): {why}");
+    true
 }
 
 pub fn which(tool: &str) -> Option<PathBuf> {

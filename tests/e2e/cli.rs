@@ -623,3 +623,17 @@ fn completions_and_man_page_come_from_the_cli_definition() {
         &man.stdout[..200]
     );
 }
+
+/// `git credential-azdo completions bash | head`: a reader that closes the pipe early ends the
+/// command quietly, with success, as other command-line programs do (it used to panic).
+#[test]
+fn completions_and_man_end_quietly_when_the_reader_closes_the_pipe() {
+    let env = TestEnv::new();
+    for args in [&["completions", "bash"][..], &["completions", "zsh"], &["man"]] {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let out = env.command(common::bin()).args(args).stdin(Stdio::null()).stdout(writer).output().expect("run");
+        let run: Run = out.into();
+        assert_eq!((run.status, run.stderr.as_str()), (0, ""), "{args:?}: {run:?}");
+    }
+}
