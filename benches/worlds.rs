@@ -21,8 +21,11 @@
 //!   credential (organization `contoso`) in the file store, in a second file store holding 1000
 //!   organizations (`~/many-orgs.json`), and on the Secret Service; the same credential in
 //!   `git credential-store` (`git-credentials`), in a `git credential-cache` daemon
-//!   (`ccache/socket`) and through `git-credential-libsecret`. The helper is on PATH as
-//!   `git-credential-azdo`, libsecret's as `git-credential-libsecret`, `--baseline` as
+//!   (`ccache/socket`) and through `git-credential-libsecret`; and the helper's agent
+//!   (`git-credential-azdo agent --foreground --socket agent.sock`, the description's
+//!   `agent_socket`) with the world's environment and the file store, which serves the same
+//!   credential to a client with `GIT_CREDENTIAL_AZDO_AGENT` naming its socket. The helper is on
+//!   PATH as `git-credential-azdo`, libsecret's as `git-credential-libsecret`, `--baseline` as
 //!   `git-credential-azdo-baseline`.
 //! - `validation`: the file store against fake-azdo on loopback (`use_fake`), the PAT stored with
 //!   `login` (one check); an empty `no-ca.pem` for the run without system CAs.
@@ -35,7 +38,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
@@ -211,7 +214,9 @@ fn query(org_path: &str, head: &str) -> String {
 }
 
 struct HotPath {
-    // Dropped in this order: the cache daemon, then the world (its Secret Service, its files).
+    // Dropped in this order: the agent, the cache daemon, then the world (its Secret Service,
+    // its files).
+    _agent: Agent,
     _cache: CacheDaemon,
     env: TestEnv,
     description: BTreeMap<&'static str, serde_json::Value>,
@@ -270,9 +275,15 @@ impl HotPath {
             "git credential-cache store",
         )?;
         ok(feed(env.command(libsecret).arg("store"), full(ORG).as_bytes())?, "git-credential-libsecret store")?;
+        // The agent, serving the file store that holds the one credential.
+        let agent_socket = env.home.join("agent.sock");
+        let agent = Agent::start(&env, &helper, &agent_socket)?;
 
-        let description = BTreeMap::from([("pat", serde_json::json!(HOT_PATH_PAT))]);
-        Ok(HotPath { _cache: cache, env, description })
+        let description = BTreeMap::from([
+            ("pat", serde_json::json!(HOT_PATH_PAT)),
+            ("agent_socket", serde_json::json!(agent_socket)),
+        ]);
+        Ok(HotPath { _agent: agent, _cache: cache, env, description })
     }
 }
 
@@ -306,6 +317,52 @@ impl Validation {
             ("login_requests", serde_json::json!(login_requests)),
         ]);
         Ok(Validation { env, fake, description })
+    }
+}
+
+/// The helper's agent (`agent --foreground --socket SOCKET`) with the world's environment and
+/// the file store; its log (one line per request) in `W/agent.log`. Started once it has printed
+/// its line (it then listens); stopped on drop (killed, then waited for).
+struct Agent {
+    child: Child,
+}
+
+impl Agent {
+    fn start(env: &TestEnv, helper: &Path, socket: &Path) -> Result<Agent, String> {
+        let log = env.root.path().join("agent.log");
+        let stderr = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+        let mut child = env
+            .command(helper)
+            .args(["agent", "--foreground", "--socket"])
+            .arg(socket)
+            .env("GIT_CREDENTIAL_AZDO_STORE", "file")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .map_err(|e| format!("start the agent: {e}"))?;
+        let mut line = String::new();
+        // The line it prints once it listens (bounded: it prints nothing else).
+        let read = match child.stdout.take() {
+            Some(out) => BufReader::new(out.take(4096)).read_line(&mut line).map_err(|e| e.to_string()),
+            None => Err("no stdout".into()),
+        };
+        let me = Agent { child };
+        match read {
+            Ok(_) if line.starts_with("GIT_CREDENTIAL_AZDO_AGENT=") && line.ends_with('\n') => Ok(me),
+            Ok(_) | Err(_) => {
+                let text = std::fs::read_to_string(&log).unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(3).collect();
+                Err(format!("the agent did not start: {}", tail.join(" | ")))
+            }
+        }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
