@@ -38,6 +38,8 @@ pub enum Miss {
     Silent { path: String, source: std::io::Error },
     #[error("the agent at {path} gave an answer that is not git's protocol")]
     Garbled { path: String },
+    #[error("the socket {path} is served by another user (uid {uid}), not an agent of yours")]
+    Foreign { path: String, uid: u32 },
 }
 
 /// Send `op` and git's `request` (as git sent it) to the agent at `socket` and copy its answer
@@ -52,11 +54,42 @@ pub fn relay(socket: &Path, op: Operation, request: &[u8], out: &mut impl Write)
     }
 }
 
+/// Connect within [`wire::REQUEST_TIME`]: a Unix socket's connect otherwise waits without end
+/// once the listener's backlog is full (a stopped agent).
+fn connect(socket: &Path) -> std::io::Result<UnixStream> {
+    let address = socket2::SockAddr::unix(socket)?;
+    let sock = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None)?;
+    sock.connect_timeout(&address, wire::REQUEST_TIME)?;
+    Ok(sock.into())
+}
+
+/// The uid of the process serving `socket` when it is neither ours nor root's (and we are not
+/// root): git's passwords (`store`, `erase`) must not go to a socket another user bound, say in
+/// `/tmp` on a shared host. Linux asks the connection (`SO_PEERCRED`); elsewhere the socket
+/// file's owner stands in for it. An owner that cannot be told is foreign (`u32::MAX`).
+fn foreign_server(socket: &Path, stream: &UnixStream) -> Option<u32> {
+    let me = rustix::process::geteuid().as_raw();
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let server = {
+        let _ = socket;
+        rustix::net::sockopt::socket_peercred(stream).map_or(u32::MAX, |c| c.uid.as_raw())
+    };
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let server = {
+        let _ = stream;
+        std::fs::symlink_metadata(socket).map_or(u32::MAX, |m| std::os::unix::fs::MetadataExt::uid(&m))
+    };
+    (me != 0 && server != me && server != 0).then_some(server)
+}
+
 fn ask(socket: &Path, op: Operation, request: &[u8]) -> Result<Vec<u8>, Miss> {
     let path = crate::fs::shown(socket);
     let unreachable = |source| Miss::Unreachable { path: path.clone(), source };
     let silent = |source| Miss::Silent { path: path.clone(), source };
-    let stream = UnixStream::connect(socket).map_err(unreachable)?;
+    let stream = connect(socket).map_err(unreachable)?;
+    if let Some(uid) = foreign_server(socket, &stream) {
+        return Err(Miss::Foreign { path, uid });
+    }
     stream.set_write_timeout(Some(wire::REQUEST_TIME)).map_err(unreachable)?;
     stream.set_read_timeout(Some(wire::REQUEST_TIME)).map_err(unreachable)?;
     let mut message = wire::header(op).into_bytes();

@@ -93,7 +93,8 @@ fn key_of(dir: &std::ffi::OsStr, env: &dyn Fn(&str) -> Option<std::ffi::OsString
 fn names_program_or_endpoint(key: &str) -> bool {
     let lower = key.to_ascii_lowercase();
     lower == "core.askpass"
-        || ["azdo.url", "azdo.server", "azdo.vsspsurl", "azdo.authority", "azdo.imdsurl"].contains(&lower.as_str())
+        || ["azdo.url", "azdo.server", "azdo.vsspsurl", "azdo.authority", "azdo.imdsurl", "azdo.agent"]
+            .contains(&lower.as_str())
 }
 
 /// A path git reported relative (`file:.git/config`, relative to the worktree's top level,

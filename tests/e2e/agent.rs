@@ -452,3 +452,57 @@ fn the_codespaces_helper_is_never_asked_for_a_token_another_identity_service_wou
     assert!(!ran.exists(), "ado-auth-helper was asked for a token the fake would receive");
     assert_eq!(fake.count(fake_azdo::Route::PatCreate), 0);
 }
+
+/// A socket another user bound where the agent's is expected (say in `/tmp` on a shared host):
+/// the client never sends git's request there, and never takes its answer.
+#[test]
+fn a_socket_another_user_serves_gets_no_request() {
+    if !need_root("two other uids (setpriv)") || !common::require(&["setpriv", "python3"]) {
+        return;
+    }
+    let w = world();
+    let dir = w.client.root.path().join("shared-tmp");
+    std::fs::create_dir_all(&dir).expect("dir");
+    common::set_mode(w.client.root.path(), 0o755);
+    common::set_mode(&dir, 0o777);
+    let socket = dir.join("azdo-agent.sock");
+    let captured = dir.join("captured");
+    // The impostor (uid 65534): takes one connection, keeps what it was sent, answers a password.
+    let impostor = "import os, socket, sys\n\
+        s = socket.socket(socket.AF_UNIX)\n\
+        s.bind(sys.argv[1]); os.chmod(sys.argv[1], 0o777); s.listen(4)\n\
+        open(sys.argv[2] + '.ready', 'w').close()\n\
+        c, _ = s.accept(); c.settimeout(5)\n\
+        data = b''\n\
+        try:\n    data = c.recv(65536)\nexcept Exception:\n    pass\n\
+        open(sys.argv[2], 'wb').write(data)\n\
+        try:\n    c.sendall(b'git-credential-azdo-agent 1 ok\\nusername=x\\npassword=from-the-impostor\\n')\nexcept Exception:\n    pass\n";
+    let mut listener = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", impostor])
+        .arg(&socket)
+        .arg(&captured)
+        .spawn()
+        .expect("impostor");
+    let ready = captured.with_extension("ready");
+    let start = Instant::now();
+    while !ready.exists() && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(ready.exists(), "the impostor did not start");
+    let input =
+        "protocol=https\nhost=dev.azure.com\npath=contoso/proj/_git/repo\nusername=me\npassword=a-typed-pat\n\n";
+    let mut cmd = w.client.command("setpriv");
+    cmd.args(["--reuid=65533", "--regid=65533", "--clear-groups", common::bin(), "store"]);
+    cmd.env("GIT_CREDENTIAL_AZDO_AGENT", &socket).current_dir("/");
+    let run = run_with(&mut cmd, input.as_bytes());
+    assert_eq!((run.status, run.stdout.as_str()), (0, ""), "{run:?}");
+    assert!(run.stderr.contains("served by another user (uid 65534)"), "{run:?}");
+    let mut cmd = w.client.command("setpriv");
+    cmd.args(["--reuid=65533", "--regid=65533", "--clear-groups", common::bin(), "get"]);
+    cmd.env("GIT_CREDENTIAL_AZDO_AGENT", &socket).current_dir("/");
+    let run = run_with(&mut cmd, b"protocol=https\nhost=dev.azure.com\npath=contoso/proj/_git/repo\n\n");
+    assert_eq!((run.status, run.stdout.as_str()), (0, ""), "{run:?}");
+    let _ = listener.wait();
+    let sent = std::fs::read(&captured).unwrap_or_default();
+    assert!(sent.is_empty(), "the impostor was sent {:?}", String::from_utf8_lossy(&sent));
+}
