@@ -216,14 +216,7 @@ fn to_agent(
 fn helper_exit(result: Result<(), crate::helper::Error>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            crate::messages::say(&e);
-            if e.is_usage() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::FAILURE
-            }
-        }
+        Err(e) => failure(&e, e.is_usage()),
     }
 }
 
@@ -232,14 +225,17 @@ fn verb_exit(result: Result<Outcome, Error>) -> ExitCode {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::Invalid) => ExitCode::FAILURE,
         Ok(Outcome::Unknown) => ExitCode::from(3),
-        Err(e) => {
-            crate::messages::say(&e);
-            if e.is_usage() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::FAILURE
-            }
-        }
+        Err(e) => failure(&e, e.is_usage()),
+    }
+}
+
+/// An error in one line on stderr; exit 2 when the input was at fault, else 1.
+fn failure(error: &dyn std::fmt::Display, usage: bool) -> ExitCode {
+    crate::messages::say(error);
+    if usage {
+        ExitCode::from(2)
+    } else {
+        ExitCode::FAILURE
     }
 }
 

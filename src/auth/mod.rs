@@ -106,12 +106,10 @@ fn silent_token_in(run: &Run, target: &Target, client: &Client, tenant: &str) ->
     // The Azure CLI's token is for the real service: it goes to the real identity service only.
     if settings.token_source != TokenSource::Device && target.is_real_service() && settings.real_endpoints() {
         match crate::azure::cli::azure_cli_token(Some(tenant), settings.timeout.max(Duration::from_secs(10))) {
-            Ok(fresh) if for_account(target, &fresh).is_err() => {
-                tracing::info!(%target, "the Azure CLI is signed in as another account");
-            }
             Ok(fresh) => {
-                tracing::info!(%target, "access token from the Azure CLI");
-                return Some(fresh);
+                if let Some(fresh) = for_this_account(target, fresh, "the Azure CLI") {
+                    return Some(fresh);
+                }
             }
             Err(e) => tracing::info!(%target, error = %e, "no token from the Azure CLI"),
         }
@@ -122,12 +120,10 @@ fn silent_token_in(run: &Run, target: &Target, client: &Client, tenant: &str) ->
         if let Some(home) = run.env.var("HOME").filter(|h| !h.is_empty()) {
             let limit = settings.timeout.max(Duration::from_secs(10));
             match crate::azure::codespaces::token(std::path::Path::new(&home), limit) {
-                Ok(fresh) if for_account(target, &fresh).is_err() => {
-                    tracing::info!(%target, "ado-auth-helper is signed in as another account");
-                }
                 Ok(fresh) => {
-                    tracing::info!(%target, "access token from ado-auth-helper");
-                    return Some(fresh);
+                    if let Some(fresh) = for_this_account(target, fresh, "ado-auth-helper") {
+                        return Some(fresh);
+                    }
                 }
                 Err(e) => tracing::debug!(%target, error = %e, "no token from ado-auth-helper"),
             }
@@ -140,6 +136,17 @@ fn silent_token_in(run: &Run, target: &Target, client: &Client, tenant: &str) ->
 /// outlive the Codespace.
 fn in_codespace(run: &Run) -> bool {
     run.env.var("CODESPACES").is_some_and(|v| v == "true")
+}
+
+/// A token another program (`source`) signed in for: kept when it is for the account `target`
+/// names (any, when it names none).
+fn for_this_account(target: &Target, fresh: Tokens, source: &str) -> Option<Tokens> {
+    if for_account(target, &fresh).is_err() {
+        tracing::info!(%target, source, "signed in as another account");
+        return None;
+    }
+    tracing::info!(%target, source, "access token");
+    Some(fresh)
 }
 
 /// The one sign-in policy: silently if possible (not when the person chose the browser, to pick

@@ -188,7 +188,9 @@ mod tests {
         let private = dir.path().join("private");
         create_private_dir(&private).expect("dir");
         let fifo = private.join("f.json");
-        rustix::fs::mkfifoat(rustix::fs::CWD, &fifo, rustix::fs::Mode::from_raw_mode(0o600)).expect("mkfifo");
+        // mkfifo(1): rustix has no mkfifoat on every Unix (macOS).
+        let made = std::process::Command::new("mkfifo").args(["-m", "600"]).arg(&fifo).status().expect("mkfifo");
+        assert!(made.success(), "mkfifo");
         let started = Instant::now();
         let (tx, rx) = std::sync::mpsc::channel();
         let path = fifo.clone();
