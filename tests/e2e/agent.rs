@@ -472,7 +472,7 @@ fn a_socket_another_user_serves_gets_no_request() {
         s = socket.socket(socket.AF_UNIX)\n\
         s.bind(sys.argv[1]); os.chmod(sys.argv[1], 0o777); s.listen(4)\n\
         open(sys.argv[2] + '.ready', 'w').close()\n\
-        c, _ = s.accept(); c.settimeout(5)\n\
+        s.settimeout(20); c, _ = s.accept(); c.settimeout(5)\n\
         data = b''\n\
         try:\n    data = c.recv(65536)\nexcept Exception:\n    pass\n\
         open(sys.argv[2], 'wb').write(data)\n\
