@@ -1,6 +1,7 @@
 #!/bin/sh
-# Build git-credential-azdo from this checkout, install it and register it with git.
-# Run ./install.sh --help for usage.
+# Install git-credential-azdo and register it with git: from a source checkout it builds the
+# binary first; from an unpacked release archive (the binary beside this script, no Cargo.toml)
+# it installs the binary it came with, without Rust. Run ./install.sh --help for usage.
 set -eu
 
 NAME=git-credential-azdo
@@ -17,11 +18,19 @@ man:$SHARE/man/man1/$NAME.1"
 say() { printf 'install.sh: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
+HERE=$(cd "$(dirname "$0")" && pwd)
+# An unpacked release archive: the prebuilt binary beside this script, and no sources.
+prebuilt() { [ -f "$HERE/$NAME" ] && [ ! -f "$HERE/Cargo.toml" ]; }
+
 usage() {
     cat <<EOF
 Usage: ./install.sh [--dynamic] [--build-only] | --uninstall | --help
 
-Without options:
+From a release archive (the binary beside this script): installs that binary as
+\$PREFIX/bin/$NAME, with completions and a manual page, and registers it with git,
+as below; nothing is built (--dynamic and --build-only need a source checkout).
+
+From a source checkout, without options:
   builds the release binary (cargo build --release --locked); on x86_64 Linux with
   glibc, linked statically (-C target-feature=+crt-static, a static PIE): it starts a
   third faster, and git starts it on every fetch and push. That build resolves host names
@@ -90,13 +99,20 @@ relr_works() {
 
 # Build the release binary; prints its path. $1: "static" or "dynamic".
 build_helper() {
+    if prebuilt; then
+        [ "$link" = static ] || die "--dynamic needs a source checkout: this archive holds a prebuilt binary"
+        built=$HERE/$NAME
+        [ -x "$built" ] || die "$built is not executable"
+        say "installing the prebuilt binary of this archive"
+        return 0
+    fi
     command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust (rustup) first"
     command -v git >/dev/null 2>&1 || die "git not found: install git first"
     # Rust links through cc; on Linux the keyring crate also compiles libdbus from source
     # (vendored), so no libdbus development package is needed, but a C compiler is.
     command -v cc >/dev/null 2>&1 || die "no C compiler ('cc') found: install $(cc_hint)"
 
-    cd "$(dirname "$0")"
+    cd "$HERE"
     host=$(host_triple)
     set -- --release --locked
     if [ "$link" = static ]; then
@@ -209,6 +225,7 @@ done
 case "$action" in
 install) install_helper ;;
 build)
+    prebuilt && die "--build-only needs a source checkout: this archive holds a prebuilt binary"
     build_helper
     printf '%s\n' "$built"
     ;;
