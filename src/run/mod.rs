@@ -50,6 +50,22 @@ impl Run {
         Ok(client)
     }
 
+    /// An exclusive per-org lock across processes (`{data dir}/locks/{org[/account]}.lock`),
+    /// waited for at most `limit`, so that parallel git processes sign in, mint and renew once and
+    /// `prune` revokes nothing a process is storing; `None` when it could not be had in time.
+    pub fn org_lock(&self, target: &Target, limit: std::time::Duration) -> Option<crate::fs::Lock> {
+        let name: String =
+            target.store_key().chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+        let path = self.settings.data_dir.join("locks").join(format!("{name}.lock"));
+        match crate::fs::lock(&path, Some(limit)) {
+            Ok(lock) => Some(lock),
+            Err(e) => {
+                tracing::info!(%target, error = %e, "no org lock");
+                None
+            }
+        }
+    }
+
     /// One validation request for `pat` at `target`'s connectionData.
     pub fn validate(&self, target: &Target, pat: &Secret) -> Verdict {
         let url = target.url();

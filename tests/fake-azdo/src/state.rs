@@ -61,6 +61,9 @@ pub(crate) enum Auth {
     Expired,
     /// An Entra access token the fake issued whose lifetime has passed.
     ExpiredToken,
+    /// A global (all organizations) PAT, once global PATs are retired
+    /// ([`crate::FakeAzdo::retire_global_pats`]).
+    GlobalRetired,
     Valid {
         user: User,
         scopes: Vec<String>,
@@ -102,6 +105,8 @@ pub(crate) struct State {
     pub ids: identity::IdentityState,
     /// A fault in front of the managed identity endpoints.
     pub mi_fault: Fault,
+    /// Global PATs are refused with the retirement error (the service from 2026-12-01).
+    pub global_pats_retired: bool,
 }
 
 pub(crate) fn key(name: &str) -> String {
@@ -148,6 +153,9 @@ impl State {
         }
         if pat.valid_to.secs <= util::now_unix() {
             return Auth::Expired;
+        }
+        if pat.all_orgs && self.global_pats_retired {
+            return Auth::GlobalRetired;
         }
         match self.users.get(&key(&pat.upn)) {
             Some(user) => Auth::Valid { user: user.clone(), scopes: pat.scopes.clone() },
