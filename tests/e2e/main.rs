@@ -48,6 +48,8 @@ mod mint;
 #[cfg(unix)]
 mod planted_files;
 #[cfg(unix)]
+mod prune;
+#[cfg(unix)]
 mod settings;
 #[cfg(unix)]
 mod store_contract;

@@ -168,6 +168,7 @@ impl FakeAzdo {
                 authority: DEFAULT_AUTHORITY.to_string(),
                 entra: entra::EntraState::default(),
                 pat_page_size: 100,
+                pat_page_cap: 100,
                 pat_error_status: 200,
                 ids: identity::IdentityState::default(),
                 mi_fault: Fault::None,

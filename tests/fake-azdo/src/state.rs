@@ -100,6 +100,8 @@ pub(crate) struct State {
     pub entra: entra::EntraState,
     /// Page size of the PAT list when the request has no `$top`.
     pub pat_page_size: usize,
+    /// The most PATs one page holds, whatever `$top` asks (documented: 100).
+    pub pat_page_cap: usize,
     /// HTTP status of a `PatTokenResult` carrying a `patTokenError`.
     pub pat_error_status: u16,
     pub ids: identity::IdentityState,

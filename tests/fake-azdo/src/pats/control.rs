@@ -215,6 +215,12 @@ impl FakeAzdo {
         self.shared.state().pat_page_size = n.clamp(1, 100);
     }
 
+    /// The most PATs one page of the list holds, even when `$top` asks for more (default 100,
+    /// the documented limit): a smaller cap makes a client follow `continuationToken` sooner.
+    pub fn set_pat_page_cap(&self, n: usize) {
+        self.shared.state().pat_page_cap = n.clamp(1, 100);
+    }
+
     /// The HTTP status of answers carrying a `patTokenError` (default 200: the reference
     /// infers that errors come in a successful `PatTokenResult`).
     pub fn set_pat_error_status(&self, status: u16) {
