@@ -93,11 +93,14 @@ pub fn status(arg: Option<&str>, account: Option<&str>) -> Result<Outcome, Error
         return Ok(Outcome::Done);
     };
     // A build identity comes before any PAT: say which, and ask it for a token once.
-    if let Some((lines, tested)) = crate::identity::report(&run, Some(org), org)? {
-        for l in lines {
+    if let Some(report) = crate::identity::report(&run, Some(org), org)? {
+        for l in report.lines {
             line(l);
         }
-        return match tested {
+        for (what, fix) in report.warnings {
+            line(format!("warning: {what}: {fix}"));
+        }
+        return match report.tested {
             Ok(ok) => {
                 line(ok);
                 Ok(Outcome::Done)
@@ -108,7 +111,17 @@ pub fn status(arg: Option<&str>, account: Option<&str>) -> Result<Outcome, Error
             }
         };
     }
+    // What the organization's PAT policy refused or shortened when this helper minted.
+    if let Some(learned) = crate::auth::policy::all(&run).get(org.name()).filter(|_| !org.is_server()) {
+        for (what, fix) in crate::auth::policy::report(org.name(), learned) {
+            line(format!("{what}\n  fix: {fix}"));
+        }
+    }
     let Some(Credential { pat, meta }) = found else {
+        if org.is_server() && !settings.interactive {
+            let (what, fix) = super::doctor::ntlm_advice(org);
+            line(format!("{what}\n  fix: {fix}"));
+        }
         return Err(Error::NothingStored { target: org.to_string(), store: None });
     };
     line(format!("{org}: PAT stored {} (origin {})", timestamp(meta.stored_at), meta.provenance.as_str()));
@@ -142,6 +155,10 @@ pub fn status(arg: Option<&str>, account: Option<&str>) -> Result<Outcome, Error
         }
         Verdict::Invalid { reason } => {
             line(format!("{org}: invalid: {reason}"));
+            if crate::azure::connection_data::global_pat_retired(&reason) {
+                let (what, fix) = super::doctor::global_pat_advice(org, &reason);
+                line(format!("{what}\n  fix: {fix}"));
+            }
             Ok(Outcome::Invalid)
         }
         Verdict::Unknown { reason } => {

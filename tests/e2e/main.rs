@@ -28,6 +28,8 @@ mod browser;
 #[cfg(unix)]
 mod cli;
 #[cfg(unix)]
+mod deadlines;
+#[cfg(unix)]
 mod demo;
 #[cfg(unix)]
 mod faults_files;
