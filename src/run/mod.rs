@@ -1,8 +1,9 @@
 //! What one run works with, built once by [`build`] and passed down: the [`Settings`], the store
 //! they name, the environment the run was given, where its messages go, and the HTTP clients,
 //! built only when a request is about to be made (the hot path builds none) and at most once for
-//! each set of network settings. The helper's operations and every verb take a [`Run`]; a test
-//! builds one over a memory store.
+//! each set of network settings; and the per-org lock ([`Run::org_lock`]) that signing in,
+//! minting, renewing and `prune` take. The helper's operations and every verb take a [`Run`]; a
+//! test builds one over a memory store.
 
 pub mod build;
 
