@@ -65,6 +65,26 @@ pub enum Command {
         #[arg(long, value_name = "ORG")]
         remote: Option<String>,
     },
+    /// Revoke the PATs this helper minted that nothing here stores any more (asks first; see --dry-run)
+    Prune {
+        /// Organization name or URL (default: every organization with a credential stored here)
+        org: Option<String>,
+        /// Also other hosts' PATs older than --older-than (other machines may still use newer ones)
+        #[arg(long, requires = "older_than")]
+        all_hosts: bool,
+        /// Only PATs created at least this many days ago
+        #[arg(long, value_name = "DAYS")]
+        older_than: Option<u32>,
+        /// Show what would be revoked, and revoke nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Revoke without asking (for scripts; without it and without a terminal nothing is revoked)
+        #[arg(long, conflicts_with = "dry_run")]
+        yes: bool,
+        /// The account (user principal name) to sign in as (default: azdo.account)
+        #[arg(long, value_name = "UPN", requires = "org")]
+        account: Option<String>,
+    },
     /// Show the store and, for an organization, check its stored PAT with Azure DevOps (exit 0 valid, 1 invalid, 3 unknown)
     Status {
         /// Organization name or URL
@@ -277,7 +297,11 @@ pub fn run(cli: Cli) -> Result<Outcome, Error> {
         }
         Command::Login { org, pat_stdin, account, .. } => app::login::login(&org, account.as_deref(), pat_stdin),
         Command::Logout { org, revoke, account } => app::login::logout(&org, account.as_deref(), revoke),
-        Command::List { remote: Some(org), json } => app::report::list_remote(&org, json),
+        Command::List { remote: Some(org), json } => app::prune::list_remote(&org, json),
+        Command::Prune { org, all_hosts, older_than, dry_run, yes, account } => {
+            let options = app::prune::Options { all_hosts, older_than_days: older_than, dry_run, yes };
+            app::prune::prune(org.as_deref(), account.as_deref(), &options)
+        }
         Command::List { json, .. } => app::report::list(json),
         Command::Status { org, account } => app::report::status(org.as_deref(), account.as_deref()),
         Command::Doctor => app::doctor::run(),
@@ -366,7 +390,9 @@ mod tests {
 
     #[test]
     fn every_verb_is_known_and_nothing_else() {
-        for verb in ["login", "logout", "list", "status", "doctor", "import", "completions", "man", "configure"] {
+        for verb in
+            ["login", "logout", "list", "prune", "status", "doctor", "import", "completions", "man", "configure"]
+        {
             assert!(is_verb(verb), "{verb}");
         }
         assert!(is_verb("unconfigure") && is_verb("help"));

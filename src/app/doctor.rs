@@ -1,6 +1,10 @@
 //! `doctor`: checks what a working setup needs — git's version, the helper's place in git's
 //! configuration (in WSL, which of the two set-ups it runs), the store, the Azure DevOps
-//! endpoints and each stored PAT — and says what to do about each problem. Prints a report on stdout; exit 1 when something needs fixing.
+//! endpoints and each stored PAT — and says what to do about each problem, the service's
+//! deadlines included: a global PAT (retired 2026-12-01), what an organization's PAT policy
+//! refused or shortened, a federation assertion of the issuer retired on 2027-07-01, an Azure
+//! DevOps Server collection with no PAT and no prompt (NTLM is gone from libcurl). Prints a report
+//! on stdout; exit 1 when something needs fixing.
 
 use std::io::Write;
 
@@ -79,6 +83,10 @@ pub fn run() -> Result<Outcome, Error> {
         } else {
             match run.validate(org, &credential.pat) {
                 Verdict::Valid { user } => Finding::Ok(format!("{org}: stored PAT is valid (signed in as {user})")),
+                Verdict::Invalid { reason } if global_pat_retired(&reason) => {
+                    let (what, fix) = global_pat_advice(org, &reason);
+                    Finding::Problem(what, fix)
+                }
                 Verdict::Invalid { reason } => Finding::Problem(
                     format!("{org}: stored PAT is refused: {reason}"),
                     format!("git credential-azdo login {org} (or let the next git command ask)"),
@@ -89,7 +97,12 @@ pub fn run() -> Result<Outcome, Error> {
             }
         });
     }
-    findings.extend(build_identities(&run, &stored.iter().map(|(t, _)| t.clone()).collect::<Vec<_>>()));
+    for (org, learned) in crate::auth::policy::all(&run) {
+        findings.extend(crate::auth::policy::report(&org, &learned).into_iter().map(|(w, f)| Finding::Warn(w, f)));
+    }
+    let stored_targets: Vec<Target> = stored.iter().map(|(t, _)| t.clone()).collect();
+    findings.extend(servers_without_pat(&settings.instances.servers, &stored_targets)?);
+    findings.extend(build_identities(&run, &stored_targets));
     let mut out = std::io::stdout().lock();
     let mut problems = 0;
     for finding in &findings {
@@ -128,9 +141,10 @@ fn build_identities(run: &Run, stored: &[Target]) -> Vec<Finding> {
     let mut seen = std::collections::BTreeSet::new();
     for target in targets.into_iter().filter(|t| seen.insert(t.clone())) {
         // The settings were read (and checked) when the run was built: `Err` cannot happen here.
-        let Ok(Some((lines, tested))) = crate::identity::report(run, None, &target) else { continue };
-        findings.extend(lines.into_iter().map(Finding::Ok));
-        findings.push(match tested {
+        let Ok(Some(report)) = crate::identity::report(run, None, &target) else { continue };
+        findings.extend(report.lines.into_iter().map(Finding::Ok));
+        findings.extend(report.warnings.into_iter().map(|(what, fix)| Finding::Warn(what, fix)));
+        findings.push(match report.tested {
             Ok(ok) => Finding::Ok(ok),
             Err(e) => {
                 Finding::Problem(e.to_string(), "fix the identity's settings (see README, Build machines)".into())
@@ -138,6 +152,54 @@ fn build_identities(run: &Run, stored: &[Target]) -> Vec<Finding> {
         });
     }
     findings
+}
+
+/// What to say of a PAT for `org` refused as a retired global PAT (`reason`: the service's
+/// words), and how to replace it: (what, fix). `status` and `import` say the same.
+pub(super) fn global_pat_advice(org: &Target, reason: &str) -> (String, String) {
+    (
+        format!(
+            "{org}: the PAT is a global one (all accessible organizations), which Azure DevOps no longer accepts \
+             since 2026-12-01 ({reason})"
+        ),
+        format!(
+            "replace it with a PAT for this organization only: git credential-azdo logout {org}, then let the next \
+             git command mint one, or create one for {org} alone at {} and store it with git credential-azdo login {org}",
+            org.tokens_url()
+        ),
+    )
+}
+
+/// Whether `reason` (a refused PAT's) is the retirement of global PATs.
+fn global_pat_retired(reason: &str) -> bool {
+    crate::azure::connection_data::global_pat_retired(reason)
+}
+
+/// Each Azure DevOps Server collection with no PAT stored where no prompt is possible (prompts
+/// are off for its URL): git's own NTLM sign-in is gone (libcurl dropped NTLM in September 2026),
+/// so only a stored PAT serves it. The settings are read for each collection's URL, as `get`
+/// reads them.
+fn servers_without_pat(servers: &[Target], stored: &[Target]) -> Result<Vec<Finding>, Error> {
+    let mut findings = Vec::new();
+    for server in servers.iter().filter(|s| !stored.contains(s)) {
+        let (run, _) = open(Some(&server.url()), None)?;
+        if !run.settings.interactive {
+            let (what, fix) = ntlm_advice(server);
+            findings.push(Finding::Warn(what, fix));
+        }
+    }
+    Ok(findings)
+}
+
+/// What to say of a Server collection with no PAT and no prompt: (what, fix).
+pub(super) fn ntlm_advice(server: &Target) -> (String, String) {
+    (
+        format!(
+            "{server}: no PAT is stored and prompts are off, so git gets no credential there; NTLM (Windows) \
+             sign-in is gone from libcurl since September 2026, so git cannot sign in on its own either"
+        ),
+        format!("create a PAT at {} and store it: git credential-azdo login {}", server.tokens_url(), server.url()),
+    )
 }
 
 fn git_version() -> Finding {

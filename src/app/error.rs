@@ -9,7 +9,8 @@
 pub enum Outcome {
     /// Exit 0.
     Done,
-    /// Exit 1: the credential is invalid, or `doctor` found a problem.
+    /// Exit 1: the credential is invalid, `doctor` found a problem, or `prune` could not revoke
+    /// every PAT it meant to.
     Invalid,
     /// Exit 3: Azure DevOps could not be asked.
     Unknown,
@@ -37,6 +38,8 @@ pub enum Error {
     Stdin(#[source] std::io::Error),
     #[error("no organization given")]
     NoOrganization,
+    #[error("{0}: another git process is signing in or storing a PAT; nothing was revoked: try again")]
+    Busy(String),
     /// No PAT can be asked for here: the hint says what to do instead.
     #[error("{0}")]
     CannotAsk(&'static str),

@@ -74,6 +74,11 @@ pub fn run(yes: bool, offline: bool) -> Result<Outcome, AppError> {
         match &verdict {
             None => println!("{org}: from {from}: not checked"),
             Some(Verdict::Valid { user }) => println!("{org}: from {from}: valid (signed in as {user})"),
+            Some(Verdict::Invalid { reason }) if crate::azure::connection_data::global_pat_retired(reason) => {
+                let (what, fix) = super::doctor::global_pat_advice(org, reason);
+                println!("{org}: from {from}: not adopted: {what}; {fix}");
+                continue;
+            }
             Some(Verdict::Invalid { reason }) => {
                 println!("{org}: from {from}: invalid ({reason}); not adopted");
                 continue;

@@ -1,5 +1,5 @@
-//! The human verbs, one file each: `login`/`logout` (login), `list`/`status` (report), `import`,
-//! `doctor`, `configure`/`unconfigure` (setup). Each takes what [`crate::cli`] parsed, builds its
+//! The human verbs, one file each: `login`/`logout` (login), `list`/`status` (report), `prune` and
+//! `list --remote` (prune), `import`, `doctor`, `configure`/`unconfigure` (setup). Each takes what [`crate::cli`] parsed, builds its
 //! [`Run`] once with the run builder, and prints its result on stdout (messages and prompts on
 //! stderr, through the run's messages). They return an [`Outcome`] or an [`Error`], the top of the
 //! house's error.
@@ -8,6 +8,7 @@ pub mod doctor;
 mod error;
 pub mod import;
 pub mod login;
+pub mod prune;
 pub mod report;
 pub mod setup;
 

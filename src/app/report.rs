@@ -1,42 +1,15 @@
-//! `list` (what is stored, from the store's metadata only, never a secret; `--remote`: the PATs
-//! this helper minted, as Azure DevOps lists them) and `status` (the store, and for one
-//! organization a live check: exit 0 valid, 1 invalid, 3 unknown).
+//! `list` (what is stored, from the store's metadata only, never a secret; `--remote` is
+//! [`super::prune::list_remote`]) and `status` (the store, and for one organization a live check:
+//! exit 0 valid, 1 invalid, 3 unknown, with what the organization's PAT policy showed).
 
 use std::io::Write;
 
-use super::{open, open_org, Error, Outcome};
-use crate::auth::{self, Asker};
+use super::{open, Error, Outcome};
 use crate::azure::connection_data::Verdict;
 use crate::config::{Mint, StoreKind, PAT_ENV};
 use crate::store::{Credential, Metadata, Provenance};
 use crate::text::printable;
 use crate::time::{now, timestamp};
-
-#[allow(clippy::print_stdout)] // the listing is the command's output
-pub fn list_remote(arg: &str, json: bool) -> Result<Outcome, Error> {
-    let (run, target) = open_org(arg, None)?;
-    let session = auth::sign_in(&run, &target, Asker::Person, None)?;
-    let all =
-        crate::azure::pats::list(&session.client, &run.settings.vssps_url, target.name(), &session.tokens.access_token)
-            .map_err(|source| Error::Pats { target: target.to_string(), source })?;
-    let ours: Vec<_> = all.iter().filter(|p| p.display_name.starts_with("git-credential-azdo")).collect();
-    if json {
-        let rows: Vec<serde_json::Value> = ours
-            .iter()
-            .map(|p| {
-                serde_json::json!({"authorization_id": p.authorization_id, "display_name": p.display_name, "scope": p.scope, "valid_to": p.valid_to})
-            })
-            .collect();
-        println!("{}", serde_json::Value::Array(rows));
-        return Ok(Outcome::Done);
-    }
-    println!("{:<38} {:<22} {:<16} NAME", "AUTHORIZATION ID", "VALID TO", "SCOPE");
-    for p in ours {
-        let until = p.valid_to.map(timestamp).unwrap_or_default();
-        println!("{:<38} {:<22} {:<16} {}", p.authorization_id, until, p.scope, p.display_name);
-    }
-    Ok(Outcome::Done)
-}
 
 #[derive(serde::Serialize)]
 struct Listed<'a> {
@@ -120,11 +93,14 @@ pub fn status(arg: Option<&str>, account: Option<&str>) -> Result<Outcome, Error
         return Ok(Outcome::Done);
     };
     // A build identity comes before any PAT: say which, and ask it for a token once.
-    if let Some((lines, tested)) = crate::identity::report(&run, Some(org), org)? {
-        for l in lines {
+    if let Some(report) = crate::identity::report(&run, Some(org), org)? {
+        for l in report.lines {
             line(l);
         }
-        return match tested {
+        for (what, fix) in report.warnings {
+            line(format!("warning: {what}: {fix}"));
+        }
+        return match report.tested {
             Ok(ok) => {
                 line(ok);
                 Ok(Outcome::Done)
@@ -135,7 +111,17 @@ pub fn status(arg: Option<&str>, account: Option<&str>) -> Result<Outcome, Error
             }
         };
     }
+    // What the organization's PAT policy refused or shortened when this helper minted.
+    if let Some(learned) = crate::auth::policy::all(&run).get(org.name()).filter(|_| !org.is_server()) {
+        for (what, fix) in crate::auth::policy::report(org.name(), learned) {
+            line(format!("{what}\n  fix: {fix}"));
+        }
+    }
     let Some(Credential { pat, meta }) = found else {
+        if org.is_server() && !settings.interactive {
+            let (what, fix) = super::doctor::ntlm_advice(org);
+            line(format!("{what}\n  fix: {fix}"));
+        }
         return Err(Error::NothingStored { target: org.to_string(), store: None });
     };
     line(format!("{org}: PAT stored {} (origin {})", timestamp(meta.stored_at), meta.provenance.as_str()));
@@ -169,6 +155,10 @@ pub fn status(arg: Option<&str>, account: Option<&str>) -> Result<Outcome, Error
         }
         Verdict::Invalid { reason } => {
             line(format!("{org}: invalid: {reason}"));
+            if crate::azure::connection_data::global_pat_retired(&reason) {
+                let (what, fix) = super::doctor::global_pat_advice(org, &reason);
+                line(format!("{what}\n  fix: {fix}"));
+            }
             Ok(Outcome::Invalid)
         }
         Verdict::Unknown { reason } => {

@@ -8,6 +8,7 @@
 pub mod browser;
 pub mod interactive;
 pub mod mint;
+pub mod policy;
 pub mod renew;
 pub mod tokens;
 
@@ -181,7 +182,9 @@ pub fn obtain(run: &Run, target: &Target) -> Option<Obtained> {
     let settings = &run.settings;
     // The access token itself goes to git: the one kept from an earlier `get`, while it lives.
     let oauth = settings.credential_type == CredentialType::OAuth || in_codespace(run);
-    let direct = oauth || mint::held(run, target);
+    // After an unusable mint (for the hour) or a refusal by the organization's policy (for
+    // RETRY_AFTER_DAYS): the access token directly, no mint request on every `get`.
+    let direct = oauth || mint::held(run, target) || policy::refused(run, target).is_some();
     if direct && settings.may_sign_in(target) && !target.is_server() {
         if let Some(tokens) = tokens::kept_access_token(run, target) {
             return Some(Obtained::AccessToken(tokens));
@@ -202,7 +205,7 @@ pub fn obtain(run: &Run, target: &Target) -> Option<Obtained> {
         return Some(access_token(run, target, session.tokens));
     }
     if direct {
-        tracing::info!(%target, "a mint for this organization was unusable within the hour; using the access token");
+        tracing::info!(%target, "minting for this organization is held (unusable, or refused by policy); using the access token");
         return Some(access_token(run, target, session.tokens));
     }
     match mint::mint_pat(run, target, &session) {
@@ -210,7 +213,15 @@ pub fn obtain(run: &Run, target: &Target) -> Option<Obtained> {
         // The policy will not change within the hour either: no mint request on every `get`.
         Err(e @ (pats::Error::Unusable { .. } | pats::Error::Policy(_))) => {
             mint::hold(run, target);
-            run.messages.say(format!("{target}: {e}; using the sign-in token itself (no new PAT for an hour)"));
+            let until = match policy::refused(run, target) {
+                Some(r) => format!(
+                    "no new PAT is asked for before {}: git credential-azdo status {} says more",
+                    &crate::time::timestamp(r.at + policy::RETRY_AFTER_DAYS * 86_400)[..10],
+                    target.name()
+                ),
+                None => "no new PAT for an hour".into(),
+            };
+            run.messages.say(format!("{target}: {e}; using the sign-in token itself ({until})"));
             Some(access_token(run, target, session.tokens))
         }
         Err(e) => {

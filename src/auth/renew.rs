@@ -35,6 +35,10 @@ pub enum Renewal {
 /// Mint the replacement of `current` with a silent sign-in. Call it under the org lock, when
 /// [`due`].
 pub fn renew(run: &Run, target: &Target, current: &Credential) -> Renewal {
+    if super::policy::refused(run, target).is_some() {
+        tracing::info!(%target, "the organization's policy refused a PAT lately; keeping the current one");
+        return Renewal::Failed;
+    }
     let Ok(client) = run.http(&run.settings.vssps_url) else { return Renewal::Failed };
     let Some(tokens) = super::silent_token(run, target, &client) else {
         tracing::info!(%target, "renewal due, but no sign-in without asking; keeping the current PAT");

@@ -170,6 +170,15 @@ pub fn judge(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Verdict {
     }
 }
 
+/// Whether a refused PAT's `reason` (the service's error text) is the retirement of global PATs
+/// ("All accessible organizations"), which stopped working on 2026-12-01: the text names the
+/// `globalPatUsageDisabled` error or global personal access tokens. The service's exact wording
+/// was not captured, so both are looked for.
+pub fn global_pat_retired(reason: &str) -> bool {
+    let r = reason.to_ascii_lowercase();
+    r.contains("globalpatusagedisabled") || r.contains("global personal access token") || r.contains("global pat")
+}
+
 /// Whether a reply carries Azure DevOps' own headers (a proxy's reply does not).
 fn from_azure_devops(headers: &HeaderMap) -> bool {
     headers.keys().any(|k| {
@@ -208,6 +217,15 @@ mod tests {
     use reqwest::header::HeaderValue;
 
     const JSON: &[(&str, &str)] = &[("content-type", "application/json; charset=utf-8")];
+
+    #[test]
+    fn the_retirement_of_global_pats_is_told_from_other_refusals() {
+        assert!(global_pat_retired("Access Denied: Global personal access tokens are no longer supported"));
+        assert!(global_pat_retired("failed: globalPatUsageDisabled"));
+        for other in ["Access Denied: The Personal Access Token used has expired.", "HTTP 401 Unauthorized", ""] {
+            assert!(!global_pat_retired(other), "{other}");
+        }
+    }
 
     #[test]
     fn authenticated_user_is_valid() {

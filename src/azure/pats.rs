@@ -19,6 +19,8 @@ pub struct PatInfo {
     pub display_name: String,
     pub scope: String,
     /// Unix seconds.
+    pub valid_from: Option<i64>,
+    /// Unix seconds.
     pub valid_to: Option<i64>,
     pub token: Option<Secret>,
 }
@@ -62,6 +64,8 @@ struct PatToken {
     display_name: Option<String>,
     #[serde(default, deserialize_with = "crate::net::lenient")]
     scope: Option<String>,
+    #[serde(default, deserialize_with = "crate::net::lenient")]
+    valid_from: Option<String>,
     #[serde(default, deserialize_with = "crate::net::lenient")]
     valid_to: Option<String>,
     #[serde(default, deserialize_with = "crate::net::lenient")]
@@ -167,7 +171,8 @@ pub fn revoke(client: &Client, vssps: &str, org: &str, bearer: &Secret, authoriz
     }
 }
 
-/// Every PAT of the signed-in user in `org` (all pages).
+/// Every active PAT of the signed-in user in `org`, following `continuationToken` from page to
+/// page (100 pages of 100 at most: a reply that never ends is cut there).
 pub fn list(client: &Client, vssps: &str, org: &str, bearer: &Secret) -> Result<Vec<PatInfo>, Error> {
     let mut all = Vec::new();
     let mut continuation = String::new();
@@ -180,10 +185,11 @@ pub fn list(client: &Client, vssps: &str, org: &str, bearer: &Secret) -> Result<
         let page = read_json(send(client, Method::GET, &url(vssps, org, &query), bearer, None)?);
         let (pats, next) = list_page(page.map_err(|e| e.redact(bearer))?);
         all.extend(pats);
-        continuation = next;
-        if continuation.is_empty() {
+        // The last page has none; a token that does not move on would only repeat this page.
+        if next.is_empty() || next == continuation {
             break;
         }
+        continuation = next;
     }
     Ok(all)
 }
@@ -259,6 +265,7 @@ fn pat_info(v: PatToken) -> Option<PatInfo> {
     Some(PatInfo {
         display_name: printable(v.display_name.as_deref().unwrap_or("")),
         scope: printable(v.scope.as_deref().unwrap_or("")),
+        valid_from: v.valid_from.as_deref().and_then(crate::time::parse_rfc3339),
         valid_to: v.valid_to.as_deref().and_then(crate::time::parse_rfc3339),
         token: v.token.filter(|t| !t.is_empty()).map(Secret::from),
         authorization_id: printable(&authorization_id),

@@ -135,16 +135,7 @@ fn target(op: Operation, request: &Request, resolution: Resolution, messages: &M
 /// An exclusive per-org lock across processes, waited for at most `limit`, so that parallel git
 /// processes sign in, mint and renew once; `None` when it could not be had in time (or at all).
 fn org_lock(run: &Run, target: &Target, limit: Duration) -> Option<crate::fs::Lock> {
-    let name: String =
-        target.store_key().chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
-    let path = run.settings.data_dir.join("locks").join(format!("{name}.lock"));
-    match crate::fs::lock(&path, Some(limit)) {
-        Ok(lock) => Some(lock),
-        Err(e) => {
-            tracing::info!(%target, error = %e, "no org lock");
-            None
-        }
-    }
+    run.org_lock(target, limit)
 }
 
 #[cfg(test)]

@@ -104,15 +104,19 @@ pub fn source(ids: &IdentitySettings, fed: &Federation, authority: &str) -> Sour
     }
 }
 
-/// An Entra token for Azure DevOps in exchange for the scenario's external token.
+/// An Entra token for Azure DevOps in exchange for the scenario's external token. `retiring` is
+/// set, as soon as the external token is read, to its issuer when that is Azure DevOps' own
+/// issuer, which is retired ([`retiring_issuer`]): the exchange may fail because of it.
 pub fn token(
     settings: &Settings,
     ids: &IdentitySettings,
     http: &dyn Fn(&str) -> Result<std::rc::Rc<Client>, net::Error>,
     fed: &Federation,
+    retiring: &mut Option<String>,
 ) -> Result<Token, Error> {
     let (tenant, client_id) = fed.app()?;
     let assertion = external_token(settings, ids, http, fed)?;
+    *retiring = retiring_issuer(&assertion);
     let url = format!("{}/{tenant}/oauth2/v2.0/token", settings.authority.trim_end_matches('/'));
     let client = http(&url)?;
     Ok(principal::exchange(&client, &url, &client_id, &Proof::Assertion(assertion))?)
@@ -181,6 +185,53 @@ fn external_token(
     }
 }
 
+/// The host of Azure DevOps' issuer of service connection tokens (`https://vstoken.dev.azure.com/
+/// {organization id}`), retired on [`ISSUER_RETIREMENT`] in favour of the Entra issuer.
+const RETIRING_ISSUER_HOST: &str = "vstoken.dev.azure.com";
+/// When Azure DevOps' issuer stops: its tokens are no longer exchanged from this day.
+pub const ISSUER_RETIREMENT: &str = "2027-07-01";
+
+/// The `iss` claim of `assertion` (printable) when its host is Azure DevOps' retiring issuer.
+/// The token is only read, never trusted: the exchange decides.
+pub fn retiring_issuer(assertion: &Secret) -> Option<String> {
+    let issuer = crate::jwt::claims(assertion)?.get("iss")?.as_str()?.to_owned();
+    let url = reqwest::Url::parse(&issuer).ok()?;
+    let host = url.host_str()?;
+    host.eq_ignore_ascii_case(RETIRING_ISSUER_HOST).then(|| printable(&issuer).chars().take(200).collect())
+}
+
+/// What to say of a retiring `issuer`, and what to do: (the warning, the fix).
+pub fn retiring_issuer_notice(issuer: &str) -> (String, String) {
+    (
+        format!(
+            "workload identity federation: the assertion's issuer is {issuer}, Azure DevOps' own issuer, \
+             which stops working on {ISSUER_RETIREMENT}"
+        ),
+        "convert the service connection to the Microsoft Entra issuer (Project settings > Service connections > the \
+         connection > Convert), then point the app's federated credential at the issuer and subject it shows"
+            .into(),
+    )
+}
+
+/// Say [`retiring_issuer_notice`] on stderr at most once a day (the last time is kept in a
+/// private stamp file in the data directory): a build log shows it, without one line per `get`.
+pub fn warn_daily(run: &crate::run::Run, issuer: &str) {
+    let stamp = run.settings.data_dir.join("federation-issuer-warned");
+    let now = crate::time::now();
+    let last = match crate::fs::read_private(&stamp) {
+        Ok(Some(bytes)) => String::from_utf8_lossy(&bytes).trim().parse::<i64>().ok(),
+        _ => None,
+    };
+    if last.is_some_and(|t| (0..86_400).contains(&(now - t))) {
+        return;
+    }
+    let (warning, fix) = retiring_issuer_notice(issuer);
+    run.messages.say(format!("warning: {warning}: {fix}"));
+    if let Err(e) = crate::fs::write_private(&stamp, now.to_string().as_bytes(), crate::fs::Durability::Cache) {
+        tracing::info!(error = %e, "could not record the issuer warning");
+    }
+}
+
 /// Most an assertion file may hold: a JWT is a few KiB.
 const MAX_ASSERTION_FILE: u64 = 64 * 1024;
 
@@ -234,6 +285,34 @@ pub fn describe(fed: &Federation) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_azure_devops_own_issuer_is_retiring() {
+        use base64::Engine as _;
+        let jwt = |claims: &str| {
+            let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+            Secret::new(format!("{}.{}.sig", b64("{\"alg\":\"RS256\"}"), b64(claims)))
+        };
+        let old =
+            jwt(r#"{"iss":"https://vstoken.dev.azure.com/8f3c0000-0000-0000-0000-000000000001","sub":"sc://o/p/c"}"#);
+        assert_eq!(
+            retiring_issuer(&old).as_deref(),
+            Some("https://vstoken.dev.azure.com/8f3c0000-0000-0000-0000-000000000001")
+        );
+        assert!(retiring_issuer(&jwt(r#"{"iss":"https://VSTOKEN.dev.azure.com/x"}"#)).is_some());
+        for other in [
+            r#"{"iss":"https://login.microsoftonline.com/t/v2.0"}"#,
+            r#"{"iss":"https://token.actions.githubusercontent.com"}"#,
+            r#"{"iss":"https://vstoken.dev.azure.com.evil.example/x"}"#,
+            r#"{"iss":"app.vstoken.visualstudio.com"}"#,
+            r#"{"sub":"x"}"#,
+        ] {
+            assert_eq!(retiring_issuer(&jwt(other)), None, "{other}");
+        }
+        assert_eq!(retiring_issuer(&Secret::new("not-a-jwt")), None);
+        let (warning, fix) = retiring_issuer_notice("https://vstoken.dev.azure.com/x");
+        assert!(warning.contains("2027-07-01") && fix.contains("Convert"), "{warning} {fix}");
+    }
 
     #[test]
     fn scenarios_and_assertions_are_read() {

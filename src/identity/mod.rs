@@ -138,15 +138,38 @@ pub fn is_usable(token: &Secret) -> bool {
 /// The access token of `identity` for `target`: one request (a managed identity's endpoint may
 /// be retried within its bound), nothing stored. A token git could not take is refused here,
 /// when it is received, not when the answer is written.
+/// A federation assertion of Azure DevOps' retiring issuer is said on stderr once a day.
 pub fn token(run: &Run, ids: &IdentitySettings, target: &Target, identity: &Identity) -> Result<Token, Error> {
-    let token = fetch(run, ids, target, identity)?;
+    let mut retiring = None;
+    let token = checked(run, ids, target, identity, &mut retiring);
+    if let Some(issuer) = retiring {
+        federation::warn_daily(run, &issuer);
+    }
+    token
+}
+
+/// [`fetch`], and the token refused unless git can take it; `retiring` as in [`federation::token`].
+fn checked(
+    run: &Run,
+    ids: &IdentitySettings,
+    target: &Target,
+    identity: &Identity,
+    retiring: &mut Option<String>,
+) -> Result<Token, Error> {
+    let token = fetch(run, ids, target, identity, retiring)?;
     if !is_usable(&token.token) {
         return Err(Error::Unusable { kind: identity.kind(), target: target.to_string() });
     }
     Ok(token)
 }
 
-fn fetch(run: &Run, ids: &IdentitySettings, target: &Target, identity: &Identity) -> Result<Token, Error> {
+fn fetch(
+    run: &Run,
+    ids: &IdentitySettings,
+    target: &Target,
+    identity: &Identity,
+    retiring: &mut Option<String>,
+) -> Result<Token, Error> {
     let settings = &run.settings;
     let fail = |source: Failure| Error::Failed { kind: identity.kind(), target: target.to_string(), source };
     match identity {
@@ -164,7 +187,7 @@ fn fetch(run: &Run, ids: &IdentitySettings, target: &Target, identity: &Identity
                 return Err(Error::Refused { kind: identity.kind(), target: target.to_string() });
             }
             allowed(settings, target, identity, federation::source(ids, fed, &settings.authority))?;
-            federation::token(settings, ids, &|url| run.http(url), fed).map_err(|e| fail(e.into()))
+            federation::token(settings, ids, &|url| run.http(url), fed, retiring).map_err(|e| fail(e.into()))
         }
         Identity::ServicePrincipal(sp) => {
             if !settings.may_sign_in(target) {
@@ -199,15 +222,22 @@ pub fn report(run: &Run, scope: Option<&Target>, target: &Target) -> Result<Opti
     for alias in &ids.aliases {
         lines.push(format!("{target}: read Git Credential Manager's {alias}"));
     }
-    let tested = token(run, &ids, target, &identity).map(|t| match t.expires_at {
+    let mut retiring = None;
+    let tested = checked(run, &ids, target, &identity, &mut retiring).map(|t| match t.expires_at {
         Some(at) => format!("{target}: {} gave a token (expires {})", identity.kind(), crate::time::timestamp(at)),
         None => format!("{target}: {} gives the job's token", identity.kind()),
     });
-    Ok(Some((lines, tested)))
+    let warnings = retiring.iter().map(|issuer| federation::retiring_issuer_notice(issuer)).collect();
+    Ok(Some(Report { lines, tested, warnings }))
 }
 
-/// What [`report`] says: the lines, and the outcome of one token request.
-pub type Report = (Vec<String>, Result<String, Error>);
+/// What [`report`] says: the lines, the outcome of one token request, and warnings (what, fix):
+/// a federation assertion of Azure DevOps' retiring issuer.
+pub struct Report {
+    pub lines: Vec<String>,
+    pub tested: Result<String, Error>,
+    pub warnings: Vec<(String, String)>,
+}
 
 #[cfg(test)]
 mod tests {

@@ -1,8 +1,9 @@
 //! What one run works with, built once by [`build`] and passed down: the [`Settings`], the store
 //! they name, the environment the run was given, where its messages go, and the HTTP clients,
 //! built only when a request is about to be made (the hot path builds none) and at most once for
-//! each set of network settings. The helper's operations and every verb take a [`Run`]; a test
-//! builds one over a memory store.
+//! each set of network settings; and the per-org lock ([`Run::org_lock`]) that signing in,
+//! minting, renewing and `prune` take. The helper's operations and every verb take a [`Run`]; a
+//! test builds one over a memory store.
 
 pub mod build;
 
@@ -48,6 +49,22 @@ impl Run {
         let client = Rc::new(Client::new(&network)?);
         clients.push((network, Rc::clone(&client)));
         Ok(client)
+    }
+
+    /// An exclusive per-org lock across processes (`{data dir}/locks/{org[/account]}.lock`),
+    /// waited for at most `limit`, so that parallel git processes sign in, mint and renew once and
+    /// `prune` revokes nothing a process is storing; `None` when it could not be had in time.
+    pub fn org_lock(&self, target: &Target, limit: std::time::Duration) -> Option<crate::fs::Lock> {
+        let name: String =
+            target.store_key().chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+        let path = self.settings.data_dir.join("locks").join(format!("{name}.lock"));
+        match crate::fs::lock(&path, Some(limit)) {
+            Ok(lock) => Some(lock),
+            Err(e) => {
+                tracing::info!(%target, error = %e, "no org lock");
+                None
+            }
+        }
     }
 
     /// One validation request for `pat` at `target`'s connectionData.

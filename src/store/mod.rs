@@ -188,7 +188,13 @@ pub trait TokenStore: Send + Sync {
 
 /// Open the store the settings name.
 pub fn open(settings: &crate::config::Settings) -> Box<dyn Store> {
-    match settings.store {
+    open_kind(settings, settings.store)
+}
+
+/// Open the store of `kind` where the settings would put it (`prune` reads the other kind's
+/// list too: a PAT kept there is still in use on this machine).
+pub fn open_kind(settings: &crate::config::Settings, kind: crate::config::StoreKind) -> Box<dyn Store> {
+    match kind {
         crate::config::StoreKind::File => Box::new(
             FileStore::new(settings.store_file.clone())
                 .for_origin(settings.instances.services.clone())

@@ -28,6 +28,8 @@ mod browser;
 #[cfg(unix)]
 mod cli;
 #[cfg(unix)]
+mod deadlines;
+#[cfg(unix)]
 mod demo;
 #[cfg(unix)]
 mod faults_files;
@@ -47,6 +49,8 @@ mod identities;
 mod mint;
 #[cfg(unix)]
 mod planted_files;
+#[cfg(unix)]
+mod prune;
 #[cfg(unix)]
 mod settings;
 #[cfg(unix)]

@@ -101,6 +101,27 @@ pub(crate) fn basic_challenge() -> (String, String) {
 /// `X-TFS-ServiceError` of a 401 for an expired PAT.
 pub(crate) const EXPIRED_MESSAGE: &str = "Access Denied: The Personal Access Token used has expired.";
 
+/// `X-TFS-ServiceError` of a 401 for a global ("all accessible organizations") PAT once global
+/// PATs are retired (from 2026-12-01). Not captured: the wording is inferred, and carries the
+/// 7.2 `TokenError` value `globalPatUsageDisabled`.
+pub const GLOBAL_PAT_RETIRED_MESSAGE: &str = "Access Denied: Global personal access tokens are no longer supported (globalPatUsageDisabled). Use a personal access token scoped to this organization.";
+
+/// The 401 for a retired global PAT (see [`GLOBAL_PAT_RETIRED_MESSAGE`]).
+pub(crate) fn global_pat_retired(shared: &Shared, req: &Request) -> Response {
+    Response::new(401)
+        .headers(api_headers(shared, req))
+        .headers([basic_challenge()])
+        .header("X-TFS-ServiceError", percent_encode(GLOBAL_PAT_RETIRED_MESSAGE))
+        .body(
+            JSON,
+            wrapped_exception(
+                GLOBAL_PAT_RETIRED_MESSAGE,
+                "Microsoft.TeamFoundation.Framework.Server.UnauthorizedRequestException, Microsoft.TeamFoundation.Framework.Server",
+                "UnauthorizedRequestException",
+            ),
+        )
+}
+
 /// The JSON "wrapped exception" error body, in the service's key order.
 pub(crate) fn wrapped_exception(message: &str, type_name: &str, type_key: &str) -> String {
     format!(
@@ -338,6 +359,7 @@ pub(crate) fn connection_data(shared: &Shared, req: &Request, org: &str) -> Resp
             .header("X-TFS-ServiceError", percent_encode(EXPIRED_MESSAGE))
             .body(JSON, expired_body()),
         Auth::ExpiredToken => expired_token(shared, req),
+        Auth::GlobalRetired => global_pat_retired(shared, req),
     }
 }
 

@@ -64,6 +64,13 @@ pub(crate) fn serve(
                 .header("X-TFS-ServiceError", percent_encode(EXPIRED_MESSAGE));
             return Outcome::Respond(resp);
         }
+        Auth::GlobalRetired => {
+            let resp = Response::new(401)
+                .headers(id_headers(shared, req))
+                .headers([basic_challenge()])
+                .header("X-TFS-ServiceError", percent_encode(azdo::GLOBAL_PAT_RETIRED_MESSAGE));
+            return Outcome::Respond(resp);
+        }
         // Bad credentials, an expired Entra token, or a PAT without the scope this operation
         // needs.
         Auth::Bad | Auth::ExpiredToken | Auth::Valid { .. } => {

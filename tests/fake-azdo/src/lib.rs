@@ -10,7 +10,8 @@
 //! * `GET|HEAD /{org}`: the unauthenticated challenge that carries the org's Entra tenant (or
 //!   the all-zero tenant and a bare `Bearer` for an MSA-backed org).
 //! * `/{org}/_apis/tokens/pats`: the PAT lifecycle API (create, list, get, update, revoke) for
-//!   Entra bearer tokens, with org policies (creation disabled, lifespan, full scope, global).
+//!   Entra bearer tokens, with org policies (creation disabled, lifespan, full scope, global),
+//!   and global PATs that fail with the retirement error once retired.
 //! * `POST /{tenant}/oauth2/v2.0/devicecode` and `.../token`: Microsoft Entra's device-code
 //!   flow, scripted by the test, and the refresh-token grant with rotation. Access tokens it
 //!   issues work as `Bearer` (or as a Basic password) on connectionData, git and the PAT API.
@@ -40,6 +41,7 @@ mod server;
 mod state;
 mod util;
 
+pub use azdo::GLOBAL_PAT_RETIRED_MESSAGE;
 pub use entra::control::{AuthorizeRequest, DeviceFlow, DeviceFlowInfo, DeviceFlowState, EntraTokens};
 pub use identity::{Assignment, Principal, EXCHANGE_AUDIENCE, GITHUB_ISSUER};
 pub use pats::control::{MintedPat, PatPolicy};
@@ -166,9 +168,11 @@ impl FakeAzdo {
                 authority: DEFAULT_AUTHORITY.to_string(),
                 entra: entra::EntraState::default(),
                 pat_page_size: 100,
+                pat_page_cap: 100,
                 pat_error_status: 200,
                 ids: identity::IdentityState::default(),
                 mi_fault: Fault::None,
+                global_pats_retired: false,
             }),
             stopping: Mutex::new(false),
             stop_cv: Condvar::new(),

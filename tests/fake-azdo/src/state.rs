@@ -61,6 +61,9 @@ pub(crate) enum Auth {
     Expired,
     /// An Entra access token the fake issued whose lifetime has passed.
     ExpiredToken,
+    /// A global (all organizations) PAT, once global PATs are retired
+    /// ([`crate::FakeAzdo::retire_global_pats`]).
+    GlobalRetired,
     Valid {
         user: User,
         scopes: Vec<String>,
@@ -97,11 +100,15 @@ pub(crate) struct State {
     pub entra: entra::EntraState,
     /// Page size of the PAT list when the request has no `$top`.
     pub pat_page_size: usize,
+    /// The most PATs one page holds, whatever `$top` asks (documented: 100).
+    pub pat_page_cap: usize,
     /// HTTP status of a `PatTokenResult` carrying a `patTokenError`.
     pub pat_error_status: u16,
     pub ids: identity::IdentityState,
     /// A fault in front of the managed identity endpoints.
     pub mi_fault: Fault,
+    /// Global PATs are refused with the retirement error (the service from 2026-12-01).
+    pub global_pats_retired: bool,
 }
 
 pub(crate) fn key(name: &str) -> String {
@@ -148,6 +155,9 @@ impl State {
         }
         if pat.valid_to.secs <= util::now_unix() {
             return Auth::Expired;
+        }
+        if pat.all_orgs && self.global_pats_retired {
+            return Auth::GlobalRetired;
         }
         match self.users.get(&key(&pat.upn)) {
             Some(user) => Auth::Valid { user: user.clone(), scopes: pat.scopes.clone() },

@@ -546,3 +546,48 @@ fn rest_faults_apply_to_the_pat_api() {
     w.fake.set_entra_fault(Fault::Status(500));
     assert_eq!(w.call("GET", V71, None).status, 200);
 }
+
+#[test]
+fn global_pats_work_until_retired_then_fail_with_the_retirement_error() {
+    let w = world();
+    w.fake.add_org("fabrikam");
+    let global = w.fake.add_global_pat("contoso", ALICE, &["vso.code"], in_a_month());
+    let scoped = w.fake.add_pat("contoso", ALICE, &["vso.code"], in_a_month());
+    assert_eq!((w.cd("contoso", &global.token), w.cd("fabrikam", &global.token)), (200, 200));
+    let listed = w.call("GET", V71, None).json();
+    let global_row = listed["patTokens"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|p| p["authorizationId"] == global.authorization_id.as_str())
+        .cloned();
+    assert_eq!(global_row.expect("listed")["targetAccounts"], Value::Null);
+    w.fake.retire_global_pats(true);
+    let r =
+        get(&w.fake.url(), "/contoso/_apis/connectionData", &[("Authorization", &basic("", &global.token)), SUPPRESS]);
+    assert_eq!(r.status, 401, "{r:?}");
+    assert!(r.header("X-TFS-ServiceError").is_some_and(|v| v.contains("globalPatUsageDisabled")), "{r:?}");
+    assert_eq!(w.info_refs(&global.token, "git-upload-pack"), 401);
+    // An organization's own PAT is untouched.
+    assert_eq!(w.cd("contoso", &scoped.token), 200);
+    w.fake.retire_global_pats(false);
+    assert_eq!(w.cd("contoso", &global.token), 200);
+}
+
+#[test]
+fn named_pats_are_listed_with_the_validfrom_they_were_backdated_to() {
+    let w = world();
+    let pat = w.fake.add_named_pat(
+        "contoso",
+        ALICE,
+        "git-credential-azdo on elsewhere 2026-01-02",
+        &["vso.code"],
+        in_a_month(),
+    );
+    w.fake.backdate_pat(&pat.authorization_id, 40);
+    let listed = w.call("GET", V71, None).json();
+    let row = &listed["patTokens"][0];
+    assert_eq!(row["displayName"], "git-credential-azdo on elsewhere 2026-01-02");
+    let from = row["validFrom"].as_str().expect("validFrom");
+    assert_eq!(&from[..10], &iso(now() - 40 * 86_400, "")[..10], "{row}");
+}

@@ -77,6 +77,34 @@ impl FakeAzdo {
         self.issue_pat_named(org, user, Some(display_name), scopes, valid_to_unix, util::pat_84())
     }
 
+    /// A global PAT ("All accessible organizations": `allOrgs`, `targetAccounts: null`) for
+    /// `user`, listed in `org`, as the web page made them before they were retired. It works in
+    /// every org until [`FakeAzdo::retire_global_pats`].
+    pub fn add_global_pat(&self, org: &str, user: &str, scopes: &[&str], valid_to_unix: i64) -> Pat {
+        let pat = self.issue_pat(org, user, scopes, valid_to_unix, util::pat_84());
+        for p in self.shared.state().pats.iter_mut().filter(|p| p.token == pat.token) {
+            p.all_orgs = true;
+        }
+        pat
+    }
+
+    /// Global PATs stop working (`true`, as on the service from 2026-12-01): every request with
+    /// one is 401 with [`crate::GLOBAL_PAT_RETIRED_MESSAGE`] in `X-TFS-ServiceError` (connectionData,
+    /// git).
+    pub fn retire_global_pats(&self, retired: bool) {
+        self.shared.state().global_pats_retired = retired;
+    }
+
+    /// Makes a PAT (by token or authorization id) look created `days` ago: its `validFrom`.
+    pub fn backdate_pat(&self, token_or_authorization_id: &str, days: i64) {
+        let from = util::Stamp::from_secs(util::now_unix() - days * 86_400);
+        for p in self.shared.state().pats.iter_mut() {
+            if p.token == token_or_authorization_id || p.authorization_id == token_or_authorization_id {
+                p.valid_from = from;
+            }
+        }
+    }
+
     fn issue_pat(&self, org: &str, user: &str, scopes: &[&str], valid_to_unix: i64, token: String) -> Pat {
         self.issue_pat_named(org, user, None, scopes, valid_to_unix, token)
     }
@@ -185,6 +213,12 @@ impl FakeAzdo {
     /// documented maximum; the real default is not documented).
     pub fn set_pat_page_size(&self, n: usize) {
         self.shared.state().pat_page_size = n.clamp(1, 100);
+    }
+
+    /// The most PATs one page of the list holds, even when `$top` asks for more (default 100,
+    /// the documented limit): a smaller cap makes a client follow `continuationToken` sooner.
+    pub fn set_pat_page_cap(&self, n: usize) {
+        self.shared.state().pat_page_cap = n.clamp(1, 100);
     }
 
     /// The HTTP status of answers carrying a `patTokenError` (default 200: the reference

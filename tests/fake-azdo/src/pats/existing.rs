@@ -49,7 +49,7 @@ pub(super) fn list(shared: &Shared, req: &Request, org: &str, user: &User) -> An
         },
     };
     let st = shared.state();
-    let top = top.unwrap_or(st.pat_page_size).max(1);
+    let top = top.unwrap_or(st.pat_page_size).min(st.pat_page_cap).max(1);
     let mut items: Vec<&PatRecord> =
         mine(&st, org, user).map(|(_, p)| p).filter(|p| wanted.contains(&status_rank(p, now))).collect();
     let ascending = param("isSortAscending").is_none_or(|s| !s.eq_ignore_ascii_case("false"));
