@@ -61,6 +61,8 @@ pub(crate) enum Auth {
     Expired,
     /// An Entra access token the fake issued whose lifetime has passed.
     ExpiredToken,
+    /// A CAE access token whose session was revoked: answered with this claims challenge (JSON).
+    Challenged(String),
     Valid {
         user: User,
         scopes: Vec<String>,
@@ -184,6 +186,9 @@ impl State {
         }
         if at.expires_at <= util::now_unix() {
             return Auth::ExpiredToken;
+        }
+        if let Some(claims) = &at.challenge {
+            return Auth::Challenged(claims.clone());
         }
         match self.users.get(&key(&at.upn)) {
             Some(user) => Auth::Valid { user: user.clone(), scopes: vec!["user_impersonation".to_string()] },
