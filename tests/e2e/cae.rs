@@ -92,8 +92,9 @@ fn a_session_revoked_under_cae_fails_one_command_and_the_next_redeems_with_the_c
     let w = world();
     w.first_clone();
     // Every token request declared cp1: the token git got is a CAE token.
+    let cp1: serde_json::Value = serde_json::from_str(CP1).expect("JSON");
     let device: Vec<_> = w.claims_sent("urn:ietf:params:oauth:grant-type:device_code");
-    assert!(!device.is_empty() && device.iter().all(|c| c.to_string() == CP1), "{device:?}");
+    assert!(!device.is_empty() && device.iter().all(|c| *c == cp1), "{device:?}");
     assert_eq!(w.fetch().status, 0, "the kept token works");
 
     let claims = w.fake.revoke_session_under_cae(UPN);

@@ -165,7 +165,7 @@ mod tests {
         for value in [
             challenge("invalid_token", &claims),
             challenge("Insufficient_Claims", &claims),
-            format!("Bearer error=\"insufficient_claims\""),
+            "Bearer error=\"insufficient_claims\"".to_owned(),
             format!("Bearer claims=\"{claims}\""),
             format!("Basic error=\"insufficient_claims\", claims=\"{claims}\""),
             format!("Bearer_x error=\"insufficient_claims\", claims=\"{claims}\""),
