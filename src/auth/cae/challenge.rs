@@ -234,6 +234,25 @@ mod tests {
         assert!(!got.contains('\u{1b}'));
     }
 
+    proptest::proptest! {
+        /// Any header text, and any bytes as the claims of an otherwise valid challenge: no
+        /// panic, and whatever is taken is a bounded JSON object of objects.
+        #[test]
+        fn any_input_is_a_valid_claims_request_or_none(
+            header in ".{0,200}",
+            claims in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+        ) {
+            let values = [header, challenge("insufficient_claims", &b64(&claims))];
+            for value in &values {
+                if let Some(got) = from_challenges(std::slice::from_ref(value)) {
+                    let parsed: serde_json::Value = serde_json::from_str(got.as_str()).expect("JSON");
+                    proptest::prop_assert!(parsed.as_object().is_some_and(|o| !o.is_empty() && o.values().all(|v| v.is_object())));
+                    proptest::prop_assert!(got.as_str().len() <= 2 * super::super::MAX_CLAIMS);
+                }
+            }
+        }
+    }
+
     #[test]
     fn the_first_valid_challenge_counts() {
         let first = b64(CLAIMS.as_bytes());
