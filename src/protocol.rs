@@ -4,9 +4,9 @@
 //! ([`parse_request`]); one writer (`write_lines`) writes every answer, token, capability list
 //! and `quit`. This is the only module that writes protocol output.
 //!
-//! gix-credentials is the reference for what the fields mean (last value wins, `url=` and
-//! `wwwauth[]` are not ours to act on, a CR is refused as protocol protection does, an expiry that
-//! is no number is none): a differential test holds this reader to its `Context::from_bytes`
+//! gix-credentials is the reference for what the fields mean (last value wins, `url=` is not ours
+//! to act on, `wwwauth[]` values are kept in order, a CR is refused as protocol protection does, an
+//! expiry that is no number is none): a differential test holds this reader to its `Context::from_bytes`
 //! over generated input, so it is only a dev-dependency. It is not the reader itself because its
 //! errors carry the offending value (a password, a token) into the message; ours name a line
 //! and a key only, and the input is bounded ([`read_request`]). What it
@@ -20,6 +20,10 @@ use crate::secret::Secret;
 /// git documents 65535 bytes per line; a request is a handful of lines.
 const MAX_LINE: usize = 65_535;
 const MAX_INPUT: usize = 256 * 1024;
+/// `wwwauth[]` values kept: the first this many, each at most [`MAX_WWWAUTH_LEN`] bytes of UTF-8
+/// (a longer or non-UTF-8 one is skipped): a 401 carries a handful of `WWW-Authenticate` lines.
+pub const MAX_WWWAUTH: usize = 16;
+pub const MAX_WWWAUTH_LEN: usize = 8192;
 
 /// The operation git asks for; git appends it as the last argument.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +65,7 @@ pub enum Error {
 }
 
 /// What git asked about. Only what this helper uses is kept; everything else git sends
-/// (`wwwauth[]`, `state[]`, other capabilities, …) is accepted and ignored.
+/// (`state[]`, other capabilities, …) is accepted and ignored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
     pub protocol: String,
@@ -84,6 +88,10 @@ pub struct Request {
     /// git sent an `authtype` or `credential` line (whatever `ephemeral` says after it): the
     /// credential it reports is a pre-encoded one, never a PAT.
     pub pre_encoded: bool,
+    /// The `WWW-Authenticate` values of the 401 git sends with `erase` (git 2.41+), in order,
+    /// bounded ([`MAX_WWWAUTH`], [`MAX_WWWAUTH_LEN`]); untrusted text, never printed. Only
+    /// `erase` reads them (a continuous access evaluation challenge); `get` ignores them.
+    pub wwwauth: Vec<String>,
 }
 
 /// What this helper tells git on a `get`: never `url=`, never anything git did not ask for.
@@ -140,7 +148,8 @@ pub fn read_request(input: impl Read) -> Result<Request, Error> {
 ///
 /// The fields follow gix-credentials' `Context::from_bytes` (the differential test holds them
 /// to it): the last of a repeated key wins, `password_expiry_utc` that is no number clears the
-/// expiry, `url=`, `quit=`, `wwwauth[]` and unknown keys are read and ignored, a key that is not
+/// expiry, `wwwauth[]` values add up (bounded), `url=`, `quit=` and unknown keys are read and
+/// ignored, a key that is not
 /// UTF-8 or a CR at the end of an unterminated last line is refused as malformed (after every
 /// line was checked). `authtype` and `ephemeral` are read in order as lines come.
 pub fn parse_request(buf: &[u8]) -> Result<Request, Error> {
@@ -171,6 +180,7 @@ pub fn parse_request(buf: &[u8]) -> Result<Request, Error> {
         authtype: fields.authtype,
         ephemeral: fields.ephemeral,
         pre_encoded: fields.pre_encoded,
+        wwwauth: fields.wwwauth,
     })
 }
 
@@ -186,6 +196,12 @@ struct Fields {
     authtype: bool,
     ephemeral: bool,
     pre_encoded: bool,
+    wwwauth: Vec<String>,
+}
+
+/// A `wwwauth[]` value as it is kept: UTF-8, at most [`MAX_WWWAUTH_LEN`] bytes, else skipped.
+fn wwwauth_value(value: &[u8]) -> Option<String> {
+    (value.len() <= MAX_WWWAUTH_LEN).then(|| std::str::from_utf8(value).ok().map(str::to_owned)).flatten()
 }
 
 impl Fields {
@@ -204,6 +220,7 @@ impl Fields {
                 self.password_expiry_utc = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok());
             }
             "capability[]" if value == b"authtype" => self.authtype = true,
+            "wwwauth[]" if self.wwwauth.len() < MAX_WWWAUTH => self.wwwauth.extend(wwwauth_value(value)),
             "ephemeral" => {
                 self.ephemeral = crate::valid::bool_value(&String::from_utf8_lossy(value)).unwrap_or(true);
             }

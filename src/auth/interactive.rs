@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use super::browser;
+use super::cae::ClaimsRequest;
 use super::{Asker, Error};
 use crate::azure::entra::{self, Tokens};
 use crate::config::{Settings, TokenSource};
@@ -48,14 +49,22 @@ pub fn methods(settings: &Settings, asker: Asker, chosen: Option<Method>) -> Vec
     }
 }
 
-/// Sign a person in, trying `ways` in order; a way that cannot run here (no browser could be
-/// started, the device code flow refused by Conditional Access) gives way to the next.
-pub fn sign_in(run: &Run, target: &Target, client: &Client, tenant: &str, ways: &[Method]) -> Result<Tokens, Error> {
+/// Sign a person in, trying `ways` in order, with the `claims` request parameter; a way that
+/// cannot run here (no browser could be started, the device code flow refused by Conditional
+/// Access) gives way to the next.
+pub fn sign_in(
+    run: &Run,
+    target: &Target,
+    client: &Client,
+    tenant: &str,
+    ways: &[Method],
+    claims: &ClaimsRequest,
+) -> Result<Tokens, Error> {
     let mut last = Error::NoSilentSignIn;
     for (i, way) in ways.iter().enumerate() {
         let more = i + 1 < ways.len();
         match way {
-            Method::Browser => match browser::sign_in(run, target, client, tenant) {
+            Method::Browser => match browser::sign_in(run, target, client, tenant, claims) {
                 Ok(tokens) => return keep(run, target, tenant, tokens),
                 Err(Error::Browser(e @ (browser::Error::NoBrowser(_) | browser::Error::Listen(_)))) if more => {
                     tracing::info!(%target, error = %e, "no browser sign-in; trying the next way");
@@ -63,7 +72,7 @@ pub fn sign_in(run: &Run, target: &Target, client: &Client, tenant: &str, ways: 
                 }
                 Err(e) => return Err(e),
             },
-            Method::DeviceCode => match device_sign_in(run, target, client, tenant) {
+            Method::DeviceCode => match device_sign_in(run, target, client, tenant, claims) {
                 Ok(tokens) => return keep(run, target, tenant, tokens),
                 Err(entra::Error::Refused(reason)) if conditional_access(&reason).is_some() => {
                     let code = conditional_access(&reason).unwrap_or_default();
@@ -108,9 +117,15 @@ fn keep(run: &Run, target: &Target, tenant: &str, tokens: Tokens) -> Result<Toke
 
 /// Sign in with the device code flow: the instructions go to the terminal (or stderr), never to
 /// stdout. The refresh token is kept for later silent use.
-fn device_sign_in(run: &Run, target: &Target, client: &Client, tenant: &str) -> Result<Tokens, entra::Error> {
+fn device_sign_in(
+    run: &Run,
+    target: &Target,
+    client: &Client,
+    tenant: &str,
+    claims: &ClaimsRequest,
+) -> Result<Tokens, entra::Error> {
     let settings = &run.settings;
-    let code = entra::start_device_flow(client, &settings.authority, tenant, &settings.client_id)?;
+    let code = entra::start_device_flow(client, &settings.authority, tenant, &settings.client_id, claims.as_str())?;
     run.messages.instruct(format!(
         "git-credential-azdo: to create a PAT for Azure DevOps organization '{target}', open {} and enter the code {}",
         code.verification_uri, code.user_code
@@ -119,7 +134,7 @@ fn device_sign_in(run: &Run, target: &Target, client: &Client, tenant: &str) -> 
         std::thread::sleep(d);
         true
     };
-    entra::poll_device_flow(client, &settings.authority, tenant, &settings.client_id, &code, &wait)
+    entra::poll_device_flow(client, &settings.authority, tenant, &settings.client_id, &code, claims.as_str(), &wait)
 }
 
 /// Whether a person can be reached on a terminal.

@@ -1,11 +1,14 @@
 //! The sign-in policy, used by `get` and by the verbs: an Entra access token silently (a stored
 //! refresh token, the Azure CLI), else interactively for whoever may be asked ([`interactive`]:
 //! the browser, the device code flow); then, for `get`, a PAT minted with it ([`mint`]) or the
-//! access token itself. The tenant is looked up once per sign-in. Decisions come back as values:
-//! a minted PAT is returned, never stored here (the helper and the verbs write credentials);
-//! what auth keeps of its own, refresh and access tokens, is kept by [`tokens`].
+//! access token itself. The tenant is looked up once per sign-in. Every token request declares the
+//! `cp1` capability, and answers a pending continuous access evaluation challenge ([`cae`]).
+//! Decisions come back as values: a minted PAT is returned, never stored here (the helper and the
+//! verbs write credentials); what auth keeps of its own, refresh and access tokens, is kept by
+//! [`tokens`], and claims pending from a challenge by [`cae`].
 
 pub mod browser;
+pub mod cae;
 pub mod interactive;
 pub mod mint;
 pub mod policy;
@@ -23,6 +26,7 @@ use crate::org::Target;
 use crate::run::Run;
 use crate::store::{Credential, Provenance};
 
+pub use self::cae::ClaimsRequest;
 pub use self::interactive::Method;
 
 /// How a new credential was obtained for `get`.
@@ -94,15 +98,28 @@ pub(crate) fn for_account(target: &Target, tokens: &Tokens) -> Result<(), Error>
 /// Azure CLI, as `azdo.tokenSource` allows. Looks the tenant up itself (renewal, revocation).
 pub fn silent_token(run: &Run, target: &Target, client: &Client) -> Option<Tokens> {
     let tenant = tenant::for_target(&run.settings, target, client);
-    silent_token_in(run, target, client, &tenant)
+    silent_token_in(run, target, client, &tenant, &ClaimsRequest::capabilities())
 }
 
-fn silent_token_in(run: &Run, target: &Target, client: &Client, tenant: &str) -> Option<Tokens> {
+/// An access token without asking anyone, for `claims`: a token another program signed in for
+/// (the Azure CLI, `ado-auth-helper`) cannot answer a claims challenge, so only the refresh
+/// token may when `claims` carries one.
+fn silent_token_in(
+    run: &Run,
+    target: &Target,
+    client: &Client,
+    tenant: &str,
+    claims: &ClaimsRequest,
+) -> Option<Tokens> {
     let settings = &run.settings;
     if settings.token_source != TokenSource::AzureCli {
-        if let Some(fresh) = tokens::refreshed(run, target, client, tenant) {
+        if let Some(fresh) = tokens::refreshed(run, target, client, tenant, claims) {
             return Some(fresh);
         }
+    }
+    if claims.answers_challenge() {
+        tracing::info!(%target, "no other program's token can answer the claims challenge");
+        return None;
     }
     // The Azure CLI's token is for the real service: it goes to the real identity service only.
     if settings.token_source != TokenSource::Device && target.is_real_service() && settings.real_endpoints() {
@@ -154,6 +171,17 @@ fn for_this_account(target: &Target, fresh: Tokens, source: &str) -> Option<Toke
 /// the account); else, when a person may be asked and can be reached, the ways
 /// [`interactive::methods`] allows (`chosen`: the one a person asked for with `login`).
 pub fn sign_in(run: &Run, target: &Target, asker: Asker, chosen: Option<Method>) -> Result<Session, Error> {
+    sign_in_with(run, target, asker, chosen, &ClaimsRequest::capabilities())
+}
+
+/// [`sign_in`] whose token requests carry `claims` (a pending challenge's, for `get`).
+fn sign_in_with(
+    run: &Run,
+    target: &Target,
+    asker: Asker,
+    chosen: Option<Method>,
+    claims: &ClaimsRequest,
+) -> Result<Session, Error> {
     if target.is_server() {
         return Err(Error::Server);
     }
@@ -164,7 +192,7 @@ pub fn sign_in(run: &Run, target: &Target, asker: Asker, chosen: Option<Method>)
     let client = run.http(&settings.vssps_url)?;
     let tenant = tenant::for_target(settings, target, &client);
     if chosen != Some(Method::Browser) {
-        if let Some(tokens) = silent_token_in(run, target, &client, &tenant) {
+        if let Some(tokens) = silent_token_in(run, target, &client, &tenant, claims) {
             return Ok(Session { client, tokens });
         }
     }
@@ -172,12 +200,14 @@ pub fn sign_in(run: &Run, target: &Target, asker: Asker, chosen: Option<Method>)
     if ways.is_empty() {
         return Err(Error::NoSilentSignIn);
     }
-    let tokens = interactive::sign_in(run, target, &client, &tenant, &ways)?;
+    let tokens = interactive::sign_in(run, target, &client, &tenant, &ways, claims)?;
     Ok(Session { client, tokens })
 }
 
 /// Obtain a new credential for `get`: a sign-in git may ask for, then a minted PAT (returned, not
-/// stored), or the access token itself. `None`: fall back to prompting.
+/// stored), or the access token itself. `None`: fall back to prompting. Where the access token
+/// goes to git, claims a challenge left pending ([`cae::pending`]) are answered first: no kept
+/// token is used, the sign-in carries them, and they are cleared once it brought a token.
 pub fn obtain(run: &Run, target: &Target) -> Option<Obtained> {
     let settings = &run.settings;
     // The access token itself goes to git: the one kept from an earlier `get`, while it lives.
@@ -185,13 +215,27 @@ pub fn obtain(run: &Run, target: &Target) -> Option<Obtained> {
     // After an unusable mint (for the hour) or a refusal by the organization's policy (for
     // RETRY_AFTER_DAYS): the access token directly, no mint request on every `get`.
     let direct = oauth || mint::held(run, target) || policy::refused(run, target).is_some();
+    let mut claims = ClaimsRequest::capabilities();
     if direct && settings.may_sign_in(target) && !target.is_server() {
-        if let Some(tokens) = tokens::kept_access_token(run, target) {
-            return Some(Obtained::AccessToken(tokens));
+        match cae::pending(run, target) {
+            Some(pending) => {
+                tracing::info!(%target, "a claims challenge is pending; signing in again with its claims");
+                claims = ClaimsRequest::answering(&pending);
+            }
+            None => {
+                if let Some(tokens) = tokens::kept_access_token(run, target) {
+                    return Some(Obtained::AccessToken(tokens));
+                }
+            }
         }
     }
-    let session = match sign_in(run, target, Asker::Git, None) {
-        Ok(session) => session,
+    let session = match sign_in_with(run, target, Asker::Git, None, &claims) {
+        Ok(session) => {
+            if claims.answers_challenge() {
+                cae::clear(run, target);
+            }
+            session
+        }
         Err(e @ (Error::SignIn(_) | Error::Browser(_) | Error::WrongUser { .. })) => {
             run.messages.say(format!("sign-in for {target} failed: {e}"));
             return None;

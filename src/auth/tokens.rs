@@ -3,6 +3,7 @@
 //! access token last handed to git (per authority, client, organization URL and account, reused
 //! until shortly before it expires). Every write of these entries is here.
 
+use super::cae::ClaimsRequest;
 use crate::azure::entra::{self, Tokens};
 use crate::net::Client;
 use crate::org::Target;
@@ -40,9 +41,10 @@ pub fn keep_refresh_token(run: &Run, target: &Target, tenant: &str, tokens: &Tok
     }
 }
 
-/// An access token from the stored refresh token, which is rotated when the reply brings a new
-/// one, and forgotten when Entra says it no longer works. `None` when there is none or it failed.
-pub fn refreshed(run: &Run, target: &Target, client: &Client, tenant: &str) -> Option<Tokens> {
+/// An access token from the stored refresh token, redeemed with the `claims` request parameter,
+/// which is rotated when the reply brings a new one, and forgotten when Entra says it no longer
+/// works. `None` when there is none or it failed.
+pub fn refreshed(run: &Run, target: &Target, client: &Client, tenant: &str, claims: &ClaimsRequest) -> Option<Tokens> {
     let settings = &run.settings;
     let store = run.store.as_ref();
     let key = refresh_key(run, target, tenant);
@@ -54,7 +56,7 @@ pub fn refreshed(run: &Run, target: &Target, client: &Client, tenant: &str) -> O
             return None;
         }
     };
-    match entra::refresh(client, &settings.authority, tenant, &settings.client_id, &rt) {
+    match entra::refresh(client, &settings.authority, tenant, &settings.client_id, &rt, claims.as_str()) {
         Ok(fresh) => {
             if let Some(new_rt) = &fresh.refresh_token {
                 if let Err(e) = store.put_token(&key, new_rt) {

@@ -110,10 +110,17 @@ pub struct DeviceCode {
     pub interval: Duration,
 }
 
-/// Start the device code flow against `{authority}/{tenant}`.
-pub fn start_device_flow(client: &Client, authority: &str, tenant: &str, client_id: &str) -> Result<DeviceCode, Error> {
+/// Start the device code flow against `{authority}/{tenant}`. `claims`: the `claims` request
+/// parameter (the client's capabilities, and a challenge's claims), sent again with each poll.
+pub fn start_device_flow(
+    client: &Client,
+    authority: &str,
+    tenant: &str,
+    client_id: &str,
+    claims: &str,
+) -> Result<DeviceCode, Error> {
     let url = format!("{}/{tenant}/oauth2/v2.0/devicecode", authority.trim_end_matches('/'));
-    device_code(post_form(client, &url, &[("client_id", client_id), ("scope", SCOPE)])?)
+    device_code(post_form(client, &url, &[("client_id", client_id), ("scope", SCOPE), ("claims", claims)])?)
 }
 
 /// What a person needs to sign in, from a device authorization reply (timings bounded).
@@ -140,6 +147,7 @@ pub fn poll_device_flow(
     tenant: &str,
     client_id: &str,
     code: &DeviceCode,
+    claims: &str,
     wait: &dyn Fn(Duration) -> bool,
 ) -> Result<Tokens, Error> {
     let url = format!("{}/{tenant}/oauth2/v2.0/token", authority.trim_end_matches('/'));
@@ -155,6 +163,7 @@ pub fn poll_device_flow(
             ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
             ("client_id", client_id),
             ("device_code", code.device_code.expose()),
+            ("claims", claims),
         ];
         match post_form(client, &url, &form) {
             Ok(reply) => return tokens(reply),
@@ -171,13 +180,15 @@ pub fn poll_device_flow(
     }
 }
 
-/// Trade a refresh token for a new access token (and, usually, a new refresh token).
+/// Trade a refresh token for a new access token (and, usually, a new refresh token), with the
+/// `claims` request parameter.
 pub fn refresh(
     client: &Client,
     authority: &str,
     tenant: &str,
     client_id: &str,
     token: &Secret,
+    claims: &str,
 ) -> Result<Tokens, Error> {
     let url = format!("{}/{tenant}/oauth2/v2.0/token", authority.trim_end_matches('/'));
     let form = [
@@ -185,12 +196,14 @@ pub fn refresh(
         ("client_id", client_id),
         ("scope", SCOPE),
         ("refresh_token", token.expose()),
+        ("claims", claims),
     ];
     tokens(post_form(client, &url, &form)?)
 }
 
-/// Redeem a browser sign-in's authorization code, with the same `redirect_uri` and the PKCE
-/// verifier (a public client sends no secret).
+/// Redeem a browser sign-in's authorization code, with the same `redirect_uri`, the PKCE
+/// verifier (a public client sends no secret) and the `claims` request parameter.
+#[allow(clippy::too_many_arguments)]
 pub fn redeem_code(
     client: &Client,
     authority: &str,
@@ -199,6 +212,7 @@ pub fn redeem_code(
     code: &Secret,
     redirect_uri: &str,
     verifier: &Secret,
+    claims: &str,
 ) -> Result<Tokens, Error> {
     let url = format!("{}/{tenant}/oauth2/v2.0/token", authority.trim_end_matches('/'));
     let form = [
@@ -208,6 +222,7 @@ pub fn redeem_code(
         ("code", code.expose()),
         ("redirect_uri", redirect_uri),
         ("code_verifier", verifier.expose()),
+        ("claims", claims),
     ];
     tokens(post_form(client, &url, &form)?)
 }

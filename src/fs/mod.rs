@@ -3,7 +3,7 @@
 //! and takes its cross-process locks (waits bounded when asked). (The trace file, at a path the
 //! user names, is opened by [`crate::trace`].) Here: the [`Error`] every file operation returns,
 //! the directory check ([`check_dir`]: the user's own, not writable by others, not a link),
-//! atomic private writes and their [`Durability`], and locks. Reading, checked before a byte is
+//! atomic private writes and their [`Durability`], removing a private file, and locks. Reading, checked before a byte is
 //! read (a regular file of the user's, not readable by others, no link followed, opened without
 //! blocking so a planted FIFO or device never hangs git), and reading a file another program
 //! hands this helper ([`read_provided`]), are in [`read`].
@@ -162,6 +162,20 @@ fn sync_unsupported(e: &std::io::Error) -> bool {
     #[cfg(not(unix))]
     let refused = false;
     refused || e.kind() == ErrorKind::Unsupported
+}
+
+/// Remove the private file `path` (a link there is removed, never followed), in a directory
+/// that passes [`check_dir`]; whether there was one.
+pub fn remove_private(path: &Path) -> Result<bool, Error> {
+    match check_dir(parent(path)) {
+        Err(Error::Io { source, .. }) if source.kind() == ErrorKind::NotFound => return Ok(false),
+        checked => checked?,
+    }
+    match fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(io(path)(e)),
+    }
 }
 
 /// Temp files of writers killed mid-write (copies of a store, PATs included). Every writer of

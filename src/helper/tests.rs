@@ -165,3 +165,66 @@ fn get_runs_in_process_from_a_request_an_environment_and_a_config_snapshot() {
     assert!(err.is_usage() && err.to_string().contains("azdo.store"), "{err}");
     assert!(out.is_empty());
 }
+
+/// A run like [`ctx`] whose data directory is `dir` (claims challenges are remembered there).
+fn ctx_in(dir: &std::path::Path) -> Run {
+    let env = Environment::from_pairs([("GIT_TERMINAL_PROMPT", "0"), ("GIT_CREDENTIAL_AZDO_MINT", "never")]);
+    let settings = Settings::from_sources(GitConfig::default(), Instances::default(), None, &env.lookup(), Some(dir))
+        .expect("valid");
+    Run::new(settings, Box::new(MemoryStore::new()), env, Messages::captured())
+}
+
+#[test]
+fn an_erase_with_a_claims_challenge_forgets_the_kept_token_keeps_the_claims_and_leaves_the_pat_to_the_rules() {
+    use crate::auth::{cae, tokens};
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ctx = ctx_in(dir.path());
+    let claims = r#"{"access_token":{"nbf":{"essential":true,"value":"1700000000"}}}"#;
+    let challenge = format!(
+        "wwwauth[]=Basic realm=\"x\"\nwwwauth[]=Bearer realm=\"\", error=\"insufficient_claims\", claims=\"{}\"\n",
+        base64::engine::general_purpose::STANDARD.encode(claims)
+    );
+    let keep = |token: &str| {
+        let kept = crate::azure::entra::Tokens {
+            access_token: Secret::new(token),
+            refresh_token: None,
+            expires_at: now() + 3600,
+        };
+        tokens::keep_access_token(&ctx, &contoso(), &kept);
+    };
+    stored(&ctx, "pat", None);
+
+    // A Bearer credential refused with the challenge: the kept token goes, the claims stay, the PAT stays.
+    keep("eyJ.kept.token");
+    let bearer = format!("capability[]=authtype\nauthtype=Bearer\ncredential=eyJ.kept.token\nephemeral=1\n{challenge}");
+    erase(&ctx, &request(&bearer), &contoso()).expect("erase");
+    assert!(tokens::kept_access_token(&ctx, &contoso()).is_none());
+    assert_eq!(cae::pending(&ctx, &contoso()).map(|c| c.as_str().to_owned()).as_deref(), Some(claims));
+    assert!(ctx.store.get(&contoso()).expect("get").is_some(), "a refused token erases no PAT");
+    cae::clear(&ctx, &contoso());
+
+    // A token handed out as a password (older git), another than the one kept: under a challenge
+    // the session's tokens are all revoked, so the kept one goes too.
+    keep("eyJ.kept.token");
+    erase(&ctx, &request(&format!("password=eyJ.other.token\n{challenge}")), &contoso()).expect("erase");
+    assert!(tokens::kept_access_token(&ctx, &contoso()).is_none());
+    assert!(cae::pending(&ctx, &contoso()).is_some());
+    assert!(ctx.store.get(&contoso()).expect("get").is_some());
+    cae::clear(&ctx, &contoso());
+
+    // Without the challenge (another error), only the matching token would go; no claims.
+    keep("eyJ.kept.token");
+    let other = challenge.replace("insufficient_claims", "invalid_token");
+    erase(&ctx, &request(&format!("password=eyJ.other.token\n{other}")), &contoso()).expect("erase");
+    assert!(tokens::kept_access_token(&ctx, &contoso()).is_some());
+    assert!(cae::pending(&ctx, &contoso()).is_none());
+
+    // A PAT refused with a challenge is no access token: no claims; the PAT rules apply as ever.
+    erase(&ctx, &request(&format!("password=other-pat\n{challenge}")), &contoso()).expect("erase");
+    assert!(cae::pending(&ctx, &contoso()).is_none());
+    assert!(ctx.store.get(&contoso()).expect("get").is_some(), "a different password erases nothing");
+    erase(&ctx, &request(&format!("password=pat\n{challenge}")), &contoso()).expect("erase");
+    assert!(cae::pending(&ctx, &contoso()).is_none());
+    assert!(ctx.store.get(&contoso()).expect("get").is_none(), "the PAT git used is erased, as ever");
+}

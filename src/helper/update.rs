@@ -1,6 +1,8 @@
 //! `store` and `erase`: what git reports after using a credential. A PAT git confirms is stored
 //! (or its check recorded); one it rejects is erased, and revoked when it was minted here. An
-//! access token is never a PAT: it is neither stored nor does its rejection erase a stored PAT.
+//! access token is never a PAT: it is neither stored nor does its rejection erase a stored PAT;
+//! its rejection under continuous access evaluation (a claims challenge among git's `wwwauth[]`)
+//! leaves the challenge's claims pending for the next `get` ([`auth::cae`]).
 
 use crate::auth;
 use crate::identity;
@@ -80,11 +82,14 @@ pub(super) fn erase(run: &Run, request: &Request, target: &Target) -> Result<(),
     if request.ephemeral {
         tracing::info!(%target, "erase of an access token; the stored PAT is left alone");
         auth::tokens::forget_access_token(run, target, None);
+        claims_challenge(run, request, target);
         return Ok(());
     }
     // A rejected access token handed out as a password (git without the authtype capability).
     if let Some(password) = request.password.as_ref().filter(|p| looks_like_jwt(p.expose())) {
-        auth::tokens::forget_access_token(run, target, Some(password));
+        if !claims_challenge(run, request, target) {
+            auth::tokens::forget_access_token(run, target, Some(password));
+        }
     }
     let Some(existing) = store.get(target)? else {
         tracing::info!(%target, "nothing stored to erase");
@@ -110,6 +115,22 @@ pub(super) fn erase(run: &Run, request: &Request, target: &Target) -> Result<(),
         }
     }
     Ok(())
+}
+
+/// A rejected access token came with a continuous access evaluation challenge: the session's
+/// tokens are revoked, so whichever access token is kept is forgotten, and the challenge's claims
+/// are remembered for the next `get` to sign in with. Whether there was one.
+fn claims_challenge(run: &Run, request: &Request, target: &Target) -> bool {
+    let Some(claims) = auth::cae::from_challenges(&request.wwwauth) else {
+        return false;
+    };
+    auth::tokens::forget_access_token(run, target, None);
+    auth::cae::remember(run, target, &claims);
+    run.messages.say(format!(
+        "Azure DevOps revoked the access token for {target} (continuous access evaluation); \
+         run the git command again to sign in anew"
+    ));
+    true
 }
 
 /// Whether a build identity serves `target` (its token is what git reports then, never a PAT).

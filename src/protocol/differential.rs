@@ -14,7 +14,7 @@ fn old_parse_request(buf: &[u8]) -> Result<Request, Error> {
     let ctx =
         Context::from_bytes(&buf[..end], ContextOptions { protect_protocol: true }).map_err(|_| Error::Malformed)?;
     let (authtype, ephemeral, pre_encoded) = extras(&buf[..end]);
-    let Context { protocol, host, path, username, password, password_expiry_utc, .. } = ctx;
+    let Context { protocol, host, path, username, password, password_expiry_utc, www_authenticate, .. } = ctx;
     Ok(Request {
         protocol: protocol.ok_or(Error::Missing("protocol"))?,
         host: host.ok_or(Error::Missing("host"))?,
@@ -26,6 +26,7 @@ fn old_parse_request(buf: &[u8]) -> Result<Request, Error> {
         authtype,
         ephemeral,
         pre_encoded,
+        wwwauth: www_authenticate.iter().filter_map(|v| super::wwwauth_value(v)).take(super::MAX_WWWAUTH).collect(),
     })
 }
 

@@ -20,6 +20,23 @@ fn parses_what_git_2_47_sends_on_get() {
     assert_eq!(req.path.as_deref(), Some(&b"contoso/proj/_git/repo"[..]));
     assert_eq!(req.username.as_deref(), Some("contoso"));
     assert_eq!(req.password_expiry_utc, Some(1_900_000_000));
+    assert_eq!(req.wwwauth, ["Basic realm=\"x\"", "Bearer authorization_uri=https://login.example/"]);
+}
+
+#[test]
+fn wwwauth_values_are_kept_in_order_and_bounded() {
+    let mut input = String::from("protocol=https\nhost=dev.azure.com\nwwwauth[]=\n");
+    input.push_str(&format!("wwwauth[]={}\n", "a".repeat(MAX_WWWAUTH_LEN + 1)));
+    for n in 0..MAX_WWWAUTH + 5 {
+        input.push_str(&format!("wwwauth[]=Bearer n={n}\n"));
+    }
+    let req = parse(&input).expect("valid");
+    assert_eq!(req.wwwauth.len(), MAX_WWWAUTH);
+    assert_eq!(req.wwwauth[0], "", "an empty value is a value");
+    assert_eq!(req.wwwauth[1], "Bearer n=0", "a value over the bound is skipped");
+    assert_eq!(req.wwwauth[MAX_WWWAUTH - 1], format!("Bearer n={}", MAX_WWWAUTH - 2));
+    let not_utf8 = parse_request(b"protocol=https\nhost=h\nwwwauth[]=\xff\nwwwauth[]=Basic\n").expect("valid");
+    assert_eq!(not_utf8.wwwauth, ["Basic"]);
 }
 
 #[test]

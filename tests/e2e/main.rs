@@ -26,6 +26,8 @@ mod agent;
 #[cfg(unix)]
 mod browser;
 #[cfg(unix)]
+mod cae;
+#[cfg(unix)]
 mod cli;
 #[cfg(unix)]
 mod deadlines;

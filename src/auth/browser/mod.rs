@@ -18,6 +18,7 @@ pub use pkce::{authorize_url, new_state, Pkce, Request};
 
 use std::time::{Duration, Instant};
 
+use super::cae::ClaimsRequest;
 use super::Error as AuthError;
 use crate::azure::entra::{self, Tokens};
 use crate::net::Client;
@@ -41,9 +42,15 @@ pub enum Error {
 /// Sign in in the system browser: listen on loopback, open the browser on the listener's start
 /// address (which sends it on to the authorize page: the `state` and the PKCE challenge are in
 /// no command line and in nothing shown), wait (bounded by `azdo.browserTimeout`) for the
-/// redirect with the right `state`, redeem its code with the verifier. Nothing is redeemed
-/// unless the state matched.
-pub fn sign_in(run: &Run, target: &Target, client: &Client, tenant: &str) -> Result<Tokens, AuthError> {
+/// redirect with the right `state`, redeem its code with the verifier. `claims` goes with the
+/// authorize request and the redeem. Nothing is redeemed unless the state matched.
+pub fn sign_in(
+    run: &Run,
+    target: &Target,
+    client: &Client,
+    tenant: &str,
+    claims: &ClaimsRequest,
+) -> Result<Tokens, AuthError> {
     let settings = &run.settings;
     let listener = Listener::bind().map_err(AuthError::Browser)?;
     let pkce = Pkce::new().map_err(AuthError::Browser)?;
@@ -56,6 +63,7 @@ pub fn sign_in(run: &Run, target: &Target, client: &Client, tenant: &str) -> Res
         scope: entra::SCOPE,
         redirect_uri: &redirect_uri,
         login_hint: target.account(),
+        claims: claims.as_str(),
     };
     let authorize = authorize_url(&request, &state, &pkce.challenge);
     let url = listener.start_uri();
@@ -78,6 +86,7 @@ pub fn sign_in(run: &Run, target: &Target, client: &Client, tenant: &str) -> Res
         &code,
         &redirect_uri,
         &pkce.verifier,
+        claims.as_str(),
     )
     .map_err(AuthError::SignIn)?;
     Ok(tokens)

@@ -51,6 +51,8 @@ pub struct Request<'a> {
     pub redirect_uri: &'a str,
     /// The account to sign in (`login_hint`); without one, `prompt=select_account`.
     pub login_hint: Option<&'a str>,
+    /// The `claims` request parameter (the client's capabilities, and a challenge's claims).
+    pub claims: &'a str,
 }
 
 /// The authorize URL the browser is sent to (`response_mode=form_post`: the code does not appear
@@ -65,6 +67,7 @@ pub fn authorize_url(req: &Request<'_>, state: &str, challenge: &str) -> String 
         ("state", state),
         ("code_challenge", challenge),
         ("code_challenge_method", "S256"),
+        ("claims", req.claims),
     ];
     let domain;
     match req.login_hint {
@@ -106,12 +109,16 @@ mod tests {
             scope: "499b84ac-1321-427f-aa17-267ca6975798/.default offline_access",
             redirect_uri: "http://localhost:1234/",
             login_hint: None,
+            claims: r#"{"access_token":{"xms_cc":{"values":["cp1"]}}}"#,
         };
         let url = authorize_url(&req, "st", "ch");
         assert!(url.starts_with("https://login.microsoftonline.com/organizations/oauth2/v2.0/authorize?client_id=cid&"));
         assert!(url.contains("&redirect_uri=http%3A%2F%2Flocalhost%3A1234%2F&"), "{url}");
         assert!(url.contains("&scope=499b84ac-1321-427f-aa17-267ca6975798%2F.default%20offline_access&"), "{url}");
-        assert!(url.contains("&code_challenge=ch&code_challenge_method=S256&prompt=select_account"), "{url}");
+        assert!(
+            url.contains("&code_challenge=ch&code_challenge_method=S256&claims=%7B%22access_token%22%3A%7B%22xms_cc%22%3A%7B%22values%22%3A%5B%22cp1%22%5D%7D%7D%7D&prompt=select_account"),
+            "{url}"
+        );
         let hinted = authorize_url(&Request { login_hint: Some("a.b@contoso.com"), ..req }, "st", "ch");
         assert!(hinted.ends_with("&login_hint=a.b%40contoso.com&domain_hint=contoso.com"), "{hinted}");
         assert!(!hinted.contains("prompt="));

@@ -98,6 +98,32 @@ pub(crate) fn basic_challenge() -> (String, String) {
     h("WWW-Authenticate", format!("Basic realm=\"{REALM}\""))
 }
 
+/// The `WWW-Authenticate` lines of a 401 for a CAE token whose session was revoked: the claims
+/// challenge (identities sheet §8: "the fields sit in one `WWW-Authenticate` header among
+/// possibly several"), then the Basic realm every rejection carries. Whether Azure DevOps sends
+/// the challenge on git's endpoints too is not confirmed (§9.5); the fake does.
+pub(crate) fn cae_challenge_headers(st: &State, claims: &str) -> Headers {
+    vec![h("WWW-Authenticate", crate::entra::cae_challenge_header(&st.authority, claims)), basic_challenge()]
+}
+
+/// 401 for a CAE token whose session was revoked: the claims challenge, and the TF400813 body of
+/// a rejected token (not captured for CAE).
+pub(crate) fn cae_rejected(shared: &Shared, req: &Request, st: &State, claims: &str) -> Response {
+    let message = "TF400813: The user '' is not authorized to access this resource.";
+    Response::new(401)
+        .headers(api_headers(shared, req))
+        .headers(cae_challenge_headers(st, claims))
+        .header("X-TFS-ServiceError", percent_encode(message))
+        .body(
+            JSON,
+            wrapped_exception(
+                message,
+                "Microsoft.TeamFoundation.Framework.Server.UnauthorizedRequestException, Microsoft.TeamFoundation.Framework.Server",
+                "UnauthorizedRequestException",
+            ),
+        )
+}
+
 /// `X-TFS-ServiceError` of a 401 for an expired PAT.
 pub(crate) const EXPIRED_MESSAGE: &str = "Access Denied: The Personal Access Token used has expired.";
 
@@ -329,6 +355,9 @@ pub(crate) fn connection_data(shared: &Shared, req: &Request, org: &str) -> Resp
         return unknown_org(shared, req, org);
     };
     let auth = st.authenticate(org, req.header("Authorization"));
+    if let Auth::Challenged(claims) = &auth {
+        return cae_rejected(shared, req, &st, claims);
+    }
     let suppress = req.header("X-TFS-FedAuthRedirect").is_some_and(|v| v.trim().eq_ignore_ascii_case("Suppress"));
     let ok = |identity: String, user: Option<&User>| -> Response {
         let version = match negotiate_version(shared, req) {
@@ -360,6 +389,7 @@ pub(crate) fn connection_data(shared: &Shared, req: &Request, org: &str) -> Resp
             .body(JSON, expired_body()),
         Auth::ExpiredToken => expired_token(shared, req),
         Auth::GlobalRetired => global_pat_retired(shared, req),
+        Auth::Challenged(claims) => cae_rejected(shared, req, &st, &claims),
     }
 }
 

@@ -5,7 +5,7 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, ChildStdout, Stdio};
 
-use crate::azdo::{self, basic_challenge, challenge_headers, id_headers, EXPIRED_MESSAGE};
+use crate::azdo::{self, basic_challenge, cae_challenge_headers, challenge_headers, id_headers, EXPIRED_MESSAGE};
 use crate::http::{self, Body, Request, Response};
 use crate::server::{GitEndpoint, Outcome};
 use crate::util::{percent_encode, query_param};
@@ -69,6 +69,10 @@ pub(crate) fn serve(
                 .headers(id_headers(shared, req))
                 .headers([basic_challenge()])
                 .header("X-TFS-ServiceError", percent_encode(azdo::GLOBAL_PAT_RETIRED_MESSAGE));
+            return Outcome::Respond(resp);
+        }
+        Auth::Challenged(claims) => {
+            let resp = Response::new(401).headers(id_headers(shared, req)).headers(cae_challenge_headers(&st, claims));
             return Outcome::Respond(resp);
         }
         // Bad credentials, an expired Entra token, or a PAT without the scope this operation

@@ -15,6 +15,9 @@
 //! * `POST /{tenant}/oauth2/v2.0/devicecode` and `.../token`: Microsoft Entra's device-code
 //!   flow, scripted by the test, and the refresh-token grant with rotation. Access tokens it
 //!   issues work as `Bearer` (or as a Basic password) on connectionData, git and the PAT API.
+//!   Continuous access evaluation: a client that declares `cp1` in `claims` gets CAE tokens; a
+//!   session revoked under CAE gets them answered with an `insufficient_claims` challenge, and
+//!   its refresh tokens redeemed only with the challenge's claims.
 //! * `/{org}/{project}/_git/{repo}/...`: git smart HTTP, served by the real `git http-backend`
 //!   behind Basic authentication with PAT scopes.
 //! * Injectable faults (latency, status, throttling, dropped connections, garbage) and per-route
@@ -43,6 +46,7 @@ mod util;
 
 pub use azdo::GLOBAL_PAT_RETIRED_MESSAGE;
 pub use entra::control::{AuthorizeRequest, DeviceFlow, DeviceFlowInfo, DeviceFlowState, EntraTokens};
+pub use entra::TokenClaims;
 pub use identity::{Assignment, Principal, EXCHANGE_AUDIENCE, GITHUB_ISSUER};
 pub use pats::control::{MintedPat, PatPolicy};
 pub(crate) use state::{git_command, key, Auth, Org, PatRecord, Shared, State, User};

@@ -64,6 +64,8 @@ pub(crate) enum Auth {
     /// A global (all organizations) PAT, once global PATs are retired
     /// ([`crate::FakeAzdo::retire_global_pats`]).
     GlobalRetired,
+    /// A CAE access token whose session was revoked: answered with this claims challenge (JSON).
+    Challenged(String),
     Valid {
         user: User,
         scopes: Vec<String>,
@@ -194,6 +196,9 @@ impl State {
         }
         if at.expires_at <= util::now_unix() {
             return Auth::ExpiredToken;
+        }
+        if let Some(claims) = &at.challenge {
+            return Auth::Challenged(claims.clone());
         }
         match self.users.get(&key(&at.upn)) {
             Some(user) => Auth::Valid { user: user.clone(), scopes: vec!["user_impersonation".to_string()] },

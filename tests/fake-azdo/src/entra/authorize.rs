@@ -112,6 +112,7 @@ pub(crate) fn authorize(shared: &Shared, req: &Request, tenant: &str, query: &st
         prompt: param("prompt"),
         login_hint: param("login_hint"),
         domain_hint: param("domain_hint"),
+        claims: param("claims"),
     };
     shared.state().entra.authorizations.push(record.clone());
     let mode = match record.response_mode.as_str() {
@@ -132,6 +133,10 @@ pub(crate) fn authorize(shared: &Shared, req: &Request, tenant: &str, query: &st
     if record.response_type != "code" {
         return fail("unsupported_response_type", "AADSTS700054: response_type 'code' is required.");
     }
+    let Ok(claims) = requested_claims(shared, req, "authorize", query) else {
+        return fail("invalid_request", "AADSTS9002313: Invalid request. Request is malformed or invalid.");
+    };
+    let cp1 = declares_cp1(claims.as_ref());
     let scopes: Vec<String> = record.scope.split_whitespace().map(str::to_string).collect();
     let known =
         |s: &String| ADO_DEFAULT_SCOPES.iter().chain(RESERVED_SCOPES.iter()).any(|ok| ok.eq_ignore_ascii_case(s));
@@ -178,6 +183,7 @@ pub(crate) fn authorize(shared: &Shared, req: &Request, tenant: &str, query: &st
                     scopes,
                     issued: Instant::now(),
                     redeemed: false,
+                    cp1,
                 },
             );
             st.entra.issued.push(code.clone());

@@ -63,6 +63,8 @@ pub struct AuthorizeRequest {
     pub prompt: Option<String>,
     pub login_hint: Option<String>,
     pub domain_hint: Option<String>,
+    /// The `claims` parameter (JSON), as sent.
+    pub claims: Option<String>,
 }
 
 /// Tokens issued without a device flow (see [`FakeAzdo::issue_entra_tokens`]).

@@ -19,6 +19,10 @@ pub(crate) fn device_code(shared: &Shared, req: &Request, tenant: &str, form: &s
         Ok(s) => s,
         Err(r) => return r,
     };
+    let cp1 = match requested_claims(shared, req, "devicecode", form) {
+        Ok(claims) => declares_cp1(claims.as_ref()),
+        Err(r) => return r,
+    };
     let device_code = format!("BAQABAAEAAAA{}", util::random_string(B64URL, 180));
     let user_code = util::random_string(b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789", 9);
     let mut st = shared.state();
@@ -39,6 +43,7 @@ pub(crate) fn device_code(shared: &Shared, req: &Request, tenant: &str, form: &s
         last_poll: None,
         gaps: Vec::new(),
         state: DeviceFlowState::Waiting,
+        cp1,
     });
     drop(st);
     let message = format!(
@@ -66,6 +71,10 @@ pub(super) enum Poll {
 pub(super) fn device_grant(shared: &Shared, req: &Request, client_id: &str, form: &str) -> Response {
     let Some(code) = query_param(form, "device_code").filter(|c| !c.is_empty()) else {
         return missing(shared, req, "device_code");
+    };
+    let cp1 = match requested_claims(shared, req, DEVICE_GRANT, form) {
+        Ok(claims) => declares_cp1(claims.as_ref()),
+        Err(r) => return r,
     };
     let blocked = shared.state().entra.device_blocked;
     if let Some(code) = blocked {
@@ -137,8 +146,10 @@ pub(super) fn device_grant(shared: &Shared, req: &Request, client_id: &str, form
         Poll::Success(upn) => {
             let flow_tenant = flow.tenant.clone();
             let scopes = flow.scopes.clone();
+            // A new sign-in: a new session, a CAE token when the client declared cp1.
+            let cae = cp1 || flow.cp1;
             let user = st.ensure_user(&upn);
-            let issued = issue(&mut st, &user, client_id, token_tenant(&flow_tenant), &scopes);
+            let issued = issue_cae(&mut st, &user, client_id, token_tenant(&flow_tenant), &scopes, cae);
             drop(st);
             success(req, &scopes, &issued)
         }

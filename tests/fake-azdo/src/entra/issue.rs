@@ -27,16 +27,30 @@ pub(super) fn token_tenant(tenant: &str) -> &'static str {
 }
 
 /// Issues an access token (and a refresh token with `offline_access`, an id token with
-/// `openid`) for `user`, recording them.
+/// `openid`) for `user`, recording them. Not a CAE token (see [`issue_cae`]).
 pub(crate) fn issue(st: &mut State, user: &User, client_id: &str, tid: &str, scopes: &[String]) -> Issued {
+    issue_cae(st, user, client_id, tid, scopes, false)
+}
+
+/// [`issue`], a CAE token when `cae` (the client declared `cp1`): its access token carries
+/// `xms_cc` and its session can be revoked under CAE.
+pub(crate) fn issue_cae(
+    st: &mut State,
+    user: &User,
+    client_id: &str,
+    tid: &str,
+    scopes: &[String],
+    cae: bool,
+) -> Issued {
     let now = util::now_unix();
     let has = |s: &str| scopes.iter().any(|x| x.eq_ignore_ascii_case(s));
     let access_token = jwt(&format!(
-        "{{\"aud\":\"{ADO_RESOURCE_ID}\",\"iss\":\"https://sts.windows.net/{tid}/\",\"iat\":{now},\"nbf\":{now},\"exp\":{exp},\"appid\":{},\"name\":{},\"oid\":{},\"scp\":\"user_impersonation\",\"tid\":\"{tid}\",\"unique_name\":{upn},\"upn\":{upn},\"uti\":\"{}\",\"ver\":\"1.0\"}}",
+        "{{\"aud\":\"{ADO_RESOURCE_ID}\",\"iss\":\"https://sts.windows.net/{tid}/\",\"iat\":{now},\"nbf\":{now},\"exp\":{exp},\"appid\":{},\"name\":{},\"oid\":{},\"scp\":\"user_impersonation\",\"tid\":\"{tid}\",\"unique_name\":{upn},\"upn\":{upn},\"uti\":\"{}\",\"ver\":\"1.0\"{}}}",
         json_str(client_id),
         json_str(&user.display_name),
         json_str(&user.id),
         util::random_string(B64URL, 22),
+        if cae { ",\"xms_cc\":[\"CP1\"]" } else { "" },
         exp = now + ACCESS_TOKEN_LIFETIME,
         upn = json_str(&user.upn),
     ));
@@ -48,6 +62,8 @@ pub(crate) fn issue(st: &mut State, user: &User, client_id: &str, tid: &str, sco
             tid: tid.to_string(),
             expires_at: now + ACCESS_TOKEN_LIFETIME,
             principal: None,
+            cae,
+            challenge: None,
         },
     );
     e.issued.push(access_token.clone());
@@ -62,6 +78,7 @@ pub(crate) fn issue(st: &mut State, user: &User, client_id: &str, tid: &str, sco
                 scopes: scopes.to_vec(),
                 issued_at: now,
                 status: RtStatus::Valid,
+                required_claims: None,
             },
         );
         e.issued.push(rt.clone());

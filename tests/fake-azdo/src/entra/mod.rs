@@ -10,9 +10,11 @@
 //!
 //! Its test controls are in `control.rs`; the endpoints by flow in `device.rs`, `authorize.rs`
 //! and `token.rs`; what they share (issuing tokens, the checks and error answers) in `issue.rs`
-//! and `checks.rs`.
+//! and `checks.rs`; continuous access evaluation (the `claims` parameter, `cp1`, sessions
+//! revoked under CAE and their challenge) in `cae.rs`.
 
 mod authorize;
+mod cae;
 mod checks;
 pub(crate) mod control;
 mod device;
@@ -20,11 +22,14 @@ mod issue;
 mod token;
 
 pub(crate) use authorize::authorize;
+pub(crate) use cae::cae_challenge_header;
+pub use cae::TokenClaims;
 pub(crate) use checks::{error, is_ado_default_scope};
 pub(crate) use device::device_code;
 pub(crate) use issue::issue;
 pub(crate) use token::token;
 
+use cae::*;
 use checks::*;
 use device::*;
 use issue::*;
@@ -86,6 +91,8 @@ pub(crate) struct Flow {
     pub last_poll: Option<Instant>,
     pub gaps: Vec<Duration>,
     pub state: DeviceFlowState,
+    /// The device code request declared the `cp1` capability in its `claims`.
+    pub cp1: bool,
 }
 
 pub(crate) struct AccessToken {
@@ -94,6 +101,10 @@ pub(crate) struct AccessToken {
     pub expires_at: i64,
     /// The client id of the service principal or managed identity it was issued to (`None`: a user's).
     pub principal: Option<String>,
+    /// A CAE token: issued to a client that declared the `cp1` capability.
+    pub cae: bool,
+    /// The claims (JSON) of the CAE challenge that rejects it since its session was revoked.
+    pub challenge: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +125,9 @@ pub(crate) struct RefreshToken {
     pub scopes: Vec<String>,
     pub issued_at: i64,
     pub status: RtStatus,
+    /// Its session was revoked under CAE: it is redeemed only with a `claims` parameter that
+    /// carries these claims (JSON).
+    pub required_claims: Option<String>,
 }
 
 /// How the authorize page answers a browser (see [`crate::FakeAzdo::approve_browser_sign_in`]).
@@ -136,6 +150,8 @@ pub(crate) struct AuthCode {
     pub scopes: Vec<String>,
     pub issued: Instant,
     pub redeemed: bool,
+    /// The authorize request declared the `cp1` capability in its `claims`.
+    pub cp1: bool,
 }
 
 pub(crate) struct EntraState {
@@ -160,6 +176,8 @@ pub(crate) struct EntraState {
     pub enforce_interval: bool,
     pub single_use_refresh: bool,
     pub refresh_grants: usize,
+    /// The `claims` parameter of every token and device-code request, in order.
+    pub claims_seen: Vec<TokenClaims>,
     pub fault: Fault,
 }
 
@@ -184,6 +202,7 @@ impl Default for EntraState {
             enforce_interval: false,
             single_use_refresh: false,
             refresh_grants: 0,
+            claims_seen: Vec::new(),
             fault: Fault::None,
         }
     }

@@ -46,12 +46,23 @@ pub(super) fn refresh_grant(shared: &Shared, req: &Request, client_id: &str, for
         },
         None => None,
     };
+    let claims = match requested_claims(shared, req, "refresh_token", form) {
+        Ok(claims) => claims,
+        Err(r) => return r,
+    };
     let mut st = shared.state();
     st.entra.refresh_grants += 1;
     let single_use = st.entra.single_use_refresh;
+    let mut unanswered = false;
     let found = st.entra.refresh_tokens.get_mut(&rt).map(|r| {
         let status = r.status;
-        let ok = status == RtStatus::Valid && r.client_id.eq_ignore_ascii_case(client_id);
+        let mut ok = status == RtStatus::Valid && r.client_id.eq_ignore_ascii_case(client_id);
+        // A session revoked under CAE: only a request that carries the challenge's claims,
+        // merged with the cp1 capability (a client gets a challenge only for having declared it).
+        let answered = |c: &str| satisfies(claims.as_ref(), c) && declares_cp1(claims.as_ref());
+        if ok && r.required_claims.as_deref().is_some_and(|c| !answered(c)) {
+            (ok, unanswered) = (false, true);
+        }
         if ok && single_use {
             r.status = RtStatus::Used;
         }
@@ -91,9 +102,23 @@ pub(super) fn refresh_grant(shared: &Shared, req: &Request, client_id: &str, for
                 scopes.push("offline_access".to_string());
             }
             let user = st.ensure_user(&upn);
-            let issued = issue(&mut st, &user, client_id, &tid, &scopes);
+            let issued = issue_cae(&mut st, &user, client_id, &tid, &scopes, declares_cp1(claims.as_ref()));
             drop(st);
             success(req, &scopes, &issued)
+        }
+        // Not captured: Entra's answer to a refresh token of a session revoked under CAE that
+        // comes without the challenge's claims; `interaction_required` is what MSAL reads as "ask
+        // the user" (its error carries the claims to ask with).
+        _ if unanswered => {
+            drop(st);
+            error(
+                shared,
+                req,
+                400,
+                "interaction_required",
+                50133,
+                "Session is invalid due to expiration or recent password change. The token request must carry the claims of the resource's claims challenge.",
+            )
         }
         // Unknown, used (single-use mode) or another client's refresh token.
         _ => {
@@ -122,6 +147,10 @@ pub(super) fn code_grant(shared: &Shared, req: &Request, client_id: &str, form: 
     if let Some(v) = &verifier {
         shared.state().entra.verifiers.push(v.clone());
     }
+    let claims = match requested_claims(shared, req, "authorization_code", form) {
+        Ok(claims) => claims,
+        Err(r) => return r,
+    };
     let invalid_grant = |code: u32, text: &str| error(shared, req, 400, "invalid_grant", code, text);
     let mut st = shared.state();
     let Some(entry) = st.entra.codes.get_mut(&code) else {
@@ -167,9 +196,11 @@ pub(super) fn code_grant(shared: &Shared, req: &Request, client_id: &str, form: 
     }
     entry.redeemed = true;
     let (upn, tid, scopes) = (entry.upn.clone(), entry.tid.clone(), entry.scopes.clone());
+    // A new sign-in: a new session, a CAE token when the client declared cp1.
+    let cae = entry.cp1 || declares_cp1(claims.as_ref());
     st.entra.codes_redeemed += 1;
     let user = st.ensure_user(&upn);
-    let issued = issue(&mut st, &user, client_id, &tid, &scopes);
+    let issued = issue_cae(&mut st, &user, client_id, &tid, &scopes, cae);
     drop(st);
     success(req, &scopes, &issued)
 }

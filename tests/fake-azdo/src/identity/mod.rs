@@ -250,6 +250,8 @@ fn issue(shared: &Shared, principal: &Principal, lifetime: i64) -> String {
             tid: TENANT_ID.to_string(),
             expires_at: now + lifetime,
             principal: Some(principal.client_id.clone()),
+            cae: false,
+            challenge: None,
         },
     );
     st.entra.issued.push(token.clone());

@@ -131,6 +131,7 @@ fn caller(shared: &Shared, req: &Request, st: &State, org: &str) -> Result<User,
     };
     match auth {
         Auth::Valid { user, .. } if bearer => Ok(user),
+        Auth::Challenged(claims) if suppress => Err(crate::azdo::cae_rejected(shared, req, st, &claims)),
         Auth::Anonymous => {
             if !suppress {
                 return Err(reject(""));
