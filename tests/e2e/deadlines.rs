@@ -5,6 +5,7 @@
 //! Azure DevOps' retiring issuer (every `doctor`, once a day on stderr); an Azure DevOps Server
 //! collection with no PAT and no prompt.
 
+use crate::common;
 use crate::common::{Run, TestEnv};
 use fake_azdo::{DeviceFlow, FakeAzdo, PatPolicy, Route, EXCHANGE_AUDIENCE, TENANT_ID};
 
@@ -70,7 +71,7 @@ mod policies {
         env.set("GIT_CREDENTIAL_AZDO_MINT", "auto");
         env.set("GIT_CREDENTIAL_AZDO_TOKEN_SOURCE", "device");
         env.unset("GIT_TERMINAL_PROMPT");
-        let silent = env.script("askpass-nothing", "exit 0");
+        let silent = common::silent_askpass(&env);
         env.set("GIT_ASKPASS", silent);
         fake.approve_device_flow(DeviceFlow::Next, UPN);
         (fake, env)

@@ -21,6 +21,7 @@ use crate::common::{TestEnv, BIN};
 // 1. `store` killed with SIGKILL
 // ---------------------------------------------------------------------------------------------
 
+#[cfg(unix)]
 #[test]
 fn a_store_killed_at_random_points_leaves_the_old_or_the_new_file() {
     let env = TestEnv::new();
@@ -132,6 +133,7 @@ fn a_store_killed_at_random_points_leaves_the_old_or_the_new_file() {
 }
 
 /// Whether another process holds the flock on `lock` (tested with a non-blocking flock).
+#[cfg(unix)]
 fn lock_is_held(lock: &Path) -> bool {
     let Ok(file) = std::fs::OpenOptions::new().read(true).write(true).open(lock) else {
         return false;
@@ -145,6 +147,7 @@ fn lock_is_held(lock: &Path) -> bool {
 
 /// Whether the process `pid` holds a flock on the file `lock` (from `/proc/locks`, which only
 /// reads: no lock is taken to find out).
+#[cfg(unix)]
 fn flock_held_by(pid: u32, lock: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
     let Ok(inode) = std::fs::metadata(lock).map(|m| m.ino()) else { return false };
@@ -157,6 +160,7 @@ fn flock_held_by(pid: u32, lock: &Path) -> bool {
     })
 }
 
+#[cfg(unix)]
 #[test]
 fn a_store_killed_while_holding_the_lock_does_not_block_the_next_one() {
     // Deterministically kill a store that holds the lock: strace holds the store for a minute

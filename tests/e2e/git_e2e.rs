@@ -55,6 +55,7 @@ fn username_only_form_works_without_use_http_path() {
     assert!(run.stderr.contains("git credential-azdo configure"), "{run:?}");
 }
 
+#[cfg(unix)]
 #[test]
 fn helper_found_by_name_on_path() {
     let mut env = TestEnv::new();
@@ -122,6 +123,7 @@ fn other_hosts_never_reach_the_store() {
     assert!(!env.store_file().exists());
 }
 
+#[cfg(unix)]
 #[test]
 fn a_pat_typed_at_the_prompt_is_kept_once_git_approves_it() {
     let mut env = configured();

@@ -220,6 +220,7 @@ fn azure_cli_variable_answers_for_any_org_without_touching_a_store() {
 }
 
 /// An askpass program that records its prompt and answers with `answer`.
+#[cfg(unix)]
 fn askpass(env: &TestEnv, answer: &str) -> (std::path::PathBuf, std::path::PathBuf) {
     let log = env.root.path().join("askpass.log");
     let script =
@@ -227,6 +228,7 @@ fn askpass(env: &TestEnv, answer: &str) -> (std::path::PathBuf, std::path::PathB
     (script, log)
 }
 
+#[cfg(unix)]
 #[test]
 fn prompts_through_git_askpass_and_stores_only_after_git_confirms() {
     let mut env = TestEnv::new();
@@ -247,6 +249,7 @@ fn prompts_through_git_askpass_and_stores_only_after_git_confirms() {
     assert!(!log.exists(), "asked again although a PAT is stored");
 }
 
+#[cfg(unix)]
 #[test]
 fn core_askpass_from_git_config_is_used() {
     let mut env = TestEnv::new();
@@ -259,6 +262,7 @@ fn core_askpass_from_git_config_is_used() {
     assert!(log.exists());
 }
 
+#[cfg(unix)]
 #[test]
 fn prompts_are_off_with_git_terminal_prompt_0_or_azdo_interactive_false() {
     let mut env = TestEnv::new();
@@ -282,6 +286,7 @@ fn prompts_are_off_with_git_terminal_prompt_0_or_azdo_interactive_false() {
     assert!(!log.exists(), "askpass ran although prompts are off");
 }
 
+#[cfg(unix)]
 #[test]
 fn empty_askpass_answer_offers_nothing() {
     let mut env = TestEnv::new();
@@ -300,6 +305,7 @@ fn invalid_settings_are_named() {
     assert!(run.stderr.contains("GIT_CREDENTIAL_AZDO_STORE") || run.stderr.contains("azdo.store"), "{run:?}");
 }
 
+#[cfg(unix)]
 #[test]
 fn file_store_problems_are_one_clear_line_and_nothing_is_overwritten() {
     let env = TestEnv::new();

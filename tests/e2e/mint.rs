@@ -23,7 +23,7 @@ fn world() -> World {
     env.set("GIT_CREDENTIAL_AZDO_MINT", "auto");
     env.set("GIT_CREDENTIAL_AZDO_TOKEN_SOURCE", "device");
     env.unset("GIT_TERMINAL_PROMPT");
-    let silent = env.script("askpass-nothing", "exit 0");
+    let silent = common::silent_askpass(&env);
     env.set("GIT_ASKPASS", silent);
     World { fake, env }
 }
@@ -212,6 +212,7 @@ fn a_declined_or_expired_sign_in_fails_cleanly_and_stores_nothing() {
     }
 }
 
+#[cfg(unix)]
 #[test]
 fn the_azure_cli_is_never_asked_for_a_token_another_identity_service_would_get() {
     // Hole 2: the Azure CLI's token belongs to the real service. With the identity service and
@@ -253,7 +254,7 @@ fn tokens_never_appear_in_output_traces_or_files_other_than_the_store() {
     env.set("GIT_CREDENTIAL_AZDO_MINT", "auto");
     env.set("GIT_CREDENTIAL_AZDO_TOKEN_SOURCE", "device");
     env.unset("GIT_TERMINAL_PROMPT");
-    env.set("GIT_ASKPASS", env.script("askpass-nothing", "exit 0"));
+    env.set("GIT_ASKPASS", common::silent_askpass(&env));
     let trace = env.root.path().join("trace.log");
     env.set("GIT_CREDENTIAL_AZDO_TRACE", &trace);
     fake.approve_device_flow(DeviceFlow::Next, UPN);

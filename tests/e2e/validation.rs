@@ -61,6 +61,7 @@ impl World {
         doc["organizations"]["contoso"]["pat"].as_str().map(str::to_owned)
     }
 
+    #[cfg(unix)]
     fn askpass(&mut self, answer: &str) {
         let script = self.env.script("askpass", &format!("echo '{answer}'"));
         self.env.set("GIT_ASKPASS", script);
@@ -125,6 +126,7 @@ fn a_due_check_is_one_request_and_is_recorded() {
     assert_eq!(w.fake.count(Route::ConnectionData), 1, "the check was not recorded");
 }
 
+#[cfg(unix)]
 #[test]
 fn a_revoked_pat_is_replaced_within_the_same_fetch() {
     let mut w = world();
@@ -143,6 +145,7 @@ fn a_revoked_pat_is_replaced_within_the_same_fetch() {
     assert!(!std::fs::read_to_string(w.env.store_file()).expect("store").contains(&old), "the dead PAT is gone");
 }
 
+#[cfg(unix)]
 #[test]
 fn with_checks_on_every_get_a_revoked_pat_never_reaches_git() {
     let mut w = world();
@@ -157,6 +160,7 @@ fn with_checks_on_every_get_a_revoked_pat_never_reaches_git() {
     assert_eq!(w.stored_pat().as_deref(), Some(new.as_str()));
 }
 
+#[cfg(unix)]
 #[test]
 fn an_expired_pat_is_replaced() {
     let mut w = world();
@@ -310,6 +314,7 @@ fn doctor_reports_each_stored_pat() {
     assert!(run.stdout.contains("fix: git credential-azdo login contoso"), "{run:?}");
 }
 
+#[cfg(unix)]
 #[test]
 fn azure_devops_server_collection_flow() {
     let fake = FakeAzdo::start();
