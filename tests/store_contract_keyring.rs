@@ -11,7 +11,9 @@ mod common;
 use std::time::Duration;
 
 use git_credential_azdo::secret::Secret;
-use git_credential_azdo::store::{KeyringStore, Store, TokenStore};
+#[cfg(target_os = "linux")]
+use git_credential_azdo::store::Store;
+use git_credential_azdo::store::{KeyringStore, TokenStore};
 
 #[cfg(target_os = "linux")]
 #[test]

@@ -193,6 +193,9 @@ fn unknown_verb_typed_at_a_terminal_is_a_usage_error() {
 
 #[test]
 fn configure_global_writes_exactly_the_helper_keys() {
+    if !common::has_git() {
+        return;
+    }
     let env = seeded_env();
     let before = global_list(&env);
     let run = ok(env.helper(&["configure", "--global"], b""));
@@ -221,6 +224,9 @@ fn configure_global_writes_exactly_the_helper_keys() {
 
 #[test]
 fn configure_is_idempotent_and_unconfigure_restores_the_config() {
+    if !common::has_git() {
+        return;
+    }
     let env = seeded_env();
     let before = global_list(&env);
     ok(env.helper(&["configure", "--global"], b""));
@@ -245,6 +251,9 @@ fn configure_is_idempotent_and_unconfigure_restores_the_config() {
 
 #[test]
 fn unconfigure_leaves_a_use_http_path_the_user_set() {
+    if !common::has_git() {
+        return;
+    }
     for value in ["true", "false"] {
         let env = seeded_env();
         git_set(&env, &["--global", "credential.https://dev.azure.com.useHttpPath", value]);
@@ -274,6 +283,9 @@ fn unconfigure_without_a_config_file_has_nothing_to_remove() {
 
 #[test]
 fn configure_file_writes_that_file_only() {
+    if !common::has_git() {
+        return;
+    }
     let env = seeded_env();
     let before = global_list(&env);
     let file = env.root.path().join("azdo.gitconfig");
@@ -294,6 +306,9 @@ fn configure_file_writes_that_file_only() {
 
 #[test]
 fn configure_local_writes_the_repository_config() {
+    if !common::has_git() {
+        return;
+    }
     let env = seeded_env();
     let repo = env.home.join("repo");
     ok(env.git(&["init", "-q", repo.to_str().expect("utf-8")], b""));
@@ -313,6 +328,9 @@ fn configure_local_writes_the_repository_config() {
 
 #[test]
 fn configure_replaces_an_older_install_of_this_helper() {
+    if !common::has_git() {
+        return;
+    }
     let env = seeded_env();
     git_set(&env, &["--global", "--add", DEV_HELPER, "/old/place/git-credential-azdo"]);
     ok(env.helper(&["configure", "--global"], b""));
@@ -321,6 +339,9 @@ fn configure_replaces_an_older_install_of_this_helper() {
 
 #[test]
 fn configure_then_git_credential_fill_finds_the_helper() {
+    if !common::has_git() {
+        return;
+    }
     let env = TestEnv::new();
     env.configure();
     env.login("contoso", PAT);
@@ -342,6 +363,9 @@ fn configure_then_git_credential_fill_finds_the_helper() {
 
 #[test]
 fn configure_from_a_path_with_spaces_quotes_it_for_git() {
+    if !common::has_git() {
+        return;
+    }
     let env = TestEnv::new();
     let dir = env.root.path().join("my tools");
     std::fs::create_dir_all(&dir).expect("dir");
@@ -374,6 +398,9 @@ fn configure_from_a_path_with_spaces_quotes_it_for_git() {
 
 #[test]
 fn git_runs_the_verbs_as_git_credential_azdo() {
+    if !common::has_git() {
+        return;
+    }
     let mut env = TestEnv::new();
     let bin_dir = Path::new(BIN).parent().expect("bin dir").to_owned();
     let path = std::env::var_os("PATH").unwrap_or_default();

@@ -4,18 +4,28 @@
 //! one. Every helper run here is bounded in time (tests/common/bounded.rs): a hang fails the test
 //! instead of hanging it, and no run may panic.
 
+// The kills need Unix signals (and /proc, strace): the race of section 2 runs everywhere.
+#[cfg(unix)]
 use std::io::Write;
+#[cfg(unix)]
 use std::os::unix::process::ExitStatusExt;
+#[cfg(unix)]
 use std::path::Path;
+#[cfg(unix)]
 use std::process::{Child, Command, Stdio};
+#[cfg(unix)]
 use std::time::{Duration, Instant};
 
+#[cfg(unix)]
 use crate::common;
+#[cfg(unix)]
 use crate::common::bounded::{helper_bounded, spin_until, Rng, LIMIT};
-use crate::common::faults::{
-    an_erase_of_the_old_pat_never_takes_the_new_one, read_store, store_ok, store_request, temp_files,
-};
-use crate::common::{TestEnv, BIN};
+use crate::common::faults::an_erase_of_the_old_pat_never_takes_the_new_one;
+#[cfg(unix)]
+use crate::common::faults::{read_store, store_ok, store_request, temp_files};
+use crate::common::TestEnv;
+#[cfg(unix)]
+use crate::common::BIN;
 
 // ---------------------------------------------------------------------------------------------
 // 1. `store` killed with SIGKILL

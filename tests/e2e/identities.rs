@@ -243,6 +243,9 @@ fn the_pipeline_job_token_serves_its_organization() {
 
 #[test]
 fn the_pipeline_job_token_is_not_used_for_another_organization_or_when_turned_off() {
+    if !common::has_git() {
+        return;
+    }
     let mut w = world();
     w.pipeline_job("fabrikam");
     let run = w.get(true);
@@ -291,6 +294,9 @@ fn a_system_assigned_managed_identity_clones_and_pushes() {
 
 #[test]
 fn user_assigned_managed_identities_by_client_id_and_resource_id_and_the_app_service_form() {
+    if !common::has_git() {
+        return;
+    }
     let mut w = world();
     let res =
         "/subscriptions/0000/resourceGroups/build/providers/Microsoft.ManagedIdentity/userAssignedIdentities/agent";
@@ -365,6 +371,9 @@ fn an_unknown_managed_identity_fails_loudly() {
 
 #[test]
 fn an_identity_not_added_to_the_organization_is_refused_by_git() {
+    if !common::has_git() {
+        return;
+    }
     let mut w = world();
     let sp = w.fake.add_service_principal("outsider");
     w.fake.set_principal_secret(&sp.client_id, "its-secret");
@@ -538,6 +547,9 @@ mod precedence {
 
 #[test]
 fn store_of_a_token_is_ignored() {
+    if !common::has_git() {
+        return;
+    }
     let mut w = world();
     w.principal_with_secret("sp-secret");
     let url = w.url();
@@ -771,6 +783,9 @@ fn status_names_the_identity_and_tests_it_without_printing_the_token() {
 
 #[test]
 fn a_secret_in_git_config_is_never_copied_to_the_config_cache() {
+    if !common::has_git() {
+        return;
+    }
     let mut w = world();
     w.principal_with_secret("secret-in-a-config-file");
     // Without a secret in git config, the snapshot is cached (so this test can fail).

@@ -18,7 +18,6 @@ mod common;
 // skips only where git cannot be (no git.exe under Wine: `common::has_git`).
 mod cli;
 mod deadlines;
-mod demo;
 mod docs;
 mod faults_files;
 mod faults_network;
@@ -45,6 +44,9 @@ mod accounts;
 mod agent;
 #[cfg(unix)]
 mod browser;
+// The README's demo (examples/demo) is Unix-only: its steps set Unix file modes.
+#[cfg(unix)]
+mod demo;
 #[cfg(unix)]
 mod planted_files;
 #[cfg(unix)]

@@ -71,6 +71,9 @@ impl World {
 
 #[test]
 fn clone_and_push_through_the_helper_for_each_url_form() {
+    if !common::has_git() {
+        return;
+    }
     let w = world();
     let pat = w.pat();
     w.env.login("contoso", &pat);
@@ -98,6 +101,9 @@ fn clone_and_push_through_the_helper_for_each_url_form() {
 
 #[test]
 fn the_hot_path_sends_no_request_while_the_check_is_fresh() {
+    if !common::has_git() {
+        return;
+    }
     let w = world();
     w.env.login("contoso", &w.pat());
     assert_eq!(w.fake.count(Route::ConnectionData), 1, "login checks the PAT once");
@@ -115,6 +121,9 @@ fn the_hot_path_sends_no_request_while_the_check_is_fresh() {
 
 #[test]
 fn a_due_check_is_one_request_and_is_recorded() {
+    if !common::has_git() {
+        return;
+    }
     let w = world();
     w.env.login("contoso", &w.pat());
     w.age_checks(2 * 3600);
@@ -178,6 +187,9 @@ fn an_expired_pat_is_replaced() {
 
 #[test]
 fn a_known_expiry_needs_no_request() {
+    if !common::has_git() {
+        return;
+    }
     let w = world();
     let expiry = now() + 100;
     let q = format!(
@@ -199,6 +211,9 @@ fn a_known_expiry_needs_no_request() {
 
 #[test]
 fn outages_keep_the_stored_pat_and_git_decides() {
+    if !common::has_git() {
+        return;
+    }
     for fault in
         [Fault::Throttle { retry_after_secs: 30 }, Fault::Status(503), Fault::Status(500), Fault::Drop, Fault::Garbage]
     {
@@ -249,6 +264,9 @@ fn a_public_orgs_anonymous_answer_is_not_taken_as_valid() {
 
 #[test]
 fn a_slow_service_cannot_hold_git_past_the_timeout() {
+    if !common::has_git() {
+        return;
+    }
     let mut w = world();
     w.env.login("contoso", &w.pat());
     w.age_checks(2 * 3600);
@@ -264,6 +282,9 @@ fn a_slow_service_cannot_hold_git_past_the_timeout() {
 
 #[test]
 fn a_short_retry_after_is_honoured_within_the_budget() {
+    if !common::has_git() {
+        return;
+    }
     let w = world();
     w.env.login("contoso", &w.pat());
     w.age_checks(2 * 3600);
@@ -300,6 +321,9 @@ fn status_exit_codes_tell_valid_invalid_and_unknown() {
 
 #[test]
 fn doctor_reports_each_stored_pat() {
+    if !common::has_git() {
+        return;
+    }
     let w = world();
     let pat = w.pat();
     w.env.login("contoso", &pat);
@@ -358,6 +382,9 @@ fn azure_devops_server_collection_flow() {
 
 #[test]
 fn git_http_proxy_is_used_for_checks() {
+    if !common::has_git() {
+        return;
+    }
     use std::io::{BufRead, BufReader, Write};
     let w = world();
     let env = w.env;
@@ -397,6 +424,9 @@ fn with_a_custom_origin_real_dev_azure_com_pats_never_go_there() {
 
 #[test]
 fn another_origin_keeps_its_pats_apart_from_the_real_services() {
+    if !common::has_git() {
+        return;
+    }
     let mut w = world();
     // A PAT for the real service's contoso, stored without azdo.url…
     let mut real = TestEnv::new();
