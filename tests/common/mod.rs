@@ -218,7 +218,7 @@ impl TestEnv {
         forget_origin_on_windows(&url);
         // Without git (under Wine) nothing would read these entries: the helper, finding no
         // git, reads no git config either. Tests that run git skip there (`has_git`).
-        if !has_git() {
+        if !git_found() && emulated().as_deref() == Some("wine") {
             return;
         }
         let key = |name: &str| format!("credential.{url}.{name}");
@@ -326,11 +326,12 @@ pub fn which(tool: &str) -> Option<PathBuf> {
 /// for Windows): then the test is skipped, saying so. Anywhere else a missing git is not
 /// excused: this answers true and the test fails when it starts git.
 pub fn has_git() -> bool {
+    git_found() || !skipped_under("wine", "no git.exe under Wine: Debian has no Git for Windows")
+}
+
+fn git_found() -> bool {
     static HERE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    if *HERE.get_or_init(|| which("git").is_some()) {
-        return true;
-    }
-    !skipped_under("wine", "no git.exe under Wine: Debian has no Git for Windows")
+    *HERE.get_or_init(|| which("git").is_some())
 }
 
 /// Windows keeps the data of another origin (the fake's) under the profile's local application

@@ -158,6 +158,7 @@ fn other_hosts_pats_are_revoked_only_with_all_hosts_and_older_than() {
     assert!(!w.revoked(&young) && !w.revoked(&young_here) && !w.revoked(&w.stored));
 }
 
+#[cfg(unix)]
 #[test]
 fn a_pat_stored_in_the_other_store_is_kept_and_prune_without_an_org_takes_the_stored_ones() {
     let w = world();

@@ -174,6 +174,7 @@ fn a_repository_config_edit_is_seen_from_a_subdirectory() {
 
 /// Hole 10: a relative HOME would put the store inside whatever repository git runs in: the
 /// helper refuses it, and writes nothing under the current directory.
+#[cfg(unix)]
 #[test]
 fn a_relative_home_is_refused() {
     let mut env = TestEnv::new();
