@@ -2,7 +2,8 @@
 //! A test binary of its own, apart from tests/e2e: the keyring crate runs in this process and
 //! finds the bus through this process's environment, so the test sets `DBUS_SESSION_BUS_ADDRESS`
 //! process-wide, which no other test may share (nor read concurrently).
-#![cfg(target_os = "linux")] // a real Secret Service (gnome-keyring on a private D-Bus bus)
+//! On Windows: the store contract on Windows Credential Manager, the keyring store's default there.
+#![cfg(any(target_os = "linux", windows))] // a real Secret Service, or Credential Manager
 
 #[allow(dead_code)] // this binary uses only the Secret Service and the store contract
 mod common;
@@ -10,8 +11,11 @@ mod common;
 use std::time::Duration;
 
 use git_credential_azdo::secret::Secret;
-use git_credential_azdo::store::{KeyringStore, Store, TokenStore};
+#[cfg(target_os = "linux")]
+use git_credential_azdo::store::Store;
+use git_credential_azdo::store::{KeyringStore, TokenStore};
 
+#[cfg(target_os = "linux")]
 #[test]
 fn keyring_store_meets_the_contract_on_a_real_secret_service() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -61,4 +65,35 @@ fn keyring_store_meets_the_contract_on_a_real_secret_service() {
     assert!(!items.stderr.contains(&format!("{key}#")), "parts left behind: {items:?}");
     assert!(split.delete_token(key).expect("delete"));
     assert_eq!(split.get_token(key).expect("get"), None);
+}
+
+/// Credential Manager is the user's own (under Wine, the test prefix's): the test runs only under
+/// Wine or CI, where it holds nobody's credentials, and first clears what the contract writes
+/// (an earlier, failed run may have left it there).
+#[cfg(windows)]
+#[test]
+fn keyring_store_meets_the_contract_on_windows_credential_manager() {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    if common::emulated().as_deref() != Some("wine") && !ci {
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            b"SKIPPED: it writes this user's Credential Manager; it runs under Wine or CI\n",
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = KeyringStore::new(dir.path().join("data/keyring-metadata.json"), Duration::from_secs(10));
+    common::contract::clear(&store);
+    common::contract::run(&store);
+
+    // A sign-in token longer than one Credential Manager item holds (2,560 bytes) round-trips
+    // whole; a shorter one replaces it, and deleting it deletes every part.
+    let key = "refresh-token:https://login.example:t:c";
+    let long = Secret::from("0.AX-".repeat(2000));
+    store.put_token(key, &long).expect("put a long token");
+    assert_eq!(store.get_token(key).expect("get"), Some(long));
+    store.put_token(key, &Secret::new("short-token")).expect("put a short token");
+    assert_eq!(store.get_token(key).expect("get"), Some(Secret::new("short-token")));
+    assert!(store.delete_token(key).expect("delete"));
+    assert_eq!(store.get_token(key).expect("get"), None);
 }

@@ -342,8 +342,10 @@ mod tests {
         target: Option<&Target>,
         env: &dyn Fn(&str) -> Option<OsString>,
     ) -> Result<Settings, Error> {
+        // An absolute path on this system (a relative one is refused).
+        const LOCAL: &str = if cfg!(windows) { "C:/Users/someone/AppData/Local" } else { "/home/someone/.local/share" };
         let instances = instances(&c, env)?;
-        Settings::from_sources(c, instances, target, env, Some(Path::new("/home/someone/.local/share")))
+        Settings::from_sources(c, instances, target, env, Some(Path::new(LOCAL)))
     }
 
     #[test]

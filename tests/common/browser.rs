@@ -4,13 +4,16 @@
 //! followed; a `form_post` page's hidden form is posted to its action, the helper's loopback
 //! listener).
 
+#[cfg(unix)]
 use std::path::PathBuf;
 
+#[cfg(unix)]
 use super::TestEnv;
 
 /// Write the scripted browser into `env` (`browser.sh`) and return its path and a marker file it
 /// writes when it runs. Its Python is started by `python` (a command line: another user's, say);
 /// `tweak` is Python run on `fields` (the form's fields) before they are posted.
+#[cfg(unix)]
 pub fn scripted(env: &TestEnv, python: &str, tweak: &str) -> (PathBuf, PathBuf) {
     let marker = env.root.path().join("browser-ran");
     let script = format!(

@@ -15,6 +15,24 @@ fn credential(pat: &str, stored_at: i64) -> Credential {
     }
 }
 
+/// Every organization and sign-in token the contract writes.
+#[cfg(windows)]
+const ORGS: &[&str] = &["absent", "alpha", "beta", "contoso", "delta", "eps", "gamma", "lambda", "mu", "zeta"];
+#[cfg(windows)]
+const TOKENS: &[&str] = &["refresh-token:t1:c", "refresh-token:t2:c"];
+
+/// Remove whatever the contract writes, for a store that outlives the test (a system keyring
+/// an earlier, failed run may have left entries in): Windows Credential Manager.
+#[cfg(windows)]
+pub fn clear(store: &dyn Store) {
+    for name in ORGS {
+        let _ = store.delete(&org(name));
+    }
+    for key in TOKENS {
+        let _ = store.delete_token(key);
+    }
+}
+
 /// Run the whole contract against `store`, which must start empty.
 pub fn run(store: &dyn Store) {
     missing_entry_is_none(store);

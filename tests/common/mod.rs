@@ -111,6 +111,12 @@ impl TestEnv {
         // Never the instance metadata endpoint's link-local address, whatever a test configures:
         // a closed loopback port unless the test points it at the fake.
         env.set("GIT_CREDENTIAL_AZDO_IMDS_URL", "http://127.0.0.1:9");
+        // Windows keeps the helper's data in the profile's local application data (a known
+        // folder, whatever HOME or LOCALAPPDATA say), shared by every test: the store file is
+        // named here instead, in this world.
+        if cfg!(windows) {
+            env.set("GIT_CREDENTIAL_AZDO_STORE_FILE", env.store_file());
+        }
         env
     }
 
@@ -209,6 +215,12 @@ impl TestEnv {
         if self.env.iter().any(|(k, v)| k == "GIT_CREDENTIAL_AZDO_STORE" && v == "file") {
             self.set("GIT_CREDENTIAL_AZDO_STORE_FILE", self.store_file());
         }
+        forget_origin_on_windows(&url);
+        // Without git (under Wine) nothing would read these entries: the helper, finding no
+        // git, reads no git config either. Tests that run git skip there (`has_git`).
+        if !git_found() && emulated().as_deref() == Some("wine") {
+            return;
+        }
         let key = |name: &str| format!("credential.{url}.{name}");
         for args in [
             vec!["config", "--global", "--add", &key("helper"), ""],
@@ -224,11 +236,25 @@ impl TestEnv {
     }
 
     /// Write an executable shell script into the world and return its path.
+    #[cfg(unix)]
     pub fn script(&self, name: &str, body: &str) -> PathBuf {
         let path = self.root.path().join(name);
         std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("write script");
         set_mode(&path, 0o755);
         path
+    }
+}
+
+/// An askpass program that answers nothing, for tests where prompts are on but nobody types: a
+/// shell script on Unix; elsewhere the helper itself, which ignores an operation it does not know
+/// (the prompt text) and prints nothing.
+pub fn silent_askpass(env: &TestEnv) -> PathBuf {
+    #[cfg(unix)]
+    return env.script("askpass-nothing", "exit 0");
+    #[cfg(not(unix))]
+    {
+        let _ = env;
+        PathBuf::from(bin())
     }
 }
 
@@ -292,7 +318,32 @@ pub fn skipped_under(emulator: &str, why: &str) -> bool {
 }
 
 pub fn which(tool: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(tool)).find(|p| p.is_file())
+    let file = format!("{tool}{}", std::env::consts::EXE_SUFFIX);
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(&file)).find(|p| p.is_file())
+}
+
+/// Whether a test that runs git can run here. Git is missing only under Wine (Debian has no Git
+/// for Windows): then the test is skipped, saying so. Anywhere else a missing git is not
+/// excused: this answers true and the test fails when it starts git.
+pub fn has_git() -> bool {
+    git_found() || !skipped_under("wine", "no git.exe under Wine: Debian has no Git for Windows")
+}
+
+fn git_found() -> bool {
+    static HERE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HERE.get_or_init(|| which("git").is_some())
+}
+
+/// Windows keeps the data of another origin (the fake's) under the profile's local application
+/// data, not in the test's world (see [`TestEnv::new`]): a fake's origin starts with none, as it
+/// would in a fresh HOME, whatever an earlier run on the same port left there.
+fn forget_origin_on_windows(url: &str) {
+    if !cfg!(windows) {
+        return;
+    }
+    let Some(local) = std::env::var_os("LOCALAPPDATA") else { return };
+    let name: String = url.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' }).collect();
+    let _ = std::fs::remove_dir_all(Path::new(&local).join("git-credential-azdo").join("origins").join(name));
 }
 
 /// A private D-Bus session bus with gnome-keyring's Secret Service on it. Dropping it stops both.

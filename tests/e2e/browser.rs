@@ -27,7 +27,7 @@ fn world() -> World {
     env.use_fake(&fake);
     env.set("GIT_CREDENTIAL_AZDO_MINT", "auto");
     env.unset("GIT_TERMINAL_PROMPT");
-    let silent = env.script("askpass-nothing", "exit 0");
+    let silent = common::silent_askpass(&env);
     env.set("GIT_ASKPASS", silent);
     World { fake, env }
 }

@@ -98,6 +98,11 @@ fn no_pat_in(run: &Run) {
 
 // --- help, version, usage -----------------------------------------------------------------------
 
+/// The usage line of `verb`'s help: clap names the program as it was started (`.exe` on Windows).
+fn usage(verb: &str) -> String {
+    format!("Usage: git-credential-azdo{} {verb}", std::env::consts::EXE_SUFFIX)
+}
+
 #[test]
 fn help_works_for_the_top_level_and_every_verb() {
     let env = TestEnv::new();
@@ -106,10 +111,10 @@ fn help_works_for_the_top_level_and_every_verb() {
         assert!(top.stdout.contains(verb), "top-level help names {verb}: {top:?}");
         for flag in ["--help", "-h"] {
             let run = ok(env.helper(&[verb, flag], b""));
-            assert!(run.stdout.contains(&format!("Usage: git-credential-azdo {verb}")), "{verb} {flag}: {run:?}");
+            assert!(run.stdout.contains(&usage(verb)), "{verb} {flag}: {run:?}");
         }
         let run = ok(env.helper(&["help", verb], b""));
-        assert!(run.stdout.contains(&format!("Usage: git-credential-azdo {verb}")), "{run:?}");
+        assert!(run.stdout.contains(&usage(verb)), "{run:?}");
     }
     ok(env.helper(&["-h"], b""));
     ok(env.helper(&["help"], b""));
@@ -193,6 +198,9 @@ fn unknown_verb_typed_at_a_terminal_is_a_usage_error() {
 
 #[test]
 fn configure_global_writes_exactly_the_helper_keys() {
+    if !common::has_git() {
+        return;
+    }
     let env = seeded_env();
     let before = global_list(&env);
     let run = ok(env.helper(&["configure", "--global"], b""));
@@ -221,6 +229,9 @@ fn configure_global_writes_exactly_the_helper_keys() {
 
 #[test]
 fn configure_is_idempotent_and_unconfigure_restores_the_config() {
+    if !common::has_git() {
+        return;
+    }
     let env = seeded_env();
     let before = global_list(&env);
     ok(env.helper(&["configure", "--global"], b""));
@@ -245,6 +256,9 @@ fn configure_is_idempotent_and_unconfigure_restores_the_config() {
 
 #[test]
 fn unconfigure_leaves_a_use_http_path_the_user_set() {
+    if !common::has_git() {
+        return;
+    }
     for value in ["true", "false"] {
         let env = seeded_env();
         git_set(&env, &["--global", "credential.https://dev.azure.com.useHttpPath", value]);
@@ -261,6 +275,9 @@ fn unconfigure_leaves_a_use_http_path_the_user_set() {
 
 #[test]
 fn unconfigure_without_a_config_file_has_nothing_to_remove() {
+    if !common::has_git() {
+        return;
+    }
     let env = TestEnv::new();
     let run = ok(env.helper(&["unconfigure", "--global"], b""));
     assert!(run.stdout.is_empty(), "{run:?}");
@@ -274,6 +291,9 @@ fn unconfigure_without_a_config_file_has_nothing_to_remove() {
 
 #[test]
 fn configure_file_writes_that_file_only() {
+    if !common::has_git() {
+        return;
+    }
     let env = seeded_env();
     let before = global_list(&env);
     let file = env.root.path().join("azdo.gitconfig");
@@ -294,6 +314,9 @@ fn configure_file_writes_that_file_only() {
 
 #[test]
 fn configure_local_writes_the_repository_config() {
+    if !common::has_git() {
+        return;
+    }
     let env = seeded_env();
     let repo = env.home.join("repo");
     ok(env.git(&["init", "-q", repo.to_str().expect("utf-8")], b""));
@@ -313,6 +336,9 @@ fn configure_local_writes_the_repository_config() {
 
 #[test]
 fn configure_replaces_an_older_install_of_this_helper() {
+    if !common::has_git() {
+        return;
+    }
     let env = seeded_env();
     git_set(&env, &["--global", "--add", DEV_HELPER, "/old/place/git-credential-azdo"]);
     ok(env.helper(&["configure", "--global"], b""));
@@ -321,6 +347,9 @@ fn configure_replaces_an_older_install_of_this_helper() {
 
 #[test]
 fn configure_then_git_credential_fill_finds_the_helper() {
+    if !common::has_git() {
+        return;
+    }
     let env = TestEnv::new();
     env.configure();
     env.login("contoso", PAT);
@@ -342,6 +371,9 @@ fn configure_then_git_credential_fill_finds_the_helper() {
 
 #[test]
 fn configure_from_a_path_with_spaces_quotes_it_for_git() {
+    if !common::has_git() {
+        return;
+    }
     let env = TestEnv::new();
     let dir = env.root.path().join("my tools");
     std::fs::create_dir_all(&dir).expect("dir");
@@ -374,6 +406,9 @@ fn configure_from_a_path_with_spaces_quotes_it_for_git() {
 
 #[test]
 fn git_runs_the_verbs_as_git_credential_azdo() {
+    if !common::has_git() {
+        return;
+    }
     let mut env = TestEnv::new();
     let bin_dir = Path::new(BIN).parent().expect("bin dir").to_owned();
     let path = std::env::var_os("PATH").unwrap_or_default();

@@ -4,23 +4,34 @@
 //! one. Every helper run here is bounded in time (tests/common/bounded.rs): a hang fails the test
 //! instead of hanging it, and no run may panic.
 
+// The kills need Unix signals (and /proc, strace): the race of section 2 runs everywhere.
+#[cfg(unix)]
 use std::io::Write;
+#[cfg(unix)]
 use std::os::unix::process::ExitStatusExt;
+#[cfg(unix)]
 use std::path::Path;
+#[cfg(unix)]
 use std::process::{Child, Command, Stdio};
+#[cfg(unix)]
 use std::time::{Duration, Instant};
 
+#[cfg(unix)]
 use crate::common;
+#[cfg(unix)]
 use crate::common::bounded::{helper_bounded, spin_until, Rng, LIMIT};
-use crate::common::faults::{
-    an_erase_of_the_old_pat_never_takes_the_new_one, read_store, store_ok, store_request, temp_files,
-};
-use crate::common::{TestEnv, BIN};
+use crate::common::faults::an_erase_of_the_old_pat_never_takes_the_new_one;
+#[cfg(unix)]
+use crate::common::faults::{read_store, store_ok, store_request, temp_files};
+use crate::common::TestEnv;
+#[cfg(unix)]
+use crate::common::BIN;
 
 // ---------------------------------------------------------------------------------------------
 // 1. `store` killed with SIGKILL
 // ---------------------------------------------------------------------------------------------
 
+#[cfg(unix)]
 #[test]
 fn a_store_killed_at_random_points_leaves_the_old_or_the_new_file() {
     let env = TestEnv::new();
@@ -132,6 +143,7 @@ fn a_store_killed_at_random_points_leaves_the_old_or_the_new_file() {
 }
 
 /// Whether another process holds the flock on `lock` (tested with a non-blocking flock).
+#[cfg(unix)]
 fn lock_is_held(lock: &Path) -> bool {
     let Ok(file) = std::fs::OpenOptions::new().read(true).write(true).open(lock) else {
         return false;
@@ -145,6 +157,7 @@ fn lock_is_held(lock: &Path) -> bool {
 
 /// Whether the process `pid` holds a flock on the file `lock` (from `/proc/locks`, which only
 /// reads: no lock is taken to find out).
+#[cfg(unix)]
 fn flock_held_by(pid: u32, lock: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
     let Ok(inode) = std::fs::metadata(lock).map(|m| m.ino()) else { return false };
@@ -157,6 +170,7 @@ fn flock_held_by(pid: u32, lock: &Path) -> bool {
     })
 }
 
+#[cfg(unix)]
 #[test]
 fn a_store_killed_while_holding_the_lock_does_not_block_the_next_one() {
     // Deterministically kill a store that holds the lock: strace holds the store for a minute

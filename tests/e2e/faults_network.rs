@@ -8,6 +8,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::time::Duration;
 
+use crate::common;
 use crate::common::bounded::{assert_no_panic, helper_bounded, now, LIMIT, YEAR};
 use crate::common::faults::{answered, read_store};
 use crate::common::TestEnv;
@@ -194,6 +195,9 @@ fn bound(requests: u64) -> Duration {
 
 #[test]
 fn status_under_faults_says_unknown_in_time() {
+    if !common::has_git() {
+        return;
+    }
     for case in cases() {
         let (_fake, env, _host, pat) = faulty_world(&case);
         let (run, took) = helper_bounded(&env, &["status", "contoso"], b"", LIMIT);
@@ -211,6 +215,9 @@ fn status_under_faults_says_unknown_in_time() {
 
 #[test]
 fn get_with_a_check_due_under_faults_falls_back_to_the_stored_pat_in_time() {
+    if !common::has_git() {
+        return;
+    }
     for case in cases() {
         let (_fake, env, host, pat) = faulty_world(&case);
         let input = format!("protocol=http\nhost={host}\npath=contoso/proj/_git/repo\n\n");
@@ -234,6 +241,9 @@ fn get_with_a_check_due_under_faults_falls_back_to_the_stored_pat_in_time() {
 
 #[test]
 fn doctor_under_faults_reports_in_time() {
+    if !common::has_git() {
+        return;
+    }
     for case in cases() {
         let (_fake, env, _host, pat) = faulty_world(&case);
         let (run, took) = helper_bounded(&env, &["doctor"], b"", LIMIT);

@@ -27,6 +27,9 @@ fn configured() -> TestEnv {
 
 #[test]
 fn every_url_form_finds_the_one_entry_of_its_org() {
+    if !common::has_git() {
+        return;
+    }
     for approve_form in FORMS {
         let env = configured();
         let run = env.approve(approve_form, "someone", "pat-of-contoso");
@@ -41,6 +44,9 @@ fn every_url_form_finds_the_one_entry_of_its_org() {
 
 #[test]
 fn username_only_form_works_without_use_http_path() {
+    if !common::has_git() {
+        return;
+    }
     let env = TestEnv::new();
     // Only the helper, no useHttpPath: git sends no path; the username names the org.
     let bin = common::bin();
@@ -55,6 +61,7 @@ fn username_only_form_works_without_use_http_path() {
     assert!(run.stderr.contains("git credential-azdo configure"), "{run:?}");
 }
 
+#[cfg(unix)]
 #[test]
 fn helper_found_by_name_on_path() {
     let mut env = TestEnv::new();
@@ -78,6 +85,9 @@ fn helper_found_by_name_on_path() {
 
 #[test]
 fn orgs_are_kept_apart() {
+    if !common::has_git() {
+        return;
+    }
     let env = configured();
     assert_eq!(env.approve("https://dev.azure.com/contoso/p/_git/r", "u", "pat-c").status, 0);
     assert_eq!(env.approve("https://dev.azure.com/fabrikam/p/_git/r", "u", "pat-f").status, 0);
@@ -90,6 +100,9 @@ fn orgs_are_kept_apart() {
 
 #[test]
 fn reject_erases_only_the_rejected_pat() {
+    if !common::has_git() {
+        return;
+    }
     let env = configured();
     let url = "https://dev.azure.com/contoso/proj/_git/repo";
     assert_eq!(env.approve(url, "u", "current").status, 0);
@@ -101,6 +114,9 @@ fn reject_erases_only_the_rejected_pat() {
 
 #[test]
 fn a_miss_leaves_git_to_its_own_prompt_with_nothing_from_the_helper() {
+    if !common::has_git() {
+        return;
+    }
     let env = configured();
     let run = env.fill("https://dev.azure.com/contoso/proj/_git/repo");
     assert_ne!(run.status, 0);
@@ -111,6 +127,9 @@ fn a_miss_leaves_git_to_its_own_prompt_with_nothing_from_the_helper() {
 
 #[test]
 fn other_hosts_never_reach_the_store() {
+    if !common::has_git() {
+        return;
+    }
     let env = TestEnv::new();
     // Even as a global helper for every host.
     assert_eq!(env.git(&["config", "--global", "credential.helper", common::bin()], b"").status, 0);
@@ -122,6 +141,7 @@ fn other_hosts_never_reach_the_store() {
     assert!(!env.store_file().exists());
 }
 
+#[cfg(unix)]
 #[test]
 fn a_pat_typed_at_the_prompt_is_kept_once_git_approves_it() {
     let mut env = configured();

@@ -161,6 +161,9 @@ fn erase_without_an_org_erases_nothing() {
 
 #[test]
 fn bad_input_is_refused_clearly_and_changes_nothing() {
+    if !common::has_git() {
+        return;
+    }
     let env = TestEnv::new();
     env.login("contoso", "keep-me");
     let before = stored_bytes(&env).expect("stored");
@@ -220,6 +223,7 @@ fn azure_cli_variable_answers_for_any_org_without_touching_a_store() {
 }
 
 /// An askpass program that records its prompt and answers with `answer`.
+#[cfg(unix)]
 fn askpass(env: &TestEnv, answer: &str) -> (std::path::PathBuf, std::path::PathBuf) {
     let log = env.root.path().join("askpass.log");
     let script =
@@ -227,6 +231,7 @@ fn askpass(env: &TestEnv, answer: &str) -> (std::path::PathBuf, std::path::PathB
     (script, log)
 }
 
+#[cfg(unix)]
 #[test]
 fn prompts_through_git_askpass_and_stores_only_after_git_confirms() {
     let mut env = TestEnv::new();
@@ -247,6 +252,7 @@ fn prompts_through_git_askpass_and_stores_only_after_git_confirms() {
     assert!(!log.exists(), "asked again although a PAT is stored");
 }
 
+#[cfg(unix)]
 #[test]
 fn core_askpass_from_git_config_is_used() {
     let mut env = TestEnv::new();
@@ -259,6 +265,7 @@ fn core_askpass_from_git_config_is_used() {
     assert!(log.exists());
 }
 
+#[cfg(unix)]
 #[test]
 fn prompts_are_off_with_git_terminal_prompt_0_or_azdo_interactive_false() {
     let mut env = TestEnv::new();
@@ -282,6 +289,7 @@ fn prompts_are_off_with_git_terminal_prompt_0_or_azdo_interactive_false() {
     assert!(!log.exists(), "askpass ran although prompts are off");
 }
 
+#[cfg(unix)]
 #[test]
 fn empty_askpass_answer_offers_nothing() {
     let mut env = TestEnv::new();
@@ -300,6 +308,7 @@ fn invalid_settings_are_named() {
     assert!(run.stderr.contains("GIT_CREDENTIAL_AZDO_STORE") || run.stderr.contains("azdo.store"), "{run:?}");
 }
 
+#[cfg(unix)]
 #[test]
 fn file_store_problems_are_one_clear_line_and_nothing_is_overwritten() {
     let env = TestEnv::new();
@@ -330,6 +339,9 @@ fn file_store_problems_are_one_clear_line_and_nothing_is_overwritten() {
 
 #[test]
 fn parallel_stores_for_many_orgs_lose_nothing() {
+    if !common::has_git() {
+        return;
+    }
     let env = std::sync::Arc::new(TestEnv::new());
     let handles: Vec<_> = (0..10)
         .map(|i| {

@@ -6,6 +6,7 @@
 use std::io::{Read, Write};
 use std::time::Duration;
 
+use crate::common;
 use crate::common::bounded::helper_bounded;
 use crate::common::TestEnv;
 use fake_azdo::{DeviceFlow, FakeAzdo, Route, EXCHANGE_AUDIENCE, TENANT_ID};
@@ -148,7 +149,7 @@ mod trickled_replies {
         env.set("GIT_CREDENTIAL_AZDO_MINT", "auto");
         env.set("GIT_CREDENTIAL_AZDO_TOKEN_SOURCE", "device");
         env.unset("GIT_TERMINAL_PROMPT");
-        let silent = env.script("askpass-nothing", "exit 0");
+        let silent = common::silent_askpass(&env);
         env.set("GIT_ASKPASS", silent);
         env.set("GIT_CREDENTIAL_AZDO_VSSPS_URL", trickling_server());
         let (run, took) = helper_bounded(&env, &["get"], &get_request(&fake.url()), HUNG);

@@ -216,6 +216,7 @@ fn works_end_to_end(w: &World) {
     assert_eq!(w.fake.count(Route::PatCreate), 0, "no PAT is ever minted for a build identity");
 }
 
+#[cfg(unix)]
 #[test]
 fn the_capability_operation_answers_authtype_on_a_pipe_and_on_a_terminal() {
     let env = TestEnv::new();
@@ -228,12 +229,16 @@ fn the_capability_operation_answers_authtype_on_a_pipe_and_on_a_terminal() {
     }
 }
 
+#[cfg(unix)]
 fn run_cmd(cmd: &mut std::process::Command) -> Run {
     run(cmd)
 }
 
 #[test]
 fn the_pipeline_job_token_serves_its_organization() {
+    if !common::has_git() {
+        return;
+    }
     let mut w = world();
     w.pipeline_job("contoso");
     works_end_to_end(&w);
@@ -243,6 +248,9 @@ fn the_pipeline_job_token_serves_its_organization() {
 
 #[test]
 fn the_pipeline_job_token_is_not_used_for_another_organization_or_when_turned_off() {
+    if !common::has_git() {
+        return;
+    }
     let mut w = world();
     w.pipeline_job("fabrikam");
     let run = w.get(true);
@@ -265,6 +273,9 @@ fn the_pipeline_job_token_is_not_used_for_another_organization_or_when_turned_of
 
 #[test]
 fn a_service_principal_with_a_client_secret_clones_and_pushes() {
+    if !common::has_git() {
+        return;
+    }
     let mut w = world();
     w.principal_with_secret("s3cr3t-value~of-the-app");
     works_end_to_end(&w);
@@ -272,6 +283,9 @@ fn a_service_principal_with_a_client_secret_clones_and_pushes() {
 
 #[test]
 fn a_service_principal_with_a_certificate_clones_and_pushes_with_and_without_x5c() {
+    if !common::has_git() {
+        return;
+    }
     let mut w = world();
     w.principal_with_certificate("sp.pem");
     works_end_to_end(&w);
@@ -282,6 +296,9 @@ fn a_service_principal_with_a_certificate_clones_and_pushes_with_and_without_x5c
 
 #[test]
 fn a_system_assigned_managed_identity_clones_and_pushes() {
+    if !common::has_git() {
+        return;
+    }
     let mut w = world();
     let mi = w.fake.add_managed_identity("vm", Assignment::System);
     w.fake.add_principal_to_org("contoso", &mi.client_id);
@@ -291,6 +308,9 @@ fn a_system_assigned_managed_identity_clones_and_pushes() {
 
 #[test]
 fn user_assigned_managed_identities_by_client_id_and_resource_id_and_the_app_service_form() {
+    if !common::has_git() {
+        return;
+    }
     let mut w = world();
     let res =
         "/subscriptions/0000/resourceGroups/build/providers/Microsoft.ManagedIdentity/userAssignedIdentities/agent";
@@ -330,6 +350,9 @@ fn fails_loudly(w: &World, expected: &str) -> Run {
 
 #[test]
 fn a_wrong_secret_fails_loudly_and_nothing_else_is_offered() {
+    if !common::has_git() {
+        return;
+    }
     let mut w = world();
     w.principal_with_secret("right-secret");
     w.env.set("GIT_CREDENTIAL_AZDO_SERVICE_PRINCIPAL_SECRET", "wrong-secret");
@@ -342,11 +365,15 @@ fn a_wrong_secret_fails_loudly_and_nothing_else_is_offered() {
 
 #[test]
 fn a_wrong_certificate_fails_loudly() {
+    if !common::has_git() {
+        return;
+    }
     let mut w = world();
     w.principal_with_certificate("other.pem");
     fails_loudly(&w, "AADSTS700027");
 }
 
+#[cfg(unix)]
 #[test]
 fn a_certificate_file_others_can_read_is_refused() {
     let mut w = world();
@@ -357,6 +384,9 @@ fn a_certificate_file_others_can_read_is_refused() {
 
 #[test]
 fn an_unknown_managed_identity_fails_loudly() {
+    if !common::has_git() {
+        return;
+    }
     let mut w = world();
     w.fake.add_managed_identity("vm", Assignment::System);
     w.env.set("GIT_CREDENTIAL_AZDO_MANAGED_IDENTITY", "8b1e0c1a-1111-4222-8333-444455556666");
@@ -365,6 +395,9 @@ fn an_unknown_managed_identity_fails_loudly() {
 
 #[test]
 fn an_identity_not_added_to_the_organization_is_refused_by_git() {
+    if !common::has_git() {
+        return;
+    }
     let mut w = world();
     let sp = w.fake.add_service_principal("outsider");
     w.fake.set_principal_secret(&sp.client_id, "its-secret");
@@ -379,6 +412,9 @@ fn an_identity_not_added_to_the_organization_is_refused_by_git() {
 
 #[test]
 fn a_metadata_endpoint_that_is_down_or_slow_is_given_up_in_bounded_time() {
+    if !common::has_git() {
+        return;
+    }
     // Down: nothing listens (a port just closed).
     let mut w = world();
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr");
@@ -538,6 +574,9 @@ mod precedence {
 
 #[test]
 fn store_of_a_token_is_ignored() {
+    if !common::has_git() {
+        return;
+    }
     let mut w = world();
     w.principal_with_secret("sp-secret");
     let url = w.url();
@@ -554,6 +593,9 @@ mod federation {
 
     #[test]
     fn github_actions_id_tokens_are_exchanged() {
+        if !common::has_git() {
+            return;
+        }
         let mut w = world();
         let subject = "repo:contoso/app:ref:refs/heads/main";
         let url = w.fake.set_github_oidc("gh-request-token", subject);
@@ -566,6 +608,9 @@ mod federation {
 
     #[test]
     fn azure_pipelines_service_connection_tokens_are_exchanged() {
+        if !common::has_git() {
+            return;
+        }
         let mut w = world();
         let connection = w.fake.add_service_connection("contoso", "proj", "deploy");
         let issuer = w.fake.pipelines_oidc_issuer("contoso");
@@ -581,6 +626,9 @@ mod federation {
 
     #[test]
     fn the_job_token_is_not_sent_to_an_oidc_endpoint_on_another_origin() {
+        if !common::has_git() {
+            return;
+        }
         let mut w = world();
         let connection = w.fake.add_service_connection("contoso", "proj", "deploy");
         let issuer = w.fake.pipelines_oidc_issuer("contoso");
@@ -600,6 +648,9 @@ mod federation {
 
     #[test]
     fn a_managed_identitys_token_is_the_assertion() {
+        if !common::has_git() {
+            return;
+        }
         let mut w = world();
         let res =
             "/subscriptions/0000/resourceGroups/build/providers/Microsoft.ManagedIdentity/userAssignedIdentities/fic";
@@ -612,6 +663,9 @@ mod federation {
 
     #[test]
     fn generic_reads_the_token_file_of_the_workload_identity_webhook() {
+        if !common::has_git() {
+            return;
+        }
         let mut w = world();
         let (issuer, subject) = ("https://oidc.aks.example/cluster/", "system:serviceaccount:ci:builder");
         let app = w.federated_app("generic", issuer, subject);
@@ -635,6 +689,9 @@ mod federation {
 
     #[test]
     fn an_expired_assertion_fails_loudly() {
+        if !common::has_git() {
+            return;
+        }
         let mut w = world();
         let (issuer, subject) = ("https://oidc.aks.example/cluster/", "system:serviceaccount:ci:builder");
         w.federated_app("generic", issuer, subject);
@@ -647,6 +704,9 @@ mod federation {
 
     #[test]
     fn a_token_no_federated_credential_matches_fails_loudly() {
+        if !common::has_git() {
+            return;
+        }
         let mut w = world();
         let issuer = "https://oidc.aks.example/cluster/";
         w.federated_app("generic", issuer, "system:serviceaccount:ci:builder");
@@ -657,6 +717,9 @@ mod federation {
 
     #[test]
     fn github_actions_without_id_token_permission_says_so() {
+        if !common::has_git() {
+            return;
+        }
         let mut w = world();
         w.federated_app("githubactions", GITHUB_ISSUER, "repo:contoso/app:ref:refs/heads/main");
         fails_loudly(&w, "id-token: write");
@@ -668,6 +731,9 @@ mod gcm_aliases {
 
     #[test]
     fn gcms_managed_identity_variable_and_service_principal_keys_are_honoured() {
+        if !common::has_git() {
+            return;
+        }
         let mut w = world();
         let mi = w.fake.add_managed_identity("vm", Assignment::System);
         w.fake.add_principal_to_org("contoso", &mi.client_id);
@@ -707,6 +773,9 @@ mod gcm_aliases {
 
     #[test]
     fn gcms_workload_federation_variables_are_honoured() {
+        if !common::has_git() {
+            return;
+        }
         let mut w = world();
         let (issuer, subject) = ("https://oidc.aks.example/cluster/", "system:serviceaccount:ci:builder");
         let app = w.fake.add_service_principal("gcm-wif");
@@ -725,6 +794,9 @@ mod gcm_aliases {
 
     #[test]
     fn a_gcm_certificate_thumbprint_maps_to_a_pem_file_named_after_it_or_says_where_to_put_one() {
+        if !common::has_git() {
+            return;
+        }
         let mut w = world();
         let sp = w.principal_with_certificate("sp.pem");
         let pem = w.env.root.path().join("sp.pem");
@@ -756,6 +828,9 @@ mod gcm_aliases {
 
 #[test]
 fn status_names_the_identity_and_tests_it_without_printing_the_token() {
+    if !common::has_git() {
+        return;
+    }
     let mut w = world();
     w.principal_with_secret("sp-secret");
     let status = w.env.helper(&["status", "contoso"], b"");
@@ -771,6 +846,9 @@ fn status_names_the_identity_and_tests_it_without_printing_the_token() {
 
 #[test]
 fn a_secret_in_git_config_is_never_copied_to_the_config_cache() {
+    if !common::has_git() {
+        return;
+    }
     let mut w = world();
     w.principal_with_secret("secret-in-a-config-file");
     // Without a secret in git config, the snapshot is cached (so this test can fail).

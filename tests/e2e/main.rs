@@ -6,65 +6,54 @@
 //! Tests that change state of this very process stay in binaries of their own; see each one's
 //! `//!` (tests/store_contract_keyring.rs points this process's D-Bus address at a private bus).
 
-// Used by the Unix modules; the Secret Service, the private network namespaces and the DNS
-// server are used only by the Linux ones.
-#[cfg(unix)]
+// The Secret Service, the private network namespaces, the DNS server, pseudo-terminals and
+// shell-script stand-ins are used only by the Unix and Linux tests.
 #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 #[path = "../common/mod.rs"]
 mod common;
 
-// Portable: the library in-process and the documentation.
+// Every system: the helper against the fake Azure DevOps on loopback, the library in-process
+// and the documentation. A test that needs a Unix shell (a shell-script stand-in for a browser,
+// `az`, askpass or a proxy), Unix file modes or signals is gated on its own; one that needs git
+// skips only where git cannot be (no git.exe under Wine: `common::has_git`).
+mod cli;
+mod deadlines;
 mod docs;
+mod faults_files;
+mod faults_network;
+mod faults_parallel;
+mod git_e2e;
+mod helper;
+mod hostile_endpoints;
+mod identities;
+mod mint;
 mod properties;
+mod prune;
+mod settings;
+mod store_contract;
+mod tls;
+mod tracing;
+mod validation;
 
-// Unix: shell-script stand-ins (browsers, `az`, askpass, proxies), the fake's git http-backend,
-// Unix file modes, signals and pseudo-terminals.
+// Unix: the agent (a Unix socket, peer credentials: the agent is Unix-only), pseudo-terminals,
+// FIFOs, symlinks and file owners planted where the helper reads, and the sign-ins through the
+// scripted browser (a shell script starting Python), which every test of these two modules has.
 #[cfg(unix)]
 mod accounts;
 #[cfg(unix)]
 mod agent;
 #[cfg(unix)]
 mod browser;
+// CAE (tests/e2e/cae.rs) is not yet gated test by test for Windows.
 #[cfg(unix)]
 mod cae;
-#[cfg(unix)]
-mod cli;
-#[cfg(unix)]
-mod deadlines;
+// The README's demo (examples/demo) is Unix-only: its steps set Unix file modes.
 #[cfg(unix)]
 mod demo;
 #[cfg(unix)]
-mod faults_files;
-#[cfg(unix)]
-mod faults_network;
-#[cfg(unix)]
-mod faults_parallel;
-#[cfg(unix)]
-mod git_e2e;
-#[cfg(unix)]
-mod helper;
-#[cfg(unix)]
-mod hostile_endpoints;
-#[cfg(unix)]
-mod identities;
-#[cfg(unix)]
-mod mint;
-#[cfg(unix)]
 mod planted_files;
 #[cfg(unix)]
-mod prune;
-#[cfg(unix)]
-mod settings;
-#[cfg(unix)]
-mod store_contract;
-#[cfg(unix)]
-mod tls;
-#[cfg(unix)]
-mod tracing;
-#[cfg(unix)]
 mod tty;
-#[cfg(unix)]
-mod validation;
 
 // Linux: a real Secret Service (gnome-keyring on a private D-Bus bus, reached by the helper
 // processes only: this process's own environment is left alone).

@@ -23,7 +23,7 @@ fn world() -> World {
     env.set("GIT_CREDENTIAL_AZDO_MINT", "auto");
     env.set("GIT_CREDENTIAL_AZDO_TOKEN_SOURCE", "device");
     env.unset("GIT_TERMINAL_PROMPT");
-    let silent = env.script("askpass-nothing", "exit 0");
+    let silent = common::silent_askpass(&env);
     env.set("GIT_ASKPASS", silent);
     World { fake, env }
 }
@@ -66,6 +66,9 @@ impl World {
 
 #[test]
 fn a_first_clone_signs_in_once_and_mints_one_pat() {
+    if !common::has_git() {
+        return;
+    }
     let w = world();
     w.fake.approve_device_flow(DeviceFlow::Next, UPN);
     let run = w.clone("c1");
@@ -92,6 +95,9 @@ fn a_first_clone_signs_in_once_and_mints_one_pat() {
 
 #[test]
 fn later_mints_use_the_stored_refresh_token_without_asking() {
+    if !common::has_git() {
+        return;
+    }
     let w = world();
     w.first_mint();
     assert_eq!(w.env.helper(&["logout", "contoso"], b"").status, 0);
@@ -110,6 +116,9 @@ fn later_mints_use_the_stored_refresh_token_without_asking() {
 
 #[test]
 fn parallel_gets_sign_in_once_mint_once_and_agree() {
+    if !common::has_git() {
+        return;
+    }
     let w = world();
     w.fake.approve_device_flow(DeviceFlow::Next, UPN);
     let env = std::sync::Arc::new(w.env);
@@ -135,6 +144,9 @@ fn parallel_gets_sign_in_once_mint_once_and_agree() {
 
 #[test]
 fn a_pat_inside_the_renewal_window_is_rotated_and_the_old_one_revoked() {
+    if !common::has_git() {
+        return;
+    }
     let mut w = world();
     w.first_mint();
     let old = w.fake.minted("contoso")[0].clone();
@@ -152,6 +164,9 @@ fn a_pat_inside_the_renewal_window_is_rotated_and_the_old_one_revoked() {
 
 #[test]
 fn renewal_failure_keeps_the_old_pat() {
+    if !common::has_git() {
+        return;
+    }
     let mut w = world();
     w.first_mint();
     let old = w.fake.minted("contoso")[0].token.clone();
@@ -171,6 +186,9 @@ fn renewal_failure_keeps_the_old_pat() {
 
 #[test]
 fn when_policy_forbids_pats_the_access_token_itself_is_used_and_never_stored() {
+    if !common::has_git() {
+        return;
+    }
     let w = world();
     w.fake.set_pat_policy("contoso", PatPolicy::DisableCreation);
     w.fake.approve_device_flow(DeviceFlow::Next, UPN);
@@ -184,6 +202,9 @@ fn when_policy_forbids_pats_the_access_token_itself_is_used_and_never_stored() {
 
 #[test]
 fn credential_type_oauth_hands_git_the_access_token() {
+    if !common::has_git() {
+        return;
+    }
     let mut w = world();
     w.env.set("GIT_CREDENTIAL_AZDO_CREDENTIAL_TYPE", "oauth");
     w.first_mint();
@@ -195,6 +216,9 @@ fn credential_type_oauth_hands_git_the_access_token() {
 
 #[test]
 fn a_declined_or_expired_sign_in_fails_cleanly_and_stores_nothing() {
+    if !common::has_git() {
+        return;
+    }
     for decline in [true, false] {
         let w = world();
         if decline {
@@ -212,6 +236,7 @@ fn a_declined_or_expired_sign_in_fails_cleanly_and_stores_nothing() {
     }
 }
 
+#[cfg(unix)]
 #[test]
 fn the_azure_cli_is_never_asked_for_a_token_another_identity_service_would_get() {
     // Hole 2: the Azure CLI's token belongs to the real service. With the identity service and
@@ -245,6 +270,9 @@ fn the_azure_cli_is_never_asked_for_a_token_another_identity_service_would_get()
 #[cfg(target_os = "linux")] // a real Secret Service
 #[test]
 fn tokens_never_appear_in_output_traces_or_files_other_than_the_store() {
+    if !common::has_git() {
+        return;
+    }
     let Some(mut env) = TestEnv::with_keyring() else { return };
     let fake = FakeAzdo::start();
     fake.add_repo("contoso", "proj", "repo");
@@ -253,7 +281,7 @@ fn tokens_never_appear_in_output_traces_or_files_other_than_the_store() {
     env.set("GIT_CREDENTIAL_AZDO_MINT", "auto");
     env.set("GIT_CREDENTIAL_AZDO_TOKEN_SOURCE", "device");
     env.unset("GIT_TERMINAL_PROMPT");
-    env.set("GIT_ASKPASS", env.script("askpass-nothing", "exit 0"));
+    env.set("GIT_ASKPASS", common::silent_askpass(&env));
     let trace = env.root.path().join("trace.log");
     env.set("GIT_CREDENTIAL_AZDO_TRACE", &trace);
     fake.approve_device_flow(DeviceFlow::Next, UPN);
@@ -306,6 +334,9 @@ fn cli_login_device_logout_revoke_and_list_remote() {
 
 #[test]
 fn parallel_gets_in_the_renewal_window_renew_once() {
+    if !common::has_git() {
+        return;
+    }
     let mut w = world();
     w.first_mint();
     w.age_minted(60);
@@ -331,6 +362,9 @@ fn parallel_gets_in_the_renewal_window_renew_once() {
 
 #[test]
 fn a_late_store_of_a_replaced_pat_does_not_bring_it_back() {
+    if !common::has_git() {
+        return;
+    }
     let mut w = world();
     w.first_mint();
     let old = w.fake.minted("contoso")[0].token.clone();
@@ -348,6 +382,9 @@ fn a_late_store_of_a_replaced_pat_does_not_bring_it_back() {
 
 #[test]
 fn an_entra_outage_keeps_the_refresh_token() {
+    if !common::has_git() {
+        return;
+    }
     let w = world();
     w.first_mint();
     assert_eq!(w.env.helper(&["logout", "contoso"], b"").status, 0);
@@ -365,6 +402,9 @@ fn an_entra_outage_keeps_the_refresh_token() {
 
 #[test]
 fn a_short_lifetime_policy_does_not_renew_on_every_command() {
+    if !common::has_git() {
+        return;
+    }
     let mut w = world();
     w.fake.set_pat_policy("contoso", PatPolicy::MaxLifespanDays(5));
     w.first_mint();
@@ -381,6 +421,9 @@ fn a_short_lifetime_policy_does_not_renew_on_every_command() {
 /// HTTP client serves every request. Without the cache, `git config` still runs only once.
 #[test]
 fn a_get_resolves_reads_settings_spawns_git_and_builds_a_client_once() {
+    if !common::has_git() {
+        return;
+    }
     let mut w = world();
     w.first_mint();
     w.env.set("GIT_CREDENTIAL_AZDO_RENEW_BEFORE", "31");
@@ -452,6 +495,9 @@ fn a_minted_pat_that_has_already_expired_is_never_handed_to_git() {
 /// git, so it is revoked at once and the clone works with the access token.
 #[test]
 fn a_packaging_only_mint_is_revoked_and_the_clone_uses_the_access_token() {
+    if !common::has_git() {
+        return;
+    }
     let w = world();
     w.fake.set_pat_policy("contoso", PatPolicy::PackagingOnly);
     w.fake.approve_device_flow(DeviceFlow::Next, UPN);
@@ -471,6 +517,9 @@ fn a_packaging_only_mint_is_revoked_and_the_clone_uses_the_access_token() {
 
 #[test]
 fn a_minted_token_outside_the_pat_alphabet_is_refused_and_revoked() {
+    if !common::has_git() {
+        return;
+    }
     let w = world();
     w.fake.set_pat_policy("contoso", PatPolicy::MalformedToken);
     w.fake.approve_device_flow(DeviceFlow::Next, UPN);
@@ -487,6 +536,9 @@ fn a_minted_token_outside_the_pat_alphabet_is_refused_and_revoked() {
 /// before it is forgotten.
 #[test]
 fn a_rejected_minted_pat_is_revoked_before_it_is_forgotten() {
+    if !common::has_git() {
+        return;
+    }
     let w = world();
     w.first_mint();
     let minted = w.fake.minted("contoso");
@@ -521,6 +573,9 @@ fn secret_of(fill: &Run) -> String {
 
 #[test]
 fn in_oauth_mode_a_hot_get_reuses_the_kept_access_token_without_a_request() {
+    if !common::has_git() {
+        return;
+    }
     let mut w = world();
     w.env.set("GIT_CREDENTIAL_AZDO_CREDENTIAL_TYPE", "oauth");
     w.first_mint();
@@ -550,6 +605,9 @@ fn in_oauth_mode_a_hot_get_reuses_the_kept_access_token_without_a_request() {
 
 #[test]
 fn a_rejected_bearer_token_is_forgotten() {
+    if !common::has_git() {
+        return;
+    }
     let mut w = world();
     w.env.set("GIT_CREDENTIAL_AZDO_CREDENTIAL_TYPE", "oauth");
     w.first_mint();
@@ -568,6 +626,9 @@ fn a_rejected_bearer_token_is_forgotten() {
 
 #[test]
 fn after_a_policy_refusal_hot_gets_use_the_kept_access_token_and_do_not_mint_again() {
+    if !common::has_git() {
+        return;
+    }
     let w = world();
     w.fake.set_pat_policy("contoso", PatPolicy::DisableCreation);
     w.fake.approve_device_flow(DeviceFlow::Next, UPN);
@@ -585,6 +646,9 @@ fn after_a_policy_refusal_hot_gets_use_the_kept_access_token_and_do_not_mint_aga
 
 #[test]
 fn logout_forgets_the_kept_access_token() {
+    if !common::has_git() {
+        return;
+    }
     let mut w = world();
     w.env.set("GIT_CREDENTIAL_AZDO_CREDENTIAL_TYPE", "oauth");
     w.first_mint();

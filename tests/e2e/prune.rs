@@ -3,6 +3,7 @@
 //! revoked, other hosts' only with `--all-hosts --older-than`, nothing on a dry run or without
 //! confirmation.
 
+use crate::common;
 use crate::common::{Run, TestEnv};
 use fake_azdo::{DeviceFlow, FakeAzdo, Route};
 
@@ -83,6 +84,9 @@ fn row<'a>(run: &'a Run, id: &str) -> &'a str {
 
 #[test]
 fn only_this_hosts_orphans_are_revoked_and_the_stored_and_foreign_pats_are_untouched() {
+    if !common::has_git() {
+        return;
+    }
     let w = world();
     let orphans = [w.ours(&w.host, 3), w.ours(&w.host, 40)];
     let other_host = w.ours("build-agent-7", 60);
@@ -154,6 +158,7 @@ fn other_hosts_pats_are_revoked_only_with_all_hosts_and_older_than() {
     assert!(!w.revoked(&young) && !w.revoked(&young_here) && !w.revoked(&w.stored));
 }
 
+#[cfg(unix)]
 #[test]
 fn a_pat_stored_in_the_other_store_is_kept_and_prune_without_an_org_takes_the_stored_ones() {
     let w = world();

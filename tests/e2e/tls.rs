@@ -87,6 +87,9 @@ fn an_untrusted_certificate_is_unknown_and_nothing_reaches_the_server() {
 
 #[test]
 fn http_sslcainfo_trusts_a_private_ca() {
+    if !common::has_git() {
+        return;
+    }
     let w = world("localhost");
     w.git_config("http.sslCAInfo", &fixture("ca.pem").to_string_lossy());
     let run = w.status();
@@ -96,6 +99,9 @@ fn http_sslcainfo_trusts_a_private_ca() {
 
 #[test]
 fn git_ssl_cainfo_trusts_a_private_ca_and_wins_over_http_sslcainfo() {
+    if !common::has_git() {
+        return;
+    }
     let mut w = world("127.0.0.1");
     w.git_config("http.sslCAInfo", &w.env.root.path().join("absent.pem").to_string_lossy());
     w.env.set("GIT_SSL_CAINFO", fixture("ca.pem"));
@@ -116,6 +122,9 @@ fn git_ssl_no_verify_accepts_any_certificate_with_a_warning() {
 
 #[test]
 fn http_sslverify_false_accepts_any_certificate_with_a_warning() {
+    if !common::has_git() {
+        return;
+    }
     let w = world("127.0.0.1");
     w.git_config("http.sslVerify", "false");
     let run = w.status();
@@ -126,6 +135,9 @@ fn http_sslverify_false_accepts_any_certificate_with_a_warning() {
 
 #[test]
 fn a_missing_ca_file_is_named_and_nothing_is_sent() {
+    if !common::has_git() {
+        return;
+    }
     let w = world("localhost");
     let missing = w.env.root.path().join("no-such-ca.pem");
     w.git_config("http.sslCAInfo", &missing.to_string_lossy());
@@ -177,6 +189,9 @@ impl World {
 
 #[test]
 fn git_credential_fill_checks_the_pat_over_tls() {
+    if !common::has_git() {
+        return;
+    }
     let mut w = world("localhost");
     let origin = w.register_helper();
     w.git_config("http.sslCAInfo", &fixture("ca.pem").to_string_lossy());
@@ -189,6 +204,9 @@ fn git_credential_fill_checks_the_pat_over_tls() {
 #[test]
 
 fn url_scoped_tls_settings_follow_the_url_requested() {
+    if !common::has_git() {
+        return;
+    }
     let mut w = world("localhost");
     let origin = w.register_helper();
     w.git_config(&format!("http.{origin}.sslCAInfo"), &fixture("ca.pem").to_string_lossy());

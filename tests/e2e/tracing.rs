@@ -58,6 +58,7 @@ fn trace_file_has_decisions_and_no_secret() {
     let text = std::fs::read_to_string(&trace).expect("trace written");
     assert!(!text.contains(PAT) && !text.contains(PAT2), "secret in trace file");
     assert!(text.contains("contoso") && text.contains("answering with the stored PAT"), "{text}");
+    #[cfg(unix)]
     assert_eq!(common::mode(&trace), 0o600);
 }
 
@@ -72,6 +73,7 @@ fn trace_on_stderr_has_decisions_and_no_secret() {
 }
 
 #[cfg(target_os = "linux")] // a real Secret Service
+#[cfg(unix)]
 #[test]
 fn trace_through_real_git_and_a_prompt_leaks_nothing() {
     let Some(mut env) = TestEnv::with_keyring() else {
@@ -96,6 +98,7 @@ fn trace_through_real_git_and_a_prompt_leaks_nothing() {
     assert!(text.contains("keyring"), "{text}");
 }
 
+#[cfg(unix)]
 #[test]
 fn trace_of_checks_and_replacement_leaks_nothing() {
     let fake = fake_azdo::FakeAzdo::start();
@@ -131,6 +134,7 @@ fn trace_of_checks_and_replacement_leaks_nothing() {
 /// Hole 4: the trace file is only ever a regular file of the user's own, opened without blocking
 /// and without following a link: a FIFO planted at the path cannot hang `get`, a file another
 /// user pre-created in a shared directory receives nothing, and a linked directory is refused.
+#[cfg(unix)]
 #[test]
 fn a_planted_trace_path_is_refused_without_hanging() {
     let mut env = TestEnv::new();

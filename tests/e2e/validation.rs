@@ -61,6 +61,7 @@ impl World {
         doc["organizations"]["contoso"]["pat"].as_str().map(str::to_owned)
     }
 
+    #[cfg(unix)]
     fn askpass(&mut self, answer: &str) {
         let script = self.env.script("askpass", &format!("echo '{answer}'"));
         self.env.set("GIT_ASKPASS", script);
@@ -70,6 +71,9 @@ impl World {
 
 #[test]
 fn clone_and_push_through_the_helper_for_each_url_form() {
+    if !common::has_git() {
+        return;
+    }
     let w = world();
     let pat = w.pat();
     w.env.login("contoso", &pat);
@@ -97,6 +101,9 @@ fn clone_and_push_through_the_helper_for_each_url_form() {
 
 #[test]
 fn the_hot_path_sends_no_request_while_the_check_is_fresh() {
+    if !common::has_git() {
+        return;
+    }
     let w = world();
     w.env.login("contoso", &w.pat());
     assert_eq!(w.fake.count(Route::ConnectionData), 1, "login checks the PAT once");
@@ -114,6 +121,9 @@ fn the_hot_path_sends_no_request_while_the_check_is_fresh() {
 
 #[test]
 fn a_due_check_is_one_request_and_is_recorded() {
+    if !common::has_git() {
+        return;
+    }
     let w = world();
     w.env.login("contoso", &w.pat());
     w.age_checks(2 * 3600);
@@ -125,6 +135,7 @@ fn a_due_check_is_one_request_and_is_recorded() {
     assert_eq!(w.fake.count(Route::ConnectionData), 1, "the check was not recorded");
 }
 
+#[cfg(unix)]
 #[test]
 fn a_revoked_pat_is_replaced_within_the_same_fetch() {
     let mut w = world();
@@ -143,6 +154,7 @@ fn a_revoked_pat_is_replaced_within_the_same_fetch() {
     assert!(!std::fs::read_to_string(w.env.store_file()).expect("store").contains(&old), "the dead PAT is gone");
 }
 
+#[cfg(unix)]
 #[test]
 fn with_checks_on_every_get_a_revoked_pat_never_reaches_git() {
     let mut w = world();
@@ -157,6 +169,7 @@ fn with_checks_on_every_get_a_revoked_pat_never_reaches_git() {
     assert_eq!(w.stored_pat().as_deref(), Some(new.as_str()));
 }
 
+#[cfg(unix)]
 #[test]
 fn an_expired_pat_is_replaced() {
     let mut w = world();
@@ -174,6 +187,9 @@ fn an_expired_pat_is_replaced() {
 
 #[test]
 fn a_known_expiry_needs_no_request() {
+    if !common::has_git() {
+        return;
+    }
     let w = world();
     let expiry = now() + 100;
     let q = format!(
@@ -195,6 +211,9 @@ fn a_known_expiry_needs_no_request() {
 
 #[test]
 fn outages_keep_the_stored_pat_and_git_decides() {
+    if !common::has_git() {
+        return;
+    }
     for fault in
         [Fault::Throttle { retry_after_secs: 30 }, Fault::Status(503), Fault::Status(500), Fault::Drop, Fault::Garbage]
     {
@@ -245,6 +264,9 @@ fn a_public_orgs_anonymous_answer_is_not_taken_as_valid() {
 
 #[test]
 fn a_slow_service_cannot_hold_git_past_the_timeout() {
+    if !common::has_git() {
+        return;
+    }
     let mut w = world();
     w.env.login("contoso", &w.pat());
     w.age_checks(2 * 3600);
@@ -260,6 +282,9 @@ fn a_slow_service_cannot_hold_git_past_the_timeout() {
 
 #[test]
 fn a_short_retry_after_is_honoured_within_the_budget() {
+    if !common::has_git() {
+        return;
+    }
     let w = world();
     w.env.login("contoso", &w.pat());
     w.age_checks(2 * 3600);
@@ -296,6 +321,9 @@ fn status_exit_codes_tell_valid_invalid_and_unknown() {
 
 #[test]
 fn doctor_reports_each_stored_pat() {
+    if !common::has_git() {
+        return;
+    }
     let w = world();
     let pat = w.pat();
     w.env.login("contoso", &pat);
@@ -310,6 +338,7 @@ fn doctor_reports_each_stored_pat() {
     assert!(run.stdout.contains("fix: git credential-azdo login contoso"), "{run:?}");
 }
 
+#[cfg(unix)]
 #[test]
 fn azure_devops_server_collection_flow() {
     let fake = FakeAzdo::start();
@@ -353,6 +382,9 @@ fn azure_devops_server_collection_flow() {
 
 #[test]
 fn git_http_proxy_is_used_for_checks() {
+    if !common::has_git() {
+        return;
+    }
     use std::io::{BufRead, BufReader, Write};
     let w = world();
     let env = w.env;
@@ -392,6 +424,9 @@ fn with_a_custom_origin_real_dev_azure_com_pats_never_go_there() {
 
 #[test]
 fn another_origin_keeps_its_pats_apart_from_the_real_services() {
+    if !common::has_git() {
+        return;
+    }
     let mut w = world();
     // A PAT for the real service's contoso, stored without azdo.url…
     let mut real = TestEnv::new();

@@ -449,7 +449,10 @@ fn pat_strings_look_real_and_differ() {
 fn drop_stops_the_server_and_removes_its_files() {
     let fake = FakeAzdo::start();
     let dir = fake.add_repo("contoso", "proj", "repo");
-    assert!(dir.join("HEAD").exists());
+    assert!(dir.is_dir());
+    if support::has_git() {
+        assert!(dir.join("HEAD").exists());
+    }
     let root = fake.root().to_path_buf();
     let url = fake.url();
     // A connection left open does not keep the server alive.

@@ -65,6 +65,9 @@ fn assert_auth_failed(run: &Run) {
 
 #[test]
 fn clone_with_pat_in_url() {
+    if !support::has_git() {
+        return;
+    }
     let w = world();
     let pat = w.pat(&["vso.code"]);
     let run = w.clone(&w.url(&pat), "work");
@@ -79,6 +82,9 @@ fn clone_with_pat_in_url() {
 
 #[test]
 fn clone_url_names_compare_case_insensitively_and_user_is_ignored() {
+    if !support::has_git() {
+        return;
+    }
     let w = world();
     let pat = w.pat(&["vso.code_full"]);
     // (Not an empty user name: git then sends no password at all.)
@@ -89,6 +95,9 @@ fn clone_url_names_compare_case_insensitively_and_user_is_ignored() {
 
 #[test]
 fn revoked_or_expired_pat_fails_with_authentication_failed() {
+    if !support::has_git() {
+        return;
+    }
     let w = world();
     let pat = w.pat(&["vso.code_write"]);
     let run = w.clone(&w.url(&pat), "work");
@@ -109,6 +118,9 @@ fn revoked_or_expired_pat_fails_with_authentication_failed() {
 
 #[test]
 fn push_needs_code_write() {
+    if !support::has_git() {
+        return;
+    }
     let w = world();
     let reader = w.pat(&["vso.code"]);
     let writer = w.pat(&["vso.code_write"]);
@@ -150,6 +162,9 @@ fn noise(len: usize) -> Vec<u8> {
 
 #[test]
 fn large_push_with_chunked_request_body() {
+    if !support::has_git() {
+        return;
+    }
     let w = world();
     let pat = w.pat(&["vso.code_write"]);
     let run = w.clone(&w.url(&pat), "work");
@@ -169,6 +184,9 @@ fn large_push_with_chunked_request_body() {
 
 #[test]
 fn unknown_repo_is_404_after_authentication() {
+    if !support::has_git() {
+        return;
+    }
     let w = world();
     let pat = w.pat(&["vso.code"]);
     let url = url_with_credentials(&w.fake.url(), "u", &pat, "/contoso/proj/_git/nope");
@@ -189,6 +207,9 @@ fn unknown_repo_is_404_after_authentication() {
 
 #[test]
 fn info_refs_challenges_like_azure_devops() {
+    if !support::has_git() {
+        return;
+    }
     let w = world();
     let path = "/contoso/proj/_git/repo/info/refs?service=git-upload-pack";
     let r = get(&w.fake.url(), path, &[]);
@@ -224,6 +245,9 @@ fn info_refs_challenges_like_azure_devops() {
 
 #[test]
 fn git_asks_the_credential_helper_after_the_challenge() {
+    if !support::has_git() {
+        return;
+    }
     let w = world();
     let pat = w.pat(&["vso.code"]);
     let capture = w.env.path("helper-input");
@@ -260,6 +284,9 @@ fn git_asks_the_credential_helper_after_the_challenge() {
 
 #[test]
 fn without_credentials_git_fails() {
+    if !support::has_git() {
+        return;
+    }
     let w = world();
     let url = format!("{}{REPO_PATH}", w.fake.url());
     let run = w.clone(&url, "work");
@@ -269,6 +296,9 @@ fn without_credentials_git_fails() {
 
 #[test]
 fn public_org_repos_fetch_anonymously_but_push_needs_a_pat() {
+    if !support::has_git() {
+        return;
+    }
     let w = world();
     w.fake.set_public("contoso", true);
     let url = format!("{}{REPO_PATH}", w.fake.url());
@@ -282,6 +312,9 @@ fn public_org_repos_fetch_anonymously_but_push_needs_a_pat() {
 
 #[test]
 fn git_faults() {
+    if !support::has_git() {
+        return;
+    }
     let w = world();
     let pat = w.pat(&["vso.code"]);
     let url = w.url(&pat);
@@ -321,6 +354,9 @@ fn git_faults() {
 
 #[test]
 fn git_requests_are_counted() {
+    if !support::has_git() {
+        return;
+    }
     let w = world();
     let pat = w.pat(&["vso.code"]);
     w.fake.reset_counts();
@@ -337,6 +373,9 @@ fn git_requests_are_counted() {
 
 #[test]
 fn post_with_expect_continue_and_unauthenticated_post() {
+    if !support::has_git() {
+        return;
+    }
     let w = world();
     let pat = w.pat(&["vso.code"]);
     let host = w.fake.url();

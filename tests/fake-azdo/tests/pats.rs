@@ -127,8 +127,11 @@ fn create_answers_the_documented_shape_and_the_pat_works() {
     let authorization_id = pat["authorizationId"].as_str().expect("authorizationId");
     assert_eq!(authorization_id.len(), 36);
     // The minted PAT works on git like any other, within its scope.
-    assert_eq!(w.info_refs(token, "git-upload-pack"), 200);
-    assert_eq!(w.info_refs(token, "git-receive-pack"), 200);
+    // Served by git http-backend.
+    if support::has_git() {
+        assert_eq!(w.info_refs(token, "git-upload-pack"), 200);
+        assert_eq!(w.info_refs(token, "git-receive-pack"), 200);
+    }
     assert_eq!(w.cd("fabrikam", token), 404, "unknown org");
     w.fake.add_org("fabrikam");
     assert_eq!(w.cd("fabrikam", token), 401, "an org-scoped PAT");
@@ -482,7 +485,9 @@ fn update_changes_what_is_given() {
     assert_eq!(v["patToken"]["scope"], "vso.code_write");
     assert_eq!(v["patToken"]["validTo"], pat["validTo"], "validTo untouched");
     assert_eq!(v["patToken"]["token"], Value::Null);
-    assert_eq!(w.info_refs(&token, "git-receive-pack"), 200, "the new scope applies");
+    if support::has_git() {
+        assert_eq!(w.info_refs(&token, "git-receive-pack"), 200, "the new scope applies");
+    }
     // allOrgs: targetAccounts null, and the PAT works in other orgs.
     w.fake.add_org("fabrikam");
     assert_eq!(w.cd("fabrikam", &token), 401);
