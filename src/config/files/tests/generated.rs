@@ -85,9 +85,9 @@ proptest! {
     /// Any text from git's syntax, as the global file: read in process exactly when git reads
     /// it, and then the same entries in the same order.
     #[test]
-    fn file_syntax_matches_git(lines in prop::collection::vec(line(), 0..12), bom in prop::bool::weighted(0.1), last in prop::sample::select(vec!["", "", "", "x", "x = y \\", "x = \"y", "[s]"])) {
+    fn file_syntax_matches_git(lines in prop::collection::vec(line(), 0..12), bom in prop::bool::weighted(0.1), head in prop::sample::select(vec!["[s]\n", "[s]\n", "", "k = v\n", "[ \"x\"]\n"]), last in prop::sample::select(vec!["", "", "", "x", "x = y \\", "x = \"y", "[s]"])) {
         let mut w = World::new();
-        let text = format!("{}[s]\n{}{last}", if bom { "\u{feff}" } else { "" }, lines.concat());
+        let text = format!("{}{head}{}{last}", if bom { "\u{feff}" } else { "" }, lines.concat());
         w.set("GIT_CONFIG_NOSYSTEM", "1");
         w.set("GIT_CONFIG_GLOBAL", w.write("global", &text));
         let cwd = w.dir.path().to_owned();
