@@ -1,5 +1,6 @@
-//! A snapshot of git's configuration: one `git config -z --list --show-origin`, reduced to the keys
-//! this helper reads, and which keys those are. Whether the snapshot comes from the config cache
+//! A snapshot of git's configuration, reduced to the keys this helper reads, and which keys those
+//! are: read in process ([`super::files`]) when the configuration is inside its whitelist, else
+//! one `git config -z --list --show-origin`. Whether the snapshot comes from the config cache
 //! instead (so the hot path runs no `git` at all) is decided in `config::load`; this module knows
 //! nothing of the cache.
 
@@ -66,6 +67,14 @@ impl GitConfig {
     /// One `git config --list --show-origin`, reduced to what this helper reads; with the files
     /// the entries came from (`None` if any came from elsewhere, like `git -c`).
     pub(super) fn read_from_git() -> (GitConfig, Option<Vec<PathBuf>>) {
+        let env = |name: &str| std::env::var_os(name);
+        match std::env::current_dir().map_err(|_| super::files::Decline("no current directory")) {
+            Ok(cwd) => match super::files::list(&env, &cwd) {
+                Ok(listed) => return GitConfig::from_listed(listed),
+                Err(why) => tracing::debug!(why = why.0, "git config is left to git"),
+            },
+            Err(why) => tracing::debug!(why = why.0, "git config is left to git"),
+        }
         tracing::debug!("running git config --list");
         let out = match crate::git::run(["config", "-z", "--list", "--show-origin"]) {
             Ok(out) if out.success() => out.stdout,
@@ -77,6 +86,24 @@ impl GitConfig {
         let (config, origins) = GitConfig::parse_z_with_origins(&out);
         let entries = config.entries.into_iter().filter(|(k, _)| is_relevant(k) || is_network(k)).collect();
         let files = origins.iter().map(|o| o.strip_prefix("file:").map(PathBuf::from)).collect();
+        (GitConfig { entries, complete: true }, files)
+    }
+
+    /// What [`super::files`] read in process, as [`GitConfig::read_from_git`] gives it.
+    fn from_listed(listed: Vec<super::files::Listed>) -> (GitConfig, Option<Vec<PathBuf>>) {
+        tracing::debug!("git config read in process");
+        let files = listed
+            .iter()
+            .map(|l| match &l.origin {
+                super::files::Origin::File(path) => Some(path.clone()),
+                super::files::Origin::CommandLine => None,
+            })
+            .collect();
+        let entries = listed
+            .into_iter()
+            .filter(|l| is_relevant(&l.key) || is_network(&l.key))
+            .map(|l| (l.key, l.value))
+            .collect();
         (GitConfig { entries, complete: true }, files)
     }
 

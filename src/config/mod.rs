@@ -13,6 +13,7 @@ use crate::secret::Secret;
 use crate::text::printable;
 
 mod cache;
+pub mod files;
 pub mod git;
 pub mod identities;
 pub mod keys;

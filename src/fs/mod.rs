@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 mod read;
 
 use read::is_link_refusal;
-pub use read::{read_private, read_provided};
+pub use read::{read_as_git, read_private, read_provided};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

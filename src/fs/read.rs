@@ -140,6 +140,30 @@ pub fn read_provided(path: &Path, max: u64) -> Result<Vec<u8>, Error> {
     Ok(bytes)
 }
 
+/// A file git itself reads (a config file), as git reads it: any owner, a symbolic link
+/// followed; `None` when it does not exist (or a component of its path is not a directory, which
+/// git also takes as absent). Opened without blocking and checked as opened: a regular file no
+/// larger than `max` (bounded again as read), else an error; the caller then lets git read it.
+pub fn read_as_git(path: &Path, max: u64) -> Result<Option<Vec<u8>>, Error> {
+    let file = match open_for_check(path, true) {
+        Ok(file) => file,
+        Err(e) if e.kind() == ErrorKind::NotFound || e.kind() == ErrorKind::NotADirectory => return Ok(None),
+        Err(e) => return Err(io(path)(e)),
+    };
+    let meta = file.metadata().map_err(io(path))?;
+    check_regular(path, &meta)?;
+    if meta.len() > max {
+        return Err(Error::TooLarge { path: path.to_owned(), max });
+    }
+    blocking(path, &file)?;
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0).saturating_add(1));
+    (&file).take(max.saturating_add(1)).read_to_end(&mut bytes).map_err(io(path))?;
+    if bytes.len() as u64 > max {
+        return Err(Error::TooLarge { path: path.to_owned(), max });
+    }
+    Ok(Some(bytes))
+}
+
 /// This user or root: the owners a provided file may have.
 #[cfg(unix)]
 fn owner_trusted(uid: u32) -> bool {

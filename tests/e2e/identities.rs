@@ -85,7 +85,8 @@ impl World {
         assert!(!secrets.is_empty(), "tokens were issued");
         let helper_trace = std::fs::read_to_string(&self.trace).unwrap_or_default();
         let git_trace = std::fs::read_to_string(&self.git_trace).unwrap_or_default();
-        assert!(!helper_trace.is_empty() && !git_trace.is_empty(), "the traces were written");
+        // git's trace is empty when no git ran: the helper reads git's configuration in process.
+        assert!(!helper_trace.is_empty(), "the trace was written");
         let mut files = String::new();
         for path in common::walk(&self.env.home) {
             files.push_str(&String::from_utf8_lossy(&std::fs::read(&path).unwrap_or_default()));

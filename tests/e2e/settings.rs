@@ -32,6 +32,48 @@ fn warm_hot_path_runs_no_git_process() {
     assert!(!marker.exists(), "the warm hot path ran git");
 }
 
+/// A conditional include: outside the in-process reader's whitelist, so git config is run.
+#[cfg(unix)]
+fn leave_config_to_git(env: &TestEnv) {
+    let args = ["config", "--global", "includeIf.gitdir:/nonexistent/.path", "/nonexistent"];
+    assert_eq!(env.git(&args, b"").status, 0);
+}
+
+/// A cold cache (after a config change) reads git's configuration in process, so no git runs
+/// at all; a configuration outside the reader's whitelist is still read by git.
+#[cfg(unix)]
+#[test]
+fn a_cold_config_is_read_without_git_unless_outside_the_whitelist() {
+    let mut env = TestEnv::new();
+    env.set("XDG_CACHE_HOME", env.home.join(".cache"));
+    env.login("contoso", "pat-1");
+    let script = env.script("askpass", "echo asked");
+    env.set("GIT_ASKPASS", &script);
+    env.unset("GIT_TERMINAL_PROMPT");
+    assert_eq!(
+        env.git(&["config", "--global", "azdo.https://dev.azure.com/fabrikam.interactive", "false"], b"").status,
+        0
+    );
+    let git_path = std::env::var_os("PATH").unwrap_or_default();
+    let marker = poison_git(&mut env);
+    let _ = std::fs::remove_dir_all(env.home.join(".cache/git-credential-azdo"));
+    let run = env.helper(&["get"], CONTOSO);
+    assert_eq!(run.stdout, "username=contoso\npassword=pat-1\n", "{run:?}");
+    assert!(!marker.exists(), "a cold get ran git");
+    assert!(cache_file(&env).exists(), "what was read in process is cached");
+    // Read in process, the URL-scoped setting applies: no prompt for fabrikam, one for others.
+    let query = |org: &str| format!("protocol=https\nhost=dev.azure.com\npath={org}/p/_git/r\nusername={org}\n\n");
+    assert_eq!(env.helper(&["get"], query("fabrikam").as_bytes()).stdout, "", "azdo.<url>.interactive ignored");
+    assert_eq!(env.helper(&["get"], query("northwind").as_bytes()).stdout, "username=northwind\npassword=asked\n");
+    assert!(!marker.exists(), "a get ran git");
+
+    env.set("PATH", git_path);
+    leave_config_to_git(&env);
+    let marker = poison_git(&mut env);
+    let run = env.helper(&["get"], CONTOSO);
+    assert!(marker.exists(), "an includeIf was not left to git: {run:?}");
+}
+
 #[cfg(unix)]
 #[test]
 fn a_config_change_is_seen_by_the_next_call() {
@@ -122,6 +164,8 @@ fn an_untrusted_cache_or_one_naming_a_program_is_not_used() {
     let cache = cache_file(&env);
     assert!(cache.exists(), "the first get caches git config");
     common::set_mode(&cache, 0o644);
+    // git config runs (and shows the cache was not used) only for what is not read in process.
+    leave_config_to_git(&env);
     let marker = poison_git(&mut env);
     assert_eq!(env.helper(&["get"], CONTOSO).stdout, "username=contoso\npassword=pat-1\n");
     assert!(marker.exists(), "a cache file others can read (or write) was used");
@@ -131,6 +175,7 @@ fn an_untrusted_cache_or_one_naming_a_program_is_not_used() {
     env.login("contoso", "pat-1");
     let askpass = env.script("askpass", "echo typed");
     assert_eq!(env.git(&["config", "--global", "core.askPass", &askpass.to_string_lossy()], b"").status, 0);
+    leave_config_to_git(&env);
     assert_eq!(env.helper(&["get"], CONTOSO).status, 0);
     let cached = std::fs::read_to_string(cache_file(&env)).unwrap_or_default();
     assert!(!cached.to_ascii_lowercase().contains("askpass"), "core.askPass was cached: {cached}");
