@@ -7,6 +7,8 @@ mod file;
 mod jsonfile;
 mod keyring;
 mod memory;
+#[cfg(target_os = "linux")]
+mod secret_service;
 
 use std::path::PathBuf;
 use std::time::Duration;
