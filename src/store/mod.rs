@@ -7,6 +7,7 @@ mod file;
 mod jsonfile;
 mod keyring;
 mod memory;
+mod orgfiles;
 #[cfg(target_os = "linux")]
 mod secret_service;
 
