@@ -70,30 +70,10 @@ impl KeyringStore {
     }
 
     fn read_token_item(&self, user: String) -> Result<Option<Secret>, Error> {
-        self.read_item(format!("{SERVICE_PREFIX}:sign-in"), user, |e| match e.get_password() {
+        self.token_item(user, |e| match e.get_password() {
             Ok(token) => Ok(Some(Secret::from(token))),
             Err(keyring::Error::NoEntry) => Ok(None),
             Err(other) => Err(other),
-        })
-    }
-
-    /// The secret of the item `service`/`user`: read on the short path when that gives a clean
-    /// answer ([`short_read`]), else by the keyring crate's `fallback` call, which gives the answer
-    /// (or the error) it always gave. Both within the same time bound.
-    fn read_item(
-        &self,
-        service: String,
-        user: String,
-        fallback: impl FnOnce(keyring::Entry) -> keyring::Result<Option<Secret>> + Send + 'static,
-    ) -> Result<Option<Secret>, Error> {
-        let (short, limit) = ((service.clone(), user.clone()), self.timeout);
-        self.bounded_item(service, user, move |entry| {
-            if let Some(secret) = short_read(&short.0, &short.1, limit) {
-                tracing::debug!("keyring item read on the short path");
-                return Ok(Some(secret));
-            }
-            tracing::debug!("keyring item read through the keyring crate");
-            fallback(entry)
         })
     }
 
@@ -208,21 +188,6 @@ fn entry(service: &str, user: &str) -> keyring::Result<keyring::Entry> {
     Ok(keyring::Entry::new_with_credential(Box::new(credential)))
 }
 
-/// The secret of the one unlocked item the keyring crate's search for `service`/`user` finds
-/// (the same attributes: its target `default`, the service, the user), in three D-Bus round trips
-/// ([`super::secret_service`]); `None` for anything but that.
-#[cfg(target_os = "linux")]
-fn short_read(service: &str, user: &str, limit: Duration) -> Option<Secret> {
-    let attributes = [("target", "default"), ("service", service), ("username", user)];
-    super::secret_service::lookup(&attributes, limit).map(Secret::from)
-}
-
-/// Other systems' keyrings have no short path.
-#[cfg(not(target_os = "linux"))]
-fn short_read(_service: &str, _user: &str, _limit: Duration) -> Option<Secret> {
-    None
-}
-
 #[cfg(any(target_os = "macos", target_os = "windows"))]
 fn entry(service: &str, user: &str) -> keyring::Result<keyring::Entry> {
     keyring::Entry::new(service, user)
@@ -269,8 +234,7 @@ impl Store for KeyringStore {
     }
 
     fn get(&self, target: &Target) -> Result<Option<Credential>, Error> {
-        let service = format!("{SERVICE_PREFIX}:{}", target.url());
-        let pat = self.read_item(service, target.store_key(), |e| match e.get_password() {
+        let pat = self.bounded(target, |e| match e.get_password() {
             Ok(pat) => Ok(Some(Secret::from(pat))),
             Err(keyring::Error::NoEntry) => Ok(None),
             Err(e) if vanished(&e) => Ok(None),

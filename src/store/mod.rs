@@ -8,8 +8,6 @@ mod jsonfile;
 mod keyring;
 mod memory;
 mod orgfiles;
-#[cfg(target_os = "linux")]
-mod secret_service;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -52,9 +52,16 @@ impl OrgFiles {
 
     /// The file of the organization stored under `key`.
     pub fn path(&self, key: &str) -> PathBuf {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         let digest = ring::digest::digest(&ring::digest::SHA256, key.as_bytes());
-        let name: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-        self.dir.join(format!("{name}.json"))
+        // Hex by hand: `format!` per byte was 22,000 instructions of a 390,000-instruction `get`.
+        let mut name = String::with_capacity(2 * digest.as_ref().len() + 5);
+        for b in digest.as_ref() {
+            name.push(char::from(HEX[usize::from(b >> 4)]));
+            name.push(char::from(HEX[usize::from(b & 0xf)]));
+        }
+        name.push_str(".json");
+        self.dir.join(name)
     }
 
     /// The entry stored under `key`, or `None` when it has no file. A file that is not one

@@ -131,33 +131,3 @@ fn an_item_libsecret_wrote_is_read() {
     let run = env.helper(&["get"], CONTOSO);
     assert_eq!(run.stdout, "username=contoso\npassword=libsecret-pat\n", "{run:?}");
 }
-
-/// A stored PAT is read on the short path (the encrypted session and the search sent together,
-/// then the secret: three round trips); what that path cannot answer alone, two items matching
-/// the same search, goes through the keyring crate, which answers as it always did.
-#[test]
-fn a_stored_pat_is_read_on_the_short_path_and_anything_else_by_the_keyring_crate() {
-    let Some(mut env) = TestEnv::with_keyring() else {
-        return;
-    };
-    let run = env.helper(&["store"], &[CONTOSO, b"username=contoso\npassword=short-path-pat\n"].concat());
-    assert_eq!((run.status, run.stderr.as_str()), (0, ""), "{run:?}");
-    env.set("GIT_CREDENTIAL_AZDO_TRACE", "1");
-    let run = env.helper(&["get"], CONTOSO);
-    assert_eq!(run.stdout, "username=contoso\npassword=short-path-pat\n", "{run:?}");
-    assert!(run.stderr.contains("keyring item read on the short path"), "{}", run.stderr);
-    assert!(!run.stderr.contains("through the keyring crate"), "{}", run.stderr);
-    // A second item with the same attributes and one more (another client's, not a replacement
-    // of ours): the search finds two.
-    let ss = env.secret_service.as_ref().expect("secret service");
-    let attributes = ["service", "git-credential-azdo:https://dev.azure.com/contoso", "username", "contoso"];
-    let twin: Vec<&str> = ["store", "--label=a twin"]
-        .into_iter()
-        .chain(attributes)
-        .chain(["target", "default", "note", "twin"])
-        .collect();
-    assert_eq!(ss.secret_tool_stdin(&twin, b"twin-pat").status, 0);
-    let run = env.helper(&["get"], CONTOSO);
-    assert!(run.stderr.contains("keyring item read through the keyring crate"), "{}", run.stderr);
-    assert!(!run.stdout.contains("password=twin-pat"), "{run:?}");
-}
