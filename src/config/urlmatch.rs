@@ -7,7 +7,9 @@
 /// wins, then a matching user, then the later entry.
 pub fn best<'a>(entries: &'a [(String, Option<String>)], key: &str, url: &str) -> Option<Option<&'a str>> {
     let (section, name) = key.split_once('.')?;
-    let target = UrlParts::parse(url);
+    // Parsed only when an entry of this key has a URL: most keys have none (a `get` reads some
+    // forty settings).
+    let mut target: Option<Option<UrlParts>> = None;
     let mut best: Option<(MatchScore, Option<&str>)> = None;
     for (k, v) in entries {
         let Some((k_section, rest)) = k.split_once('.') else {
@@ -20,7 +22,10 @@ pub fn best<'a>(entries: &'a [(String, Option<String>)], key: &str, url: &str) -
         }
         let score = match subsection {
             None => Some(MatchScore::default()),
-            Some(sub) => target.as_ref().and_then(|t| UrlParts::parse(sub).and_then(|pattern| pattern.matches(t))),
+            Some(sub) => target
+                .get_or_insert_with(|| UrlParts::parse(url))
+                .as_ref()
+                .and_then(|t| UrlParts::parse(sub).and_then(|pattern| pattern.matches(t))),
         };
         if let Some(score) = score {
             if best.as_ref().is_none_or(|(b, _)| score >= *b) {

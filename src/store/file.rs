@@ -1,5 +1,9 @@
-//! The file store (opt-in, for headless machines): every org's PAT and metadata in one JSON file
-//! with mode 0600, written atomically under a lock. A `get` builds only the entry it looks up.
+//! The file store (opt-in, for headless machines): each organization's PAT and metadata in a file
+//! of its own ([`super::orgfiles`]: `<store file>.d/`, so a lookup reads one small file whatever
+//! the number of organizations), sign-in secrets in the store file itself, every file mode 0600,
+//! written atomically under one lock. Organizations that an earlier version kept in the store
+//! file are moved to their own files by the first change made under the lock, and are read from
+//! the store file until then.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -7,12 +11,15 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::orgfiles::OrgFiles;
 use super::{jsonfile, Credential, Error, Metadata, Store, TokenStore};
 use crate::org::{ServiceUrl, Target};
 use crate::secret::Secret;
 
 pub struct FileStore {
     path: PathBuf,
+    /// Each organization's file.
+    orgs: OrgFiles,
     /// The Services origin its organizations are on.
     origin: ServiceUrl,
     /// How long a change waits for another process's lock (a stopped holder must not hang git).
@@ -22,6 +29,8 @@ pub struct FileStore {
 #[derive(Serialize, Deserialize)]
 struct Document {
     version: u32,
+    /// Organizations as versions before one file per organization kept them: moved out by the
+    /// first change ([`FileStore::migrate`]), empty after.
     #[serde(default)]
     organizations: BTreeMap<String, Entry>,
     /// Sign-in secrets (Entra refresh tokens), by key.
@@ -59,15 +68,11 @@ impl Entry {
     }
 }
 
-/// The entry for `target`, if it is for `target`'s origin.
-fn entry_for<'a>(doc: &'a mut Document, target: &Target) -> Option<&'a mut Entry> {
-    doc.organizations.get_mut(&target.store_key()).filter(|e| e.serves(target))
-}
-
 impl FileStore {
     /// The store in the file `path`, for organizations of dev.azure.com.
     pub fn new(path: PathBuf) -> Self {
-        FileStore { path, origin: ServiceUrl::default(), lock_timeout: Duration::from_secs(10) }
+        let orgs = OrgFiles::beside(&path);
+        FileStore { path, orgs, origin: ServiceUrl::default(), lock_timeout: Duration::from_secs(10) }
     }
 
     /// Its organizations are on another Services origin (`azdo.url`).
@@ -83,7 +88,7 @@ impl FileStore {
     }
 
     /// The entry under `key` of the document's map `map` (`organizations` or `tokens`), without
-    /// building the others: what `get` needs from a store of any size.
+    /// building the others.
     fn pick<T: for<'de> Deserialize<'de>>(&self, map: &'static str, key: &str) -> Result<Option<T>, Error> {
         let Some(picked) = jsonfile::pick::<T>(&self.path, map, key)? else { return Ok(None) };
         match picked.version {
@@ -103,14 +108,59 @@ impl FileStore {
         Ok(doc)
     }
 
-    fn update<R>(&self, change: impl FnOnce(&mut Document) -> R) -> Result<R, Error> {
-        let path = self.path.clone();
-        jsonfile::update(&self.path, self.lock_timeout, |doc: &mut Document| {
-            if doc.version != 1 {
-                return Err(Error::Corrupt { path, detail: format!("unknown version {}", doc.version) });
-            }
-            Ok(change(doc))
+    /// The entry stored under `key`: its own file, else (a store not yet moved to one file per
+    /// organization) the store file's; and when neither has it, its own file once more, which a
+    /// move that finished between the two reads has written (a move writes every organization's
+    /// file before it empties the store file's map).
+    fn entry(&self, key: &str) -> Result<Option<Entry>, Error> {
+        if let Some(entry) = self.orgs.read(key)? {
+            return Ok(Some(entry));
+        }
+        if let Some(entry) = self.pick("organizations", key)? {
+            return Ok(Some(entry));
+        }
+        self.orgs.read(key)
+    }
+
+    /// Whether anything of the store exists on disk (a change of nothing creates nothing).
+    fn exists(&self) -> bool {
+        self.path.exists() || self.orgs.dir().exists()
+    }
+
+    /// Run `change` under the store's lock, after moving organizations still in the store file
+    /// to their own files.
+    fn locked<R>(&self, change: impl FnOnce() -> Result<R, Error>) -> Result<R, Error> {
+        let lock = crate::fs::lock(&crate::fs::lock_path(&self.path), Some(self.lock_timeout))?;
+        self.migrate()?;
+        let result = change()?;
+        drop(lock);
+        Ok(result)
+    }
+
+    /// Move the organizations of the store file (as versions before one file per organization
+    /// kept them) to their own files, then empty its map: each file is written (atomically,
+    /// synced) before the store file drops its entry, so a reader finds every organization in
+    /// one place or the other at any moment. An entry in both is the store file's (an earlier
+    /// version wrote it since). Under the lock; nothing to do in a store already moved.
+    fn migrate(&self) -> Result<(), Error> {
+        let mut doc = self.read()?;
+        if doc.organizations.is_empty() {
+            return Ok(());
+        }
+        for (key, entry) in &doc.organizations {
+            self.orgs.write(key, entry)?;
+        }
+        tracing::debug!(moved = doc.organizations.len(), "moved the store file's organizations to their own files");
+        doc.organizations.clear();
+        jsonfile::update_locked(&self.path, |stored: &mut Document| {
+            *stored = doc;
+            Ok(())
         })
+    }
+
+    /// The entry for `target` as stored now (the caller holds the lock, after [`Self::migrate`]).
+    fn own_entry(&self, target: &Target) -> Result<Option<Entry>, Error> {
+        Ok(self.orgs.read::<Entry>(&target.store_key())?.filter(|e| e.serves(target)))
     }
 }
 
@@ -120,7 +170,7 @@ impl Store for FileStore {
     }
 
     fn get(&self, target: &Target) -> Result<Option<Credential>, Error> {
-        let entry: Option<Entry> = self.pick("organizations", &target.store_key())?;
+        let entry = self.entry(&target.store_key())?;
         Ok(entry.filter(|e| e.serves(target)).map(|e| Credential { pat: e.pat, meta: e.meta }))
     }
 
@@ -130,46 +180,65 @@ impl Store for FileStore {
             Target::Server { .. } => None,
         };
         let entry = Entry { pat: credential.pat.clone(), service, meta: credential.meta.clone() };
-        self.update(|doc| {
-            doc.organizations.insert(target.store_key(), entry);
+        // What is there is read first: a file that is not an organization's is left as it is.
+        self.locked(|| {
+            self.orgs.read::<Entry>(&target.store_key())?;
+            self.orgs.write(&target.store_key(), &entry)
         })
     }
 
     fn set_metadata(&self, target: &Target, meta: &Metadata) -> Result<bool, Error> {
-        self.update(|doc| entry_for(doc, target).map(|e| e.meta = meta.clone()).is_some())
+        if !self.exists() {
+            return Ok(false);
+        }
+        self.locked(|| match self.own_entry(target)? {
+            Some(mut entry) => {
+                entry.meta = meta.clone();
+                self.orgs.write(&target.store_key(), &entry).map(|()| true)
+            }
+            None => Ok(false),
+        })
     }
 
     fn delete(&self, target: &Target) -> Result<bool, Error> {
-        if !self.path.exists() {
+        if !self.exists() {
             return Ok(false);
         }
-        self.update(|doc| entry_for(doc, target).is_some() && doc.organizations.remove(&target.store_key()).is_some())
+        self.locked(|| match self.own_entry(target)? {
+            Some(_) => self.orgs.remove(&target.store_key()),
+            None => Ok(false),
+        })
     }
 
     fn delete_if(&self, target: &Target, pat: &Secret) -> Result<bool, Error> {
-        if !self.path.exists() {
+        if !self.exists() {
             return Ok(false);
         }
-        self.update(|doc| match entry_for(doc, target) {
-            Some(e) if &e.pat == pat => doc.organizations.remove(&target.store_key()).is_some(),
-            _ => false,
+        self.locked(|| match self.own_entry(target)? {
+            Some(e) if &e.pat == pat => self.orgs.remove(&target.store_key()),
+            _ => Ok(false),
         })
     }
 
     fn set_metadata_if(&self, target: &Target, pat: &Secret, meta: &Metadata) -> Result<bool, Error> {
-        self.update(|doc| match entry_for(doc, target) {
-            Some(e) if &e.pat == pat => {
-                e.meta = meta.clone();
-                true
+        if !self.exists() {
+            return Ok(false);
+        }
+        self.locked(|| match self.own_entry(target)? {
+            Some(mut entry) if &entry.pat == pat => {
+                entry.meta = meta.clone();
+                self.orgs.write(&target.store_key(), &entry).map(|()| true)
             }
-            _ => false,
+            _ => Ok(false),
         })
     }
 
     fn list(&self) -> Result<Vec<(Target, Metadata)>, Error> {
-        Ok(self
-            .read()?
-            .organizations
+        // The store file's organizations (a store not yet moved), then their own files', which
+        // win; sorted by key.
+        let mut all: BTreeMap<String, Entry> = self.read()?.organizations;
+        all.extend(self.orgs.all::<Entry>()?);
+        Ok(all
             .into_iter()
             .filter_map(|(name, e)| {
                 let target = Target::from_key(&name, &self.origin).ok()?;
@@ -186,8 +255,11 @@ impl TokenStore for FileStore {
 
     fn put_token(&self, key: &str, token: &Secret) -> Result<(), Error> {
         let token = token.clone();
-        self.update(|doc| {
-            doc.tokens.insert(key.to_owned(), token);
+        self.locked(|| {
+            jsonfile::update_locked(&self.path, |doc: &mut Document| {
+                doc.tokens.insert(key.to_owned(), token);
+                Ok(())
+            })
         })
     }
 
@@ -195,7 +267,7 @@ impl TokenStore for FileStore {
         if !self.path.exists() {
             return Ok(false);
         }
-        self.update(|doc| doc.tokens.remove(key).is_some())
+        self.locked(|| jsonfile::update_locked(&self.path, |doc: &mut Document| Ok(doc.tokens.remove(key).is_some())))
     }
 }
 

@@ -128,19 +128,34 @@ where
     T: DeserializeOwned + Serialize + Default,
 {
     let lock = fs::lock(&fs::lock_path(path), Some(limit))?;
+    let result = update_locked(path, change)?;
+    // Dropping `lock` releases it; so does the death of this process.
+    drop(lock);
+    Ok(result)
+}
+
+/// [`update`] for a caller that already holds the document's lock.
+pub fn update_locked<T, R>(path: &Path, change: impl FnOnce(&mut T) -> Result<R, Error>) -> Result<R, Error>
+where
+    T: DeserializeOwned + Serialize + Default,
+{
     fs::remove_stale_temp_files(path);
     let mut doc: T = read(path)?;
     // A change that fails leaves the file exactly as it was.
     let result = change(&mut doc)?;
-    let mut bytes = serde_json::to_vec_pretty(&doc).map_err(|e| fs::Error::Io {
+    write_locked(path, &doc)?;
+    Ok(result)
+}
+
+/// Replace the file with `doc` (private, synced, atomically), for a caller that holds its lock.
+/// The serialised copy is wiped after.
+pub fn write_locked<T: Serialize>(path: &Path, doc: &T) -> Result<(), Error> {
+    let mut bytes = serde_json::to_vec_pretty(doc).map_err(|e| fs::Error::Io {
         path: path.to_owned(),
         source: std::io::Error::other(format!("cannot serialise: {:?}", e.classify())),
     })?;
     bytes.push(b'\n');
     let written = fs::write_private(path, &bytes, Durability::Synced);
     bytes.zeroize();
-    written?;
-    // Dropping `lock` releases it; so does the death of this process.
-    drop(lock);
-    Ok(result)
+    Ok(written?)
 }

@@ -7,6 +7,7 @@ mod file;
 mod jsonfile;
 mod keyring;
 mod memory;
+mod orgfiles;
 
 use std::path::PathBuf;
 use std::time::Duration;

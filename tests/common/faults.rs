@@ -27,9 +27,36 @@ pub fn answered(run: &Run) -> Option<String> {
     run.stdout.lines().find_map(|l| l.strip_prefix("password=")).map(str::to_owned)
 }
 
-/// The store file, checked the way it must always be: a regular 0600 file that parses as the
-/// store's JSON.
+/// The file store as one JSON document (`version`, `organizations` by key, `tokens`), from the
+/// store file and the organizations' own files beside it (`<store file>.d/`, one per
+/// organization), each checked the way it must always be: a regular 0600 file that parses as the
+/// store's JSON, in a 0700 directory.
 pub fn read_store(path: &Path) -> serde_json::Value {
+    let dir = super::org_dir(path);
+    assert!(path.exists() || dir.exists(), "the store must exist: {}", path.display());
+    let mut doc = match path.exists() {
+        true => read_private_json(path),
+        false => serde_json::json!({"version": 1}),
+    };
+    if doc.get("organizations").is_none() {
+        doc["organizations"] = serde_json::json!({});
+    }
+    if dir.exists() {
+        #[cfg(unix)]
+        assert_eq!(super::mode(&dir), 0o700, "organization directory mode");
+        for file in super::org_files(path) {
+            let mut entry = read_private_json(&file);
+            let key = entry["key"].as_str().expect("an organization's file names its key").to_owned();
+            let fields = entry.as_object_mut().expect("object");
+            fields.remove("key");
+            fields.remove("version");
+            doc["organizations"][key] = entry;
+        }
+    }
+    doc
+}
+
+fn read_private_json(path: &Path) -> serde_json::Value {
     let meta = std::fs::symlink_metadata(path).expect("the store file must exist");
     assert!(meta.file_type().is_file(), "{} is not a regular file", path.display());
     #[cfg(unix)]
@@ -41,16 +68,20 @@ pub fn read_store(path: &Path) -> serde_json::Value {
     doc
 }
 
-/// `.tmp-credentials.json-*` files left beside the store; each must be private.
+/// Temporary files of writers (`.tmp-…`) left beside the store and among the organizations'
+/// files; each must be private.
 pub fn temp_files(dir: &Path) -> Vec<String> {
     let mut names = Vec::new();
-    for entry in std::fs::read_dir(dir).expect("read dir") {
-        let entry = entry.expect("entry");
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with(".tmp-credentials.json-") {
-            #[cfg(unix)]
-            assert_eq!(super::mode(&entry.path()), 0o600, "temp file {name} is not private");
-            names.push(name);
+    for dir in [dir.to_owned(), super::org_dir(&dir.join("credentials.json"))] {
+        let Ok(listing) = std::fs::read_dir(&dir) else { continue };
+        for entry in listing {
+            let entry = entry.expect("entry");
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(".tmp-") {
+                #[cfg(unix)]
+                assert_eq!(super::mode(&entry.path()), 0o600, "temp file {name} is not private");
+                names.push(name);
+            }
         }
     }
     names

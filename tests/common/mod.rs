@@ -153,6 +153,11 @@ impl TestEnv {
         self.home.join(".local/share/git-credential-azdo/credentials.json")
     }
 
+    /// Whether the file store holds anything on disk: its file or its organizations' files.
+    pub fn store_exists(&self) -> bool {
+        self.store_file().exists() || org_dir(&self.store_file()).exists()
+    }
+
     pub fn gitconfig(&self) -> PathBuf {
         self.home.join(".gitconfig")
     }
@@ -497,4 +502,78 @@ impl Drop for SecretService {
         }
         let _ = Command::new("kill").arg(self.dbus_pid.to_string()).status();
     }
+}
+
+/// The directory of the file store's organization files, beside the store file `store`.
+pub fn org_dir(store: &Path) -> PathBuf {
+    let mut dir = store.as_os_str().to_owned();
+    dir.push(".d");
+    PathBuf::from(dir)
+}
+
+/// The organization files of the file store `store` (temporary files of writers left out).
+pub fn org_files(store: &Path) -> Vec<PathBuf> {
+    let Ok(listing) = std::fs::read_dir(org_dir(store)) else { return Vec::new() };
+    let mut files: Vec<PathBuf> = listing
+        .map(|e| e.expect("entry"))
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    files
+}
+
+/// The file store `store` as one JSON document (`organizations` by key, `tokens`), from the
+/// store file and its organizations' own files, read leniently (no checks); `Null` when neither
+/// exists or one does not parse. [`faults::read_store`] is the checking reader.
+pub fn store_doc(store: &Path) -> serde_json::Value {
+    let parse = |path: &Path| -> Option<serde_json::Value> { serde_json::from_slice(&std::fs::read(path).ok()?).ok() };
+    let files = org_files(store);
+    let mut doc = match (parse(store), store.exists() || !files.is_empty()) {
+        (Some(doc), _) => doc,
+        (None, false) => return serde_json::Value::Null,
+        (None, true) if store.exists() => return serde_json::Value::Null,
+        (None, true) => serde_json::json!({"version": 1}),
+    };
+    if doc.get("organizations").is_none() {
+        doc["organizations"] = serde_json::json!({});
+    }
+    for file in files {
+        let Some(mut entry) = parse(&file) else { return serde_json::Value::Null };
+        let Some(key) = entry["key"].as_str().map(str::to_owned) else { return serde_json::Value::Null };
+        if let Some(fields) = entry.as_object_mut() {
+            fields.remove("key");
+            fields.remove("version");
+        }
+        doc["organizations"][key] = entry;
+    }
+    doc
+}
+
+/// Replace the file store `store` with `doc`, as the single store file of earlier versions
+/// (0600), its organizations' own files removed: the helper reads it as it is and moves its
+/// organizations to their own files on its next change.
+pub fn write_store(store: &Path, doc: &serde_json::Value) {
+    let _ = std::fs::remove_dir_all(org_dir(store));
+    std::fs::write(store, serde_json::to_vec(doc).expect("json")).expect("write store");
+    set_mode(store, 0o600);
+}
+
+/// Every byte the file store `store` keeps (the store file, then each organization's file);
+/// `None` when neither exists.
+pub fn store_bytes(store: &Path) -> Option<Vec<u8>> {
+    let files = org_files(store);
+    if !store.exists() && files.is_empty() {
+        return None;
+    }
+    let mut all = std::fs::read(store).unwrap_or_default();
+    for file in files {
+        all.extend(std::fs::read(file).unwrap_or_default());
+    }
+    Some(all)
+}
+
+/// [`store_bytes`] as text, empty when there is no store.
+pub fn store_text(store: &Path) -> String {
+    String::from_utf8_lossy(&store_bytes(store).unwrap_or_default()).into_owned()
 }

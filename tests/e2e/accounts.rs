@@ -47,8 +47,7 @@ impl World {
     }
 
     fn stored(&self) -> serde_json::Value {
-        let bytes = std::fs::read(self.env.store_file()).unwrap_or_default();
-        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null)
+        common::store_doc(&self.env.store_file())
     }
 
     fn stored_pat(&self, key: &str) -> Option<String> {

@@ -116,7 +116,7 @@ impl World {
     }
 
     fn assert_client_stored_nothing(&self) {
-        assert!(!self.client.store_file().exists(), "the client's store was written");
+        assert!(!self.client.store_exists(), "the client's store was written");
         let data = self.client.home.join(".local/share/git-credential-azdo");
         let files: Vec<_> = if data.exists() { common::walk(&data) } else { Vec::new() };
         for file in files {
@@ -170,7 +170,7 @@ fn erase_and_store_from_a_client_touch_only_what_the_agent_handed_out() {
     assert_eq!((run.status, run.stdout.as_str()), (0, ""), "{run:?}");
     let run = client("store", "username=x\npassword=planted\n");
     assert_eq!(run.status, 0, "{run:?}");
-    let stored = std::fs::read_to_string(w.home.store_file()).expect("store");
+    let stored = common::store_text(&w.home.store_file());
     assert!(stored.contains(&w.pat) && !stored.contains("planted"), "{stored}");
     let log = agent.log();
     assert!(log.contains("erase: refused: not a password this agent handed out"), "{log}");
@@ -180,7 +180,7 @@ fn erase_and_store_from_a_client_touch_only_what_the_agent_handed_out() {
     assert!(run.stdout.contains(&format!("password={}", w.pat)), "{run:?}\n{}", agent.log());
     let run = client("erase", &format!("password={}\n", w.pat));
     assert_eq!(run.status, 0, "{run:?}");
-    let stored = std::fs::read_to_string(w.home.store_file()).unwrap_or_default();
+    let stored = common::store_text(&w.home.store_file());
     assert!(!stored.contains(&w.pat), "{stored}\n{}", agent.log());
 }
 

@@ -42,8 +42,7 @@ impl World {
     }
 
     fn stored(&self) -> serde_json::Value {
-        let bytes = std::fs::read(self.env.store_file()).unwrap_or_default();
-        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null)
+        common::store_doc(&self.env.store_file())
     }
 
     fn stored_pat(&self) -> Option<String> {
@@ -165,7 +164,8 @@ fn a_first_clone_signs_in_through_a_real_browser_and_mints_one_pat() {
         for file in common::walk(w.env.root.path()) {
             // The store holds the PAT and the refresh token; Chromium's profile saw the code (it
             // carried it, as any browser does) and is the browser's own.
-            if file == w.env.store_file() || file.starts_with(&profile) {
+            let store = w.env.store_file();
+            if file == store || file.starts_with(common::org_dir(&store)) || file.starts_with(&profile) {
                 continue;
             }
             let bytes = std::fs::read(&file).unwrap_or_default();
@@ -412,7 +412,10 @@ fn a_scripted_browser_signs_in_and_the_next_mint_is_silent() {
     secrets.extend(w.fake.minted("contoso").into_iter().map(|p| p.token));
     assert!(secrets.len() >= 5, "a code, tokens, a verifier and a PAT: {}", secrets.len());
     let trace_text = std::fs::read_to_string(&trace).expect("trace");
-    for file in common::walk(w.env.root.path()).into_iter().filter(|f| *f != w.env.store_file()) {
+    let store = w.env.store_file();
+    for file in
+        common::walk(w.env.root.path()).into_iter().filter(|f| *f != store && !f.starts_with(common::org_dir(&store)))
+    {
         let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap_or_default()).into_owned();
         for s in &secrets {
             assert!(!text.contains(s.as_str()), "a secret in {}", file.display());

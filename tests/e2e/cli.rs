@@ -162,7 +162,7 @@ fn usage_errors_exit_2() {
     assert!(run.stderr.contains("unrecognized subcommand 'frobnicate'"), "{run:?}");
     // A usage error changes nothing.
     assert!(!env.gitconfig().exists());
-    assert!(!env.store_file().exists());
+    assert!(!env.store_exists());
 }
 
 /// Quote for sh.
@@ -471,7 +471,7 @@ fn login_refuses_invalid_orgs_with_exit_2() {
         assert_one_line_error(&run, 2);
         no_pat_in(&run);
     }
-    assert!(!env.store_file().exists(), "nothing was stored");
+    assert!(!env.store_exists(), "nothing was stored");
 }
 
 #[test]
@@ -591,7 +591,13 @@ fn store_and_config_errors_are_one_line() {
     let mut env = TestEnv::new();
     env.login("contoso", PAT);
     let file = env.store_file();
-    std::fs::write(&file, "{ not json\n").expect("corrupt");
+    let own = common::org_files(&file).pop().expect("contoso's own file");
+    // contoso's own file (what `status` reads) and the store file (what `list` and every change
+    // read first).
+    for file in [&file, &own] {
+        std::fs::write(file, "{ not json\n").expect("corrupt");
+        common::set_mode(file, 0o600);
+    }
     for args in [&["list"][..], &["list", "--json"], &["status", "contoso"], &["logout", "contoso"]] {
         let run = env.helper(args, b"");
         assert_one_line_error(&run, 1);
@@ -601,6 +607,7 @@ fn store_and_config_errors_are_one_line() {
     assert_one_line_error(&run, 1);
     no_pat_in(&run);
     assert_eq!(std::fs::read_to_string(&file).expect("read"), "{ not json\n", "left untouched");
+    assert_eq!(std::fs::read_to_string(&own).expect("read"), "{ not json\n", "left untouched");
 
     env.set("GIT_CREDENTIAL_AZDO_STORE", "vault\nx");
     for args in [&["list"][..], &["status"], &["login", "contoso", "--pat-stdin"]] {

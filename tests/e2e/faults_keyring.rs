@@ -107,7 +107,7 @@ fn the_keyring_daemon_killed_during_a_get_is_one_clear_line_and_no_hang() {
         assert!(is_clear_keyring_error(&run.stderr), "{verb}: {run:?}");
         assert!(took < Duration::from_secs(2 * TIMEOUT + 3), "{verb} took {took:?}");
     }
-    assert!(!env.store_file().exists(), "fell back to a plaintext file");
+    assert!(!env.store_exists(), "fell back to a plaintext file");
 
     // Nothing lost: a restarted daemon still has the PAT stored before.
     ss.restart_daemon(Some("pw"));

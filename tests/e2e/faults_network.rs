@@ -171,7 +171,9 @@ fn stored_pat(env: &TestEnv) -> Option<String> {
     fn files(dir: &Path, found: &mut Vec<std::path::PathBuf>) {
         for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
             let path = entry.path();
-            if path.is_dir() {
+            if entry.file_name() == "credentials.json.d" {
+                found.push(path.with_file_name("credentials.json"));
+            } else if path.is_dir() {
                 files(&path, found);
             } else if entry.file_name() == "credentials.json" {
                 found.push(path);
@@ -180,6 +182,8 @@ fn stored_pat(env: &TestEnv) -> Option<String> {
     }
     let mut found = Vec::new();
     files(env.store_file().parent().expect("data dir"), &mut found);
+    found.sort();
+    found.dedup();
     let pats: Vec<String> = found
         .iter()
         .filter_map(|f| read_store(f)["organizations"]["contoso"]["pat"].as_str().map(str::to_owned))

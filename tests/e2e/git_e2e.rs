@@ -138,7 +138,7 @@ fn other_hosts_never_reach_the_store() {
     let run = env.fill("https://github.com/contoso/repo");
     assert_eq!(password(&run), None);
     assert!(!run.stderr.contains("azdo"), "{run:?}");
-    assert!(!env.store_file().exists());
+    assert!(!env.store_exists());
 }
 
 #[cfg(unix)]
@@ -151,7 +151,7 @@ fn a_pat_typed_at_the_prompt_is_kept_once_git_approves_it() {
     let url = "https://dev.azure.com/contoso/proj/_git/repo";
     let run = env.fill(url);
     assert_eq!(password(&run), Some("typed-at-prompt"), "{run:?}");
-    assert!(!env.store_file().exists(), "stored before git confirmed it");
+    assert!(!env.store_exists(), "stored before git confirmed it");
     assert_eq!(env.approve(url, "contoso", "typed-at-prompt").status, 0);
     env.unset("GIT_ASKPASS");
     env.set("GIT_TERMINAL_PROMPT", "0");

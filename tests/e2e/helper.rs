@@ -16,7 +16,7 @@ fn assert_silent_miss(run: &Run) {
 }
 
 fn stored_bytes(env: &TestEnv) -> Option<Vec<u8>> {
-    std::fs::read(env.store_file()).ok()
+    common::store_bytes(&env.store_file())
 }
 
 #[test]
@@ -314,9 +314,13 @@ fn file_store_problems_are_one_clear_line_and_nothing_is_overwritten() {
     let env = TestEnv::new();
     env.login("contoso", "p");
     let path = env.store_file();
-    assert_eq!(common::mode(&path), 0o600);
+    let own = common::org_files(&path).pop().expect("contoso's own file");
+    assert_eq!(common::mode(&own), 0o600);
 
+    // contoso's own file and the store file (which every change reads first).
+    std::fs::write(&own, b"{ not json").expect("corrupt");
     std::fs::write(&path, b"{ not json").expect("corrupt");
+    common::set_mode(&path, 0o600);
     for op in ["get", "store"] {
         let run = env.helper(&[op], &query("password=new-one\n"));
         assert_eq!(run.stdout, "", "{run:?}");
@@ -324,14 +328,17 @@ fn file_store_problems_are_one_clear_line_and_nothing_is_overwritten() {
         assert!(run.stderr.contains("not a valid credential file"), "{run:?}");
     }
     assert_eq!(std::fs::read(&path).expect("read"), b"{ not json");
+    assert_eq!(std::fs::read(&own).expect("read"), b"{ not json");
 
     let run = env.helper(&["login", "fabrikam", "--pat-stdin"], b"x");
     assert_eq!(run.status, 1, "login into a corrupt file must fail: {run:?}");
     assert_eq!(std::fs::read(&path).expect("read"), b"{ not json");
+    assert_eq!(common::org_files(&path), std::slice::from_ref(&own), "nothing was written beside it");
 
     std::fs::remove_file(&path).expect("rm");
+    std::fs::remove_file(&own).expect("rm");
     env.login("contoso", "p");
-    common::set_mode(&path, 0o640);
+    common::set_mode(&own, 0o640);
     let run = env.helper(&["get"], CONTOSO);
     assert_eq!(run.stdout, "", "{run:?}");
     assert!(run.stderr.contains("chmod 600"), "{run:?}");

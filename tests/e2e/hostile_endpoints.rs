@@ -273,7 +273,7 @@ fn an_erase_of_a_pre_encoded_credential_keeps_the_stored_pat() {
         let input = format!("protocol=http\nhost={host}\npath=contoso/proj/_git/repo\n{extra}\n");
         let run = env.helper(&["erase"], input.as_bytes());
         assert_eq!(run.status, 0, "{extra:?}: {run:?}");
-        let stored = std::fs::read_to_string(env.store_file()).unwrap_or_default();
+        let stored = common::store_text(&env.store_file());
         assert!(stored.contains(&pat), "{extra:?}: an access token's erase deleted the stored PAT");
     }
 }

@@ -71,8 +71,7 @@ impl World {
 
     /// What the store holds: nothing at all, for every identity.
     fn assert_nothing_stored(&self) {
-        let bytes = std::fs::read(self.env.store_file()).unwrap_or_default();
-        let doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        let doc = common::store_doc(&self.env.store_file());
         let orgs = doc.get("organizations").and_then(|o| o.as_object()).map_or(0, |o| o.len());
         let tokens = doc.get("tokens").and_then(|o| o.as_object()).map_or(0, |o| o.len());
         assert_eq!((orgs, tokens), (0, 0), "the store must stay empty: {doc}");

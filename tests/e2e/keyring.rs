@@ -17,7 +17,7 @@ fn store_get_erase_on_a_real_secret_service() {
     assert_eq!((run.status, run.stderr.as_str()), (0, ""), "{run:?}");
     let run = env.helper(&["get"], CONTOSO);
     assert_eq!(run.stdout, "username=contoso\npassword=kr-pat\n", "{run:?}");
-    assert!(!env.store_file().exists(), "the keyring store must not write the credentials file");
+    assert!(!env.store_exists(), "the keyring store must not write the credentials file");
 
     let ss = env.secret_service.as_ref().expect("secret service");
     let looked_up = ss.secret_tool(&[
@@ -68,7 +68,7 @@ fn locked_keyring_is_one_clear_line_and_no_plaintext_fallback() {
     let run = env.helper(&["store"], &[CONTOSO, b"username=u\npassword=locked-pat\n"].concat());
     assert_ne!(run.status, 0, "{run:?}");
     assert!(run.stderr.contains("locked"), "{run:?}");
-    assert!(!env.store_file().exists(), "fell back to a plaintext file");
+    assert!(!env.store_exists(), "fell back to a plaintext file");
 }
 
 #[test]
@@ -83,7 +83,7 @@ fn absent_keyring_is_one_clear_line() {
     assert!(run.stderr.contains("unreachable") && run.stderr.contains("azdo.store file"), "{run:?}");
     let run = env.helper(&["login", "contoso", "--pat-stdin"], b"p");
     assert_eq!(run.status, 1, "{run:?}");
-    assert!(!env.store_file().exists(), "fell back to a plaintext file");
+    assert!(!env.store_exists(), "fell back to a plaintext file");
 }
 
 #[test]

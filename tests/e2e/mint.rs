@@ -45,8 +45,7 @@ impl World {
     }
 
     fn stored(&self) -> serde_json::Value {
-        let bytes = std::fs::read(self.env.store_file()).unwrap_or_default();
-        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null)
+        common::store_doc(&self.env.store_file())
     }
 
     /// Make the stored PAT look minted `days` ago (its expiry unchanged), as if time had passed.
@@ -56,7 +55,7 @@ impl World {
         let entry = &mut doc["organizations"]["contoso"];
         let stored_at = entry["stored_at"].as_i64().expect("stored_at");
         entry["stored_at"] = (stored_at - days * 86_400).into();
-        std::fs::write(&path, serde_json::to_vec(&doc).expect("json")).expect("write");
+        common::write_store(&path, &doc);
     }
 
     fn stored_pat(&self) -> Option<String> {
@@ -439,7 +438,7 @@ fn a_get_resolves_reads_settings_spawns_git_and_builds_a_client_once() {
         for key in ["last_validated", "last_checked"] {
             doc["organizations"]["contoso"][key] = 0.into();
         }
-        std::fs::write(w.env.store_file(), serde_json::to_vec(&doc).expect("json")).expect("write");
+        common::write_store(&w.env.store_file(), &doc);
     };
     let counts = |text: &str| {
         // git's configuration is read in process, or (outside the reader's whitelist) by git.

@@ -193,7 +193,7 @@ fn a_first_clone_discovers_the_tenant_signs_in_with_the_azure_cli_and_mints() {
         let meta = &w.index()["organizations"][ORG];
         assert_eq!(meta["origin"].as_str(), Some("minted"), "{meta}");
         assert_eq!(meta["authorization_id"].as_str(), Some(pat.authorization_id.as_str()), "{meta}");
-        assert!(!w.env.store_file().exists(), "the file store is not used");
+        assert!(!w.env.store_exists(), "the file store is not used");
         assert!(!run.stderr.contains("git-credential-azdo"), "the helper said something: {run:?}");
         w.assert_tls_clean();
     });

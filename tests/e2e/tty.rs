@@ -35,5 +35,5 @@ fn prompts_on_the_terminal_with_input_hidden() {
     assert!(!screen.contains("tty-typed-pat"), "the PAT was echoed: {screen}");
     let answer = std::fs::read_to_string(&out).expect("helper output");
     assert_eq!(answer, "username=contoso\npassword=tty-typed-pat\n");
-    assert!(!env.store_file().exists(), "stored before git confirmed it");
+    assert!(!env.store_exists(), "stored before git confirmed it");
 }

@@ -45,7 +45,7 @@ impl World {
     /// Make the stored check look `secs` old, as if time had passed.
     fn age_checks(&self, secs: i64) {
         let path = self.env.store_file();
-        let mut doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).expect("store")).expect("json");
+        let mut doc = common::store_doc(&path);
         for entry in doc["organizations"].as_object_mut().expect("orgs").values_mut() {
             for key in ["last_validated", "last_checked"] {
                 if let Some(t) = entry[key].as_i64() {
@@ -53,11 +53,11 @@ impl World {
                 }
             }
         }
-        std::fs::write(&path, serde_json::to_vec(&doc).expect("json")).expect("write");
+        common::write_store(&path, &doc);
     }
 
     fn stored_pat(&self) -> Option<String> {
-        let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(self.env.store_file()).ok()?).ok()?;
+        let doc = common::store_doc(&self.env.store_file());
         doc["organizations"]["contoso"]["pat"].as_str().map(str::to_owned)
     }
 
@@ -151,7 +151,7 @@ fn a_revoked_pat_is_replaced_within_the_same_fetch() {
     assert_eq!(run.status, 0, "fetch after revocation: {run:?}");
     assert!(run.stderr.contains("no longer valid"), "{run:?}");
     assert_eq!(w.stored_pat().as_deref(), Some(new.as_str()), "the new PAT is kept after git confirmed it");
-    assert!(!std::fs::read_to_string(w.env.store_file()).expect("store").contains(&old), "the dead PAT is gone");
+    assert!(!common::store_text(&w.env.store_file()).contains(&old), "the dead PAT is gone");
 }
 
 #[cfg(unix)]
@@ -200,8 +200,8 @@ fn a_known_expiry_needs_no_request() {
     w.age_checks(2 * 3600);
     // Expire it locally: rewrite the expiry into the past.
     let path = w.env.store_file();
-    let text = std::fs::read_to_string(&path).expect("store").replace(&expiry.to_string(), "1000");
-    std::fs::write(&path, text).expect("write");
+    let text = common::store_doc(&path).to_string().replace(&expiry.to_string(), "1000");
+    common::write_store(&path, &serde_json::from_str(&text).expect("json"));
     w.fake.reset_counts();
     let run = w.env.fill(&w.fake.repo_url("contoso", "proj", "repo"));
     assert!(!run.stdout.contains("old-pat"), "{run:?}");
@@ -374,7 +374,7 @@ fn azure_devops_server_collection_flow() {
     env.unset("GIT_TERMINAL_PROMPT");
     let run = env.git(&["-C", &env.home.join("c").to_string_lossy(), "fetch", "-q"], b"");
     assert_eq!(run.status, 0, "{run:?}");
-    let stored = std::fs::read_to_string(env.store_file()).expect("store");
+    let stored = common::store_text(&env.store_file());
     assert!(stored.contains(&new) && !stored.contains(&old), "{stored}");
     let prompt_seen = run.stderr.contains("no longer valid");
     assert!(prompt_seen, "{run:?}");
@@ -434,14 +434,14 @@ fn another_origin_keeps_its_pats_apart_from_the_real_services() {
     real.set("XDG_DATA_HOME", w.env.home.join(".local/share"));
     real.login("contoso", "REAL-SERVICE-PAT");
     let real_file = w.env.store_file();
-    let before = std::fs::read(&real_file).expect("real store");
+    let before = common::store_bytes(&real_file).expect("real store");
     // …is neither used nor overwritten for the fake's contoso.
     w.env.unset("GIT_CREDENTIAL_AZDO_STORE_FILE");
     let fake_pat = w.pat();
     w.env.login("contoso", &fake_pat);
     let run = w.env.fill(&w.fake.repo_url("contoso", "proj", "repo"));
     assert!(run.stdout.contains(&format!("password={fake_pat}")), "{run:?}");
-    assert_eq!(std::fs::read(&real_file).expect("real store"), before, "the real service's store was touched");
+    assert_eq!(common::store_bytes(&real_file).expect("real store"), before, "the real service's store was touched");
     assert!(w.fake.count(Route::ConnectionData) >= 1);
 }
 
