@@ -4,7 +4,7 @@
 #
 # Debian's own Rust (rustc-web, from bookworm-security) builds std from source for each target
 # (-Zbuild-std; RUSTC_BOOTSTRAP=1 allows it on a stable compiler). It is kept apart from rustup's
-# toolchain: /usr/bin first on PATH, RUSTC and RUSTDOC named, RUSTUP_TOOLCHAIN unset, a CARGO_HOME
+# toolchain: Debian's /usr/bin ahead of ~/.cargo/bin on PATH, RUSTC and RUSTDOC named, RUSTUP_TOOLCHAIN unset, a CARGO_HOME
 # and target directories of its own under the cache directory (CROSS_CACHE, by default
 # ~/.cache/git-credential-azdo-cross), which later runs on the same machine reuse.
 
@@ -57,7 +57,13 @@ packages() {
 
 toolchain() {
     unset RUSTUP_TOOLCHAIN RUSTFLAGS CARGO_TARGET_DIR CARGO_BUILD_TARGET
-    export PATH=/usr/bin:/bin:/usr/sbin:/sbin
+    # /usr/local/bin first for the tests' git (a newer git may live there, as on CI machines);
+    # it must hold no Rust tool, so cargo and rustc are Debian's.
+    export PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin
+    local tool
+    for tool in cargo rustc rustdoc cargo-clippy clippy-driver; do
+        [ ! -e "/usr/local/bin/$tool" ] || die "/usr/local/bin/$tool would shadow Debian's Rust"
+    done
     export RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc
     export CARGO_HOME=$cache/cargo-home
     export RUSTC_BOOTSTRAP=1

@@ -157,7 +157,7 @@ fn steps(world: &World, fake: &FakeAzdo, show: &mut Show) -> Result<(), String> 
     show.say("# The check found the stored PAT dead: the helper removed it and asked for a new one, all within")?;
     show.say("# this one get, so git's fetch succeeded without an authentication error. git confirmed the new PAT:")?;
     world.expect_ok(show, "list after the replacement", &["credential-azdo", "list"], &[], None)?;
-    let stored = std::fs::read_to_string(world.store_file()).map_err(|e| format!("cannot read the store: {e}"))?;
+    let stored = world.stored_text()?;
     if !stored.contains(&second) || stored.contains(&first) {
         return Err("the store does not hold exactly the new PAT".into());
     }
@@ -259,6 +259,19 @@ impl World {
 
     fn store_file(&self) -> PathBuf {
         self.home.join(".local/share/git-credential-azdo/credentials.json")
+    }
+
+    /// What the file store holds, as text: the store file (when there is one) and each
+    /// organization's own file in the directory beside it (`credentials.json.d`).
+    fn stored_text(&self) -> Result<String, String> {
+        let cannot = |e: std::io::Error| format!("cannot read the store: {e}");
+        let mut text = std::fs::read_to_string(self.store_file()).unwrap_or_default();
+        let mut dir = self.store_file().into_os_string();
+        dir.push(".d");
+        for entry in std::fs::read_dir(PathBuf::from(dir)).map_err(cannot)? {
+            text.push_str(&std::fs::read_to_string(entry.map_err(cannot)?.path()).map_err(cannot)?);
+        }
+        Ok(text)
     }
 
     /// The PAT the askpass stand-in answers with from now on.

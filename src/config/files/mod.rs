@@ -22,7 +22,8 @@ use std::path::{Path, PathBuf};
 mod params;
 mod parse;
 mod repo;
-#[cfg(test)]
+// The differential tests run real git and this reader, which is used on Unix only.
+#[cfg(all(test, unix))]
 mod tests;
 
 /// A config file larger than this is left to git.
