@@ -189,6 +189,7 @@ fn an_earlier_versions_store_file_is_read_then_moved_to_one_file_per_organizatio
     put(&store, "wingtip", "wingtip-pat");
     let files = common::org_files(&path);
     assert_eq!(files.len(), 4, "{files:?}");
+    #[cfg(unix)]
     for file in &files {
         assert_eq!(common::mode(file), 0o600, "{}", file.display());
     }
