@@ -77,8 +77,14 @@ pub fn check_dir(dir: &Path) -> Result<(), Error> {
     Ok(())
 }
 
+/// Off Unix there is no owner or mode to check (the directory's ACL keeps it private): it must
+/// exist (a missing one is `NotFound`, as on Unix) and not be a link.
 #[cfg(not(unix))]
-pub fn check_dir(_dir: &Path) -> Result<(), Error> {
+pub fn check_dir(dir: &Path) -> Result<(), Error> {
+    let meta = fs::symlink_metadata(dir).map_err(io(dir))?;
+    if meta.file_type().is_symlink() {
+        return Err(Error::Link { path: dir.to_owned() });
+    }
     Ok(())
 }
 
