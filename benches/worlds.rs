@@ -5,7 +5,7 @@
 //! it with `cargo bench --no-run` and runs it as a coprocess.
 //!
 //! ```text
-//! worlds hot-path --libsecret PATH [--baseline PATH]
+//! worlds hot-path --libsecret PATH --floor PATH [--baseline PATH]
 //! worlds validation
 //! ```
 //!
@@ -25,8 +25,11 @@
 //!   (`git-credential-azdo agent --foreground --socket agent.sock`, the description's
 //!   `agent_socket`) with the world's environment and the file store, which serves the same
 //!   credential to a client with `GIT_CREDENTIAL_AZDO_AGENT` naming its socket. The helper is on
-//!   PATH as `git-credential-azdo`, libsecret's as `git-credential-libsecret`, `--baseline` as
-//!   `git-credential-azdo-baseline`.
+//!   PATH as `git-credential-azdo`, libsecret's as `git-credential-libsecret`, `--floor` (a
+//!   program that does nothing) as `process-floor`, `--baseline` as
+//!   `git-credential-azdo-baseline`, which stores the credential in its own file store
+//!   (`~/baseline-store.json`, and `~/baseline-many-orgs.json` with 1000 organizations, written
+//!   by the baseline itself, in its own format) and reads the keyring item the helper stored.
 //! - `validation`: the file store against fake-azdo on loopback (`use_fake`), the PAT stored with
 //!   `login` (one check); an empty `no-ca.pem` for the run without system CAs.
 //!
@@ -50,6 +53,10 @@ const ORG: &str = "contoso";
 /// A dummy PAT, 52 characters like a classic Azure DevOps PAT; nothing checks it.
 const HOT_PATH_PAT: &str = "benchpat0123456789abcdefghijklmnopqrstuvwxyz01234567";
 const MANY_ORGS: usize = 1000;
+/// The baseline build's own file store (`--baseline`), relative to HOME.
+const BASELINE_STORE: &str = "~/baseline-store.json";
+/// The baseline's file store holding 1000 organizations, ours among them.
+const BASELINE_MANY: &str = "~/baseline-many-orgs.json";
 const FAKE_USER: &str = "alice@contoso.com";
 /// The helper's cache of git's configuration, relative to the world's directory (its HOME;
 /// `XDG_CACHE_HOME` is unset there).
@@ -73,12 +80,13 @@ fn run(args: &[String]) -> Result<(), String> {
         _ => return Err("AZDO_TEST_BINARY must name the build to benchmark".into()),
     }
     let (stage, rest) = args.split_first().ok_or("usage: worlds hot-path|validation [options]")?;
-    let (mut libsecret, mut baseline) = (None, None);
+    let (mut libsecret, mut floor, mut baseline) = (None, None, None);
     let mut it = rest.iter();
     while let Some(flag) = it.next() {
         let value = PathBuf::from(it.next().ok_or_else(|| format!("{flag} needs a value"))?);
         match flag.as_str() {
             "--libsecret" => libsecret = Some(value),
+            "--floor" => floor = Some(value),
             "--baseline" => baseline = Some(value),
             _ => return Err(format!("unknown option {flag:?}")),
         }
@@ -86,7 +94,8 @@ fn run(args: &[String]) -> Result<(), String> {
     match stage.as_str() {
         "hot-path" => {
             let libsecret = libsecret.ok_or("hot-path needs --libsecret PATH")?;
-            let world = HotPath::new(&libsecret, baseline.as_deref())?;
+            let floor = floor.ok_or("hot-path needs --floor PATH")?;
+            let world = HotPath::new(&libsecret, &floor, baseline.as_deref())?;
             serve(&world.env, &world.description, None)
         }
         "validation" => {
@@ -223,7 +232,7 @@ struct HotPath {
 }
 
 impl HotPath {
-    fn new(libsecret: &Path, baseline: Option<&Path>) -> Result<HotPath, String> {
+    fn new(libsecret: &Path, floor: &Path, baseline: Option<&Path>) -> Result<HotPath, String> {
         let mut env = TestEnv::with_keyring()
             .ok_or("no Secret Service: dbus-daemon, dbus-send and gnome-keyring-daemon are needed")?;
         // The hot path as a user has it: the default validation interval (git's `store` below
@@ -233,7 +242,11 @@ impl HotPath {
         // the real service (the environment's proxy; the hot path reads no proxy setting).
         env.set("HTTPS_PROXY", "http://127.0.0.1:9");
         let helper = PathBuf::from(common::bin());
-        let mut links = vec![("git-credential-azdo", helper.as_path()), ("git-credential-libsecret", libsecret)];
+        let mut links = vec![
+            ("git-credential-azdo", helper.as_path()),
+            ("git-credential-libsecret", libsecret),
+            ("process-floor", floor),
+        ];
         if let Some(b) = baseline {
             links.push(("git-credential-azdo-baseline", b));
         }
@@ -259,6 +272,20 @@ impl HotPath {
         }
         env.unset("GIT_CREDENTIAL_AZDO_STORE_FILE");
         env.unset("GIT_CREDENTIAL_AZDO_STORE");
+        // The baseline writes its own file store (`~/baseline-store.json`), in its own format,
+        // through its own `store`: builds of different file-store formats cannot read each
+        // other's. The keyring item is shared (its format has not changed).
+        if let Some(b) = baseline {
+            let store = |file: &str, org: &str| {
+                let mut cmd = env.command(b);
+                cmd.arg("store").env("GIT_CREDENTIAL_AZDO_STORE", "file").env("GIT_CREDENTIAL_AZDO_STORE_FILE", file);
+                ok(feed(&mut cmd, full(org).as_bytes())?, "git-credential-azdo-baseline store (file store)")
+            };
+            store(BASELINE_STORE, ORG)?;
+            for i in 0..MANY_ORGS {
+                store(BASELINE_MANY, &if i == MANY_ORGS / 2 { ORG.to_owned() } else { format!("org{i:04}") })?;
+            }
+        }
         // useHttpPath, as `configure` sets it for dev.azure.com: git then passes the path to
         // every helper, so credential-store keeps and matches it too.
         let approve = format!("url=https://{ORG}@dev.azure.com/{ORG}/proj/_git/repo\npassword={HOT_PATH_PAT}\n\n");
