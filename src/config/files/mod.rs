@@ -12,8 +12,9 @@
 //! followed as git does. Declined: `includeIf` of any kind, `~user` and `%(prefix)` includes,
 //! includes from the command line, the variables that move or change discovery (`GIT_DIR`,
 //! `GIT_CONFIG`, ...), relative or unnormalised paths in the variables, files that are not
-//! regular, unreadable, larger than [`MAX_FILE`] or that git would refuse to parse
-//! ([`parse`]), and every repository case [`repo`] does not answer. Config files are untrusted
+//! regular, unreadable, larger than [`MAX_FILE`], that git would refuse to parse or that git
+//! versions read differently (a tab or carriage return between the words of an unquoted value:
+//! [`parse`]), and every repository case [`repo`] does not answer. Config files are untrusted
 //! input: every read is bounded, in size and in number of files.
 
 use std::ffi::{OsStr, OsString};
@@ -213,7 +214,10 @@ impl Reader<'_> {
         if self.files > MAX_FILES || depth > MAX_INCLUDE_DEPTH {
             return Err(decline("too many config files"));
         }
-        let entries = parse::parse(&bytes).map_err(|_| decline("a config file git would refuse"))?;
+        let entries = parse::parse(&bytes).map_err(|e| match e {
+            parse::Invalid::Syntax(_) => decline("a config file git would refuse"),
+            parse::Invalid::Versions(_) => decline("a value git versions read differently"),
+        })?;
         for (key, value) in entries {
             if key.starts_with(b"includeif.") {
                 return Err(decline("includeIf"));

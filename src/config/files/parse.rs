@@ -3,15 +3,23 @@
 //! `-` (case folded), values with `"` quoting, the `\t \n \b \\ \"` escapes, a backslash before the
 //! end of a line continuing it, `#`/`;` comments, trailing blanks trimmed outside quotes, a UTF-8
 //! byte-order mark, CRLF line ends. Anything git rejects is an error here; so is a NUL byte
-//! (git's output would cut the value at it), so the caller lets git answer.
+//! (git's output would cut the value at it), and so is a tab or carriage return kept between the
+//! words of an unquoted value, which git before 2.42 turns into a space and later versions keep:
+//! the caller lets whichever git is installed answer.
 
 /// One `section[.subsection].name` (section and name lower-cased, subsection as written) and
 /// its value (`None` for a bare key, which git reads as `true`).
 pub type Entry = (Vec<u8>, Option<Vec<u8>>);
 
-/// Why a file is not read in process (git would fail on it, or print it differently).
+/// Why a file is not read in process, and the byte offset where that was found.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Invalid(pub usize);
+pub enum Invalid {
+    /// git would fail on it, or print it differently.
+    Syntax(usize),
+    /// git versions read it differently: a tab or carriage return between the words of an
+    /// unquoted value (a space before git 2.42, kept as it is since).
+    Versions(usize),
+}
 
 /// git's whitespace (its own ctype: tab, newline, carriage return, space; not form feed or VT).
 pub fn is_space(c: u8) -> bool {
@@ -49,12 +57,12 @@ impl Chars<'_> {
 /// Every entry of one config file, in order.
 pub fn parse(bytes: &[u8]) -> Result<Vec<Entry>, Invalid> {
     if let Some(at) = bytes.iter().position(|b| *b == 0) {
-        return Err(Invalid(at));
+        return Err(Invalid::Syntax(at));
     }
     let body = match bytes {
         [0xef, 0xbb, 0xbf, rest @ ..] => rest,
         // A partial byte-order mark is refused.
-        [0xef, ..] => return Err(Invalid(0)),
+        [0xef, ..] => return Err(Invalid::Syntax(0)),
         _ => bytes,
     };
     let mut chars = Chars { bytes: body, at: 0, eof: false };
@@ -64,7 +72,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Entry>, Invalid> {
     let mut comment = false;
     loop {
         let c = chars.next();
-        let error = Invalid(chars.at);
+        let error = Invalid::Syntax(chars.at);
         if c == b'\n' {
             if chars.eof {
                 return Ok(entries);
@@ -89,7 +97,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Entry>, Invalid> {
         }
         let mut key = prefix.clone();
         key.push(c.to_ascii_lowercase());
-        let value = entry(&mut chars, &mut key).ok_or(error)?;
+        let value = entry(&mut chars, &mut key)?.ok_or(error)?;
         entries.push((key, value));
     }
 }
@@ -144,8 +152,9 @@ fn subsection(chars: &mut Chars, mut name: Vec<u8>, first: u8) -> Option<Vec<u8>
     (chars.next() == b']').then_some(name)
 }
 
-/// The rest of a key's name (its first letter already in `key`), then `= value` or nothing.
-fn entry(chars: &mut Chars, key: &mut Vec<u8>) -> Option<Option<Vec<u8>>> {
+/// The rest of a key's name (its first letter already in `key`), then `= value` or nothing
+/// (`Ok(None)`: a syntax error).
+fn entry(chars: &mut Chars, key: &mut Vec<u8>) -> Result<Option<Option<Vec<u8>>>, Invalid> {
     let mut c;
     loop {
         c = chars.next();
@@ -157,29 +166,31 @@ fn entry(chars: &mut Chars, key: &mut Vec<u8>) -> Option<Option<Vec<u8>>> {
     while c == b' ' || c == b'\t' {
         c = chars.next();
     }
-    match c {
+    Ok(match c {
         b'\n' => Some(None),
-        b'=' => value(chars).map(Some),
+        b'=' => value(chars)?.map(Some),
         _ => None,
-    }
+    })
 }
 
-/// A value after its `=`, to the end of its (possibly continued) line.
-fn value(chars: &mut Chars) -> Option<Vec<u8>> {
+/// A value after its `=`, to the end of its (possibly continued) line (`Ok(None)`: a syntax
+/// error).
+fn value(chars: &mut Chars) -> Result<Option<Vec<u8>>, Invalid> {
     let mut value = Vec::new();
     let (mut quoted, mut comment) = (false, false);
-    // Where trailing blanks began (0: none pending; leading blanks are never kept).
-    let mut trim = 0;
+    // Where trailing blanks began (0: none pending; leading blanks are never kept), and whether
+    // those pending blanks hold a tab or carriage return (kept only if a word follows them).
+    let (mut trim, mut odd_blank) = (0, false);
     loop {
         let mut c = chars.next();
         if c == b'\n' {
             if quoted {
-                return None;
+                return Ok(None);
             }
             if trim > 0 {
                 value.truncate(trim);
             }
-            return Some(value);
+            return Ok(Some(value));
         }
         if comment {
             continue;
@@ -190,12 +201,16 @@ fn value(chars: &mut Chars) -> Option<Vec<u8>> {
             }
             if !value.is_empty() {
                 value.push(c);
+                odd_blank |= c != b' ';
             }
             continue;
         }
         if !quoted && (c == b';' || c == b'#') {
             comment = true;
             continue;
+        }
+        if trim > 0 && odd_blank {
+            return Err(Invalid::Versions(chars.at));
         }
         trim = 0;
         match c {
@@ -206,7 +221,7 @@ fn value(chars: &mut Chars) -> Option<Vec<u8>> {
                     b'b' => 0x08,
                     b'n' => b'\n',
                     c @ (b'\\' | b'"') => c,
-                    _ => return None,
+                    _ => return Ok(None),
                 };
                 value.push(c);
             }
@@ -254,5 +269,18 @@ mod tests {
             assert!(one(text).is_err(), "{text:?}");
         }
         assert!(parse(b"\xef\xbbx").is_err() && parse(b"\xef").is_err(), "a partial byte-order mark");
+    }
+
+    #[test]
+    fn a_tab_or_carriage_return_between_unquoted_words_is_left_to_the_installed_git() {
+        // git 2.39 reads `x<TAB>y` as "x y", git 2.47 as "x<TAB>y".
+        for text in ["[a]k=x\ty", "[a]k=x \ry", "[a]k=x\t\"y\"", "[a]k=x\t\\\n y"] {
+            assert!(matches!(parse(text.as_bytes()), Err(Invalid::Versions(_))), "{text:?}");
+        }
+        // Where every version agrees: spaces, leading and trailing blanks, quoted tabs, comments.
+        assert_eq!(
+            one("[a]k=\tx  y\t\r\n[a]q=\"x\ty\"\t#c\n[a]c=x\t;c"),
+            Ok(vec![pair("a.k", Some("x  y")), pair("a.q", Some("x\ty")), pair("a.c", Some("x"))])
+        );
     }
 }

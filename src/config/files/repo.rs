@@ -189,7 +189,10 @@ fn repo(gitdir: PathBuf) -> Result<Repo, Decline> {
         Ok(None) => Vec::new(),
         Err(_) => return Err(decline("a repository config that cannot be read")),
     };
-    let entries = parse::parse(&config).map_err(|_| decline("a repository config git would refuse"))?;
+    let entries = parse::parse(&config).map_err(|e| match e {
+        parse::Invalid::Syntax(_) => decline("a repository config git would refuse"),
+        parse::Invalid::Versions(_) => decline("a repository config value git versions read differently"),
+    })?;
     let mut version = None;
     let mut worktree_config = false;
     let mut extensions = false;
