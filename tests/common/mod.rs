@@ -33,6 +33,18 @@ pub fn bin() -> &'static str {
     })
 }
 
+/// The helper under test in `dir` (a hard link or a copy, mode 0755), for a test that runs it as another uid:
+/// the build may live where only its owner can reach it (a private home directory).
+pub fn bin_copy_in(dir: &Path) -> PathBuf {
+    let copy = dir.join(Path::new(bin()).file_name().expect("the helper's file name"));
+    // A hard link where the file system allows (the build is large), else a copy.
+    if std::fs::hard_link(bin(), &copy).is_err() {
+        std::fs::copy(bin(), &copy).expect("copy the helper");
+    }
+    set_mode(&copy, 0o755);
+    copy
+}
+
 /// Every file under `dir`, recursively (for tests that look for leaked secrets).
 pub fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();

@@ -264,8 +264,9 @@ fn a_peer_of_another_uid_is_refused() {
     let home = w.client.root.path();
     common::set_mode(home, 0o777);
     let input = format!("protocol=http\nhost={}\npath=contoso/proj/_git/repo\n\n", host(&w.url()));
+    let helper = common::bin_copy_in(home);
     let mut cmd = w.client.command("setpriv");
-    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", common::bin(), "get"]);
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"]).arg(&helper).arg("get");
     cmd.env("GIT_CREDENTIAL_AZDO_AGENT", &agent.socket).current_dir("/");
     let run = run_with(&mut cmd, input.as_bytes());
     assert_eq!((run.status, run.stdout.as_str()), (0, ""), "{run:?}");
@@ -491,8 +492,9 @@ fn a_socket_another_user_serves_gets_no_request() {
     assert!(ready.exists(), "the impostor did not start");
     let input =
         "protocol=https\nhost=dev.azure.com\npath=contoso/proj/_git/repo\nusername=me\npassword=a-typed-pat\n\n";
+    let helper = common::bin_copy_in(w.client.root.path());
     let mut cmd = w.client.command("setpriv");
-    cmd.args(["--reuid=65533", "--regid=65533", "--clear-groups", common::bin(), "store"]);
+    cmd.args(["--reuid=65533", "--regid=65533", "--clear-groups"]).arg(&helper).arg("store");
     cmd.env("GIT_CREDENTIAL_AZDO_AGENT", &socket).current_dir("/");
     let run = run_with(&mut cmd, input.as_bytes());
     assert_eq!((run.status, run.stdout.as_str()), (0, ""), "{run:?}");
