@@ -17,8 +17,9 @@ mkdir -p "$cache/logs"
 export CI=${CI:-true}
 export DEBIAN_FRONTEND=noninteractive
 
-# Seconds one test binary may run under emulation (a fork can deadlock under qemu).
-export CROSS_TEST_TIMEOUT=${CROSS_TEST_TIMEOUT:-900}
+# Seconds one test binary may run under emulation (a fork can deadlock under qemu). The
+# end-to-end tests take some 15 minutes under qemu on 2 idle cores.
+export CROSS_TEST_TIMEOUT=${CROSS_TEST_TIMEOUT:-2400}
 
 win=x86_64-pc-windows-gnu
 arm=aarch64-unknown-linux-gnu

@@ -324,6 +324,13 @@ pub fn emulated() -> Option<String> {
     std::env::var("AZDO_TEST_EMULATED").ok().filter(|v| !v.is_empty())
 }
 
+/// What a bound on the helper's own time limits allows on top under an emulator, where every
+/// process the test starts (the helper, git, their children) starts several times slower:
+/// nothing natively.
+pub fn emulation_slack() -> std::time::Duration {
+    std::time::Duration::from_secs(if emulated().is_some() { 6 } else { 0 })
+}
+
 /// Whether a test must be skipped because it meets a limit of `emulator`, not of the real
 /// system: only when running under that emulator, and then it says so (`why`) on stderr.
 pub fn skipped_under(emulator: &str, why: &str) -> bool {

@@ -500,7 +500,7 @@ fn a_socket_another_user_serves_gets_no_request() {
     assert_eq!((run.status, run.stdout.as_str()), (0, ""), "{run:?}");
     assert!(run.stderr.contains("served by another user (uid 65534)"), "{run:?}");
     let mut cmd = w.client.command("setpriv");
-    cmd.args(["--reuid=65533", "--regid=65533", "--clear-groups", common::bin(), "get"]);
+    cmd.args(["--reuid=65533", "--regid=65533", "--clear-groups"]).arg(&helper).arg("get");
     cmd.env("GIT_CREDENTIAL_AZDO_AGENT", &socket).current_dir("/");
     let run = run_with(&mut cmd, b"protocol=https\nhost=dev.azure.com\npath=contoso/proj/_git/repo\n\n");
     assert_eq!((run.status, run.stdout.as_str()), (0, ""), "{run:?}");

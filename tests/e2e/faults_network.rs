@@ -194,7 +194,7 @@ fn stored_pat(env: &TestEnv) -> Option<String> {
 
 /// One request's budget plus process start-up on a loaded machine.
 fn bound(requests: u64) -> Duration {
-    Duration::from_secs(requests * NET_TIMEOUT + 4)
+    Duration::from_secs(requests * NET_TIMEOUT + 4) + common::emulation_slack()
 }
 
 #[test]

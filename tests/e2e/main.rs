@@ -44,7 +44,8 @@ mod accounts;
 mod agent;
 #[cfg(unix)]
 mod browser;
-// CAE (tests/e2e/cae.rs) is not yet gated test by test for Windows.
+// CAE (tests/e2e/cae.rs): every test runs git with a shell-script askpass and reads the
+// pending claims where the Linux data directory keeps them.
 #[cfg(unix)]
 mod cae;
 // The README's demo (examples/demo) is Unix-only: its steps set Unix file modes.
