@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::{Run, TestEnv, BIN};
+use super::{bin, Run, TestEnv};
 
 pub const YEAR: i64 = 365 * 24 * 3600;
 /// Long enough for any helper run on a loaded 2-core machine; a hang goes far past it.
@@ -73,7 +73,7 @@ impl Running {
 }
 
 pub fn helper_bounded(env: &TestEnv, args: &[&str], stdin: &[u8], limit: Duration) -> (Run, Duration) {
-    let mut cmd = env.command(BIN);
+    let mut cmd = env.command(bin());
     cmd.args(args);
     start(cmd, stdin, &format!("git-credential-azdo {}", args.join(" "))).finish(limit)
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use crate::common;
-use crate::common::{Run, TestEnv, BIN};
+use crate::common::{bin, Run, TestEnv};
 use serde_json::Value;
 
 const PAT: &str = "pat-0123456789abcdefghijklmnopqrstuvwxyz";
@@ -18,7 +18,7 @@ const USE_HTTP_PATH: &str = "credential.https://dev.azure.com.usehttppath";
 
 /// The helper value `configure` must write: this binary's absolute path (quoted when needed).
 fn expected_helper() -> String {
-    let exe = std::fs::canonicalize(BIN).expect("binary path");
+    let exe = std::fs::canonicalize(bin()).expect("binary path");
     assert!(exe.is_absolute());
     git_credential_azdo::setup::helper_value(&exe)
 }
@@ -185,7 +185,7 @@ fn unknown_verb_typed_at_a_terminal_is_a_usage_error() {
     }
     let out = env
         .command(&script)
-        .args(["-qec", &format!("{} frobnicate", sh_quote(BIN)), "/dev/null"])
+        .args(["-qec", &format!("{} frobnicate", sh_quote(bin())), "/dev/null"])
         .stdin(Stdio::null())
         .output()
         .expect("script");
@@ -321,8 +321,13 @@ fn configure_local_writes_the_repository_config() {
     let repo = env.home.join("repo");
     ok(env.git(&["init", "-q", repo.to_str().expect("utf-8")], b""));
     let before = global_list(&env);
-    let out =
-        env.command(BIN).args(["configure", "--local"]).current_dir(&repo).stdin(Stdio::null()).output().expect("run");
+    let out = env
+        .command(bin())
+        .args(["configure", "--local"])
+        .current_dir(&repo)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run");
     ok(Run::from(out));
     let local = repo.join(".git/config");
     let l = local.to_str().expect("utf-8");
@@ -378,7 +383,7 @@ fn configure_from_a_path_with_spaces_quotes_it_for_git() {
     let dir = env.root.path().join("my tools");
     std::fs::create_dir_all(&dir).expect("dir");
     let exe = dir.join("git-credential-azdo");
-    std::fs::copy(BIN, &exe).expect("copy binary");
+    std::fs::copy(bin(), &exe).expect("copy binary");
     common::set_mode(&exe, 0o755);
     // A child another test thread forks while the copy is open for writing holds that descriptor
     // until its exec: running the copy then fails with ETXTBSY for a moment. Try again briefly.
@@ -410,7 +415,7 @@ fn git_runs_the_verbs_as_git_credential_azdo() {
         return;
     }
     let mut env = TestEnv::new();
-    let bin_dir = Path::new(BIN).parent().expect("bin dir").to_owned();
+    let bin_dir = Path::new(bin()).parent().expect("bin dir").to_owned();
     let path = std::env::var_os("PATH").unwrap_or_default();
     let mut dirs: Vec<PathBuf> = vec![bin_dir];
     dirs.extend(std::env::split_paths(&path));

@@ -19,13 +19,13 @@ use std::time::{Duration, Instant};
 #[cfg(unix)]
 use crate::common;
 #[cfg(unix)]
+use crate::common::bin;
+#[cfg(unix)]
 use crate::common::bounded::{helper_bounded, spin_until, Rng, LIMIT};
 use crate::common::faults::an_erase_of_the_old_pat_never_takes_the_new_one;
 #[cfg(unix)]
 use crate::common::faults::{read_store, store_ok, store_request, temp_files};
 use crate::common::TestEnv;
-#[cfg(unix)]
-use crate::common::BIN;
 
 // ---------------------------------------------------------------------------------------------
 // 1. `store` killed with SIGKILL
@@ -61,7 +61,7 @@ fn a_store_killed_at_random_points_leaves_the_old_or_the_new_file() {
         let new_pat = format!("killed-pat-{i}");
         let input = store_request("contoso", &new_pat);
         let mut child: Child = env
-            .command(BIN)
+            .command(bin())
             .arg("store")
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
@@ -190,7 +190,7 @@ fn a_store_killed_while_holding_the_lock_does_not_block_the_next_one() {
         .args(["-f", "-qq", "-o", "/dev/null", "-e", "trace=flock", "-e", "inject=flock:delay_exit=60000000"])
         .args(["sh", "-c", "echo $$ > \"$0\"; exec \"$1\" store"])
         .arg(&pid_file)
-        .arg(BIN)
+        .arg(bin())
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

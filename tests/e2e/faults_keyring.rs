@@ -11,7 +11,7 @@ use crate::common::bounded::{assert_no_panic, assert_one_line_error, helper_boun
 use crate::common::faults::{
     an_erase_of_the_old_pat_never_takes_the_new_one, answered, request, store_ok, store_request,
 };
-use crate::common::{SecretService, TestEnv, BIN};
+use crate::common::{bin, SecretService, TestEnv};
 
 // ---------------------------------------------------------------------------------------------
 // 1. The keyring daemon killed in the middle of calls
@@ -80,7 +80,7 @@ fn the_keyring_daemon_killed_during_a_get_is_one_clear_line_and_no_hang() {
     // call is queued for (or on its way to) a daemon that will never answer.
     kill(daemon, "-STOP");
     let _resume = Resume(daemon);
-    let mut cmd = env.command(BIN);
+    let mut cmd = env.command(bin());
     cmd.arg("get");
     let running = start(cmd, &request("contoso", ""), "get while the daemon dies");
     let deadline = Instant::now() + LIMIT;

@@ -388,7 +388,7 @@ fn the_request_ends_at_the_blank_line_not_at_eof() {
     let mut env = TestEnv::new();
     env.set("AZURE_DEVOPS_EXT_PAT", "env-pat");
     let mut child = env
-        .command(common::BIN)
+        .command(common::bin())
         .arg("get")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())

@@ -223,7 +223,7 @@ fn the_capability_operation_answers_authtype_on_a_pipe_and_on_a_terminal() {
     let run = env.helper(&["capability"], b"");
     assert_eq!((run.status, run.stdout.as_str(), run.stderr.as_str()), (0, "version 0\ncapability authtype\n", ""));
     if common::require(&["script"]) {
-        let cmd = format!("{} capability", common::BIN);
+        let cmd = format!("{} capability", common::bin());
         let tty = run_cmd(env.command("script").args(["-qec", &cmd, "/dev/null"]));
         assert!(tty.stdout.contains("version 0") && tty.stdout.contains("capability authtype"), "{tty:?}");
     }

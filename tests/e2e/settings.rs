@@ -116,7 +116,7 @@ fn repository_config_applies_in_the_repository() {
     let repo = env.home.join("repo");
     assert_eq!(env.git(&["init", "-q", &repo.to_string_lossy()], b"").status, 0);
     assert_eq!(env.git(&["-C", &repo.to_string_lossy(), "config", "azdo.interactive", "false"], b"").status, 0);
-    let mut in_repo = env.command(common::BIN);
+    let mut in_repo = env.command(common::bin());
     in_repo.current_dir(&repo).arg("get");
     let out = {
         use std::io::Write;
@@ -198,7 +198,7 @@ fn a_repository_config_edit_is_seen_from_a_subdirectory() {
     let sub = repo.join("src/deep");
     std::fs::create_dir_all(&sub).expect("dir");
     let get = || {
-        let mut cmd = env.command(common::BIN);
+        let mut cmd = env.command(common::bin());
         cmd.arg("get").current_dir(&sub).stdin(std::process::Stdio::piped());
         cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
         let mut child = cmd.spawn().expect("spawn");

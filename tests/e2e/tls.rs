@@ -170,7 +170,7 @@ impl World {
     /// Register the helper for the front's origin as `use_fake` does for the fake's.
     fn register_helper(&self) -> String {
         let origin = self.front.url("localhost");
-        self.git_config(&format!("credential.{origin}.helper"), common::BIN);
+        self.git_config(&format!("credential.{origin}.helper"), common::bin());
         self.git_config(&format!("credential.{origin}.useHttpPath"), "true");
         origin
     }

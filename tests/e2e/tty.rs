@@ -20,7 +20,7 @@ fn prompts_on_the_terminal_with_input_hidden() {
     let query = env.root.path().join("query");
     std::fs::write(&query, "protocol=https\nhost=dev.azure.com\npath=contoso/proj/_git/repo\n").expect("query");
     let out = env.root.path().join("out");
-    let run = Terminal::new(common::BIN, ["get"])
+    let run = Terminal::new(common::bin(), ["get"])
         .stdin_from(&query)
         .stdout_to(&out)
         .type_after("tokens): ", "tty-typed-pat")

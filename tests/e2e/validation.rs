@@ -351,7 +351,7 @@ fn azure_devops_server_collection_flow() {
     env.unset("GIT_CREDENTIAL_AZDO_VALIDATE_INTERVAL");
     env.configure();
     let listed = env.git(&["config", "--global", "--get-all", &format!("credential.{}.helper", fake.url())], b"");
-    assert!(listed.stdout.ends_with(&format!("{}\n", common::BIN)), "configure skipped the server: {listed:?}");
+    assert!(listed.stdout.ends_with(&format!("{}\n", common::bin())), "configure skipped the server: {listed:?}");
 
     let run = env.helper(&["login", &collection, "--pat-stdin"], old.as_bytes());
     assert_eq!(run.status, 0, "{run:?}");

@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 
-use super::{sq, World, SNIPPETS};
+use super::{skipped_under_qemu, sq, World, SNIPPETS};
 
 /// One line of generated config text: mostly what git accepts, in all its corners (case,
 /// subsections with escapes, the old dotted form, quoting, escapes, comments, continuations,
@@ -86,6 +86,9 @@ proptest! {
     /// it, and then the same entries in the same order.
     #[test]
     fn file_syntax_matches_git(lines in prop::collection::vec(line(), 0..12), bom in prop::bool::weighted(0.1), head in prop::sample::select(vec!["[s]\n", "[s]\n", "", "k = v\n", "[ \"x\"]\n"]), last in prop::sample::select(vec!["", "", "", "x", "x = y \\", "x = \"y", "[s]"])) {
+        if skipped_under_qemu() {
+            return Ok(());
+        }
         let mut w = World::new();
         let text = format!("{}{head}{}{last}", if bom { "\u{feff}" } else { "" }, lines.concat());
         w.set("GIT_CONFIG_NOSYSTEM", "1");
@@ -113,6 +116,9 @@ proptest! {
         xdg in any::<bool>(),
         params in prop::collection::vec(("(azdo|credential\\.https://d\\.e/[A-Z]{1,2}|http)\\.[a-zA-Z]{1,6}", "[ -~]{0,8}"), 0..3),
     ) {
+        if skipped_under_qemu() {
+            return Ok(());
+        }
         let mut w = World::new();
         w.set("GIT_CONFIG_SYSTEM", w.write("system", files[0]));
         w.write("home/.gitconfig", files[1]);
