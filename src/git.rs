@@ -166,7 +166,6 @@ fn wait(child: &mut Child, deadline: Instant) -> std::io::Result<ExitStatus> {
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
-    use std::io::Write;
 
     fn sh(script: &str, timeout: Duration) -> std::io::Result<Output> {
         run_bounded(Command::new("sh").args(["-c", script]), timeout)
@@ -197,9 +196,7 @@ mod tests {
     fn a_missing_program_is_an_error() {
         // qemu-user runs glibc's posix_spawn as a plain fork: a missing program looks started,
         // and its child exits 127. A limit of the emulator (.ci/qemu/run sets this), not of Linux.
-        if std::env::var("AZDO_TEST_EMULATED").is_ok_and(|v| v == "qemu") {
-            let _ =
-                writeln!(std::io::stderr(), "skipped under emulation (qemu): posix_spawn runs as a plain fork there");
+        if crate::emulation::skipped_under("qemu", "posix_spawn runs as a plain fork there") {
             return;
         }
         assert!(run_bounded(&mut Command::new("/nonexistent/git-credential-azdo-test"), TIMEOUT).is_err());

@@ -15,6 +15,9 @@ mod azure;
 mod check;
 pub mod cli;
 pub mod config;
+// The unit tests that meet an emulator's limits are Unix-only.
+#[cfg(all(test, unix))]
+mod emulation;
 mod fs;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -137,18 +137,7 @@ impl World {
 /// from a multithreaded test process, and a fork there can hang on qemu's own locks (it did). A
 /// limit of the emulator, not of Linux; they run natively, on the same code. Says so once.
 fn skipped_under_qemu() -> bool {
-    static SAID: std::sync::Once = std::sync::Once::new();
-    let qemu = std::env::var("AZDO_TEST_EMULATED").is_ok_and(|v| v == "qemu");
-    if qemu {
-        SAID.call_once(|| {
-            use std::io::Write;
-            let _ = writeln!(
-                std::io::stderr(),
-                "skipped under emulation (qemu): forks of a multithreaded process can hang"
-            );
-        });
-    }
-    qemu
+    crate::emulation::skipped_under("qemu", "forks of a multithreaded process can hang")
 }
 
 fn real(path: &Path) -> PathBuf {
