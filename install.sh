@@ -5,9 +5,13 @@
 set -eu
 
 NAME=git-credential-azdo
+# On Linux, $NAME is a small front for git's hot path and runs $FULL, installed beside it, for
+# everything else; elsewhere $NAME is the whole program and $FULL is not installed.
+FULL=$NAME-full
 PREFIX=${PREFIX:-$HOME/.local}
 BIN_DIR=$PREFIX/bin
 TARGET=$BIN_DIR/$NAME
+TARGET_FULL=$BIN_DIR/$FULL
 SHARE=$PREFIX/share
 # Generated from the command-line definition by the installed binary itself.
 EXTRAS="bash:$SHARE/bash-completion/completions/$NAME
@@ -21,14 +25,17 @@ die() { say "error: $*"; exit 1; }
 HERE=$(cd "$(dirname "$0")" && pwd)
 # An unpacked release archive: the prebuilt binary beside this script, and no sources.
 prebuilt() { [ -f "$HERE/$NAME" ] && [ ! -f "$HERE/Cargo.toml" ]; }
+# Whether this system's build is the front and the full program (Linux) or one program.
+two_binaries() { [ "$(uname -s)" = Linux ]; }
 
 usage() {
     cat <<EOF
 Usage: ./install.sh [--dynamic] [--build-only] | --uninstall | --help
 
 From a release archive (the binary beside this script): installs that binary as
-\$PREFIX/bin/$NAME, with completions and a manual page, and registers it with git,
-as below; nothing is built (--dynamic and --build-only need a source checkout).
+\$PREFIX/bin/$NAME (on Linux with $FULL beside it), with completions and a manual
+page, and registers it with git, as below; nothing is built (--dynamic and --build-only
+need a source checkout).
 
 From a source checkout, without options:
   builds the release binary (cargo build --release --locked); on x86_64 Linux with
@@ -38,6 +45,8 @@ From a source checkout, without options:
   build"). On other Linux architectures (arm64) the binary is dynamic: Rust has no
   static PIE there yet, and a static non-PIE binary would lose address randomisation.
   installs it as \$PREFIX/bin/$NAME (mode 0755; PREFIX defaults to \$HOME/.local),
+  on Linux with $FULL beside it ($NAME is a small front for git's hot path that
+  runs $FULL for everything else: see README.md, "How it is built"),
   with shell completions (bash, zsh, fish) and a manual page under \$PREFIX/share,
   and runs '$NAME configure --global' to register it with git.
 
@@ -46,10 +55,11 @@ From a source checkout, without options:
   resolver (nsswitch.conf: mDNS, LDAP, ...).
 
 --build-only
-  builds (as above) and prints the built binary's path on stdout; installs nothing.
+  builds (as above) and prints the built binary's path on stdout (on Linux $FULL is
+  beside it); installs nothing.
 
 --uninstall
-  runs '$NAME unconfigure --global', then removes \$PREFIX/bin/$NAME.
+  runs '$NAME unconfigure --global', then removes \$PREFIX/bin/$NAME (and $FULL).
   Stored PATs are kept: run '$NAME logout ORG' first to remove them.
 
 Now: PREFIX=$PREFIX
@@ -103,6 +113,9 @@ build_helper() {
         [ "$link" = static ] || die "--dynamic needs a source checkout: this archive holds a prebuilt binary"
         built=$HERE/$NAME
         [ -x "$built" ] || die "$built is not executable"
+        if two_binaries; then
+            [ -x "$HERE/$FULL" ] || die "$HERE/$FULL is missing or not executable: this archive is incomplete"
+        fi
         say "installing the prebuilt binary of this archive"
         return 0
     fi
@@ -144,20 +157,33 @@ build_helper() {
     if [ -z "$built" ] || [ ! -x "$built" ]; then
         die "cargo did not report the built $NAME binary"
     fi
+    # Both binaries of the package are built together, into the same directory.
+    if two_binaries && [ ! -x "$(dirname "$built")/$FULL" ]; then
+        die "cargo did not build $FULL beside $built"
+    fi
+}
+
+# Install the file $1 as $2 (mode 0755): copied next to it, then renamed, so that a git process
+# running the old binary is not disturbed.
+put() {
+    tmp=$(dirname "$2")/.$(basename "$2").tmp.$$
+    trap 'rm -f "$tmp"' EXIT
+    cp "$1" "$tmp"
+    chmod 0755 "$tmp"
+    mv -f "$tmp" "$2"
+    trap - EXIT
+    say "installed $2"
 }
 
 install_helper() {
     build_helper
 
     mkdir -p "$BIN_DIR"
-    # Copy next to the target and rename: a git process running the old binary is not disturbed.
-    tmp=$BIN_DIR/.$NAME.tmp.$$
-    trap 'rm -f "$tmp"' EXIT
-    cp "$built" "$tmp"
-    chmod 0755 "$tmp"
-    mv -f "$tmp" "$TARGET"
-    trap - EXIT
-    say "installed $TARGET"
+    # The full program first: the front is never there without it.
+    if two_binaries; then
+        put "$(dirname "$built")/$FULL" "$TARGET_FULL"
+    fi
+    put "$built" "$TARGET"
 
     printf '%s\n' "$EXTRAS" | while IFS=: read -r kind file; do
         mkdir -p "$(dirname "$file")"
@@ -199,6 +225,10 @@ uninstall_helper() {
     "$TARGET" unconfigure --global
     rm -f "$TARGET"
     say "removed $TARGET"
+    if [ -f "$TARGET_FULL" ]; then
+        rm -f "$TARGET_FULL"
+        say "removed $TARGET_FULL"
+    fi
     printf '%s\n' "$EXTRAS" | while IFS=: read -r _ file; do
         if [ -f "$file" ]; then
             rm -f "$file"

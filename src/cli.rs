@@ -1,7 +1,7 @@
-//! The command line, and only that: git's operations (`get`, `store`, `erase`, given as the last
-//! argument) go to [`crate::helper`] with what this process was given; the human verbs are
-//! defined here with clap and run by [`crate::app`]; errors and outcomes become one line on
-//! stderr and an exit code, decided here only.
+//! The command line of the full binary, and only that: git's operations (`get`, `store`, `erase`,
+//! given as the last argument) go to [`crate::operation`]; `capability` and git's future
+//! operations are answered here; the human verbs are defined here with clap and run by
+//! [`crate::app`], their outcomes becoming one line on stderr and an exit code, decided here only.
 
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::app::{self, setup::Scope, Error, Outcome};
-use crate::protocol::Operation;
+use crate::operation;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -169,13 +169,13 @@ impl ScopeArgs {
 pub fn main() -> ExitCode {
     crate::trace::init();
     let args: Vec<OsString> = std::env::args_os().collect();
-    if let Some(op) = git_operation(&args) {
-        return helper_exit(serve(op));
+    if let Some(op) = operation::parse(&args) {
+        return operation::serve(op);
     }
     if is_capability_operation(&args) {
         // git's `capability` operation (2.46+): answered on a terminal too, like git's own.
         let written = crate::protocol::write_capabilities(&mut std::io::stdout().lock());
-        return helper_exit(written.map_err(crate::helper::Error::Output));
+        return operation::exit(written.map_err(crate::helper::Error::Output));
     }
     if is_unknown_git_operation(&args) {
         // gitcredentials(7): ignore operations we do not know, silently, so git can add new ones.
@@ -191,79 +191,16 @@ pub fn main() -> ExitCode {
     verb_exit(run(cli))
 }
 
-/// git's operation `op`: the request from stdin, git's configuration (from the cache when it is
-/// current, kept for the next command once the request is for this helper), this process's
-/// environment; the answer on stdout.
-fn serve(op: Operation) -> Result<(), crate::helper::Error> {
-    #[cfg(unix)]
-    let raw = crate::agent::wire::read_request_bytes(std::io::stdin().lock(), 256 * 1024)?;
-    #[cfg(unix)]
-    let request = crate::protocol::parse_request(&raw)?;
-    #[cfg(not(unix))]
-    let request = crate::protocol::read_request(std::io::stdin().lock())?;
-    // With an agent named, the request goes there and nowhere else.
-    #[cfg(unix)]
-    if let Some(socket) = crate::agent::client::from_env() {
-        return to_agent(&socket, op, raw, request);
-    }
-    // For other hosts nothing is written, not even the config cache; for ours the cache is used.
-    let (config, save) = crate::config::GitConfig::load_readonly_with_save();
-    #[cfg(unix)]
-    if let Some(socket) = crate::agent::client::from_config(&config) {
-        return to_agent(&socket, op, raw, request);
-    }
-    let inputs = crate::run::Inputs::from_process(config);
-    crate::helper::serve(op, &request, inputs, |config| save.remember(config), &mut std::io::stdout().lock())
-}
-
-/// Relay git's request to the agent at `socket`; the copy of the request is wiped after.
-#[cfg(unix)]
-fn to_agent(
-    socket: &std::path::Path,
-    op: Operation,
-    mut raw: Vec<u8>,
-    request: crate::protocol::Request,
-) -> Result<(), crate::helper::Error> {
-    drop(request);
-    let relayed = crate::agent::client::relay(socket, op, &raw, &mut std::io::stdout().lock());
-    zeroize::Zeroize::zeroize(&mut raw);
-    relayed.map_err(crate::helper::Error::Output)
-}
-
-// The exit codes, decided here only: 2 for bad input and usage, 1 for any other failure, and a
-// verb's outcome (0, 1, or 3 when Azure DevOps could not be asked); errors are one line on stderr.
-
-fn helper_exit(result: Result<(), crate::helper::Error>) -> ExitCode {
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => failure(&e, e.is_usage()),
-    }
-}
+// A verb's exit code, decided here only: its outcome (0, 1, or 3 when Azure DevOps could not be
+// asked), or 2 for bad usage and 1 for any other failure, the error in one line on stderr.
 
 fn verb_exit(result: Result<Outcome, Error>) -> ExitCode {
     match result {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::Invalid) => ExitCode::FAILURE,
         Ok(Outcome::Unknown) => ExitCode::from(3),
-        Err(e) => failure(&e, e.is_usage()),
+        Err(e) => operation::failure(&e, e.is_usage()),
     }
-}
-
-/// An error in one line on stderr; exit 2 when the input was at fault, else 1.
-fn failure(error: &dyn std::fmt::Display, usage: bool) -> ExitCode {
-    crate::messages::say(error);
-    if usage {
-        ExitCode::from(2)
-    } else {
-        ExitCode::FAILURE
-    }
-}
-
-/// git appends the operation as the last argument, after any arguments of the helper string.
-fn git_operation(args: &[OsString]) -> Option<Operation> {
-    let (last, before) = args.get(1..)?.split_last()?;
-    let op = Operation::parse(last.to_str()?)?;
-    before.iter().all(|a| a.to_string_lossy().starts_with('-')).then_some(op)
 }
 
 /// `capability` as the last argument, after only options of the helper string.
@@ -374,13 +311,8 @@ mod tests {
     }
 
     #[test]
-    fn operation_is_the_last_argument() {
+    fn capability_is_the_last_argument() {
         let args = |a: &[&str]| a.iter().map(OsString::from).collect::<Vec<_>>();
-        assert_eq!(git_operation(&args(&["x", "get"])), Some(Operation::Get));
-        assert_eq!(git_operation(&args(&["x", "--opt", "store"])), Some(Operation::Store));
-        assert_eq!(git_operation(&args(&["x", "logout", "erase"])), None);
-        assert_eq!(git_operation(&args(&["x"])), None);
-        assert_eq!(git_operation(&args(&["x", "capability"])), None);
         assert!(is_capability_operation(&args(&["x", "capability"])));
         assert!(is_capability_operation(&args(&["x", "--opt", "capability"])));
         assert!(

@@ -1,5 +1,6 @@
 //! git-credential-azdo: a git credential helper for Azure DevOps. See README.md for what it does
-//! and docs/architecture.md for how. `main.rs` only calls [`cli::main`]; what else is public here
+//! and docs/architecture.md for how. The binaries only call an entry here: the full one
+//! [`cli::main`], the front one on Linux `front::main` (elsewhere it is the full one); what else is public here
 //! is what the tests use (the protocol, targets, stores, the settings table, setup's helper value)
 //! and, hidden, the entry points of the fuzz targets.
 //!
@@ -18,6 +19,8 @@ pub mod config;
 // The unit tests that meet an emulator's limits are Unix-only.
 #[cfg(all(test, unix))]
 mod emulation;
+#[cfg(target_os = "linux")]
+pub mod front;
 mod fs;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -27,6 +30,7 @@ mod identity;
 mod jwt;
 mod messages;
 mod net;
+mod operation;
 pub mod org;
 mod percent;
 mod prompt;

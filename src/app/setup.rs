@@ -225,9 +225,23 @@ pub fn configure_here(scope: &Scope) -> Result<Vec<String>, super::Error> {
     Ok(configure(scope, &helper, &extra)?)
 }
 
-/// This program's absolute path.
+/// The file name of the program git runs. On Linux it is a front for git's hot path, and runs
+/// [`FULL`], beside it, for the rest (`crate::front`); elsewhere it is the whole program.
+pub const FRONT: &str = "git-credential-azdo";
+/// The file name of the whole program on Linux.
+pub const FULL: &str = "git-credential-azdo-full";
+
+/// The absolute path of the program git is to run: this one, or the front beside it when this is
+/// the full program on Linux (a full program alone, without its front, serves git by itself).
 pub fn current_exe() -> Result<PathBuf, Error> {
-    std::env::current_exe().map_err(Error::NoExe)
+    let exe = std::env::current_exe().map_err(Error::NoExe)?;
+    if cfg!(target_os = "linux") && exe.file_name().is_some_and(|name| name == FULL) {
+        let front = exe.with_file_name(FRONT);
+        if front.is_file() {
+            return Ok(front);
+        }
+    }
+    Ok(exe)
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::auth::{self, renew, Obtained};
 use crate::check::{self, Judged, Plan};
 use crate::config;
-use crate::identity;
+use crate::identity::{self, Identity, IdentitySettings};
 use crate::org::Target;
 use crate::protocol::{self, Answer, Request};
 use crate::run::Run;
@@ -21,9 +21,59 @@ use crate::time::now;
 
 use super::{org_lock, Error};
 
-pub(super) fn get(run: &Run, request: &Request, target: &Target, out: &mut impl Write) -> Result<(), Error> {
-    let (settings, store) = (&run.settings, run.store.as_ref());
-    let answer = |password: Secret, expiry: Option<i64>, stored_user: Option<&str>| Answer {
+/// What a `get` can have at hand: without a request to anyone, a lock, a prompt or a store write.
+/// Returned once per `get`: its size does not matter.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Hand {
+    /// An answer for git now: the environment's PAT, or a stored PAT with no check or renewal due.
+    Answer(Answer),
+    /// A build identity answers (authoritative; its token may need a request).
+    Identity(IdentitySettings, Identity),
+    /// What the store holds when it cannot be offered as it is (a check or renewal due, expired,
+    /// unwritable), or nothing: the rest of [`get`] decides.
+    Stored(Option<Credential>),
+}
+
+/// The first steps of [`get`], the ones that need nothing but reading: the build identity chosen,
+/// the environment's PAT, the stored PAT when it may be offered as it is. The front binary answers
+/// git from this alone and hands everything else to the full one.
+pub(crate) fn at_hand(run: &Run, request: &Request, target: &Target) -> Result<Hand, Error> {
+    let settings = &run.settings;
+    let identities = identity::settings(run, Some(target))?;
+    if let Some(identity) = identity::choose(settings, &identities, target) {
+        return Ok(Hand::Identity(identities, identity));
+    }
+    // The Azure CLI's variable holds a PAT of the real service: never for a Server collection or
+    // another `azdo.url` origin.
+    if let Some(pat) = settings.env_pat.as_ref().filter(|_| target.is_real_service()) {
+        tracing::info!(%target, source = config::PAT_ENV, "answering from the environment");
+        return Ok(Hand::Answer(answer(request, target, pat.clone(), None, None)));
+    }
+    let stored = run.store.get(target)?;
+    let now = now();
+    let offer = stored.as_ref().is_some_and(|c| {
+        protocol::is_writable(&c.pat)
+            && check::plan(&c.meta, settings.validate_interval, now) == Plan::Offer
+            && !renew::due(settings, target, c, now)
+    });
+    match stored {
+        Some(Credential { pat, meta }) if offer => {
+            tracing::info!(%target, store = run.store.kind(), "answering with the stored PAT");
+            Ok(Hand::Answer(answer(request, target, pat, meta.expires_at, meta.username.as_deref())))
+        }
+        stored => Ok(Hand::Stored(stored)),
+    }
+}
+
+/// git's answer: the URL's user name, else the stored one, else the target's default.
+fn answer(
+    request: &Request,
+    target: &Target,
+    password: Secret,
+    expiry: Option<i64>,
+    stored_user: Option<&str>,
+) -> Answer {
+    Answer {
         username: request
             .username
             .clone()
@@ -31,29 +81,33 @@ pub(super) fn get(run: &Run, request: &Request, target: &Target, out: &mut impl 
             .unwrap_or_else(|| target.default_username().to_owned()),
         password,
         password_expiry_utc: expiry,
+    }
+}
+
+pub(super) fn get(run: &Run, request: &Request, target: &Target, out: &mut impl Write) -> Result<(), Error> {
+    let (settings, store) = (&run.settings, run.store.as_ref());
+    let answer = |password: Secret, expiry: Option<i64>, stored_user: Option<&str>| {
+        answer(request, target, password, expiry, stored_user)
     };
-    // A build identity comes first and is authoritative: when it fails, git is told to stop
-    // (`quit=1`), so no PAT, prompt or other helper stands in for it.
-    let identities = identity::settings(run, Some(target))?;
-    if let Some(identity) = identity::choose(settings, &identities, target) {
-        tracing::info!(%target, identity = identity.kind(), why = %identity.why(), "answering with a build identity");
-        // Every failure on this path, the final write included, tells git to stop.
-        let answered = match identity::token(run, &identities, target, &identity) {
-            Ok(token) => write_token(request, target, token.token, token.expires_at, out),
-            Err(e) => Err(Error::Identity(e)),
-        };
-        if answered.is_err() {
-            let _ = protocol::write_quit(out);
+    let stored = match at_hand(run, request, target)? {
+        Hand::Answer(answer) => return write(&answer, out),
+        // A build identity comes first and is authoritative: when it fails, git is told to stop
+        // (`quit=1`), so no PAT, prompt or other helper stands in for it.
+        Hand::Identity(identities, identity) => {
+            tracing::info!(%target, identity = identity.kind(), why = %identity.why(), "answering with a build identity");
+            // Every failure on this path, the final write included, tells git to stop.
+            let answered = match identity::token(run, &identities, target, &identity) {
+                Ok(token) => write_token(request, target, token.token, token.expires_at, out),
+                Err(e) => Err(Error::Identity(e)),
+            };
+            if answered.is_err() {
+                let _ = protocol::write_quit(out);
+            }
+            return answered;
         }
-        return answered;
-    }
-    // The Azure CLI's variable holds a PAT of the real service: never for a Server collection or
-    // another `azdo.url` origin.
-    if let Some(pat) = settings.env_pat.as_ref().filter(|_| target.is_real_service()) {
-        tracing::info!(%target, source = config::PAT_ENV, "answering from the environment");
-        return write(&answer(pat.clone(), None, None), out);
-    }
-    match store.get(target)? {
+        Hand::Stored(stored) => stored,
+    };
+    match stored {
         // A PAT git cannot be given (a line break or NUL in it) would fail every `get`.
         Some(credential) if !protocol::is_writable(&credential.pat) => {
             store.delete_if(target, &credential.pat)?;
@@ -192,7 +246,7 @@ fn live(expires_at: Option<i64>) -> bool {
     expires_at.is_none_or(|t| t > now())
 }
 
-fn write(answer: &Answer, out: &mut impl Write) -> Result<(), Error> {
+pub(super) fn write(answer: &Answer, out: &mut impl Write) -> Result<(), Error> {
     protocol::write_answer(answer, out).map_err(Error::Output)
 }
 

@@ -62,6 +62,58 @@ pub fn serve(
     remember: impl FnOnce(&GitConfig),
     out: &mut impl Write,
 ) -> Result<(), Error> {
+    let Some((run, target)) = prepare(op, request, inputs, remember)? else { return Ok(()) };
+    match op {
+        Operation::Get => get::get(&run, request, &target, out),
+        Operation::Store => update::store(&run, request, &target),
+        Operation::Erase => update::erase(&run, request, &target),
+    }
+}
+
+/// What [`serve_at_hand`] did with git's request.
+#[cfg(target_os = "linux")]
+#[derive(Debug, PartialEq, Eq)]
+pub enum Served {
+    /// Served as [`serve`] would have: nothing more to do.
+    Done,
+    /// Not served, and nothing said or written: [`serve`] must serve it.
+    Deferred,
+}
+
+/// Serve what needs no request to anyone, no lock and no prompt, as [`serve`] would: a `get`
+/// answered from what is at hand ([`get::at_hand`]), a `store`, a request that is not this
+/// helper's. Everything else (an `erase`, a `get` that needs more) is [`Served::Deferred`]
+/// untouched. The front binary serves git with this and hands the rest to the full one.
+#[cfg(target_os = "linux")]
+pub fn serve_at_hand(
+    op: Operation,
+    request: &Request,
+    inputs: Inputs,
+    remember: impl FnOnce(&GitConfig),
+    out: &mut impl Write,
+) -> Result<Served, Error> {
+    if op == Operation::Erase {
+        return Ok(Served::Deferred);
+    }
+    let Some((run, target)) = prepare(op, request, inputs, remember)? else { return Ok(Served::Done) };
+    match op {
+        Operation::Get => match get::at_hand(&run, request, &target)? {
+            get::Hand::Answer(answer) => get::write(&answer, out).map(|()| Served::Done),
+            get::Hand::Identity(..) | get::Hand::Stored(_) => Ok(Served::Deferred),
+        },
+        Operation::Store => update::store(&run, request, &target).map(|()| Served::Done),
+        Operation::Erase => Ok(Served::Deferred),
+    }
+}
+
+/// The run and target for `request`, or `None` when it is not this helper's to serve (with a
+/// one-line hint on `get` where one helps).
+fn prepare(
+    op: Operation,
+    request: &Request,
+    inputs: Inputs,
+    remember: impl FnOnce(&GitConfig),
+) -> Result<Option<(Run, Target)>, Error> {
     // With `azdo.url` naming another origin, that origin replaces dev.azure.com (its PATs must
     // never go elsewhere); `azdo.server` adds collections.
     let url = org::UrlParts {
@@ -78,13 +130,13 @@ pub fn serve(
         Err(e) => {
             if org::resolve(&url, &Instances::default()) == Resolution::NotOurs {
                 tracing::debug!(error = %e, "azdo.url or azdo.server unusable");
-                return Ok(());
+                return Ok(None);
             }
             return Err(e.into());
         }
     };
     let Some(target) = target(op, request, resolution, &inputs.messages) else {
-        return Ok(());
+        return Ok(None);
     };
     tracing::debug!(%target, "resolved the request");
     remember(&inputs.config);
@@ -99,13 +151,9 @@ pub fn serve(
         valid
     });
     let (run, target) = build::assemble(inputs, instances, Some(target), url_account)?;
-    let Some(target) = target else { return Ok(()) };
+    let Some(target) = target else { return Ok(None) };
     tracing::info!(op = ?op, %target, store = run.store.kind(), "request");
-    match op {
-        Operation::Get => get::get(&run, request, &target, out),
-        Operation::Store => update::store(&run, request, &target),
-        Operation::Erase => update::erase(&run, request, &target),
-    }
+    Ok(Some((run, target)))
 }
 
 /// The request's target, or `None` (with a one-line hint on `get` where one helps).

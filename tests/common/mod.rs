@@ -34,12 +34,27 @@ pub fn bin() -> &'static str {
 }
 
 /// The helper under test in `dir` (a hard link or a copy, mode 0755), for a test that runs it as another uid:
-/// the build may live where only its owner can reach it (a private home directory).
+/// the build may live where only its owner can reach it (a private home directory). On Linux the
+/// full program it runs for what it does not serve itself comes along, beside it.
 pub fn bin_copy_in(dir: &Path) -> PathBuf {
-    let copy = dir.join(Path::new(bin()).file_name().expect("the helper's file name"));
+    let front = Path::new(bin());
+    let copy = link_or_copy(front, dir);
+    if cfg!(target_os = "linux") {
+        link_or_copy(&full_beside(front), dir);
+    }
+    copy
+}
+
+/// The full program beside the helper `front` (the front binary on Linux runs it).
+pub fn full_beside(front: &Path) -> PathBuf {
+    front.with_file_name("git-credential-azdo-full")
+}
+
+fn link_or_copy(file: &Path, dir: &Path) -> PathBuf {
+    let copy = dir.join(file.file_name().expect("the helper's file name"));
     // A hard link where the file system allows (the build is large), else a copy.
-    if std::fs::hard_link(bin(), &copy).is_err() {
-        std::fs::copy(bin(), &copy).expect("copy the helper");
+    if std::fs::hard_link(file, &copy).is_err() {
+        std::fs::copy(file, &copy).unwrap_or_else(|e| panic!("copy {}: {e}", file.display()));
     }
     set_mode(&copy, 0o755);
     copy
@@ -291,7 +306,7 @@ pub fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).expect("stat").permissions().mode() & 0o777
 }
 
-fn run_with_input(cmd: &mut Command, stdin: &[u8]) -> Run {
+pub fn run_with_input(cmd: &mut Command, stdin: &[u8]) -> Run {
     let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
     let mut pipe = child.stdin.take().expect("stdin");
     let input = stdin.to_vec();

@@ -382,10 +382,9 @@ fn configure_from_a_path_with_spaces_quotes_it_for_git() {
     let env = TestEnv::new();
     let dir = env.root.path().join("my tools");
     std::fs::create_dir_all(&dir).expect("dir");
-    let exe = dir.join("git-credential-azdo");
-    std::fs::copy(bin(), &exe).expect("copy binary");
-    common::set_mode(&exe, 0o755);
-    // A child another test thread forks while the copy is open for writing holds that descriptor
+    // The helper (on Linux with the full program it runs) in that directory.
+    let exe = common::bin_copy_in(&dir);
+    // A child another test thread forks while a copy is open for writing holds that descriptor
     // until its exec: running the copy then fails with ETXTBSY for a moment. Try again briefly.
     let mut tries = 0;
     let run = loop {

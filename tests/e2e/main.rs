@@ -60,6 +60,9 @@ mod tty;
 // processes only: this process's own environment is left alone).
 #[cfg(target_os = "linux")]
 mod faults_keyring;
+// The front binary git runs on Linux, which runs the full program for what it does not serve.
+#[cfg(target_os = "linux")]
+mod front;
 #[cfg(target_os = "linux")]
 mod import;
 #[cfg(target_os = "linux")]
