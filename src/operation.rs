@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use crate::config::GitConfig;
 use crate::helper::{self, Error};
-use crate::protocol::{Operation, Request};
+use crate::protocol::Operation;
 
 /// The most of git's request read from stdin.
 #[cfg(unix)]
@@ -83,7 +83,12 @@ fn served(op: Operation, at_hand: bool) -> Result<Option<zeroize::Zeroizing<Vec<
 
 /// Relay git's request to the agent at `socket`.
 #[cfg(unix)]
-fn to_agent(socket: &std::path::Path, op: Operation, raw: &[u8], request: Request) -> Result<(), Error> {
+fn to_agent(
+    socket: &std::path::Path,
+    op: Operation,
+    raw: &[u8],
+    request: crate::protocol::Request,
+) -> Result<(), Error> {
     drop(request);
     crate::agent::client::relay(socket, op, raw, &mut std::io::stdout().lock()).map_err(Error::Output)
 }
