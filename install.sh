@@ -46,7 +46,7 @@ From a source checkout, without options:
   static PIE there yet, and a static non-PIE binary would lose address randomisation.
   installs it as \$PREFIX/bin/$NAME (mode 0755; PREFIX defaults to \$HOME/.local),
   on Linux with $FULL beside it ($NAME is a small front for git's hot path that
-  runs $FULL for everything else: see README.md, "How it is built"),
+  runs $FULL for everything else: see README.md, "Two binaries on Linux"),
   with shell completions (bash, zsh, fish) and a manual page under \$PREFIX/share,
   and runs '$NAME configure --global' to register it with git.
 
@@ -216,19 +216,28 @@ install_helper() {
 }
 
 uninstall_helper() {
-    if [ ! -x "$TARGET" ]; then
+    if [ ! -e "$TARGET" ] && [ ! -e "$TARGET_FULL" ]; then
         say "nothing installed at $TARGET (set PREFIX if it was installed elsewhere)"
         say "  to remove a configuration left behind, run from a checkout: cargo run -- unconfigure --global"
         exit 1
     fi
-    say "running: $TARGET unconfigure --global"
-    "$TARGET" unconfigure --global
-    rm -f "$TARGET"
-    say "removed $TARGET"
-    if [ -f "$TARGET_FULL" ]; then
-        rm -f "$TARGET_FULL"
-        say "removed $TARGET_FULL"
-    fi
+    # Whichever of the two is there and runs takes git's configuration back; the files go anyway.
+    unconfigured=
+    for program in "$TARGET" "$TARGET_FULL"; do
+        if [ -z "$unconfigured" ] && [ -x "$program" ]; then
+            say "running: $program unconfigure --global"
+            if "$program" unconfigure --global; then
+                unconfigured=yes
+            fi
+        fi
+    done
+    [ -n "$unconfigured" ] || say "warning: could not run unconfigure; remove the helper from git's configuration by hand"
+    for program in "$TARGET" "$TARGET_FULL"; do
+        if [ -e "$program" ]; then
+            rm -f "$program"
+            say "removed $program"
+        fi
+    done
     printf '%s\n' "$EXTRAS" | while IFS=: read -r _ file; do
         if [ -f "$file" ]; then
             rm -f "$file"

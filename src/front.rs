@@ -2,30 +2,36 @@
 //! and `git-credential-azdo-full`, installed beside it, is everything else. The front serves what
 //! [`crate::operation::serve_at_hand`] serves (a `get` answered from what is at hand, a `store`,
 //! the agent relay, a request for another host) and, for anything else, runs the full binary in
-//! its place (`execve`, same arguments): the verbs, `erase`, `capability`, a `get` that needs a
-//! request, a lock or a prompt, and every run with tracing asked for. A request already read is
-//! handed on as the full binary's stdin, from an anonymous in-memory file.
+//! its place (`execve`, same arguments): the verbs, `erase`, `capability`, a `get` that needs more
+//! than reading (a check, a renewal, a sign-in, a build identity, a prompt), and every run with
+//! tracing asked for. A request already read is handed on as the full binary's stdin, through a
+//! pipe that holds all of it (read once, nothing of it stays behind).
+//!
+//! The full binary is run only as a regular file, not a link, owned by this user or root and
+//! writable by no one else, and not this very program (which would run itself forever); it is
+//! executed through the descriptor that was checked.
 //!
 //! Why two binaries: a process pays at every start for what its binary links (relocations of the
 //! HTTP, TLS, async and command-line crates' tables, the pages they touch); git starts the helper
 //! on every fetch and push, and almost every start needs none of them (docs/benchmarks.md).
 
 use std::ffi::OsString;
-use std::io::{Seek, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
-use crate::app::setup::FULL;
+use rustix::fs::{FileType, Mode, OFlags};
+
 use crate::operation::{self, AtHand};
+use crate::programs::FULL;
 use crate::text::printable;
 
 /// Entry point of the front binary.
 pub fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
     // With tracing asked for, the full binary serves the run: it alone has the tracing output.
-    let traced = std::env::var_os(crate::trace::ENV).is_some();
-    match operation::parse(&args).filter(|_| !traced) {
+    match operation::parse(&args).filter(|_| !crate::trace::requested()) {
         Some(op) => match operation::serve_at_hand(op) {
             AtHand::Served(code) => code,
             AtHand::Deferred(request) => full(&args, Some(&request)),
@@ -39,21 +45,27 @@ pub fn main() -> ExitCode {
 fn full(args: &[OsString], stdin: Option<&[u8]>) -> ExitCode {
     let path = match full_path() {
         Ok(path) => path,
-        Err(e) => return cannot_run(FULL, &e),
+        Err(e) => return cannot_run(Path::new(FULL), &e),
     };
-    let mut command = Command::new(&path);
+    let checked = match open_checked(&path) {
+        Ok(fd) => fd,
+        Err(e) => return cannot_run(&path, &e),
+    };
+    // The descriptor checked, by its name in /proc (it is closed on exec, after the kernel opened
+    // the file through it).
+    let mut command = Command::new(format!("/proc/self/fd/{}", checked.as_raw_fd()));
     command.args(args.iter().skip(1));
     if let Some(arg0) = args.first() {
         command.arg0(arg0);
     }
     if let Some(bytes) = stdin {
-        match in_memory(bytes) {
-            Ok(file) => command.stdin(Stdio::from(file)),
-            Err(e) => return cannot_run(&path.to_string_lossy(), &e),
+        match piped(bytes) {
+            Ok(read_end) => command.stdin(Stdio::from(read_end)),
+            Err(e) => return cannot_run(&path, &e),
         };
     }
     let e = command.exec();
-    cannot_run(&path.to_string_lossy(), &e)
+    cannot_run(&path, &e)
 }
 
 /// The full binary: beside this one (links resolved, so a link to the front finds it too).
@@ -63,19 +75,48 @@ fn full_path() -> std::io::Result<PathBuf> {
     Ok(dir.join(FULL))
 }
 
-/// `bytes` in an anonymous in-memory file (closed on exec unless it becomes a standard stream),
-/// read from its start.
-fn in_memory(bytes: &[u8]) -> std::io::Result<std::fs::File> {
-    let fd = rustix::fs::memfd_create("git-credential-azdo-request", rustix::fs::MemfdFlags::CLOEXEC)?;
-    let mut file = std::fs::File::from(fd);
-    file.write_all(bytes)?;
-    file.rewind()?;
-    Ok(file)
+/// `path` opened (`O_PATH`, not following a link) when it is a regular file owned by this user or
+/// root, writable by no one else, and not this program itself.
+fn open_checked(path: &Path) -> std::io::Result<OwnedFd> {
+    let fd = rustix::fs::open(path, OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())?;
+    let stat = rustix::fs::fstat(&fd)?;
+    let refuse = |why: &str| Err(std::io::Error::other(why.to_owned()));
+    if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
+        return refuse("not a regular file");
+    }
+    let euid = rustix::process::geteuid().as_raw();
+    if stat.st_uid != euid && stat.st_uid != 0 {
+        return refuse("owned by another user");
+    }
+    if stat.st_mode & 0o022 != 0 {
+        return refuse("writable by others");
+    }
+    let this = rustix::fs::stat("/proc/self/exe")?;
+    if (this.st_dev, this.st_ino) == (stat.st_dev, stat.st_ino) {
+        return refuse("it is this program itself");
+    }
+    Ok(fd)
 }
 
-fn cannot_run(what: &str, e: &std::io::Error) -> ExitCode {
+/// `bytes` in a pipe, its read end returned (both ends closed on exec unless one becomes a
+/// standard stream). The pipe is grown to hold them all: nothing is left to write once the full
+/// binary runs.
+fn piped(bytes: &[u8]) -> std::io::Result<OwnedFd> {
+    use std::io::Write;
+    let (read_end, write_end) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+    if bytes.len() > rustix::pipe::fcntl_getpipe_size(&write_end)? {
+        rustix::pipe::fcntl_setpipe_size(&write_end, bytes.len())?;
+    }
+    std::fs::File::from(write_end).write_all(bytes)?;
+    Ok(read_end)
+}
+
+fn cannot_run(path: &Path, e: &std::io::Error) -> ExitCode {
     operation::failure(
-        &format!("cannot run {} (git-credential-azdo's full program, installed beside it): {e}", printable(what)),
+        &format!(
+            "cannot run {} (git-credential-azdo's full program, installed beside it): {e}",
+            printable(&path.to_string_lossy())
+        ),
         false,
     )
 }

@@ -33,6 +33,7 @@ mod net;
 mod operation;
 pub mod org;
 mod percent;
+mod programs;
 mod prompt;
 pub mod protocol;
 mod run;

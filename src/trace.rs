@@ -8,6 +8,16 @@ use std::sync::Mutex;
 
 pub const ENV: &str = "GIT_CREDENTIAL_AZDO_TRACE";
 
+/// The values of [`ENV`] that ask for no tracing.
+const OFF: [&str; 5] = ["", "0", "false", "off", "no"];
+
+/// Whether [`ENV`] asks for tracing (or holds a value [`init`] will say is wrong): the front
+/// binary (Linux) leaves such a run to the full one.
+#[cfg(target_os = "linux")]
+pub fn requested() -> bool {
+    std::env::var_os(ENV).is_some_and(|v| !OFF.contains(&v.to_string_lossy().trim()))
+}
+
 /// Install the subscriber if tracing is asked for; otherwise do nothing (the hot path pays nothing).
 pub fn init() {
     let Some(value) = std::env::var_os(ENV) else {
@@ -16,7 +26,7 @@ pub fn init() {
     let value = value.to_string_lossy().into_owned();
     let builder = tracing_subscriber::fmt().with_max_level(tracing::Level::DEBUG).with_target(false);
     match value.trim() {
-        "" | "0" | "false" | "off" | "no" => {}
+        off if OFF.contains(&off) => {}
         "1" | "true" | "on" | "yes" | "2" => builder.with_writer(std::io::stderr).init(),
         path if Path::new(path).is_absolute() => match open(Path::new(path)) {
             Ok(file) => builder.with_writer(Mutex::new(file)).init(),

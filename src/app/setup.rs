@@ -106,7 +106,8 @@ fn is_our_program(path: &str) -> bool {
         Some(dot) if name.get(dot..).is_some_and(|ext| ext.eq_ignore_ascii_case(".exe")) => &name[..dot],
         _ => name,
     };
-    stem.eq_ignore_ascii_case("git-credential-azdo")
+    // The full program too (Linux): `configure` run as it, without the front beside it, names it.
+    stem.eq_ignore_ascii_case(crate::programs::FRONT) || stem.eq_ignore_ascii_case(crate::programs::FULL)
 }
 
 /// Register `helper` in `scope` for Azure DevOps and for `extra_origins` (a custom `azdo.url`,
@@ -225,15 +226,10 @@ pub fn configure_here(scope: &Scope) -> Result<Vec<String>, super::Error> {
     Ok(configure(scope, &helper, &extra)?)
 }
 
-/// The file name of the program git runs. On Linux it is a front for git's hot path, and runs
-/// [`FULL`], beside it, for the rest (`crate::front`); elsewhere it is the whole program.
-pub const FRONT: &str = "git-credential-azdo";
-/// The file name of the whole program on Linux.
-pub const FULL: &str = "git-credential-azdo-full";
-
 /// The absolute path of the program git is to run: this one, or the front beside it when this is
 /// the full program on Linux (a full program alone, without its front, serves git by itself).
 pub fn current_exe() -> Result<PathBuf, Error> {
+    use crate::programs::{FRONT, FULL};
     let exe = std::env::current_exe().map_err(Error::NoExe)?;
     if cfg!(target_os = "linux") && exe.file_name().is_some_and(|name| name == FULL) {
         let front = exe.with_file_name(FRONT);
@@ -273,6 +269,7 @@ mod tests {
             r"C:\Tools\GIT-CREDENTIAL-AZDO.EXE",
             "!'C:/Program Files/azdo/git-credential-azdo.exe'",
             "/Applications/Git-Credential-Azdo",
+            "/opt/azdo/git-credential-azdo-full",
         ] {
             assert!(is_our_helper(v), "{v}");
         }
@@ -284,6 +281,7 @@ mod tests {
             "cache --timeout 900",
             "C:/x/git-credential-azdo.exe.old",
             "/x/git-credential-azdox",
+            "/x/git-credential-azdo-fuller",
             "/x/.exe",
         ] {
             assert!(!is_our_helper(v), "{v}");

@@ -24,7 +24,7 @@ use super::{org_lock, Error};
 /// What a `get` can have at hand: without a request to anyone, a lock, a prompt or a store write.
 /// Returned once per `get`: its size does not matter.
 #[allow(clippy::large_enum_variant)]
-pub(crate) enum Hand {
+pub(super) enum Hand {
     /// An answer for git now: the environment's PAT, or a stored PAT with no check or renewal due.
     Answer(Answer),
     /// A build identity answers (authoritative; its token may need a request).
@@ -37,7 +37,7 @@ pub(crate) enum Hand {
 /// The first steps of [`get`], the ones that need nothing but reading: the build identity chosen,
 /// the environment's PAT, the stored PAT when it may be offered as it is. The front binary answers
 /// git from this alone and hands everything else to the full one.
-pub(crate) fn at_hand(run: &Run, request: &Request, target: &Target) -> Result<Hand, Error> {
+pub(super) fn at_hand(run: &Run, request: &Request, target: &Target) -> Result<Hand, Error> {
     let settings = &run.settings;
     let identities = identity::settings(run, Some(target))?;
     if let Some(identity) = identity::choose(settings, &identities, target) {

@@ -76,7 +76,8 @@ pub fn serve(
 pub enum Served {
     /// Served as [`serve`] would have: nothing more to do.
     Done,
-    /// Not served, and nothing said or written: [`serve`] must serve it.
+    /// Not served: nothing said, nothing written to git or to the store (the config cache, as
+    /// [`serve`] would write it, may have been): [`serve`] must serve it.
     Deferred,
 }
 

@@ -16,10 +16,17 @@ const CONTOSO: &[u8] = b"protocol=https\nhost=dev.azure.com\npath=contoso/proj/_
 fn front_alone(env: &TestEnv) -> PathBuf {
     let dir = env.root.path().join("front-alone");
     std::fs::create_dir_all(&dir).expect("create the directory");
-    let front = dir.join("git-credential-azdo");
-    std::fs::copy(common::bin(), &front).expect("copy the front");
-    common::set_mode(&front, 0o755);
-    front
+    link_in(Path::new(common::bin()), &dir.join("git-credential-azdo"))
+}
+
+/// `file` as `at` (a hard link where the file system allows, else a copy), mode 0755. A link is
+/// never open for writing, so no other test's fork can hold it busy (ETXTBSY) when it is run.
+fn link_in(file: &Path, at: &Path) -> PathBuf {
+    if std::fs::hard_link(file, at).is_err() {
+        std::fs::copy(file, at).expect("copy the program");
+    }
+    common::set_mode(at, 0o755);
+    at.to_path_buf()
 }
 
 fn run(env: &TestEnv, program: &Path, args: &[&str], stdin: &[u8]) -> Run {
@@ -40,8 +47,9 @@ fn the_front_alone_serves_a_store_a_hot_get_and_other_hosts() {
         (0, "username=contoso\npassword=pat-123\n", ""),
         "{got:?}"
     );
-    // The full program reads what the front stored.
-    assert_eq!(env.helper(&["get"], CONTOSO).stdout, "username=contoso\npassword=pat-123\n");
+    // The full program, run by itself, reads what the front stored.
+    let full = common::full_beside(Path::new(common::bin()));
+    assert_eq!(run(&env, &full, &["get"], CONTOSO).stdout, "username=contoso\npassword=pat-123\n");
     let other = run(&env, &front, &["get"], b"protocol=https\nhost=example.com\n\n");
     assert_eq!((other.status, other.stdout.as_str(), other.stderr.as_str()), (0, "", ""), "{other:?}");
 }
@@ -70,6 +78,14 @@ fn without_the_full_program_everything_else_fails_in_one_line_naming_it() {
     let traced = run(&env, &front, &["get"], CONTOSO);
     assert_eq!((traced.status, traced.stdout.as_str()), (1, ""), "{traced:?}");
     assert!(traced.stderr.contains("git-credential-azdo-full"), "{traced:?}");
+    // Tracing set off is no tracing: the front answers.
+    env.set("GIT_CREDENTIAL_AZDO_TRACE", "0");
+    let untraced = run(&env, &front, &["get"], CONTOSO);
+    assert_eq!(
+        (untraced.status, untraced.stdout.as_str()),
+        (0, "username=contoso\npassword=pat-123\n"),
+        "{untraced:?}"
+    );
     // Nothing was lost: the stored PAT is still there for the pair.
     env.unset("GIT_CREDENTIAL_AZDO_TRACE");
     assert_eq!(env.helper(&["get"], CONTOSO).stdout, "username=contoso\npassword=pat-123\n");
@@ -116,4 +132,40 @@ fn a_deferred_get_hands_the_full_program_the_whole_request() {
         env.helper(&["get"], format!("protocol=http\nhost={host}\npath=contoso/proj/_git/repo\n\n").as_bytes()).stdout,
         ""
     );
+}
+
+#[test]
+fn a_full_program_that_is_a_link_the_front_itself_or_writable_by_others_is_not_run() {
+    let env = TestEnv::new();
+    let front = front_alone(&env);
+    let full = front.with_file_name("git-credential-azdo-full");
+    let refused = |why: &str| {
+        let r = run(&env, &front, &["--version"], b"");
+        assert_eq!((r.status, r.stdout.as_str()), (1, ""), "{why}: {r:?}");
+        assert_eq!(r.stderr.lines().count(), 1, "{why}: {r:?}");
+        assert!(r.stderr.contains("git-credential-azdo-full") && r.stderr.contains(why), "{why}: {r:?}");
+    };
+    // A link (here to the real full program) is not followed.
+    std::os::unix::fs::symlink(common::full_beside(Path::new(common::bin())), &full).expect("symlink");
+    refused("not a regular file");
+    std::fs::remove_file(&full).expect("remove");
+    // The front itself under the full program's name would run itself forever.
+    link_in(&front, &full);
+    refused("this program itself");
+    std::fs::remove_file(&full).expect("remove");
+    // Writable by others: anyone could have changed it. A copy of its own (a link would change the
+    // real one's mode), written by `cp`: no fork of another test thread can inherit it open.
+    let copied = std::process::Command::new("cp")
+        .arg(common::full_beside(Path::new(common::bin())))
+        .arg(&full)
+        .status()
+        .expect("run cp");
+    assert!(copied.success());
+    common::set_mode(&full, 0o775);
+    refused("writable by others");
+    // As installed, it runs.
+    common::set_mode(&full, 0o755);
+    let r = run(&env, &front, &["--version"], b"");
+    assert_eq!(r.status, 0, "{r:?}");
+    assert!(r.stdout.starts_with("git-credential-azdo "), "{r:?}");
 }
