@@ -8,15 +8,17 @@
 //! pipe that holds all of it (read once, nothing of it stays behind).
 //!
 //! The full binary is run only as a regular file, not a link, owned by this user or root and
-//! writable by no one else, and not this very program (which would run itself forever); it is
-//! executed through the descriptor that was checked.
+//! writable by no one else, and not this very program (which would run itself forever), from a
+//! directory of this user or root in which no one else can replace it (not writable by others,
+//! or sticky). It is executed by its path: through a descriptor, a binary run by an interpreter
+//! (binfmt_misc, as qemu-user runs another architecture's) would find it closed.
 //!
 //! Why two binaries: a process pays at every start for what its binary links (relocations of the
 //! HTTP, TLS, async and command-line crates' tables, the pages they touch); git starts the helper
 //! on every fetch and push, and almost every start needs none of them (docs/benchmarks.md).
 
 use std::ffi::OsString;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -43,17 +45,14 @@ pub fn main() -> ExitCode {
 /// Run the full binary in this process's place with `args`, and `stdin` as its standard input
 /// when given (else this process's). Returns only when it cannot be run.
 fn full(args: &[OsString], stdin: Option<&[u8]>) -> ExitCode {
-    let path = match full_path() {
-        Ok(path) => path,
+    let (this, path) = match std::env::current_exe().and_then(|exe| full_path(&exe).map(|full| (exe, full))) {
+        Ok(paths) => paths,
         Err(e) => return cannot_run(Path::new(FULL), &e),
     };
-    let checked = match open_checked(&path) {
-        Ok(fd) => fd,
-        Err(e) => return cannot_run(&path, &e),
-    };
-    // The descriptor checked, by its name in /proc (it is closed on exec, after the kernel opened
-    // the file through it).
-    let mut command = Command::new(format!("/proc/self/fd/{}", checked.as_raw_fd()));
+    if let Err(e) = check(&path, &this) {
+        return cannot_run(&path, &e);
+    }
+    let mut command = Command::new(&path);
     command.args(args.iter().skip(1));
     if let Some(arg0) = args.first() {
         command.arg0(arg0);
@@ -68,34 +67,42 @@ fn full(args: &[OsString], stdin: Option<&[u8]>) -> ExitCode {
     cannot_run(&path, &e)
 }
 
-/// The full binary: beside this one (links resolved, so a link to the front finds it too).
-fn full_path() -> std::io::Result<PathBuf> {
-    let exe = std::env::current_exe()?;
+/// The full binary: beside this one, `exe` (links resolved, so a link to the front finds it too).
+fn full_path(exe: &Path) -> std::io::Result<PathBuf> {
     let dir = exe.parent().ok_or_else(|| std::io::Error::other("this program's path has no directory"))?;
     Ok(dir.join(FULL))
 }
 
-/// `path` opened (`O_PATH`, not following a link) when it is a regular file owned by this user or
-/// root, writable by no one else, and not this program itself.
-fn open_checked(path: &Path) -> std::io::Result<OwnedFd> {
+/// Whether `path` may be run: a regular file (not followed if a link) owned by this user or root,
+/// writable by no one else, not this program itself (`this`: its path as `current_exe` reads it,
+/// which an emulator running this program answers for it, unlike a `stat` of /proc/self/exe), in a
+/// directory of this user or root that no one else can replace it in.
+fn check(path: &Path, this: &Path) -> std::io::Result<()> {
+    let refuse = |why: &str| Err(std::io::Error::other(why.to_owned()));
+    let euid = rustix::process::geteuid().as_raw();
     let fd = rustix::fs::open(path, OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())?;
     let stat = rustix::fs::fstat(&fd)?;
-    let refuse = |why: &str| Err(std::io::Error::other(why.to_owned()));
     if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
         return refuse("not a regular file");
     }
-    let euid = rustix::process::geteuid().as_raw();
     if stat.st_uid != euid && stat.st_uid != 0 {
         return refuse("owned by another user");
     }
     if stat.st_mode & 0o022 != 0 {
         return refuse("writable by others");
     }
-    let this = rustix::fs::stat("/proc/self/exe")?;
+    let this = rustix::fs::stat(this)?;
     if (this.st_dev, this.st_ino) == (stat.st_dev, stat.st_ino) {
         return refuse("it is this program itself");
     }
-    Ok(fd)
+    let dir = rustix::fs::stat(path.parent().unwrap_or(Path::new("/")))?;
+    if dir.st_uid != euid && dir.st_uid != 0 {
+        return refuse("its directory is another user's");
+    }
+    if dir.st_mode & 0o022 != 0 && dir.st_mode & 0o1000 == 0 {
+        return refuse("its directory is writable by others");
+    }
+    Ok(())
 }
 
 /// `bytes` in a pipe, its read end returned (both ends closed on exec unless one becomes a

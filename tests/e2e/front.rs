@@ -165,7 +165,18 @@ fn a_full_program_that_is_a_link_the_front_itself_or_writable_by_others_is_not_r
     refused("writable by others");
     // As installed, it runs.
     common::set_mode(&full, 0o755);
-    let r = run(&env, &front, &["--version"], b"");
-    assert_eq!(r.status, 0, "{r:?}");
-    assert!(r.stdout.starts_with("git-credential-azdo "), "{r:?}");
+    let runs = || {
+        let r = run(&env, &front, &["--version"], b"");
+        assert_eq!(r.status, 0, "{r:?}");
+        assert!(r.stdout.starts_with("git-credential-azdo "), "{r:?}");
+    };
+    runs();
+    // In a directory others may write to, someone could swap it between the check and the run;
+    // in a sticky one (as /tmp) no one else can.
+    let dir = front.parent().expect("directory");
+    common::set_mode(dir, 0o777);
+    refused("its directory is writable by others");
+    common::set_mode(dir, 0o1777);
+    runs();
+    common::set_mode(dir, 0o755);
 }
