@@ -23,8 +23,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
-use rustix::fs::{FileType, Mode, OFlags};
-
+use crate::fs::owner_trusted;
 use crate::operation::{self, AtHand};
 use crate::programs::FULL;
 use crate::text::printable;
@@ -78,28 +77,27 @@ fn full_path(exe: &Path) -> std::io::Result<PathBuf> {
 /// which an emulator running this program answers for it, unlike a `stat` of /proc/self/exe), in a
 /// directory of this user or root that no one else can replace it in.
 fn check(path: &Path, this: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
     let refuse = |why: &str| Err(std::io::Error::other(why.to_owned()));
-    let euid = rustix::process::geteuid().as_raw();
-    let fd = rustix::fs::open(path, OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())?;
-    let stat = rustix::fs::fstat(&fd)?;
-    if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
+    let full = std::fs::symlink_metadata(path)?;
+    if !full.file_type().is_file() {
         return refuse("not a regular file");
     }
-    if stat.st_uid != euid && stat.st_uid != 0 {
+    if !owner_trusted(full.uid()) {
         return refuse("owned by another user");
     }
-    if stat.st_mode & 0o022 != 0 {
+    if full.mode() & 0o022 != 0 {
         return refuse("writable by others");
     }
-    let this = rustix::fs::stat(this)?;
-    if (this.st_dev, this.st_ino) == (stat.st_dev, stat.st_ino) {
+    let this = std::fs::metadata(this)?;
+    if (this.dev(), this.ino()) == (full.dev(), full.ino()) {
         return refuse("it is this program itself");
     }
-    let dir = rustix::fs::stat(path.parent().unwrap_or(Path::new("/")))?;
-    if dir.st_uid != euid && dir.st_uid != 0 {
+    let dir = std::fs::metadata(path.parent().unwrap_or(Path::new("/")))?;
+    if !owner_trusted(dir.uid()) {
         return refuse("its directory is another user's");
     }
-    if dir.st_mode & 0o022 != 0 && dir.st_mode & 0o1000 == 0 {
+    if dir.mode() & 0o022 != 0 && dir.mode() & 0o1000 == 0 {
         return refuse("its directory is writable by others");
     }
     Ok(())

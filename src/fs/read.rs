@@ -164,9 +164,9 @@ pub fn read_as_git(path: &Path, max: u64) -> Result<Option<Vec<u8>>, Error> {
     Ok(Some(bytes))
 }
 
-/// This user or root: the owners a provided file may have.
+/// This user or root: the owners a provided file (or a program this one runs) may have.
 #[cfg(unix)]
-fn owner_trusted(uid: u32) -> bool {
+pub fn owner_trusted(uid: u32) -> bool {
     uid == 0 || uid == rustix::process::geteuid().as_raw()
 }
 
