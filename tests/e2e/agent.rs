@@ -231,12 +231,16 @@ fn an_agent_that_is_down_or_silent_is_a_quick_silent_miss() {
     // Something listens and never answers.
     let silent = w.client.root.path().join("silent.sock");
     let listener = std::os::unix::net::UnixListener::bind(&silent).expect("bind");
+    // It holds the connection until the get is over (or a minute has passed), far past the
+    // bound below, which the helper's own wait for the agent must keep to.
+    let (over, until_over) = std::sync::mpsc::channel::<()>();
     let holder = std::thread::spawn(move || {
         let conn = listener.accept();
-        std::thread::sleep(Duration::from_secs(8));
+        let _ = until_over.recv_timeout(Duration::from_secs(60));
         drop(conn);
     });
     let (run, took) = get(&silent);
+    let _ = over.send(());
     assert_eq!((run.status, run.stdout.as_str()), (0, ""), "{run:?}");
     assert!(run.stderr.contains("did not answer") && run.stderr.lines().count() == 1, "{run:?}");
     assert!(took < Duration::from_secs(6) + crate::common::emulation_slack(), "{took:?}");
